@@ -82,7 +82,10 @@ mod tests {
     #[test]
     fn every_header_const_has_a_rust_const() {
         let ours: Vec<&str> = compare_with_c().iter().map(|(n, _, _)| *n).collect();
-        assert!(header::HEADER_CONST_INTS.len() >= 25, "header parse found too few constants");
+        assert!(
+            header::HEADER_CONST_INTS.len() >= 25,
+            "header parse found too few constants"
+        );
         let missing: Vec<_> = header::HEADER_CONST_INTS
             .iter()
             .filter(|n| !ours.contains(n))

@@ -1,0 +1,40 @@
+# zkha: the two commands are `make demo` and `make test`; both set up what
+# they need first (Debian packages, the vendored C client), so they work on a
+# fresh machine.
+CARGO ?= cargo
+
+.PHONY: all setup vendor build test demo bench lint clean
+
+all: build
+
+## Debian packages (only if missing) and the pinned C client sources.
+setup:
+	@scripts/setup
+
+## Fetch, verify and generate the vendored C client only.
+vendor:
+	@vendor/fetch
+
+build: setup
+	$(CARGO) build --workspace --all-targets
+
+## Every test of the workspace, against real ZooKeeper servers.
+test: setup
+	$(CARGO) test --workspace
+
+## The main job, on an embedded ZooKeeper server.
+demo: setup
+	$(CARGO) run --quiet --bin zkha -- demo
+
+## Benchmarks (side-by-side ratios), see BENCHMARKS.md.
+bench: setup
+	@echo "make bench: the benchmarks are not written yet (issue 6)" >&2; exit 2
+
+## Formatting and lints, as CI checks them.
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf vendor/src vendor/cache

@@ -1,0 +1,312 @@
+//! One ZooKeeper server process: its config, directory, JVM and state.
+
+use super::process::{self, TempDir};
+use super::{Error, ServerConfig};
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a member says of itself in its `srvr` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A single server.
+    Standalone,
+    /// The ensemble's leader.
+    Leader,
+    /// An ensemble follower.
+    Follower,
+    /// An observer.
+    Observer,
+    /// Running but not serving (no quorum, electing).
+    NotServing,
+}
+
+/// Sends a ZooKeeper four-letter word (`ruok`, `srvr`, `stat`, `mntr`, …) to
+/// `address` and returns the whole answer.
+pub fn four_letter_word(address: &str, word: &str, timeout: Duration) -> io::Result<String> {
+    let addr: SocketAddr = address.parse().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad address {address}"),
+        )
+    })?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(word.as_bytes())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+/// What the server at `address` says its mode is (`srvr`), or `None` when it
+/// does not answer.
+pub(crate) fn mode_of(address: &str) -> Option<Mode> {
+    let answer = four_letter_word(address, "srvr", Duration::from_secs(2)).ok()?;
+    Some(
+        match answer
+            .lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .map(str::trim)
+        {
+            Some("standalone") => Mode::Standalone,
+            Some("leader") => Mode::Leader,
+            Some("follower") => Mode::Follower,
+            Some("observer") => Mode::Observer,
+            _ => Mode::NotServing,
+        },
+    )
+}
+
+/// Ports of one member: clients, quorum peers, leader election.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ports {
+    pub client: u16,
+    pub peer: u16,
+    pub election: u16,
+}
+
+impl Ports {
+    pub(crate) fn allocate() -> io::Result<Ports> {
+        Ok(Ports {
+            client: process::free_port()?,
+            peer: process::free_port()?,
+            election: process::free_port()?,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Member {
+    pub ports: Ports,
+    config: ServerConfig,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl Member {
+    /// Writes the member's config (`ensemble` lists every member's ports, or
+    /// is empty for a standalone server); does not start it.
+    pub(crate) fn new(
+        id: u32,
+        ports: Ports,
+        ensemble: &[Ports],
+        config: &ServerConfig,
+    ) -> Result<Member, Error> {
+        check_installation(config)?;
+        let dir = TempDir::new(&format!("zk{id}"))?;
+        let data = dir.path().join("data");
+        fs::create_dir_all(&data)?;
+        let tick = config.tick_time_ms;
+        let min = config.min_session_timeout_ms.unwrap_or(2 * tick);
+        let mut cfg = String::new();
+        let _ = writeln!(cfg, "tickTime={tick}");
+        let _ = writeln!(cfg, "initLimit={}", (20_000 / tick).max(10));
+        let _ = writeln!(cfg, "syncLimit={}", (5_000 / tick).max(5));
+        let _ = writeln!(cfg, "dataDir={}", data.display());
+        let _ = writeln!(cfg, "clientPort={}", ports.client);
+        let _ = writeln!(cfg, "clientPortAddress=127.0.0.1");
+        let _ = writeln!(cfg, "minSessionTimeout={min}");
+        let _ = writeln!(cfg, "maxSessionTimeout={}", config.max_session_timeout_ms);
+        let _ = writeln!(cfg, "admin.enableServer=false");
+        let _ = writeln!(cfg, "4lw.commands.whitelist=*");
+        let _ = writeln!(cfg, "maxClientCnxns=0");
+        for (i, p) in ensemble.iter().enumerate() {
+            let _ = writeln!(cfg, "server.{}=127.0.0.1:{}:{}", i + 1, p.peer, p.election);
+        }
+        for (k, v) in &config.extra_config {
+            let _ = writeln!(cfg, "{k}={v}");
+        }
+        fs::write(dir.path().join("zoo.cfg"), cfg)?;
+        if !ensemble.is_empty() {
+            fs::write(data.join("myid"), format!("{id}\n"))?;
+        }
+        Ok(Member {
+            ports,
+            config: config.clone(),
+            dir,
+            child: None,
+        })
+    }
+
+    pub(crate) fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.client)
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// Starts the JVM (no-op if running); does not wait for it to serve.
+    pub(crate) fn spawn(&mut self) -> Result<(), Error> {
+        if self.is_running() {
+            return Ok(());
+        }
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?;
+        let mut classpath = self.config.classpath.clone();
+        // Route the server's own log (slf4j) into server.log when Debian's
+        // log4j binding is installed; otherwise it logs nothing.
+        let binding = [
+            Path::new("/usr/share/java/slf4j-log4j12.jar"),
+            Path::new("/usr/share/java/log4j-1.2.jar"),
+        ];
+        let with_log = binding.iter().all(|p| p.is_file());
+        if with_log {
+            classpath.extend(binding.iter().map(|p| p.to_path_buf()));
+        }
+        let classpath = std::env::join_paths(&classpath)
+            .map_err(|e| Error::InvalidConfig(format!("classpath: {e}")))?;
+        let mut cmd = Command::new(&self.config.java);
+        cmd.arg(format!("-Xmx{}m", self.config.heap_mb))
+            .args(["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"])
+            .arg(format!("-Dzookeeper.log.dir={}", self.dir().display()))
+            .arg("-Dzookeeper.root.logger=INFO,CONSOLE")
+            .arg("-Dzookeeper.jmx.log4j.disable=true")
+            .arg("-cp")
+            .arg(classpath)
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(self.dir().join("zoo.cfg"))
+            .current_dir(self.dir())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let child = process::spawn_tied_to_process(cmd).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                Error::JavaMissing(self.config.java.clone())
+            } else {
+                Error::Io(e)
+            }
+        })?;
+        process::register_pid(child.id());
+        self.child = Some(child);
+        Ok(())
+    }
+
+    pub(crate) fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// The member's `srvr` mode, or `None` when it does not answer at all.
+    pub(crate) fn mode(&self) -> Option<Mode> {
+        mode_of(&self.address())
+    }
+
+    /// Waits until the member serves clients (`srvr` reports a mode).
+    pub(crate) fn wait_serving(&mut self, deadline: Instant) -> Result<Mode, Error> {
+        loop {
+            if let Some(mode) = self.mode().filter(|m| *m != Mode::NotServing) {
+                return Ok(mode);
+            }
+            if let Some(child) = &mut self.child {
+                if let Ok(Some(status)) = child.try_wait() {
+                    process::unregister_pid(child.id());
+                    self.child = None;
+                    return Err(Error::Exited {
+                        address: self.address(),
+                        status: status.to_string(),
+                        log_tail: self.log_tail(),
+                    });
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::StartTimeout {
+                    address: self.address(),
+                    log_tail: self.log_tail(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if still alive after `grace`; waits for the exit.
+    pub(crate) fn stop(&mut self, grace: Duration) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // SAFETY: signals our own child, which we have not reaped yet.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                process::unregister_pid(child.id());
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        process::unregister_pid(child.id());
+    }
+
+    /// SIGKILL (a crash) and wait for the exit.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            process::unregister_pid(child.id());
+        }
+    }
+
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    pub(crate) fn log_tail(&self) -> String {
+        let text = fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(25)..].join("\n")
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn check_installation(config: &ServerConfig) -> Result<(), Error> {
+    if config.tick_time_ms == 0 {
+        return Err(Error::InvalidConfig("tick_time_ms must be positive".into()));
+    }
+    let min = config
+        .min_session_timeout_ms
+        .unwrap_or(2 * config.tick_time_ms);
+    if min > config.max_session_timeout_ms {
+        return Err(Error::InvalidConfig(format!(
+            "min_session_timeout_ms {min} exceeds max_session_timeout_ms {}",
+            config.max_session_timeout_ms
+        )));
+    }
+    if config.java.components().count() > 1 && !config.java.is_file() {
+        return Err(Error::JavaMissing(config.java.clone()));
+    }
+    if config.java.components().count() == 1 && !in_path(&config.java) {
+        return Err(Error::JavaMissing(config.java.clone()));
+    }
+    for entry in &config.classpath {
+        if !entry.exists() {
+            return Err(Error::ServerMissing(entry.clone()));
+        }
+    }
+    Ok(())
+}
+
+fn in_path(program: &Path) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+}
