@@ -2,11 +2,31 @@
 //! Apache ZooKeeper C client (through [`zk_sys`]), able to contend with C/C++
 //! processes of the classic design for the same master znode.
 //!
+//! - [`ZooKeeper`]: a safe handle, call for call like the C API, with its
+//!   watcher callbacks, client ids, and async calls;
+//! - [`logging`]: the C client's process-wide log level and stream, and a
+//!   bridge into the `log` crate;
 //! - [`testing`]: real ZooKeeper servers (`TestingServer`, `TestingCluster`)
-//!   for tests, demos and benchmarks.
+//!   for tests, demos and benchmarks;
 //! - [`net`]: this host's address, the seed design's node data.
 
+mod async_ops;
+mod callback;
+pub mod error;
+pub mod logging;
+mod multi;
 pub mod net;
+mod raw;
 pub mod testing;
+pub mod types;
+pub mod validate;
+mod zookeeper;
+
+pub use async_ops::{pending, Pending};
+pub use callback::in_callback;
+pub use error::{Error, ErrorCode, Result};
+pub use multi::{Op, OpResult};
+pub use types::{Acl, ClientId, CreateMode, EventType, Id, Perms, Stat, State, WatchedEvent};
+pub use zookeeper::{WatcherType, ZooKeeper, ZooKeeperBuilder, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY};
 
 pub use zk_sys;

@@ -1,0 +1,215 @@
+//! Asynchronous calls (`zoo_acreate`, `zoo_aget`, …): the request is queued
+//! at once and a completion closure runs on the C completion thread, so many
+//! requests can be in flight on one handle. [`pending`] turns a completion
+//! into a value to wait for.
+
+use crate::callback::{self, complete, take_completion};
+use crate::error::{check, Error, Result};
+use crate::raw::{data_from_c, string_from_c, strings_from_c, CAcl};
+use crate::types::{Acl, CreateMode, Stat};
+use crate::validate::{c_path, check_data};
+use crate::zookeeper::ZooKeeper;
+use std::os::raw::{c_char, c_int, c_void};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The result of an async call, to wait for.
+#[derive(Debug)]
+pub struct Pending<T> {
+    rx: mpsc::Receiver<Result<T>>,
+}
+
+/// A completion closure and the [`Pending`] it fills:
+/// `let (done, result) = pending(); zk.aget("/x", done)?; result.wait()`.
+pub fn pending<T: Send + 'static>() -> (impl FnOnce(Result<T>) + Send + 'static, Pending<T>) {
+    let (tx, rx) = mpsc::sync_channel(1);
+    (move |r| drop(tx.send(r)), Pending { rx })
+}
+
+impl<T> Pending<T> {
+    /// Blocks until the completion runs. Never call it from a callback: the
+    /// completion thread would wait for itself.
+    pub fn wait(self) -> Result<T> {
+        self.rx.recv().unwrap_or(Err(Error::Closed))
+    }
+
+    /// Like `wait`, giving up after `timeout` (the call stays in flight).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<T> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(r) => r,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::Timeout("waiting for an async completion")),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Error::Closed),
+        }
+    }
+
+    /// The result if the completion already ran.
+    pub fn try_take(&self) -> Option<Result<T>> {
+        match self.rx.try_recv() {
+            Ok(r) => Some(r),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => Some(Err(Error::Closed)),
+        }
+    }
+}
+
+fn status(rc: c_int) -> Result<()> {
+    check(rc)
+}
+
+// Completion trampolines: one per C completion signature.
+
+pub(crate) extern "C" fn void_done(rc: c_int, data: *const c_void) {
+    // SAFETY: data is a CompletionContext<()> from new_completion, called once.
+    if let Some(ctx) = unsafe { take_completion::<()>(data) } {
+        complete(ctx, status(rc));
+    }
+}
+
+pub(crate) extern "C" fn string_done(rc: c_int, value: *const c_char, data: *const c_void) {
+    // SAFETY: data is a CompletionContext<String>, called once.
+    if let Some(ctx) = unsafe { take_completion::<String>(data) } {
+        complete(ctx, status(rc).map(|_| string_from_c(value)));
+    }
+}
+
+extern "C" fn stat_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
+    // SAFETY: data is a CompletionContext<Stat>, called once; stat is valid
+    // (or NULL) during the call.
+    if let Some(ctx) = unsafe { take_completion::<Stat>(data) } {
+        let r = status(rc).map(|_| unsafe { stat.as_ref() }.copied().map(Stat::from).unwrap_or_default());
+        complete(ctx, r);
+    }
+}
+
+extern "C" fn exists_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
+    // SAFETY: data is a CompletionContext<Option<Stat>>, called once.
+    if let Some(ctx) = unsafe { take_completion::<Option<Stat>>(data) } {
+        let r = match rc {
+            zk_sys::ZNONODE => Ok(None),
+            // SAFETY: stat is valid (or NULL) during the call.
+            _ => status(rc).map(|_| unsafe { stat.as_ref() }.copied().map(Stat::from)),
+        };
+        complete(ctx, r);
+    }
+}
+
+extern "C" fn data_done(rc: c_int, value: *const c_char, len: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
+    // SAFETY: data is a CompletionContext<(Vec<u8>, Stat)>, called once;
+    // value (len bytes) and stat are valid during the call.
+    if let Some(ctx) = unsafe { take_completion::<(Vec<u8>, Stat)>(data) } {
+        let r = status(rc).map(|_| {
+            let stat = unsafe { stat.as_ref() }.copied().map(Stat::from).unwrap_or_default();
+            (data_from_c(value, len), stat)
+        });
+        complete(ctx, r);
+    }
+}
+
+extern "C" fn strings_done(rc: c_int, strings: *const zk_sys::String_vector, data: *const c_void) {
+    // SAFETY: data is a CompletionContext<Vec<String>>, called once; the
+    // vector is valid (C frees it) during the call.
+    if let Some(ctx) = unsafe { take_completion::<Vec<String>>(data) } {
+        let r = status(rc).map(|_| unsafe { strings.as_ref() }.map(strings_from_c).unwrap_or_default());
+        complete(ctx, r);
+    }
+}
+
+impl ZooKeeper {
+    /// Queues a call: `f` gets the live handle and the context pointer; on
+    /// a failure to queue, the context is freed and the error returned.
+    pub(crate) fn submit<T: 'static>(
+        &self,
+        done: Box<dyn FnOnce(Result<T>) + Send>,
+        keep: Option<Box<dyn std::any::Any + Send>>,
+        f: impl FnOnce(*mut zk_sys::zhandle_t, *mut c_void) -> c_int,
+    ) -> Result<()> {
+        let zh = self.handle()?;
+        let ctx = callback::new_completion::<T>(done, self.registry(), keep);
+        let rc = f(zh.0, ctx);
+        if rc != zk_sys::ZOK {
+            callback::discard_completion::<T>(ctx);
+        }
+        check(rc)
+    }
+
+    /// `zoo_acreate`: `done` gets the created path.
+    pub fn acreate(
+        &self,
+        path: &str,
+        data: &[u8],
+        acl: &[Acl],
+        mode: CreateMode,
+        done: impl FnOnce(Result<String>) + Send + 'static,
+    ) -> Result<()> {
+        let cpath = c_path(path, mode.is_sequential())?;
+        check_data(data)?;
+        if mode.ttl() > 0 {
+            return Err(Error::invalid(crate::error::Argument::Other, "TTL modes have no async create in this C client; use create"));
+        }
+        let mut cacl = CAcl::new(acl)?;
+        let vector = cacl.vector();
+        self.submit::<String>(Box::new(done), None, |zh, ctx| {
+            // SAFETY: live handle; path, data and ACL are serialized by C
+            // before it returns; our trampoline with its context.
+            unsafe {
+                zk_sys::zoo_acreate(zh, cpath.as_ptr(), data.as_ptr() as *const c_char, data.len() as c_int, &vector, mode.raw(), Some(string_done), ctx)
+            }
+        })
+    }
+
+    /// `zoo_adelete`.
+    pub fn adelete(&self, path: &str, version: i32, done: impl FnOnce(Result<()>) + Send + 'static) -> Result<()> {
+        let cpath = c_path(path, false)?;
+        self.submit::<()>(Box::new(done), None, |zh, ctx| {
+            // SAFETY: live handle, valid path; our trampoline with its context.
+            unsafe { zk_sys::zoo_adelete(zh, cpath.as_ptr(), version, Some(void_done), ctx) }
+        })
+    }
+
+    /// `zoo_aexists` (no watch): `done` gets the Stat or `None`.
+    pub fn aexists(&self, path: &str, done: impl FnOnce(Result<Option<Stat>>) + Send + 'static) -> Result<()> {
+        let cpath = c_path(path, false)?;
+        self.submit::<Option<Stat>>(Box::new(done), None, |zh, ctx| {
+            // SAFETY: live handle, valid path; our trampoline with its context.
+            unsafe { zk_sys::zoo_aexists(zh, cpath.as_ptr(), 0, Some(exists_done), ctx) }
+        })
+    }
+
+    /// `zoo_aget` (no watch): `done` gets the whole value and its Stat.
+    pub fn aget(&self, path: &str, done: impl FnOnce(Result<(Vec<u8>, Stat)>) + Send + 'static) -> Result<()> {
+        let cpath = c_path(path, false)?;
+        self.submit::<(Vec<u8>, Stat)>(Box::new(done), None, |zh, ctx| {
+            // SAFETY: live handle, valid path; our trampoline with its context.
+            unsafe { zk_sys::zoo_aget(zh, cpath.as_ptr(), 0, Some(data_done), ctx) }
+        })
+    }
+
+    /// `zoo_aset`: `done` gets the new Stat.
+    pub fn aset(&self, path: &str, data: &[u8], version: i32, done: impl FnOnce(Result<Stat>) + Send + 'static) -> Result<()> {
+        let cpath = c_path(path, false)?;
+        check_data(data)?;
+        self.submit::<Stat>(Box::new(done), None, |zh, ctx| {
+            // SAFETY: live handle, valid path and data (serialized before
+            // return); our trampoline with its context.
+            unsafe { zk_sys::zoo_aset(zh, cpath.as_ptr(), data.as_ptr() as *const c_char, data.len() as c_int, version, Some(stat_done), ctx) }
+        })
+    }
+
+    /// `zoo_aget_children` (no watch).
+    pub fn aget_children(&self, path: &str, done: impl FnOnce(Result<Vec<String>>) + Send + 'static) -> Result<()> {
+        let cpath = c_path(path, false)?;
+        self.submit::<Vec<String>>(Box::new(done), None, |zh, ctx| {
+            // SAFETY: live handle, valid path; our trampoline with its context.
+            unsafe { zk_sys::zoo_aget_children(zh, cpath.as_ptr(), 0, Some(strings_done), ctx) }
+        })
+    }
+
+    /// `zoo_async`: flush the channel between this client and the leader for `path`.
+    pub fn async_sync(&self, path: &str, done: impl FnOnce(Result<String>) + Send + 'static) -> Result<()> {
+        let cpath = c_path(path, false)?;
+        self.submit::<String>(Box::new(done), None, |zh, ctx| {
+            // SAFETY: live handle, valid path; our trampoline with its context.
+            unsafe { zk_sys::zoo_async(zh, cpath.as_ptr(), Some(string_done), ctx) }
+        })
+    }
+}

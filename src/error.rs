@@ -1,0 +1,265 @@
+//! Errors: the C client's `ZOO_ERRORS` codes, and what zkha adds around them.
+
+use std::ffi::CStr;
+use std::fmt;
+use std::io;
+use std::os::raw::c_int;
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = $c:ident; )*) => {
+        /// A return code of the C client (`enum ZOO_ERRORS`), except `ZOK`.
+        /// Unknown codes are kept in [`ErrorCode::Unknown`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+            /// A code this version does not know.
+            Unknown(i32),
+        }
+
+        impl ErrorCode {
+            /// The code for a raw C return value (`ZOK` is not an error: `None`).
+            pub fn from_raw(rc: c_int) -> Option<ErrorCode> {
+                match rc {
+                    zk_sys::ZOK => None,
+                    $( zk_sys::$c => Some(ErrorCode::$variant), )*
+                    other => Some(ErrorCode::Unknown(other)),
+                }
+            }
+
+            /// The raw C value.
+            pub fn raw(self) -> c_int {
+                match self {
+                    $( ErrorCode::$variant => zk_sys::$c, )*
+                    ErrorCode::Unknown(rc) => rc,
+                }
+            }
+
+            /// The C constant's name, e.g. `"ZNONODE"`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$variant => stringify!($c), )*
+                    ErrorCode::Unknown(_) => "unknown",
+                }
+            }
+        }
+
+        #[cfg(test)]
+        pub(crate) const ALL_KNOWN: &[c_int] = &[$( zk_sys::$c ),*];
+    };
+}
+
+error_codes! {
+    /// ZSYSTEMERROR
+    SystemError = ZSYSTEMERROR;
+    /// A runtime inconsistency was found.
+    RuntimeInconsistency = ZRUNTIMEINCONSISTENCY;
+    /// A data inconsistency was found.
+    DataInconsistency = ZDATAINCONSISTENCY;
+    /// The connection to the server was lost: the request may or may not
+    /// have been applied.
+    ConnectionLoss = ZCONNECTIONLOSS;
+    /// Error while marshalling or unmarshalling data.
+    MarshallingError = ZMARSHALLINGERROR;
+    /// Operation is unimplemented.
+    Unimplemented = ZUNIMPLEMENTED;
+    /// Operation timeout: the request may or may not have been applied.
+    OperationTimeout = ZOPERATIONTIMEOUT;
+    /// Invalid arguments.
+    BadArguments = ZBADARGUMENTS;
+    /// Invalid handle state (e.g. expired or closed).
+    InvalidState = ZINVALIDSTATE;
+    /// No quorum of the new config is connected.
+    NewConfigNoQuorum = ZNEWCONFIGNOQUORUM;
+    /// Another reconfiguration is in progress.
+    ReconfigInProgress = ZRECONFIGINPROGRESS;
+    /// SSL connection error.
+    SslConnectionError = ZSSLCONNECTIONERROR;
+    /// ZAPIERROR
+    ApiError = ZAPIERROR;
+    /// The node does not exist.
+    NoNode = ZNONODE;
+    /// Not authenticated (the ACL denies it).
+    NoAuth = ZNOAUTH;
+    /// Version conflict.
+    BadVersion = ZBADVERSION;
+    /// Ephemeral nodes may not have children.
+    NoChildrenForEphemerals = ZNOCHILDRENFOREPHEMERALS;
+    /// The node already exists.
+    NodeExists = ZNODEEXISTS;
+    /// The node has children.
+    NotEmpty = ZNOTEMPTY;
+    /// The session has been expired by the server.
+    SessionExpired = ZSESSIONEXPIRED;
+    /// Invalid callback.
+    InvalidCallback = ZINVALIDCALLBACK;
+    /// Invalid ACL.
+    InvalidAcl = ZINVALIDACL;
+    /// Client authentication failed.
+    AuthFailed = ZAUTHFAILED;
+    /// The handle is closing.
+    Closing = ZCLOSING;
+    /// (not an error) no server responses to process.
+    Nothing = ZNOTHING;
+    /// The session moved to another server.
+    SessionMoved = ZSESSIONMOVED;
+    /// A write was sent to a read-only server.
+    NotReadOnly = ZNOTREADONLY;
+    /// Ephemeral node on a local session.
+    EphemeralOnLocalSession = ZEPHEMERALONLOCALSESSION;
+    /// The watcher could not be found.
+    NoWatcher = ZNOWATCHER;
+    /// Reconfiguration is disabled.
+    ReconfigDisabled = ZRECONFIGDISABLED;
+    /// The server requires SASL authentication.
+    SessionClosedRequireSaslAuth = ZSESSIONCLOSEDREQUIRESASLAUTH;
+    /// The request was throttled; retry.
+    ThrottledOp = ZTHROTTLEDOP;
+}
+
+impl ErrorCode {
+    /// The C client's own text for this code (`zerror`).
+    pub fn zerror(self) -> String {
+        // SAFETY: zerror returns a pointer to a static NUL-terminated string for
+        // any int (an "unknown error" text for unknown codes).
+        unsafe { CStr::from_ptr(zk_sys::zerror(self.raw())) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({}){}", self.raw(), self.zerror())
+    }
+}
+
+/// Which argument was rejected before reaching the C client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Argument {
+    /// A znode path.
+    Path,
+    /// The hosts (connect) string.
+    Hosts,
+    /// A timeout.
+    Timeout,
+    /// Node data.
+    Data,
+    /// A client id (text or bytes).
+    ClientId,
+    /// An ACL or auth scheme / credential.
+    Acl,
+    /// Anything else (named in the message).
+    Other,
+}
+
+/// Every error of the zkha API.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The C client returned this code.
+    Zk(ErrorCode),
+    /// Input rejected before reaching C, where C would crash, truncate or
+    /// misbehave.
+    InvalidArgument {
+        /// What was wrong.
+        argument: Argument,
+        /// Why, with the offending value.
+        reason: String,
+    },
+    /// `zookeeper_init` returned NULL: the OS error (`errno`) it left.
+    Init(io::Error),
+    /// The handle was closed (by `close` or drop).
+    Closed,
+    /// A wait ran out of time (e.g. waiting to connect).
+    Timeout(&'static str),
+    /// A multi failed: the first error, and every operation's result.
+    Multi {
+        /// The code `zoo_multi` returned.
+        code: ErrorCode,
+        /// Per-operation results (failed ones as `OpResult::Error`).
+        results: Vec<crate::multi::OpResult>,
+    },
+}
+
+impl Error {
+    /// The C error code, if this is one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Zk(code) | Error::Multi { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(argument: Argument, reason: impl Into<String>) -> Error {
+        Error::InvalidArgument {
+            argument,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Zk(code) => write!(f, "{code}"),
+            Error::InvalidArgument { argument, reason } => {
+                write!(f, "invalid {argument:?}: {reason}")
+            }
+            Error::Init(e) => write!(f, "zookeeper_init failed: {e}"),
+            Error::Closed => write!(f, "the ZooKeeper handle is closed"),
+            Error::Timeout(what) => write!(f, "timed out {what}"),
+            Error::Multi { code, results } => write!(f, "multi failed: {code} ({} operations)", results.len()),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Init(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ErrorCode> for Error {
+    fn from(code: ErrorCode) -> Self {
+        Error::Zk(code)
+    }
+}
+
+/// `Ok(())` for `ZOK`, else the code as an error.
+pub(crate) fn check(rc: c_int) -> Result<(), Error> {
+    match ErrorCode::from_raw(rc) {
+        None => Ok(()),
+        Some(code) => Err(Error::Zk(code)),
+    }
+}
+
+/// Result alias for the zkha API.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_keep_unknown_values() {
+        for &rc in ALL_KNOWN {
+            let code = ErrorCode::from_raw(rc).unwrap();
+            assert!(!matches!(code, ErrorCode::Unknown(_)), "{rc} unmapped");
+            assert_eq!(code.raw(), rc);
+        }
+        assert_eq!(ErrorCode::from_raw(0), None);
+        assert_eq!(ErrorCode::from_raw(-999), Some(ErrorCode::Unknown(-999)));
+        assert_eq!(ErrorCode::Unknown(-999).raw(), -999);
+    }
+
+    #[test]
+    fn display_uses_zerror_text() {
+        let e = Error::Zk(ErrorCode::NoNode);
+        assert_eq!(e.to_string(), "(-101)no node");
+        assert_eq!(ErrorCode::NodeExists.name(), "ZNODEEXISTS");
+    }
+}

@@ -1,0 +1,174 @@
+//! Input checks done before anything reaches the C client, where C would
+//! crash (NULL), truncate silently (an inner NUL), or fail late with an
+//! unhelpful errno (a malformed hosts string).
+
+use crate::error::{Argument, Error};
+use std::ffi::CString;
+
+/// The largest node data zkha sends: ZooKeeper's 1 MiB limit. (The server's
+/// `jute.maxbuffer`, 1 MiB - 1 by default, bounds the whole request, so data
+/// near this size also needs a server configured for it.)
+pub const MAX_DATA_LEN: usize = 1 << 20;
+
+/// Checks a znode path the way ZooKeeper does (`PathUtils.validatePath`):
+/// absolute, no empty, `.` or `..` component, no trailing `/` (except for
+/// the root, or a sequential create's prefix), no NUL or control characters.
+pub fn check_path(path: &str, sequential: bool) -> Result<(), Error> {
+    let bad = |why: &str| Err(Error::invalid(Argument::Path, format!("{path:?}: {why}")));
+    if path.is_empty() {
+        return bad("empty path");
+    }
+    if !path.starts_with('/') {
+        return bad("must start with '/'");
+    }
+    if let Some(c) = path.chars().find(|&c| c == '\0') {
+        return bad(&format!("contains NUL ({c:?})"));
+    }
+    if let Some(c) = path.chars().find(|&c| {
+        ('\u{1}'..='\u{1f}').contains(&c)
+            || ('\u{7f}'..='\u{9f}').contains(&c)
+            || ('\u{e000}'..='\u{f8ff}').contains(&c)
+            || ('\u{fff0}'..='\u{ffff}').contains(&c)
+    }) {
+        return bad(&format!("contains the invalid character {c:?}"));
+    }
+    if path.len() == 1 {
+        return Ok(());
+    }
+    if path.ends_with('/') && !sequential {
+        return bad("must not end with '/'");
+    }
+    let body = if sequential { path.trim_end_matches('/') } else { path };
+    for part in body[1..].split('/') {
+        match part {
+            "" => return bad("empty component (\"//\")"),
+            "." | ".." => return bad("relative component ('.' or '..')"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `check_path` then a C string.
+pub(crate) fn c_path(path: &str, sequential: bool) -> Result<CString, Error> {
+    check_path(path, sequential)?;
+    CString::new(path).map_err(|_| Error::invalid(Argument::Path, "contains NUL"))
+}
+
+/// Checks a connect string: `host:port[,host:port…][/chroot]`, hosts being
+/// names, IPv4 or `[IPv6]` addresses, ports 1–65535.
+pub fn check_hosts(hosts: &str) -> Result<(), Error> {
+    let bad = |why: String| Err(Error::invalid(Argument::Hosts, format!("{hosts:?}: {why}")));
+    if hosts.is_empty() {
+        return bad("empty hosts string".into());
+    }
+    if hosts.contains('\0') {
+        return bad("contains NUL".into());
+    }
+    if let Some(c) = hosts.chars().find(|c| c.is_whitespace()) {
+        return bad(format!("contains whitespace ({c:?})"));
+    }
+    let (list, chroot) = match hosts.find('/') {
+        Some(i) => (&hosts[..i], Some(&hosts[i..])),
+        None => (hosts, None),
+    };
+    for entry in list.split(',') {
+        if entry.is_empty() {
+            return bad("empty entry (stray ',')".into());
+        }
+        let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+            match rest.split_once("]:") {
+                Some((h, p)) => (h, p),
+                None => return bad(format!("{entry:?} is not [ipv6]:port")),
+            }
+        } else {
+            match entry.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => (h, p),
+                Some(_) => return bad(format!("{entry:?}: write IPv6 addresses as [addr]:port")),
+                None => return bad(format!("{entry:?} has no port (host:port)")),
+            }
+        };
+        if host.is_empty() {
+            return bad(format!("{entry:?} has no host"));
+        }
+        match port.parse::<u32>() {
+            Ok(p) if (1..=65535).contains(&p) && !port.starts_with('+') => {}
+            _ => return bad(format!("{entry:?}: port {port:?} is not in 1-65535")),
+        }
+    }
+    if let Some(chroot) = chroot {
+        if chroot != "/" {
+            check_path(chroot, false)
+                .map_err(|e| Error::invalid(Argument::Hosts, format!("{hosts:?}: chroot: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// A positive timeout in milliseconds that fits a C `int`.
+pub fn check_timeout_ms(ms: i64, what: &str) -> Result<i32, Error> {
+    if ms <= 0 {
+        return Err(Error::invalid(Argument::Timeout, format!("{what} must be positive, got {ms} ms")));
+    }
+    i32::try_from(ms).map_err(|_| Error::invalid(Argument::Timeout, format!("{what} of {ms} ms is too large")))
+}
+
+/// Node data no larger than [`MAX_DATA_LEN`].
+pub fn check_data(data: &[u8]) -> Result<(), Error> {
+    if data.len() > MAX_DATA_LEN {
+        return Err(Error::invalid(
+            Argument::Data,
+            format!("{} bytes exceed ZooKeeper's limit of {MAX_DATA_LEN}", data.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// A C string for a text argument that must not contain NUL.
+pub(crate) fn c_text(text: &str, argument: Argument) -> Result<CString, Error> {
+    CString::new(text).map_err(|_| Error::invalid(argument, format!("{text:?} contains NUL")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        for ok in ["/", "/a", "/master/test", "/a/b.c/..d", "/ü"] {
+            assert!(check_path(ok, false).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "/a/", "//", "/a//b", "/a\0b", "/a/./b", "/a/..", "/\u{1}", "/\u{f000}"] {
+            assert!(
+                matches!(check_path(bad, false), Err(Error::InvalidArgument { argument: Argument::Path, .. })),
+                "{bad:?} accepted"
+            );
+        }
+        assert!(check_path("/queue/", true).is_ok());
+        assert!(check_path("/queue/n-", true).is_ok());
+        assert!(check_path("/a//", true).is_err());
+    }
+
+    #[test]
+    fn hosts() {
+        for ok in ["127.0.0.1:2181", "a:1,b:65535", "zk1:2181,zk2:2181/chroot/x", "[::1]:2181", "h:2181/"] {
+            assert!(check_hosts(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "host", "host:", ":2181", "h:0", "h:65536", "h:x", "a:1,", ",a:1", "a:1, b:2", "h:1\0", "::1:2181", "[::1]2181", "h:1/a/", "h:+1"] {
+            assert!(
+                matches!(check_hosts(bad), Err(Error::InvalidArgument { argument: Argument::Hosts, .. })),
+                "{bad:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn timeouts_and_data() {
+        assert_eq!(check_timeout_ms(5000, "t").unwrap(), 5000);
+        assert!(check_timeout_ms(0, "t").is_err());
+        assert!(check_timeout_ms(-1, "t").is_err());
+        assert!(check_timeout_ms(i64::from(i32::MAX) + 1, "t").is_err());
+        assert!(check_data(&vec![0; MAX_DATA_LEN]).is_ok());
+        assert!(check_data(&vec![0; MAX_DATA_LEN + 1]).is_err());
+    }
+}
