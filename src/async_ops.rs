@@ -37,7 +37,9 @@ impl<T> Pending<T> {
     pub fn wait_timeout(&self, timeout: Duration) -> Result<T> {
         match self.rx.recv_timeout(timeout) {
             Ok(r) => r,
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(Error::Timeout("waiting for an async completion")),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                Err(Error::Timeout("waiting for an async completion"))
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(Error::Closed),
         }
     }
@@ -76,7 +78,12 @@ extern "C" fn stat_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_voi
     // SAFETY: data is a CompletionContext<Stat>, called once; stat is valid
     // (or NULL) during the call.
     if let Some(ctx) = unsafe { take_completion::<Stat>(data) } {
-        let r = status(rc).map(|_| unsafe { stat.as_ref() }.copied().map(Stat::from).unwrap_or_default());
+        let r = status(rc).map(|_| {
+            unsafe { stat.as_ref() }
+                .copied()
+                .map(Stat::from)
+                .unwrap_or_default()
+        });
         complete(ctx, r);
     }
 }
@@ -93,12 +100,21 @@ extern "C" fn exists_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_v
     }
 }
 
-extern "C" fn data_done(rc: c_int, value: *const c_char, len: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
+extern "C" fn data_done(
+    rc: c_int,
+    value: *const c_char,
+    len: c_int,
+    stat: *const zk_sys::Stat,
+    data: *const c_void,
+) {
     // SAFETY: data is a CompletionContext<(Vec<u8>, Stat)>, called once;
     // value (len bytes) and stat are valid during the call.
     if let Some(ctx) = unsafe { take_completion::<(Vec<u8>, Stat)>(data) } {
         let r = status(rc).map(|_| {
-            let stat = unsafe { stat.as_ref() }.copied().map(Stat::from).unwrap_or_default();
+            let stat = unsafe { stat.as_ref() }
+                .copied()
+                .map(Stat::from)
+                .unwrap_or_default();
             (data_from_c(value, len), stat)
         });
         complete(ctx, r);
@@ -109,7 +125,11 @@ extern "C" fn strings_done(rc: c_int, strings: *const zk_sys::String_vector, dat
     // SAFETY: data is a CompletionContext<Vec<String>>, called once; the
     // vector is valid (C frees it) during the call.
     if let Some(ctx) = unsafe { take_completion::<Vec<String>>(data) } {
-        let r = status(rc).map(|_| unsafe { strings.as_ref() }.map(strings_from_c).unwrap_or_default());
+        let r = status(rc).map(|_| {
+            unsafe { strings.as_ref() }
+                .map(strings_from_c)
+                .unwrap_or_default()
+        });
         complete(ctx, r);
     }
 }
@@ -144,7 +164,10 @@ impl ZooKeeper {
         let cpath = c_path(path, mode.is_sequential())?;
         check_data(data)?;
         if mode.ttl() > 0 {
-            return Err(Error::invalid(crate::error::Argument::Other, "TTL modes have no async create in this C client; use create"));
+            return Err(Error::invalid(
+                crate::error::Argument::Other,
+                "TTL modes have no async create in this C client; use create",
+            ));
         }
         let mut cacl = CAcl::new(acl)?;
         let vector = cacl.vector();
@@ -152,13 +175,27 @@ impl ZooKeeper {
             // SAFETY: live handle; path, data and ACL are serialized by C
             // before it returns; our trampoline with its context.
             unsafe {
-                zk_sys::zoo_acreate(zh, cpath.as_ptr(), data.as_ptr() as *const c_char, data.len() as c_int, &vector, mode.raw(), Some(string_done), ctx)
+                zk_sys::zoo_acreate(
+                    zh,
+                    cpath.as_ptr(),
+                    data.as_ptr() as *const c_char,
+                    data.len() as c_int,
+                    &vector,
+                    mode.raw(),
+                    Some(string_done),
+                    ctx,
+                )
             }
         })
     }
 
     /// `zoo_adelete`.
-    pub fn adelete(&self, path: &str, version: i32, done: impl FnOnce(Result<()>) + Send + 'static) -> Result<()> {
+    pub fn adelete(
+        &self,
+        path: &str,
+        version: i32,
+        done: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Result<()> {
         let cpath = c_path(path, false)?;
         self.submit::<()>(Box::new(done), None, |zh, ctx| {
             // SAFETY: live handle, valid path; our trampoline with its context.
@@ -167,7 +204,11 @@ impl ZooKeeper {
     }
 
     /// `zoo_aexists` (no watch): `done` gets the Stat or `None`.
-    pub fn aexists(&self, path: &str, done: impl FnOnce(Result<Option<Stat>>) + Send + 'static) -> Result<()> {
+    pub fn aexists(
+        &self,
+        path: &str,
+        done: impl FnOnce(Result<Option<Stat>>) + Send + 'static,
+    ) -> Result<()> {
         let cpath = c_path(path, false)?;
         self.submit::<Option<Stat>>(Box::new(done), None, |zh, ctx| {
             // SAFETY: live handle, valid path; our trampoline with its context.
@@ -176,7 +217,11 @@ impl ZooKeeper {
     }
 
     /// `zoo_aget` (no watch): `done` gets the whole value and its Stat.
-    pub fn aget(&self, path: &str, done: impl FnOnce(Result<(Vec<u8>, Stat)>) + Send + 'static) -> Result<()> {
+    pub fn aget(
+        &self,
+        path: &str,
+        done: impl FnOnce(Result<(Vec<u8>, Stat)>) + Send + 'static,
+    ) -> Result<()> {
         let cpath = c_path(path, false)?;
         self.submit::<(Vec<u8>, Stat)>(Box::new(done), None, |zh, ctx| {
             // SAFETY: live handle, valid path; our trampoline with its context.
@@ -185,18 +230,38 @@ impl ZooKeeper {
     }
 
     /// `zoo_aset`: `done` gets the new Stat.
-    pub fn aset(&self, path: &str, data: &[u8], version: i32, done: impl FnOnce(Result<Stat>) + Send + 'static) -> Result<()> {
+    pub fn aset(
+        &self,
+        path: &str,
+        data: &[u8],
+        version: i32,
+        done: impl FnOnce(Result<Stat>) + Send + 'static,
+    ) -> Result<()> {
         let cpath = c_path(path, false)?;
         check_data(data)?;
         self.submit::<Stat>(Box::new(done), None, |zh, ctx| {
             // SAFETY: live handle, valid path and data (serialized before
             // return); our trampoline with its context.
-            unsafe { zk_sys::zoo_aset(zh, cpath.as_ptr(), data.as_ptr() as *const c_char, data.len() as c_int, version, Some(stat_done), ctx) }
+            unsafe {
+                zk_sys::zoo_aset(
+                    zh,
+                    cpath.as_ptr(),
+                    data.as_ptr() as *const c_char,
+                    data.len() as c_int,
+                    version,
+                    Some(stat_done),
+                    ctx,
+                )
+            }
         })
     }
 
     /// `zoo_aget_children` (no watch).
-    pub fn aget_children(&self, path: &str, done: impl FnOnce(Result<Vec<String>>) + Send + 'static) -> Result<()> {
+    pub fn aget_children(
+        &self,
+        path: &str,
+        done: impl FnOnce(Result<Vec<String>>) + Send + 'static,
+    ) -> Result<()> {
         let cpath = c_path(path, false)?;
         self.submit::<Vec<String>>(Box::new(done), None, |zh, ctx| {
             // SAFETY: live handle, valid path; our trampoline with its context.
@@ -205,7 +270,11 @@ impl ZooKeeper {
     }
 
     /// `zoo_async`: flush the channel between this client and the leader for `path`.
-    pub fn async_sync(&self, path: &str, done: impl FnOnce(Result<String>) + Send + 'static) -> Result<()> {
+    pub fn async_sync(
+        &self,
+        path: &str,
+        done: impl FnOnce(Result<String>) + Send + 'static,
+    ) -> Result<()> {
         let cpath = c_path(path, false)?;
         self.submit::<String>(Box::new(done), None, |zh, ctx| {
             // SAFETY: live handle, valid path; our trampoline with its context.

@@ -57,7 +57,9 @@ pub(crate) fn event_from_c(type_: c_int, state: c_int, path: *const c_char) -> W
         String::new()
     } else {
         // SAFETY: the C client passes a NUL-terminated path valid during the call.
-        unsafe { CStr::from_ptr(path) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(path) }
+            .to_string_lossy()
+            .into_owned()
     };
     WatchedEvent {
         event_type: EventType::from_raw(type_),
@@ -238,7 +240,9 @@ unsafe fn settle_completion<T>(ptr: *mut c_void) {
     // SAFETY: (caller) ptr is a CompletionContext<T>, taken from the registry.
     let ctx = unsafe { Box::from_raw(ptr as *mut CompletionContext<T>) };
     let callback = ctx.callback;
-    run_user("an async completion", || callback(Err(Error::Zk(ErrorCode::Closing))));
+    run_user("an async completion", || {
+        callback(Err(Error::Zk(ErrorCode::Closing)))
+    });
 }
 
 /// Takes ownership of a completion context on its one call from C; `None`
@@ -259,6 +263,7 @@ pub(crate) unsafe fn take_completion<T>(ptr: *const c_void) -> Option<Box<Comple
 }
 
 /// Completes with `result` (on the C completion thread).
+#[allow(clippy::boxed_local)] // the box C held, freed here
 pub(crate) fn complete<T>(ctx: Box<CompletionContext<T>>, result: Result<T, Error>) {
     let callback = ctx.callback;
     run_user("an async completion", || callback(result));

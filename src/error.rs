@@ -209,7 +209,9 @@ impl fmt::Display for Error {
             Error::Init(e) => write!(f, "zookeeper_init failed: {e}"),
             Error::Closed => write!(f, "the ZooKeeper handle is closed"),
             Error::Timeout(what) => write!(f, "timed out {what}"),
-            Error::Multi { code, results } => write!(f, "multi failed: {code} ({} operations)", results.len()),
+            Error::Multi { code, results } => {
+                write!(f, "multi failed: {code} ({} operations)", results.len())
+            }
         }
     }
 }

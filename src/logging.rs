@@ -51,7 +51,10 @@ impl std::str::FromStr for LogLevel {
             "warn" | "warning" => Ok(LogLevel::Warn),
             "info" => Ok(LogLevel::Info),
             "debug" => Ok(LogLevel::Debug),
-            _ => Err(Error::invalid(Argument::Other, format!("log level {s:?}: expected error, warn, info or debug"))),
+            _ => Err(Error::invalid(
+                Argument::Other,
+                format!("log level {s:?}: expected error, warn, info or debug"),
+            )),
         }
     }
 }
@@ -81,16 +84,19 @@ pub fn set_log_stream(stream: LogStream<'_>) -> Result<()> {
     let fp = match stream {
         LogStream::Stderr => std::ptr::null_mut(),
         LogStream::File(path) => {
-            let text = path
-                .to_str()
-                .ok_or_else(|| Error::invalid(Argument::Other, format!("log file {path:?} is not UTF-8")))?;
+            let text = path.to_str().ok_or_else(|| {
+                Error::invalid(Argument::Other, format!("log file {path:?} is not UTF-8"))
+            })?;
             let cpath = c_text(text, Argument::Other)?;
             // SAFETY: valid C strings.
             let fp = unsafe { libc::fopen(cpath.as_ptr(), c"a".as_ptr()) };
             if fp.is_null() {
                 return Err(Error::Init(std::io::Error::last_os_error()));
             }
-            STREAMS.lock().unwrap_or_else(|e| e.into_inner()).push(fp as usize);
+            STREAMS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(fp as usize);
             fp
         }
     };
@@ -138,7 +144,10 @@ mod tests {
         let line = "2026-11-25 08:00:00,123:4242(0x7f00aa):ZOO_WARN@handle_socket_error_msg@2232: Socket [127.0.0.1:1] zk retcode=-4\n";
         let (level, rest) = parse_c_log_line(line).unwrap();
         assert_eq!(level, LogLevel::Warn);
-        assert_eq!(rest, "handle_socket_error_msg@2232: Socket [127.0.0.1:1] zk retcode=-4");
+        assert_eq!(
+            rest,
+            "handle_socket_error_msg@2232: Socket [127.0.0.1:1] zk retcode=-4"
+        );
         assert!(parse_c_log_line("no level here").is_none());
         assert_eq!("DEBUG".parse::<LogLevel>().unwrap(), LogLevel::Debug);
         assert!("loud".parse::<LogLevel>().is_err());

@@ -65,12 +65,17 @@ pub enum OpResult {
     },
     /// The check passed.
     Check,
+    /// This operation succeeded on its own but the multi failed, so it was
+    /// not applied (C reports `ZOK` for it).
+    RolledBack,
     /// This operation failed (or was rolled back because another failed:
     /// `ZRUNTIMEINCONSISTENCY`).
     Error(ErrorCode),
 }
 
 /// The C buffers of one multi: requests, and what C writes at completion.
+/// Boxed entries: C holds pointers to them while the vectors grow.
+#[allow(clippy::vec_box)]
 struct Prepared {
     _paths: Vec<CString>,
     _data: Vec<Vec<u8>>,
@@ -88,7 +93,10 @@ unsafe impl Send for Prepared {}
 
 fn prepare(ops: &[Op]) -> Result<Prepared> {
     if ops.is_empty() {
-        return Err(Error::invalid(crate::error::Argument::Other, "a multi needs at least one operation"));
+        return Err(Error::invalid(
+            crate::error::Argument::Other,
+            "a multi needs at least one operation",
+        ));
     }
     let n = ops.len();
     let mut p = Prepared {
@@ -108,9 +116,17 @@ fn prepare(ops: &[Op]) -> Result<Prepared> {
         let mut stat = Box::new(zk_sys::Stat::default());
         let mut buf: Vec<c_char> = Vec::new();
         match op {
-            Op::Create { path, data, acl, mode } => {
+            Op::Create {
+                path,
+                data,
+                acl,
+                mode,
+            } => {
                 if mode.ttl() > 0 {
-                    return Err(Error::invalid(crate::error::Argument::Other, "TTL modes are not supported in a multi"));
+                    return Err(Error::invalid(
+                        crate::error::Argument::Other,
+                        "TTL modes are not supported in a multi",
+                    ));
                 }
                 let cpath = c_path(path, mode.is_sequential())?;
                 check_data(data)?;
@@ -121,7 +137,16 @@ fn prepare(ops: &[Op]) -> Result<Prepared> {
                 // SAFETY: every pointer stays valid while `p` lives (heap
                 // buffers and boxes owned by `p`).
                 unsafe {
-                    zk_sys::zoo_create_op_init(&mut raw, cpath.as_ptr(), data.as_ptr() as *const c_char, data.len() as c_int, &*vector, mode.raw(), buf.as_mut_ptr(), buf.len() as c_int)
+                    zk_sys::zoo_create_op_init(
+                        &mut raw,
+                        cpath.as_ptr(),
+                        data.as_ptr() as *const c_char,
+                        data.len() as c_int,
+                        &*vector,
+                        mode.raw(),
+                        buf.as_mut_ptr(),
+                        buf.len() as c_int,
+                    )
                 };
                 p._paths.push(cpath);
                 p._data.push(data);
@@ -134,13 +159,24 @@ fn prepare(ops: &[Op]) -> Result<Prepared> {
                 unsafe { zk_sys::zoo_delete_op_init(&mut raw, cpath.as_ptr(), *version) };
                 p._paths.push(cpath);
             }
-            Op::Set { path, data, version } => {
+            Op::Set {
+                path,
+                data,
+                version,
+            } => {
                 let cpath = c_path(path, false)?;
                 check_data(data)?;
                 let data = data.clone();
                 // SAFETY: as above.
                 unsafe {
-                    zk_sys::zoo_set_op_init(&mut raw, cpath.as_ptr(), data.as_ptr() as *const c_char, data.len() as c_int, *version, &mut *stat)
+                    zk_sys::zoo_set_op_init(
+                        &mut raw,
+                        cpath.as_ptr(),
+                        data.as_ptr() as *const c_char,
+                        data.len() as c_int,
+                        *version,
+                        &mut *stat,
+                    )
                 };
                 p._paths.push(cpath);
                 p._data.push(data);
@@ -159,7 +195,7 @@ fn prepare(ops: &[Op]) -> Result<Prepared> {
     Ok(p)
 }
 
-fn results_of(ops_kinds: &[Op], p: &Prepared) -> Vec<OpResult> {
+fn results_of(rc: c_int, ops_kinds: &[Op], p: &Prepared) -> Vec<OpResult> {
     ops_kinds
         .iter()
         .enumerate()
@@ -167,12 +203,17 @@ fn results_of(ops_kinds: &[Op], p: &Prepared) -> Vec<OpResult> {
             if let Some(code) = ErrorCode::from_raw(p.results[i].err) {
                 return OpResult::Error(code);
             }
+            if rc != zk_sys::ZOK {
+                return OpResult::RolledBack;
+            }
             match op {
                 Op::Create { .. } => OpResult::Create {
                     path: string_from_c(p.path_bufs[i].as_ptr()),
                 },
                 Op::Delete { .. } => OpResult::Delete,
-                Op::Set { .. } => OpResult::Set { stat: (*p.stats[i]).into() },
+                Op::Set { .. } => OpResult::Set {
+                    stat: (*p.stats[i]).into(),
+                },
                 Op::Check { .. } => OpResult::Check,
             }
         })
@@ -196,7 +237,7 @@ extern "C" fn multi_done(rc: c_int, data: *const c_void) {
     if let Some(mut ctx) = unsafe { take_completion::<Vec<OpResult>>(data) } {
         let keep = ctx.keep.take().and_then(|k| k.downcast::<MultiKeep>().ok());
         let r = match keep {
-            Some(k) => outcome(rc, results_of(&k.ops, &k.prepared)),
+            Some(k) => outcome(rc, results_of(rc, &k.ops, &k.prepared)),
             None => Err(Error::Zk(ErrorCode::SystemError)),
         };
         complete(ctx, r);
@@ -211,14 +252,28 @@ impl ZooKeeper {
         let zh = self.handle()?;
         // SAFETY: live handle; ops and results arrays of `len` entries whose
         // buffers live in `p` until the call returns.
-        let rc = unsafe { zk_sys::zoo_multi(zh.0, p.ops.len() as c_int, p.ops.as_ptr(), p.results.as_mut_ptr()) };
-        outcome(rc, results_of(ops, &p))
+        let rc = unsafe {
+            zk_sys::zoo_multi(
+                zh.0,
+                p.ops.len() as c_int,
+                p.ops.as_ptr(),
+                p.results.as_mut_ptr(),
+            )
+        };
+        outcome(rc, results_of(rc, ops, &p))
     }
 
     /// `zoo_amulti`: `done` gets what `multi` would return.
-    pub fn amulti(&self, ops: &[Op], done: impl FnOnce(Result<Vec<OpResult>>) + Send + 'static) -> Result<()> {
+    pub fn amulti(
+        &self,
+        ops: &[Op],
+        done: impl FnOnce(Result<Vec<OpResult>>) + Send + 'static,
+    ) -> Result<()> {
         let p = prepare(ops)?;
-        let mut keep = Box::new(MultiKeep { prepared: p, ops: ops.to_vec() });
+        let mut keep = Box::new(MultiKeep {
+            prepared: p,
+            ops: ops.to_vec(),
+        });
         let ops_ptr = keep.prepared.ops.as_ptr();
         let results_ptr = keep.prepared.results.as_mut_ptr();
         let count = keep.prepared.ops.len() as c_int;

@@ -18,13 +18,19 @@ unsafe impl Send for CAcl {}
 impl CAcl {
     pub(crate) fn new(acl: &[Acl]) -> Result<CAcl, Error> {
         if acl.is_empty() {
-            return Err(Error::invalid(Argument::Acl, "empty ACL list (the server would reject it)"));
+            return Err(Error::invalid(
+                Argument::Acl,
+                "empty ACL list (the server would reject it)",
+            ));
         }
         let mut strings = Vec::with_capacity(acl.len() * 2);
         let mut entries = Vec::with_capacity(acl.len());
         for a in acl {
             if a.perms.0 & !Perms::ALL.0 != 0 || a.perms.0 == 0 {
-                return Err(Error::invalid(Argument::Acl, format!("bad permission bits {:#x}", a.perms.0)));
+                return Err(Error::invalid(
+                    Argument::Acl,
+                    format!("bad permission bits {:#x}", a.perms.0),
+                ));
             }
             if a.id.scheme.is_empty() {
                 return Err(Error::invalid(Argument::Acl, "empty ACL scheme"));

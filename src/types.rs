@@ -372,9 +372,17 @@ impl FromStr for ClientId {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<ClientId, Error> {
-        let bad = |why: &str| Error::invalid(Argument::ClientId, format!("{why} in {s:?}: expected <0xID>:<32 hex digits>"));
+        let bad = |why: &str| {
+            Error::invalid(
+                Argument::ClientId,
+                format!("{why} in {s:?}: expected <0xID>:<32 hex digits>"),
+            )
+        };
         let (id, pw) = s.trim().split_once(':').ok_or_else(|| bad("no ':'"))?;
-        let id = id.strip_prefix("0x").or_else(|| id.strip_prefix("0X")).unwrap_or(id);
+        let id = id
+            .strip_prefix("0x")
+            .or_else(|| id.strip_prefix("0X"))
+            .unwrap_or(id);
         if id.is_empty() || id.len() > 16 {
             return Err(bad("bad session id"));
         }
@@ -384,7 +392,8 @@ impl FromStr for ClientId {
         }
         let mut passwd = [0u8; 16];
         for (i, b) in passwd.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&pw[2 * i..2 * i + 2], 16).map_err(|_| bad("bad password hex"))?;
+            *b = u8::from_str_radix(&pw[2 * i..2 * i + 2], 16)
+                .map_err(|_| bad("bad password hex"))?;
         }
         Ok(ClientId { id, passwd })
     }
@@ -417,17 +426,33 @@ mod tests {
         assert!(text.starts_with("0x1000006593100000:3031"));
         assert_eq!(text.parse::<ClientId>().unwrap(), id);
         assert_eq!(ClientId::from_bytes(&id.to_bytes()).unwrap(), id);
-        assert!(!format!("{id:?}").contains("3031"), "Debug leaks the password");
-        let negative = ClientId { id: -5, passwd: [7; 16] };
+        assert!(
+            !format!("{id:?}").contains("3031"),
+            "Debug leaks the password"
+        );
+        let negative = ClientId {
+            id: -5,
+            passwd: [7; 16],
+        };
         assert_eq!(negative.to_string().parse::<ClientId>().unwrap(), negative);
         assert_eq!(ClientId::from_raw(&id.to_raw()), id);
     }
 
     #[test]
     fn bad_client_ids_are_typed_errors() {
-        for bad in ["", "0x12", "zz:00", "0x1:abc", "0x1:0011223344556677889900aabbccddeg", "0x11111111111111111:00112233445566778899aabbccddeeff"] {
+        for bad in [
+            "",
+            "0x12",
+            "zz:00",
+            "0x1:abc",
+            "0x1:0011223344556677889900aabbccddeg",
+            "0x11111111111111111:00112233445566778899aabbccddeeff",
+        ] {
             match bad.parse::<ClientId>() {
-                Err(Error::InvalidArgument { argument: Argument::ClientId, .. }) => {}
+                Err(Error::InvalidArgument {
+                    argument: Argument::ClientId,
+                    ..
+                }) => {}
                 other => panic!("{bad:?} gave {other:?}"),
             }
         }

@@ -38,7 +38,11 @@ pub fn check_path(path: &str, sequential: bool) -> Result<(), Error> {
     if path.ends_with('/') && !sequential {
         return bad("must not end with '/'");
     }
-    let body = if sequential { path.trim_end_matches('/') } else { path };
+    let body = if sequential {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     for part in body[1..].split('/') {
         match part {
             "" => return bad("empty component (\"//\")"),
@@ -108,9 +112,13 @@ pub fn check_hosts(hosts: &str) -> Result<(), Error> {
 /// A positive timeout in milliseconds that fits a C `int`.
 pub fn check_timeout_ms(ms: i64, what: &str) -> Result<i32, Error> {
     if ms <= 0 {
-        return Err(Error::invalid(Argument::Timeout, format!("{what} must be positive, got {ms} ms")));
+        return Err(Error::invalid(
+            Argument::Timeout,
+            format!("{what} must be positive, got {ms} ms"),
+        ));
     }
-    i32::try_from(ms).map_err(|_| Error::invalid(Argument::Timeout, format!("{what} of {ms} ms is too large")))
+    i32::try_from(ms)
+        .map_err(|_| Error::invalid(Argument::Timeout, format!("{what} of {ms} ms is too large")))
 }
 
 /// Node data no larger than [`MAX_DATA_LEN`].
@@ -118,7 +126,10 @@ pub fn check_data(data: &[u8]) -> Result<(), Error> {
     if data.len() > MAX_DATA_LEN {
         return Err(Error::invalid(
             Argument::Data,
-            format!("{} bytes exceed ZooKeeper's limit of {MAX_DATA_LEN}", data.len()),
+            format!(
+                "{} bytes exceed ZooKeeper's limit of {MAX_DATA_LEN}",
+                data.len()
+            ),
         ));
     }
     Ok(())
@@ -138,9 +149,26 @@ mod tests {
         for ok in ["/", "/a", "/master/test", "/a/b.c/..d", "/ü"] {
             assert!(check_path(ok, false).is_ok(), "{ok}");
         }
-        for bad in ["", "a", "/a/", "//", "/a//b", "/a\0b", "/a/./b", "/a/..", "/\u{1}", "/\u{f000}"] {
+        for bad in [
+            "",
+            "a",
+            "/a/",
+            "//",
+            "/a//b",
+            "/a\0b",
+            "/a/./b",
+            "/a/..",
+            "/\u{1}",
+            "/\u{f000}",
+        ] {
             assert!(
-                matches!(check_path(bad, false), Err(Error::InvalidArgument { argument: Argument::Path, .. })),
+                matches!(
+                    check_path(bad, false),
+                    Err(Error::InvalidArgument {
+                        argument: Argument::Path,
+                        ..
+                    })
+                ),
                 "{bad:?} accepted"
             );
         }
@@ -151,12 +179,40 @@ mod tests {
 
     #[test]
     fn hosts() {
-        for ok in ["127.0.0.1:2181", "a:1,b:65535", "zk1:2181,zk2:2181/chroot/x", "[::1]:2181", "h:2181/"] {
+        for ok in [
+            "127.0.0.1:2181",
+            "a:1,b:65535",
+            "zk1:2181,zk2:2181/chroot/x",
+            "[::1]:2181",
+            "h:2181/",
+        ] {
             assert!(check_hosts(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "host", "host:", ":2181", "h:0", "h:65536", "h:x", "a:1,", ",a:1", "a:1, b:2", "h:1\0", "::1:2181", "[::1]2181", "h:1/a/", "h:+1"] {
+        for bad in [
+            "",
+            "host",
+            "host:",
+            ":2181",
+            "h:0",
+            "h:65536",
+            "h:x",
+            "a:1,",
+            ",a:1",
+            "a:1, b:2",
+            "h:1\0",
+            "::1:2181",
+            "[::1]2181",
+            "h:1/a/",
+            "h:+1",
+        ] {
             assert!(
-                matches!(check_hosts(bad), Err(Error::InvalidArgument { argument: Argument::Hosts, .. })),
+                matches!(
+                    check_hosts(bad),
+                    Err(Error::InvalidArgument {
+                        argument: Argument::Hosts,
+                        ..
+                    })
+                ),
                 "{bad:?} accepted"
             );
         }

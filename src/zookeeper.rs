@@ -4,7 +4,7 @@
 use crate::callback::{self, GlobalContext, Registry, SessionSignal};
 use crate::error::{check, Argument, Error, ErrorCode, Result};
 use crate::raw::{acl_from_c, strings_from_c, CAcl};
-use crate::types::{Acl, ClientId, CreateMode, State, Stat, WatchedEvent};
+use crate::types::{Acl, ClientId, CreateMode, Stat, State, WatchedEvent};
 use crate::validate::{c_path, c_text, check_data, check_hosts, check_timeout_ms};
 use parking_lot::{RwLock, RwLockReadGuard};
 use std::cell::RefCell;
@@ -164,7 +164,7 @@ impl ZooKeeperBuilder {
 thread_local! {
     /// Buffer for synchronous reads: 1 MiB of capacity, allocated once per
     /// thread and never zeroed (only bytes C writes are read).
-    static READ_BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::new());
+    static READ_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` with a buffer of at least `len` writable bytes.
@@ -186,7 +186,8 @@ fn copy_read_buffer(len: c_int) -> Vec<u8> {
     }
     // SAFETY: C wrote `len` bytes (no more than the buffer's capacity) at the
     // start of the buffer during the call that just returned.
-    READ_BUFFER.with(|b| unsafe { std::slice::from_raw_parts(b.borrow().as_ptr(), len as usize).to_vec() })
+    READ_BUFFER
+        .with(|b| unsafe { std::slice::from_raw_parts(b.borrow().as_ptr(), len as usize).to_vec() })
 }
 
 const DEFAULT_READ: usize = crate::validate::MAX_DATA_LEN + 1024;
@@ -227,7 +228,10 @@ impl ZooKeeper {
         check_hosts(&b.hosts)?;
         let timeout = check_timeout_ms(b.recv_timeout_ms, "session timeout")?;
         if b.flags & !(ZOO_READONLY | ZOO_NO_LOG_CLIENTENV) != 0 {
-            return Err(Error::invalid(Argument::Other, format!("unknown zookeeper_init flags {:#x}", b.flags)));
+            return Err(Error::invalid(
+                Argument::Other,
+                format!("unknown zookeeper_init flags {:#x}", b.flags),
+            ));
         }
         let hosts = c_text(&b.hosts, Argument::Hosts)?;
         let signal = Arc::new(SessionSignal::default());
@@ -237,7 +241,11 @@ impl ZooKeeper {
         }));
         let raw_id = b.client_id.map(ClientId::to_raw);
         let id_ptr = raw_id.as_ref().map_or(std::ptr::null(), |r| r as *const _);
-        let log_cb: zk_sys::log_callback_fn = if b.log_to_rust { Some(crate::logging::log_bridge) } else { None };
+        let log_cb: zk_sys::log_callback_fn = if b.log_to_rust {
+            Some(crate::logging::log_bridge)
+        } else {
+            None
+        };
         // SAFETY: valid C strings; the callback and its context (freed only
         // after zookeeper_close) outlive the handle; the clientid is copied.
         let zh = unsafe {
@@ -339,7 +347,10 @@ impl ZooKeeper {
     /// handed to a helper thread and this returns `Ok(())` at once.
     pub fn close(&self) -> Result<()> {
         if !self.shared.owned {
-            return Err(Error::invalid(Argument::Other, "a borrowed handle is closed by its C owner"));
+            return Err(Error::invalid(
+                Argument::Other,
+                "a borrowed handle is closed by its C owner",
+            ));
         }
         if self.shared.closing.swap(true, Ordering::AcqRel) {
             return Err(Error::Closed);
@@ -353,7 +364,12 @@ impl ZooKeeper {
                         log::warn!(target: "zkha", "deferred zookeeper_close: {e}");
                     }
                 })
-                .map_err(|e| Error::invalid(Argument::Other, format!("cannot start the closing thread: {e}")))?;
+                .map_err(|e| {
+                    Error::invalid(
+                        Argument::Other,
+                        format!("cannot start the closing thread: {e}"),
+                    )
+                })?;
             return Ok(());
         }
         self.shared.finish_close()
@@ -434,7 +450,10 @@ impl ZooKeeper {
     pub fn set_servers(&self, hosts: &str) -> Result<()> {
         check_hosts(hosts)?;
         if hosts.contains('/') {
-            return Err(Error::invalid(Argument::Hosts, "set_servers takes no chroot"));
+            return Err(Error::invalid(
+                Argument::Hosts,
+                "set_servers takes no chroot",
+            ));
         }
         let c = c_text(hosts, Argument::Hosts)?;
         let zh = self.handle()?;
@@ -452,7 +471,13 @@ impl ZooKeeper {
     }
 
     /// `zoo_create2` (or `zoo_create2_ttl`): the created path and its Stat.
-    pub fn create2(&self, path: &str, data: &[u8], acl: &[Acl], mode: CreateMode) -> Result<(String, Stat)> {
+    pub fn create2(
+        &self,
+        path: &str,
+        data: &[u8],
+        acl: &[Acl],
+        mode: CreateMode,
+    ) -> Result<(String, Stat)> {
         let mut stat = zk_sys::Stat::default();
         let p = self.create_inner(path, data, acl, mode, Some(&mut stat))?;
         Ok((p, stat.into()))
@@ -469,11 +494,18 @@ impl ZooKeeper {
         let cpath = c_path(path, mode.is_sequential())?;
         check_data(data)?;
         let ttl = mode.ttl();
-        if matches!(mode, CreateMode::PersistentWithTtl { .. } | CreateMode::PersistentSequentialWithTtl { .. }) && ttl <= 0 {
-            return Err(Error::invalid(Argument::Timeout, format!("TTL must be positive, got {ttl} ms")));
+        if matches!(
+            mode,
+            CreateMode::PersistentWithTtl { .. } | CreateMode::PersistentSequentialWithTtl { .. }
+        ) && ttl <= 0
+        {
+            return Err(Error::invalid(
+                Argument::Timeout,
+                format!("TTL must be positive, got {ttl} ms"),
+            ));
         }
         let mut cacl = CAcl::new(acl)?;
-        let mut vector = cacl.vector();
+        let vector = cacl.vector();
         let mut out = vec![0 as c_char; path.len() + 32];
         let zh = self.handle()?;
         let value = data.as_ptr() as *const c_char;
@@ -482,15 +514,57 @@ impl ZooKeeper {
         // output buffer of the given size, all alive during the call.
         let rc = unsafe {
             match (stat, ttl > 0) {
-                (None, false) => zk_sys::zoo_create(zh.0, cpath.as_ptr(), value, len, &mut vector, mode.raw(), out.as_mut_ptr(), out.len() as c_int),
-                (None, true) => zk_sys::zoo_create_ttl(zh.0, cpath.as_ptr(), value, len, &mut vector, mode.raw(), ttl, out.as_mut_ptr(), out.len() as c_int),
-                (Some(s), false) => zk_sys::zoo_create2(zh.0, cpath.as_ptr(), value, len, &mut vector, mode.raw(), out.as_mut_ptr(), out.len() as c_int, s),
-                (Some(s), true) => zk_sys::zoo_create2_ttl(zh.0, cpath.as_ptr(), value, len, &mut vector, mode.raw(), ttl, out.as_mut_ptr(), out.len() as c_int, s),
+                (None, false) => zk_sys::zoo_create(
+                    zh.0,
+                    cpath.as_ptr(),
+                    value,
+                    len,
+                    &vector,
+                    mode.raw(),
+                    out.as_mut_ptr(),
+                    out.len() as c_int,
+                ),
+                (None, true) => zk_sys::zoo_create_ttl(
+                    zh.0,
+                    cpath.as_ptr(),
+                    value,
+                    len,
+                    &vector,
+                    mode.raw(),
+                    ttl,
+                    out.as_mut_ptr(),
+                    out.len() as c_int,
+                ),
+                (Some(s), false) => zk_sys::zoo_create2(
+                    zh.0,
+                    cpath.as_ptr(),
+                    value,
+                    len,
+                    &vector,
+                    mode.raw(),
+                    out.as_mut_ptr(),
+                    out.len() as c_int,
+                    s,
+                ),
+                (Some(s), true) => zk_sys::zoo_create2_ttl(
+                    zh.0,
+                    cpath.as_ptr(),
+                    value,
+                    len,
+                    &vector,
+                    mode.raw(),
+                    ttl,
+                    out.as_mut_ptr(),
+                    out.len() as c_int,
+                    s,
+                ),
             }
         };
         check(rc)?;
         // SAFETY: on success C wrote a NUL-terminated path into `out`.
-        Ok(unsafe { CStr::from_ptr(out.as_ptr()) }.to_string_lossy().into_owned())
+        Ok(unsafe { CStr::from_ptr(out.as_ptr()) }
+            .to_string_lossy()
+            .into_owned())
     }
 
     /// `zoo_delete`; `version` -1 matches any version.
@@ -514,13 +588,25 @@ impl ZooKeeper {
 
     /// `zoo_wexists`: like `exists`, with a one-shot watcher of its own. It
     /// is called on session events while set, and last on the node event.
-    pub fn wexists(&self, path: &str, watcher: impl FnMut(WatchedEvent) + Send + 'static) -> Result<Option<Stat>> {
+    pub fn wexists(
+        &self,
+        path: &str,
+        watcher: impl FnMut(WatchedEvent) + Send + 'static,
+    ) -> Result<Option<Stat>> {
         let cpath = c_path(path, false)?;
         let mut stat = zk_sys::Stat::default();
         let zh = self.handle()?;
         let ctx = callback::new_watch(Box::new(watcher), self.registry());
         // SAFETY: live handle, valid path, our trampoline with its context.
-        let rc = unsafe { zk_sys::zoo_wexists(zh.0, cpath.as_ptr(), Some(callback::path_watcher), ctx, &mut stat) };
+        let rc = unsafe {
+            zk_sys::zoo_wexists(
+                zh.0,
+                cpath.as_ptr(),
+                Some(callback::path_watcher),
+                ctx,
+                &mut stat,
+            )
+        };
         // C registers the watch only when the call succeeds (ZOK: data watch,
         // ZNONODE: exists watch).
         if rc != zk_sys::ZOK && rc != zk_sys::ZNONODE {
@@ -539,7 +625,11 @@ impl ZooKeeper {
     }
 
     /// `zoo_wget`: like `get`, with a one-shot watcher of its own.
-    pub fn wget(&self, path: &str, watcher: impl FnMut(WatchedEvent) + Send + 'static) -> Result<(Vec<u8>, Stat)> {
+    pub fn wget(
+        &self,
+        path: &str,
+        watcher: impl FnMut(WatchedEvent) + Send + 'static,
+    ) -> Result<(Vec<u8>, Stat)> {
         let mut watcher: Option<callback::PathWatcher> = Some(Box::new(watcher));
         let registry = self.registry().cloned();
         self.get_inner(path, move |zh, cpath, buf, len, stat| {
@@ -550,7 +640,9 @@ impl ZooKeeper {
             };
             // SAFETY: (caller) live handle, valid path, buffer and Stat;
             // our trampoline with its context.
-            let rc = unsafe { zk_sys::zoo_wget(zh, cpath, Some(callback::path_watcher), ctx, buf, len, stat) };
+            let rc = unsafe {
+                zk_sys::zoo_wget(zh, cpath, Some(callback::path_watcher), ctx, buf, len, stat)
+            };
             if rc != zk_sys::ZOK && !ctx.is_null() {
                 callback::discard_watch(ctx);
             }
@@ -561,7 +653,13 @@ impl ZooKeeper {
     fn get_inner(
         &self,
         path: &str,
-        mut call: impl FnMut(*mut zk_sys::zhandle_t, *const c_char, *mut c_char, *mut c_int, *mut zk_sys::Stat) -> c_int,
+        mut call: impl FnMut(
+            *mut zk_sys::zhandle_t,
+            *const c_char,
+            *mut c_char,
+            *mut c_int,
+            *mut zk_sys::Stat,
+        ) -> c_int,
     ) -> Result<(Vec<u8>, Stat)> {
         let cpath = c_path(path, false)?;
         let zh = self.handle()?;
@@ -589,7 +687,15 @@ impl ZooKeeper {
         check_data(data)?;
         let zh = self.handle()?;
         // SAFETY: live handle, valid path and `data.len()` bytes.
-        check(unsafe { zk_sys::zoo_set(zh.0, cpath.as_ptr(), data.as_ptr() as *const c_char, data.len() as c_int, version) })
+        check(unsafe {
+            zk_sys::zoo_set(
+                zh.0,
+                cpath.as_ptr(),
+                data.as_ptr() as *const c_char,
+                data.len() as c_int,
+                version,
+            )
+        })
     }
 
     /// `zoo_set2`: like `set`, returning the new Stat.
@@ -600,14 +706,22 @@ impl ZooKeeper {
         let zh = self.handle()?;
         // SAFETY: live handle, valid path, data and Stat out-parameter.
         check(unsafe {
-            zk_sys::zoo_set2(zh.0, cpath.as_ptr(), data.as_ptr() as *const c_char, data.len() as c_int, version, &mut stat)
+            zk_sys::zoo_set2(
+                zh.0,
+                cpath.as_ptr(),
+                data.as_ptr() as *const c_char,
+                data.len() as c_int,
+                version,
+                &mut stat,
+            )
         })?;
         Ok(stat.into())
     }
 
     /// `zoo_get_children`.
     pub fn get_children(&self, path: &str, watch: bool) -> Result<Vec<String>> {
-        self.children(path, Children::Plain { watch, stat: false }).map(|(c, _)| c)
+        self.children(path, Children::Plain { watch, stat: false })
+            .map(|(c, _)| c)
     }
 
     /// `zoo_get_children2`: the children and the parent's Stat.
@@ -616,13 +730,34 @@ impl ZooKeeper {
     }
 
     /// `zoo_wget_children`: with a one-shot watcher of its own.
-    pub fn wget_children(&self, path: &str, watcher: impl FnMut(WatchedEvent) + Send + 'static) -> Result<Vec<String>> {
-        self.children(path, Children::Watch { watcher: Box::new(watcher), stat: false }).map(|(c, _)| c)
+    pub fn wget_children(
+        &self,
+        path: &str,
+        watcher: impl FnMut(WatchedEvent) + Send + 'static,
+    ) -> Result<Vec<String>> {
+        self.children(
+            path,
+            Children::Watch {
+                watcher: Box::new(watcher),
+                stat: false,
+            },
+        )
+        .map(|(c, _)| c)
     }
 
     /// `zoo_wget_children2`: with a one-shot watcher, and the parent's Stat.
-    pub fn wget_children2(&self, path: &str, watcher: impl FnMut(WatchedEvent) + Send + 'static) -> Result<(Vec<String>, Stat)> {
-        self.children(path, Children::Watch { watcher: Box::new(watcher), stat: true })
+    pub fn wget_children2(
+        &self,
+        path: &str,
+        watcher: impl FnMut(WatchedEvent) + Send + 'static,
+    ) -> Result<(Vec<String>, Stat)> {
+        self.children(
+            path,
+            Children::Watch {
+                watcher: Box::new(watcher),
+                stat: true,
+            },
+        )
     }
 
     fn children(&self, path: &str, call: Children) -> Result<(Vec<String>, Stat)> {
@@ -634,9 +769,16 @@ impl ZooKeeper {
         // SAFETY (all four calls): live handle (guard held), valid path,
         // vector and Stat out-parameters; our trampoline with its context.
         let rc = match call {
-            Children::Plain { watch, stat: false } => unsafe { zk_sys::zoo_get_children(zh, p, watch as c_int, &mut v) },
-            Children::Plain { watch, stat: true } => unsafe { zk_sys::zoo_get_children2(zh, p, watch as c_int, &mut v, &mut stat) },
-            Children::Watch { watcher, stat: with_stat } => {
+            Children::Plain { watch, stat: false } => unsafe {
+                zk_sys::zoo_get_children(zh, p, watch as c_int, &mut v)
+            },
+            Children::Plain { watch, stat: true } => unsafe {
+                zk_sys::zoo_get_children2(zh, p, watch as c_int, &mut v, &mut stat)
+            },
+            Children::Watch {
+                watcher,
+                stat: with_stat,
+            } => {
                 let ctx = callback::new_watch(watcher, self.registry());
                 let w: zk_sys::watcher_fn = Some(callback::path_watcher);
                 let rc = if with_stat {
@@ -675,10 +817,10 @@ impl ZooKeeper {
     pub fn set_acl(&self, path: &str, version: i32, acl: &[Acl]) -> Result<()> {
         let cpath = c_path(path, false)?;
         let mut cacl = CAcl::new(acl)?;
-        let mut vector = cacl.vector();
+        let vector = cacl.vector();
         let zh = self.handle()?;
         // SAFETY: live handle, valid path and ACL vector.
-        check(unsafe { zk_sys::zoo_set_acl(zh.0, cpath.as_ptr(), version, &mut vector) })
+        check(unsafe { zk_sys::zoo_set_acl(zh.0, cpath.as_ptr(), version, &vector) })
     }
 
     /// `zoo_add_auth`, waiting for the server's answer. With a wrong
@@ -692,7 +834,11 @@ impl ZooKeeper {
         self.refuse_wait_in_callback("add_auth")?;
         {
             let zh = self.handle()?;
-            let ctx = callback::new_completion::<()>(Box::new(move |r| drop(tx.send(r))), self.registry(), None);
+            let ctx = callback::new_completion::<()>(
+                Box::new(move |r| drop(tx.send(r))),
+                self.registry(),
+                None,
+            );
             // SAFETY: live handle, valid scheme and `cert.len()` bytes; our
             // completion trampoline with its context.
             let rc = unsafe {
@@ -726,7 +872,9 @@ impl ZooKeeper {
         if callback::in_callback() {
             return Err(Error::invalid(
                 Argument::Other,
-                format!("{what} waits for the completion thread; from a callback use its async form"),
+                format!(
+                    "{what} waits for the completion thread; from a callback use its async form"
+                ),
             ));
         }
         Ok(())
@@ -739,21 +887,27 @@ impl ZooKeeper {
         let (rc, len) = with_read_buffer(DEFAULT_READ, |buf, cap| {
             let mut len = cap;
             // SAFETY: live handle, buffer of `len` bytes, Stat out-parameter.
-            let rc = unsafe { zk_sys::zoo_getconfig(zh.0, watch as c_int, buf, &mut len, &mut stat) };
+            let rc =
+                unsafe { zk_sys::zoo_getconfig(zh.0, watch as c_int, buf, &mut len, &mut stat) };
             (rc, len)
         });
         check(rc)?;
-        Ok((String::from_utf8_lossy(&copy_read_buffer(len)).into_owned(), stat.into()))
+        Ok((
+            String::from_utf8_lossy(&copy_read_buffer(len)).into_owned(),
+            stat.into(),
+        ))
     }
 
     /// `zoo_remove_all_watches`: removes the watches of `kind` on `path`
-    /// (`local`: even without a server). Removed path watchers get a final
-    /// NOTWATCHING event.
+    /// (`local`: even without a server). The C client calls removed watchers
+    /// no more (no NOTWATCHING event), so their closures are freed at close.
     pub fn remove_all_watches(&self, path: &str, kind: WatcherType, local: bool) -> Result<()> {
         let cpath = c_path(path, false)?;
         let zh = self.handle()?;
         // SAFETY: live handle, valid path.
-        check(unsafe { zk_sys::zoo_remove_all_watches(zh.0, cpath.as_ptr(), kind.raw(), local as c_int) })
+        check(unsafe {
+            zk_sys::zoo_remove_all_watches(zh.0, cpath.as_ptr(), kind.raw(), local as c_int)
+        })
     }
 
     /// Callback contexts still held for C (path watchers not yet fired,
@@ -764,8 +918,14 @@ impl ZooKeeper {
 }
 
 enum Children {
-    Plain { watch: bool, stat: bool },
-    Watch { watcher: callback::PathWatcher, stat: bool },
+    Plain {
+        watch: bool,
+        stat: bool,
+    },
+    Watch {
+        watcher: callback::PathWatcher,
+        stat: bool,
+    },
 }
 
 fn exists_result(rc: c_int, stat: zk_sys::Stat) -> Result<Option<Stat>> {
@@ -801,4 +961,3 @@ fn _assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<ZooKeeper>();
 }
-

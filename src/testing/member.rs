@@ -173,6 +173,8 @@ impl Member {
             .arg(format!("-Dzookeeper.log.dir={}", self.dir().display()))
             .arg("-Dzookeeper.root.logger=INFO,CONSOLE")
             .arg("-Dzookeeper.jmx.log4j.disable=true")
+            // TTL nodes (CreateMode::PersistentWithTtl) need extended types.
+            .arg("-Dzookeeper.extendedTypesEnabled=true")
             .arg("-cp")
             .arg(classpath)
             .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")

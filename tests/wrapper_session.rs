@@ -1,0 +1,507 @@
+//! Sessions, client ids, watchers, close and raw-handle sharing.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use zkha::testing::{unique_path, TestingServer};
+use zkha::{
+    Acl, ClientId, CreateMode, Error, ErrorCode, EventType, State, WatchedEvent, WatcherType,
+    ZooKeeper,
+};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn server() -> &'static TestingServer {
+    zkha::logging::set_debug_level(zkha::logging::LogLevel::Error);
+    TestingServer::shared().unwrap()
+}
+
+/// A handle whose global watcher sends every event to a channel.
+fn watched(
+    hosts: &str,
+    timeout_ms: i32,
+    id: Option<ClientId>,
+) -> (ZooKeeper, mpsc::Receiver<WatchedEvent>) {
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let zk = ZooKeeper::init(
+        hosts,
+        move |e| drop(tx.lock().unwrap().send(e)),
+        timeout_ms,
+        id,
+        0,
+    )
+    .unwrap();
+    (zk, rx)
+}
+
+fn next_session_event(rx: &mpsc::Receiver<WatchedEvent>) -> WatchedEvent {
+    loop {
+        let e = rx.recv_timeout(WAIT).expect("no event");
+        if e.event_type == EventType::Session {
+            return e;
+        }
+    }
+}
+
+#[test]
+fn init_returns_before_connecting_and_reports_connected() {
+    let (zk, rx) = watched(server().connect_string(), 4000, None);
+    let e = next_session_event(&rx);
+    assert_eq!(
+        (e.event_type, e.state, e.path.as_str()),
+        (EventType::Session, State::Connected, "")
+    );
+    assert_eq!(zk.state().unwrap(), State::Connected);
+    assert_eq!(zk.recv_timeout().unwrap(), 4000);
+    assert!(!zk.is_unrecoverable().unwrap());
+    assert_eq!(zk.current_server().unwrap(), server().connect_string());
+    assert_ne!(zk.client_id().unwrap().id, 0);
+    zk.set_servers(server().connect_string()).unwrap();
+    assert!(matches!(
+        zk.set_servers("h:1/chroot"),
+        Err(Error::InvalidArgument { .. })
+    ));
+}
+
+#[test]
+fn init_failure_carries_errno() {
+    // Nothing resolves: the C client returns NULL with errno set.
+    match ZooKeeper::builder("nonexistent.invalid:2181").init() {
+        Err(Error::Init(e)) => assert!(e.raw_os_error().is_some(), "{e:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bad_input_is_rejected_before_c() {
+    for hosts in ["", "h", "h:0", "a:1,,b:2", "h:1\0"] {
+        assert!(
+            matches!(
+                ZooKeeper::builder(hosts).init(),
+                Err(Error::InvalidArgument {
+                    argument: zkha::error::Argument::Hosts,
+                    ..
+                })
+            ),
+            "{hosts:?}"
+        );
+    }
+    for ms in [0, -5] {
+        assert!(matches!(
+            ZooKeeper::builder("127.0.0.1:2181")
+                .session_timeout_ms(ms)
+                .init(),
+            Err(Error::InvalidArgument {
+                argument: zkha::error::Argument::Timeout,
+                ..
+            })
+        ));
+    }
+    assert!(ZooKeeper::builder("127.0.0.1:2181")
+        .flags(64)
+        .init()
+        .is_err());
+    let zk = ZooKeeper::builder(server().connect_string())
+        .connect(WAIT)
+        .unwrap();
+    for path in ["", "x", "/a/", "/a//b", "/a\0b", "/."] {
+        assert!(
+            matches!(
+                zk.exists(path, false),
+                Err(Error::InvalidArgument {
+                    argument: zkha::error::Argument::Path,
+                    ..
+                })
+            ),
+            "{path:?}"
+        );
+        assert!(matches!(
+            zk.create(path, b"", &Acl::open_unsafe(), CreateMode::Persistent),
+            Err(Error::InvalidArgument { .. })
+        ));
+    }
+}
+
+#[test]
+fn global_watcher_sees_node_events_with_c_values() {
+    let (zk, rx) = watched(server().connect_string(), 10_000, None);
+    next_session_event(&rx);
+    let path = unique_path("gw");
+    assert_eq!(zk.exists(&path, true).unwrap(), None);
+    let other = ZooKeeper::builder(server().connect_string())
+        .connect(WAIT)
+        .unwrap();
+    other
+        .create(&path, b"1", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    let e = rx.recv_timeout(WAIT).unwrap();
+    assert_eq!(
+        (e.event_type, e.state, e.path.clone()),
+        (EventType::Created, State::Connected, path.clone())
+    );
+    assert_eq!(e.event_type.raw(), zk_sys::consts::ZOO_CREATED_EVENT);
+    zk.get(&path, true).unwrap();
+    zk.get_children(&path, true).unwrap();
+    other
+        .create(
+            &format!("{path}/kid"),
+            b"",
+            &Acl::open_unsafe(),
+            CreateMode::Persistent,
+        )
+        .unwrap();
+    let e = rx.recv_timeout(WAIT).unwrap();
+    assert_eq!(
+        (e.event_type, e.path.clone()),
+        (EventType::Child, path.clone())
+    );
+    other.set(&path, b"2", -1).unwrap();
+    let e = rx.recv_timeout(WAIT).unwrap();
+    assert_eq!(
+        (e.event_type, e.path.clone()),
+        (EventType::Changed, path.clone())
+    );
+    // One-shot: a second change is not reported.
+    other.set(&path, b"3", -1).unwrap();
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+}
+
+#[test]
+fn path_watchers_fire_once_and_are_freed() {
+    let zk = ZooKeeper::builder(server().connect_string())
+        .connect(WAIT)
+        .unwrap();
+    let other = ZooKeeper::builder(server().connect_string())
+        .connect(WAIT)
+        .unwrap();
+    let path = unique_path("pw");
+    let (tx, rx) = mpsc::channel::<(&str, WatchedEvent)>();
+    let t = Mutex::new(tx.clone());
+    assert_eq!(
+        zk.wexists(&path, move |e| drop(t.lock().unwrap().send(("exists", e))))
+            .unwrap(),
+        None
+    );
+    assert_eq!(zk.outstanding_callbacks(), 1);
+    other
+        .create(&path, b"a", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    let (who, e) = rx.recv_timeout(WAIT).unwrap();
+    assert_eq!(
+        (who, e.event_type, e.path.as_str()),
+        ("exists", EventType::Created, path.as_str())
+    );
+
+    let t = Mutex::new(tx.clone());
+    assert_eq!(
+        zk.wget(&path, move |e| drop(t.lock().unwrap().send(("get", e))))
+            .unwrap()
+            .0,
+        b"a"
+    );
+    let t = Mutex::new(tx.clone());
+    zk.wget_children(&path, move |e| {
+        drop(t.lock().unwrap().send(("children", e)))
+    })
+    .unwrap();
+    let t = Mutex::new(tx.clone());
+    let (kids, stat) = zk
+        .wget_children2(&path, move |e| {
+            drop(t.lock().unwrap().send(("children2", e)))
+        })
+        .unwrap();
+    assert!(kids.is_empty());
+    assert_eq!(stat.num_children, 0);
+    assert_eq!(zk.outstanding_callbacks(), 3);
+    other
+        .create(
+            &format!("{path}/k"),
+            b"",
+            &Acl::open_unsafe(),
+            CreateMode::Persistent,
+        )
+        .unwrap();
+    let mut got = vec![
+        rx.recv_timeout(WAIT).unwrap(),
+        rx.recv_timeout(WAIT).unwrap(),
+    ];
+    got.sort_by_key(|(w, _)| *w);
+    assert_eq!(got[0].0, "children");
+    assert_eq!(got[1].0, "children2");
+    assert!(got.iter().all(|(_, e)| e.event_type == EventType::Child));
+    other.set(&path, b"b", -1).unwrap();
+    let (who, e) = rx.recv_timeout(WAIT).unwrap();
+    assert_eq!((who, e.event_type), ("get", EventType::Changed));
+    assert_eq!(
+        zk.outstanding_callbacks(),
+        0,
+        "fired watchers must be freed"
+    );
+
+    // A failed call registers nothing and keeps nothing.
+    assert!(zk.wget("/zkha-missing-node", |_| {}).is_err());
+    assert_eq!(zk.outstanding_callbacks(), 0);
+
+    // Watchers still set at close are freed by close.
+    zk.wexists(&format!("{path}/never"), |_| {}).unwrap();
+    assert_eq!(zk.outstanding_callbacks(), 1);
+    zk.close().unwrap();
+    assert_eq!(zk.outstanding_callbacks(), 0);
+}
+
+#[test]
+fn remove_all_watches_silences_path_watchers_until_close() {
+    let zk = ZooKeeper::builder(server().connect_string())
+        .connect(WAIT)
+        .unwrap();
+    let path = unique_path("rw");
+    zk.create(&path, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    zk.wget(&path, move |e| drop(tx.lock().unwrap().send(e)))
+        .unwrap();
+    zk.remove_all_watches(&path, WatcherType::Any, false)
+        .unwrap();
+    zk.set(&path, b"changed", -1).unwrap();
+    // The C client drops removed watchers without a NOTWATCHING call.
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+    assert_eq!(
+        zk.remove_all_watches(&path, WatcherType::Data, false)
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::NoWatcher)
+    );
+    // Its context is freed at close.
+    assert_eq!(zk.outstanding_callbacks(), 1);
+    zk.close().unwrap();
+    assert_eq!(zk.outstanding_callbacks(), 0);
+}
+
+#[test]
+fn a_panicking_watcher_is_caught_and_the_handle_goes_on() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let zk = ZooKeeper::builder(server().connect_string())
+        .watcher(move |_| {
+            c.fetch_add(1, Ordering::SeqCst);
+            panic!("user bug in the global watcher");
+        })
+        .connect(WAIT)
+        .unwrap();
+    let path = unique_path("panic");
+    zk.wexists(&path, |_| panic!("user bug in a path watcher"))
+        .unwrap();
+    zk.create(&path, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    zk.aget(&path, |_| panic!("user bug in a completion"))
+        .unwrap();
+    zk.sync(&path).unwrap();
+    assert!(calls.load(Ordering::SeqCst) >= 1);
+    // Still fully usable.
+    assert_eq!(zk.get(&path, false).unwrap().0, b"");
+    assert_eq!(zk.outstanding_callbacks(), 0);
+}
+
+#[test]
+fn close_from_inside_a_watcher_is_deferred_and_safe() {
+    let zk = Arc::new(
+        ZooKeeper::builder(server().connect_string())
+            .connect(WAIT)
+            .unwrap(),
+    );
+    let path = unique_path("selfclose");
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let me = zk.clone();
+    zk.wexists(&path, move |_| {
+        let first = me.close();
+        let second = me.close();
+        // Synchronous calls from the callback thread get an error, never a hang.
+        let after = me.exists("/", false).map(|_| ());
+        drop(
+            tx.lock()
+                .unwrap()
+                .send((first, second.is_err(), after.is_err())),
+        );
+    })
+    .unwrap();
+    let other = ZooKeeper::builder(server().connect_string())
+        .connect(WAIT)
+        .unwrap();
+    let id = zk.client_id().unwrap().id;
+    other
+        .create(&path, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    let (first, second_refused, after_refused) = rx.recv_timeout(WAIT).unwrap();
+    assert!(first.is_ok(), "{first:?}");
+    assert!(second_refused && after_refused);
+    assert!(zk.is_closed());
+    // The session really ends: an ephemeral of it would go; check the server
+    // no longer lists it.
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        !server()
+            .four_letter_word("cons")
+            .unwrap()
+            .contains(&format!("sid=0x{id:x}"))
+    });
+    assert!(gone, "session 0x{id:x} still open after a deferred close");
+}
+
+/// The example binary `name` (`cargo test` builds examples; a filtered run
+/// may not have, so build it then).
+fn example(name: &str) -> std::path::PathBuf {
+    // target/debug/deps/<test> -> target/debug/examples/<name>
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    if !path.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--example", name])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build example {name}");
+    }
+    path
+}
+
+#[test]
+fn client_id_reattaches_across_processes_and_expires_when_dead() {
+    let dir = std::env::temp_dir().join(format!("zkha-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("id");
+    let path = unique_path("resume");
+    let run = |mode: &str| {
+        std::process::Command::new(example("resume_session"))
+            .args(["--hosts", server().connect_string(), "--path", &path, mode])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    // A process creates its ephemeral node and dies without closing.
+    let saved = run("--save");
+    assert!(
+        saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    let id: ClientId = std::fs::read_to_string(&file).unwrap().parse().unwrap();
+
+    // Its session is still alive: this process reattaches to it.
+    let (zk, rx) = watched(server().connect_string(), 10_000, Some(id));
+    let e = next_session_event(&rx);
+    assert_eq!(e.state, State::Connected);
+    assert_eq!(
+        zk.client_id().unwrap().id,
+        id.id,
+        "a new session instead of the saved one"
+    );
+    let (data, stat) = zk.get(&path, false).unwrap();
+    assert_eq!(
+        stat.ephemeral_owner, id.id,
+        "the ephemeral node changed hands"
+    );
+    assert_eq!(data.last(), Some(&0u8), "seed data ends with NUL");
+    zk.close().unwrap();
+
+    // Closed, the id is dead: C reports SESSION/EXPIRED (S3, F2).
+    let (dead, rx) = watched(server().connect_string(), 10_000, Some(id));
+    let e = next_session_event(&rx);
+    assert_eq!(
+        (e.event_type, e.state),
+        (EventType::Session, State::Expired)
+    );
+    assert_eq!(e.state.raw(), -112);
+    assert!(dead.is_unrecoverable().unwrap());
+    assert_eq!(dead.state().unwrap(), State::Expired);
+    assert!(matches!(
+        dead.wait_connected(WAIT),
+        Err(Error::Zk(ErrorCode::SessionExpired))
+    ));
+    assert!(dead.get(&path, false).is_err());
+    // And the example's own resume now fails with a clear error.
+    let resumed = run("--resume");
+    assert!(!resumed.status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_resume_example_reattaches() {
+    let dir = std::env::temp_dir().join(format!("zkha-resume2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("id");
+    let path = unique_path("resume2");
+    let run = |mode: &str| {
+        std::process::Command::new(example("resume_session"))
+            .args(["--hosts", server().connect_string(), "--path", &path, mode])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    assert!(run("--save").status.success());
+    let out = run("--resume");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("still owned by it"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_handle_made_by_c_can_be_used_from_rust() {
+    let hosts = std::ffi::CString::new(server().connect_string()).unwrap();
+    // SAFETY: C-side creation of a handle without a watcher, as C++ code would.
+    let raw = unsafe {
+        zk_sys::zookeeper_init(
+            hosts.as_ptr(),
+            None,
+            10_000,
+            std::ptr::null(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    assert!(!raw.is_null());
+    {
+        // SAFETY: raw stays live until zookeeper_close below.
+        let borrowed = unsafe { ZooKeeper::borrow_raw(raw) };
+        borrowed.wait_connected(WAIT).unwrap();
+        assert_eq!(borrowed.as_raw(), raw);
+        let path = unique_path("shared");
+        borrowed
+            .create(
+                &path,
+                b"from rust",
+                &Acl::open_unsafe(),
+                CreateMode::Ephemeral,
+            )
+            .unwrap();
+        assert!(
+            borrowed.close().is_err(),
+            "a borrowed handle must not be closed from Rust"
+        );
+        // SAFETY: live handle; the session is the C side's.
+        let cid = unsafe { (*zk_sys::zoo_client_id(raw)).client_id };
+        assert_eq!(borrowed.get(&path, false).unwrap().1.ephemeral_owner, cid);
+    }
+    // Dropping the borrowed value left the handle open for its C owner.
+    // SAFETY: live handle.
+    assert_eq!(
+        unsafe { zk_sys::zoo_state(raw) },
+        zk_sys::consts::ZOO_CONNECTED_STATE
+    );
+    // SAFETY: its owner closes it, once.
+    let owned = unsafe { ZooKeeper::from_raw(raw) };
+    owned.close().unwrap();
+}
