@@ -223,7 +223,7 @@ fn path_watchers_fire_once_and_are_freed() {
             CreateMode::Persistent,
         )
         .unwrap();
-    let mut got = vec![
+    let mut got = [
         rx.recv_timeout(WAIT).unwrap(),
         rx.recv_timeout(WAIT).unwrap(),
     ];
