@@ -2,6 +2,8 @@
 //! a C watcher that records every event, and a few synchronous calls.
 #![allow(dead_code)]
 
+pub mod c_trace;
+
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::{Arc, Condvar, Mutex};
