@@ -3,7 +3,7 @@
 # fresh machine.
 CARGO ?= cargo
 
-.PHONY: all setup vendor build test demo bench lint clean
+.PHONY: all setup vendor build test demo bench lint check-leaks clean
 
 all: build
 
@@ -29,6 +29,15 @@ demo: setup
 ## Benchmarks (side-by-side ratios), see BENCHMARKS.md.
 bench: setup
 	@echo "make bench: the benchmarks are not written yet (issue 6)" >&2; exit 2
+
+## 10,000 mixed operations and 50 open/close cycles under valgrind: no
+## leak (definite or indirect), no invalid access.
+check-leaks:
+	@scripts/setup valgrind
+	$(CARGO) build --example soak
+	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	  --show-leak-kinds=definite,indirect --error-exitcode=99 \
+	  target/debug/examples/soak --ops 10000 --cycles 50
 
 ## Formatting and lints, as CI checks them.
 lint: setup

@@ -1,5 +1,8 @@
 //! Sessions, client ids, watchers, close and raw-handle sharing.
 
+mod common;
+
+use common::example;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -214,7 +217,8 @@ fn path_watchers_fire_once_and_are_freed() {
         .unwrap();
     assert!(kids.is_empty());
     assert_eq!(stat.num_children, 0);
-    assert_eq!(zk.outstanding_callbacks(), 3);
+    // A watcher's context is freed just after its last call returns.
+    assert!(common::eventually(WAIT, || zk.outstanding_callbacks() == 3));
     other
         .create(
             &format!("{path}/k"),
@@ -234,9 +238,8 @@ fn path_watchers_fire_once_and_are_freed() {
     other.set(&path, b"b", -1).unwrap();
     let (who, e) = rx.recv_timeout(WAIT).unwrap();
     assert_eq!((who, e.event_type), ("get", EventType::Changed));
-    assert_eq!(
-        zk.outstanding_callbacks(),
-        0,
+    assert!(
+        common::eventually(WAIT, || zk.outstanding_callbacks() == 0),
         "fired watchers must be freed"
     );
 
@@ -349,28 +352,6 @@ fn close_from_inside_a_watcher_is_deferred_and_safe() {
             .contains(&format!("sid=0x{id:x}"))
     });
     assert!(gone, "session 0x{id:x} still open after a deferred close");
-}
-
-/// The example binary `name` (`cargo test` builds examples; a filtered run
-/// may not have, so build it then).
-fn example(name: &str) -> std::path::PathBuf {
-    // target/debug/deps/<test> -> target/debug/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    if !path.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build example {name}");
-    }
-    path
 }
 
 #[test]

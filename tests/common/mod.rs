@@ -250,3 +250,26 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The example binary `name` (`cargo test` builds examples; a filtered run
+/// may not have, so build it then).
+pub fn example(name: &str) -> std::path::PathBuf {
+    // target/debug/deps/<test> -> target/debug/examples/<name>
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    if !path.exists() {
+        let ok = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--example", name])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cannot build example {name}");
+    }
+    path
+}
