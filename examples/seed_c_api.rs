@@ -44,7 +44,7 @@ impl Master {
             }
             Err(e) => {
                 let n = FAILURES.fetch_add(1, Ordering::Relaxed);
-                if n % 600 == 0 {
+                if n.is_multiple_of(600) {
                     let rc = e.code().map_or(0, |c| c.raw());
                     println!(
                         "DEBUG become master[{}] failed: ({rc}){}",
