@@ -38,8 +38,9 @@ pub fn check_path(path: &str, sequential: bool) -> Result<(), Error> {
     if path.ends_with('/') && !sequential {
         return bad("must not end with '/'");
     }
+    // A sequential create may end in one '/' (the server appends the number).
     let body = if sequential {
-        path.trim_end_matches('/')
+        path.strip_suffix('/').unwrap_or(path)
     } else {
         path
     };
