@@ -1,7 +1,8 @@
 //! Builds the C/C++ programs of this repository against the very same C
 //! client zk-sys links (its `links = "zookeeper_mt"` metadata), so one copy
 //! of the library serves Rust and C alike:
-//! - `tests/c/zk_trace.c`: a plain C client for the fidelity tests.
+//! - `tests/c/zk_trace.c`: a plain C client for the fidelity tests;
+//! - `cpp/seed_peer.cpp`: the C++ reference peer of the seed design.
 //!
 //! Their paths reach the code as `env!("ZKHA_<NAME>")`.
 
@@ -24,6 +25,15 @@ fn main() {
         lib_dir.as_deref(),
         is_static,
     );
+    build_program(
+        &out,
+        "seed_peer",
+        "cpp/seed_peer.cpp",
+        true,
+        &include,
+        lib_dir.as_deref(),
+        is_static,
+    );
 }
 
 /// Compiles and links one C (or C++) program to `OUT_DIR/<name>` and exports
@@ -41,7 +51,11 @@ fn build_program(
     let compiler = cc::Build::new().cpp(cpp).get_compiler();
     let exe = out.join(name);
     let mut cmd: Command = compiler.to_command();
-    cmd.args(["-O2", "-Wall", "-DTHREADED", "-o"])
+    cmd.args(["-O2", "-Wall", "-DTHREADED"]);
+    if cpp {
+        cmd.arg("-std=c++17");
+    }
+    cmd.arg("-o")
         .arg(&exe)
         .arg(source)
         .arg(format!("-I{include}"));

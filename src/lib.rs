@@ -4,6 +4,7 @@
 //!
 //! - [`ZooKeeper`]: a safe handle, call for call like the C API, with its
 //!   watcher callbacks, client ids, and async calls;
+//! - [`elector`]: master/standby election, seed and safe profiles;
 //! - [`logging`]: the C client's process-wide log level and stream, and a
 //!   bridge into the `log` crate;
 //! - [`testing`]: real ZooKeeper servers (`TestingServer`, `TestingCluster`)
@@ -12,6 +13,7 @@
 
 mod async_ops;
 mod callback;
+pub mod elector;
 pub mod error;
 pub mod logging;
 mod multi;

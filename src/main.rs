@@ -1,6 +1,10 @@
 //! The `zkha` command-line tool.
 
-mod demo;
+mod cli {
+    pub mod candidate;
+    pub mod demo;
+    pub mod signals;
+}
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +29,8 @@ enum Command {
         #[arg(long, default_value = "/master/test")]
         path: String,
     },
+    /// Join an election as one candidate until interrupted, writing a trace.
+    Candidate(cli::candidate::CandidateArgs),
     /// Run an embedded ZooKeeper server (Debian's) on a free 127.0.0.1 port
     /// until interrupted; prints its connect string.
     Server {
@@ -35,9 +41,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { hosts, path } => demo::run(hosts.as_deref(), &path),
+        Command::Demo { hosts, path } => cli::demo::run(hosts.as_deref(), &path),
+        Command::Candidate(args) => cli::candidate::run(args),
         Command::Server { print_pid } => serve(print_pid),
     };
     match result {

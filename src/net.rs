@@ -20,7 +20,12 @@ pub fn primary_ip() -> IpAddr {
 
 /// The seed design's master node data (S5): the IP text with its trailing NUL.
 pub fn seed_node_data(ip: &IpAddr) -> Vec<u8> {
-    let mut data = ip.to_string().into_bytes();
+    seed_text_data(&ip.to_string())
+}
+
+/// The seed format for any text: its bytes plus a trailing NUL.
+pub fn seed_text_data(text: &str) -> Vec<u8> {
+    let mut data = text.as_bytes().to_vec();
     data.push(0);
     data
 }

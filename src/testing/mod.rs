@@ -27,11 +27,13 @@ mod cluster;
 mod error;
 mod member;
 mod process;
+mod proxy;
 mod server;
 
 pub use cluster::TestingCluster;
 pub use error::Error;
 pub use member::{four_letter_word, Mode};
+pub use proxy::{ProxyMode, TcpProxy};
 pub use server::TestingServer;
 
 use std::path::PathBuf;

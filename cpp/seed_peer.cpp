@@ -1,0 +1,209 @@
+// seed_peer: the C++ reference peer. Our own code, written from SEED.md,
+// following S1-S9 exactly, against the official ZooKeeper C client (the very
+// copy zk-sys builds, through its `links` metadata). It is the yardstick of
+// the fidelity tests and a real C++ contender in the mixed tests.
+//
+// usage: seed_peer HOSTS PATH DATA SESSION_TIMEOUT_MS WORK_INTERVAL_MS
+//                  [--trace FILE] [--name NAME] [--reinit-limit N]
+//   DATA is the IP text; the node holds it plus its trailing NUL (S5).
+//   SIGTERM/SIGINT: leave the loop, zookeeper_close, exit 0.
+//
+// Trace: one JSON object per line (same format as zkha's elector trace):
+//   {"t":<CLOCK_MONOTONIC ms>,"who":...,"pid":...,"event":...,...}
+#include <zookeeper.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+class Trace {
+public:
+    Trace(const char* file, std::string who) : who_(std::move(who)) {
+        out_ = file ? (std::strcmp(file, "-") == 0 ? stdout : std::fopen(file, "a")) : nullptr;
+        if (file && !out_) {
+            std::perror(file);
+            std::exit(2);
+        }
+    }
+    // extra: already-formatted JSON fields, starting with ',' (or empty).
+    void emit(const char* event, const std::string& extra = "") {
+        if (!out_) return;
+        double t = std::chrono::duration<double, std::milli>(
+                       std::chrono::steady_clock::now().time_since_epoch()).count();
+        std::lock_guard<std::mutex> lock(mu_);
+        std::fprintf(out_, "{\"t\":%.3f,\"who\":\"%s\",\"pid\":%d,\"event\":\"%s\"%s}\n", t, who_.c_str(),
+                     (int)getpid(), event, extra.c_str());
+        std::fflush(out_);
+    }
+private:
+    std::FILE* out_;
+    std::string who_;
+    std::mutex mu_;
+};
+
+std::string hex(long long v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)v);
+    return buf;
+}
+
+// The design's process-wide failure counter (S5).
+unsigned long long g_failures = 0;
+
+class ZkMaster {
+public:
+    ZkMaster(std::string hosts, std::string path, std::string ip, int timeout_ms, int work_ms, Trace& trace,
+             int reinit_limit)
+        : hosts_(std::move(hosts)), path_(std::move(path)), ip_(std::move(ip)), timeout_ms_(timeout_ms),
+          work_ms_(work_ms), trace_(trace), reinit_limit_(reinit_limit) {
+        std::memset(&clientid_, 0, sizeof clientid_);
+    }
+
+    // S1: zookeeper_init(hosts, watcher, 5000, NULL, this, 0). A non-NULL
+    // handle is not a connection; only SESSION/CONNECTED is.
+    bool init(const clientid_t* id) {
+        trace_.emit("init", ",\"clientid\":\"" + hex(id ? id->client_id : 0) + "\"");
+        zhandle_t* zh = zookeeper_init(hosts_.c_str(), &ZkMaster::watcher, timeout_ms_, id, this, 0);
+        if (!zh) {
+            std::fprintf(stderr, "ERROR zookeeper_init failed: %s\n", std::strerror(errno));
+            return false;
+        }
+        zh_.store(zh);
+        return true;
+    }
+
+    // S4: forever: sleep; if not master try change_to_master (skip the pass
+    // on failure); then do_work.
+    void run() {
+        while (!g_stop) {
+            sleep_ms(work_ms_);
+            if (g_stop) break;
+            if (!is_master_) {
+                if (!change_to_master()) continue;
+            }
+            if (g_stop) break;
+            do_work();
+        }
+        if (is_master_.exchange(false)) trace_.emit("lost_master", ",\"reason\":\"shutdown\"");
+        zookeeper_close(zh_.load());
+        trace_.emit("exit");
+    }
+
+private:
+    // S2: the single global watcher.
+    static void watcher(zhandle_t*, int type, int state, const char* path, void* ctx) {
+        ZkMaster* self = static_cast<ZkMaster*>(ctx);
+        if (type == ZOO_SESSION_EVENT) {
+            if (state == ZOO_CONNECTED_STATE) {
+                self->on_zookeeper_connected(path);
+            } else if (state == ZOO_EXPIRED_SESSION_STATE) {
+                self->on_zookeeper_expired();
+            }
+        }
+        // every other event is ignored by the design
+    }
+
+    void on_zookeeper_connected(const char*) {
+        reinits_ = 0;
+        clientid_ = *zoo_client_id(zh_.load());  // read once connected (S3)
+        trace_.emit("connected", ",\"session\":\"" + hex(clientid_.client_id) + "\"");
+    }
+
+    // S3: init again with the previous clientid; the old handle is not closed.
+    void on_zookeeper_expired() {
+        trace_.emit("expired");
+        if (is_master_.exchange(false)) trace_.emit("lost_master", ",\"reason\":\"expired\"");
+        if (g_stop) return;
+        if (reinit_limit_ >= 0 && ++reinits_ > reinit_limit_) {
+            std::fprintf(stderr, "ERROR session expired and %d re-inits failed: exiting\n", reinit_limit_);
+            trace_.emit("exit", ",\"reason\":\"reinit_limit\"");
+            std::_Exit(3);
+        }
+        init(&clientid_);
+    }
+
+    // S5: the node data is the IP text including its trailing NUL.
+    bool change_to_master() {
+        int rc = zoo_create(zh_.load(), path_.c_str(), ip_.c_str(), (int)ip_.size() + 1, &ZOO_OPEN_ACL_UNSAFE,
+                            ZOO_EPHEMERAL, NULL, 0);
+        trace_.emit("create", ",\"rc\":" + std::to_string(rc));
+        if (rc != ZOK) {
+            if (g_failures++ % 600 == 0) {
+                std::fprintf(stderr, "DEBUG become master[%s] failed: (%d)%s\n", path_.c_str(), rc, zerror(rc));
+            }
+            return false;
+        }
+        g_failures = 0;
+        is_master_ = true;
+        std::fprintf(stderr, "INFO become master[%s] success\n", path_.c_str());
+        trace_.emit("became_master", ",\"path\":\"" + path_ + "\",\"token\":0");
+        sleep_ms(2000);  // "so the old master can finish"
+        return true;
+    }
+
+    void do_work() { trace_.emit("work"); }
+
+    static void sleep_ms(int ms) {
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+        while (!g_stop && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+
+    std::string hosts_, path_, ip_;
+    int timeout_ms_, work_ms_;
+    Trace& trace_;
+    int reinit_limit_;
+    int reinits_ = 0;
+    std::atomic<zhandle_t*> zh_{nullptr};
+    clientid_t clientid_;
+    std::atomic<bool> is_master_{false};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 6) {
+        std::fprintf(stderr,
+                     "usage: seed_peer HOSTS PATH DATA SESSION_TIMEOUT_MS WORK_INTERVAL_MS "
+                     "[--trace FILE] [--name NAME] [--reinit-limit N]\n");
+        return 2;
+    }
+    const char* trace_file = nullptr;
+    std::string name = "cpp-peer";
+    int reinit_limit = -1;
+    for (int i = 6; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--trace")) trace_file = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--name")) name = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--reinit-limit")) reinit_limit = std::atoi(argv[i + 1]);
+        else {
+            std::fprintf(stderr, "seed_peer: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    int timeout = std::atoi(argv[4]), work = std::atoi(argv[5]);
+    if (timeout <= 0 || work <= 0) {
+        std::fprintf(stderr, "seed_peer: timeouts must be positive\n");
+        return 2;
+    }
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGINT, on_signal);
+    Trace trace(trace_file, name);
+    ZkMaster master(argv[1], argv[2], argv[3], timeout, work, trace, reinit_limit);
+    if (!master.init(nullptr)) return 1;
+    master.run();
+    return 0;
+}

@@ -1,0 +1,139 @@
+//! `zkha candidate`: one election candidate as a process, with a trace;
+//! what the fidelity and mixed-process tests (and the demo) run.
+
+use super::signals;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use zkha::elector::{Elector, ElectorConfig, Mode, Profile};
+
+/// The elector profile.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProfileArg {
+    /// The C++ design exactly (S1-S9), flaws included.
+    Seed,
+    /// The default: the design with its flaws fixed.
+    Safe,
+}
+
+/// How standbys wait.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// Try to create the node every poll interval.
+    Poll,
+    /// Watch the master node.
+    Watch,
+    /// Ephemeral-sequential queue; the lowest wins.
+    Sequence,
+}
+
+/// Election options shared by `candidate` and `run`.
+#[derive(Debug, Args)]
+pub struct ElectionArgs {
+    /// ZooKeeper connect string, e.g. 127.0.0.1:2181,127.0.0.1:2182.
+    #[arg(long)]
+    pub hosts: String,
+    /// The master znode (sequence mode: the election parent).
+    #[arg(long)]
+    pub path: String,
+    /// Node data as text; the node holds it plus a trailing NUL, like the
+    /// design. Default: this host's primary IP address.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// seed (the C++ design exactly) or safe (flaws fixed).
+    #[arg(long, value_enum, default_value_t = ProfileArg::Safe)]
+    pub profile: ProfileArg,
+    /// How standbys wait; default: poll for seed, watch for safe.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Requested session timeout in ms.
+    #[arg(long, default_value_t = 5000)]
+    pub session_timeout: u64,
+    /// Poll / work interval in ms.
+    #[arg(long, default_value_t = 1000)]
+    pub poll_interval: u64,
+    /// Delay after winning before work, in ms (default: seed 2000, safe 0).
+    #[arg(long)]
+    pub settle: Option<u64>,
+    /// Seed: exit (code 3) after this many re-inits that never connect.
+    #[arg(long)]
+    pub reinit_limit: Option<u32>,
+    /// Create missing parents of the path (default: safe yes, seed no).
+    #[arg(long)]
+    pub create_parents: Option<bool>,
+    /// Digest auth `user:password` and a creator-only ACL on the node.
+    #[arg(long)]
+    pub digest: Option<String>,
+    /// Write a JSON-lines election trace here ("-": stdout).
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// This candidate's name in traces.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+impl ElectionArgs {
+    /// The elector configuration these arguments describe.
+    pub fn config(&self) -> ElectorConfig {
+        let mut c = match self.profile {
+            ProfileArg::Seed => ElectorConfig::seed(&self.hosts, &self.path),
+            ProfileArg::Safe => ElectorConfig::new(&self.hosts, &self.path),
+        };
+        if let Some(d) = &self.data {
+            c.data = zkha::net::seed_text_data(d);
+        }
+        if let Some(m) = self.mode {
+            c.mode = match m {
+                ModeArg::Poll => Mode::Poll,
+                ModeArg::Watch => Mode::Watch,
+                ModeArg::Sequence => Mode::Sequence,
+            };
+        }
+        c.session_timeout = Duration::from_millis(self.session_timeout);
+        c.poll_interval = Duration::from_millis(self.poll_interval);
+        if let Some(s) = self.settle {
+            c.settle_delay = Duration::from_millis(s);
+        }
+        c.reinit_limit = self.reinit_limit;
+        if let Some(p) = self.create_parents {
+            c.create_parents = p;
+        }
+        if let Some(d) = &self.digest {
+            c.auth = Some(zkha::elector::Auth { scheme: "digest".into(), credential: d.clone().into_bytes() });
+            c.acl = zkha::elector::AclChoice::CreatorAll;
+        }
+        c.trace = self.trace.clone();
+        c.name = self.name.clone();
+        c
+    }
+}
+
+/// `zkha candidate` arguments.
+#[derive(Debug, Args)]
+pub struct CandidateArgs {
+    #[command(flatten)]
+    pub election: ElectionArgs,
+    /// Leave after this many ms (default: run until SIGINT/SIGTERM).
+    #[arg(long)]
+    pub run_for: Option<u64>,
+}
+
+pub fn run(args: CandidateArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let config = args.election.config();
+    let is_seed = matches!(config.profile, Profile::Seed);
+    let elector = Elector::start(config, Arc::new(()))?;
+    let stopper = elector.stopper();
+    signals::on_termination(move |_| stopper.stop());
+    if let Some(ms) = args.run_for {
+        let stopper = elector.stopper();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(ms));
+            stopper.stop();
+        });
+    }
+    elector.run();
+    log::info!(target: "zkha", "leaving the election ({})", if is_seed { "seed" } else { "safe" });
+    elector.shutdown();
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! What an elector is told: where, with which data, how fast, which profile.
+
+use crate::error::{Argument, Error, Result};
+use crate::types::Acl;
+use crate::validate::{check_data, check_hosts, check_path};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which behaviour to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Reproduces the C++ design (SEED.md S1–S9) exactly, flaws included:
+    /// for drop-in replacement and fidelity tests.
+    Seed,
+    /// The default: the same node path and bytes (so it interoperates with
+    /// seed processes), with the design's flaws F1–F10 fixed.
+    Safe,
+}
+
+/// How a standby learns that the master is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Try to create the node every poll interval (S4; the seed's way, F6).
+    Poll,
+    /// Watch the master node and try again when it goes (S8).
+    Watch,
+    /// Ephemeral-sequential children under the path; the lowest wins and
+    /// each candidate watches only its predecessor (S7, no herd effect).
+    Sequence,
+}
+
+/// Who may touch the master node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AclChoice {
+    /// ZOO_OPEN_ACL_UNSAFE (the seed's: anyone can delete it, F10).
+    Open,
+    /// ZOO_CREATOR_ALL_ACL: only the authenticated creator; needs `auth`.
+    CreatorAll,
+    /// An explicit list.
+    Custom(Vec<Acl>),
+}
+
+/// Authentication added to every session before it competes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Auth {
+    /// The scheme, e.g. "digest".
+    pub scheme: String,
+    /// The credential, e.g. "user:password". Never logged or shown.
+    pub credential: Vec<u8>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Auth {{ scheme: {:?}, credential: <hidden> }}", self.scheme)
+    }
+}
+
+/// Configuration of an [`Elector`](super::Elector). Start from
+/// [`ElectorConfig::new`] (safe defaults) or [`ElectorConfig::seed`] (the
+/// design's values), adjust the public fields, and `Elector::start` checks
+/// them all.
+#[derive(Debug, Clone)]
+pub struct ElectorConfig {
+    /// The ZooKeeper connect string.
+    pub hosts: String,
+    /// The master node (watch/poll), or the election parent (sequence).
+    pub path: String,
+    /// The node data. Default: this host's primary IP text plus NUL (S5).
+    pub data: Vec<u8>,
+    /// Requested session timeout (default 5000 ms, S1).
+    pub session_timeout: Duration,
+    /// Poll interval: the run loop's sleep and, in poll mode, the create
+    /// retry interval (default 1000 ms, S4).
+    pub poll_interval: Duration,
+    /// Delay after winning before work starts (seed 2000 ms, S5; safe 0:
+    /// the fencing token, not a sleep, protects the work, F5).
+    pub settle_delay: Duration,
+    /// Log a failed create on failures 1, 1+N, 1+2N… (seed: 600, S5).
+    pub failure_log_every: u64,
+    /// How standbys wait (seed: poll; safe: watch).
+    pub mode: Mode,
+    /// Node ACL (default open, as the seed).
+    pub acl: AclChoice,
+    /// Auth added to the session (digest for a creator-only ACL, F10).
+    pub auth: Option<Auth>,
+    /// Create the master path's missing parents (seed: off, S6).
+    pub create_parents: bool,
+    /// Seed or safe behaviour.
+    pub profile: Profile,
+    /// Seed only: exit the process after this many consecutive re-inits that
+    /// never connect (the design's "exit and let a supervisor restart"
+    /// alternative, S3). `None`: re-init forever, as the design does.
+    pub reinit_limit: Option<u32>,
+    /// Safe only: after `resign`, how long to stay out of the race so that
+    /// another candidate takes over (default 1 s; 0 competes at once).
+    pub resign_backoff: Duration,
+    /// Write a JSON-lines trace of the election to this file ("-": stdout).
+    pub trace: Option<PathBuf>,
+    /// A label for this candidate in traces (default "rust-<profile>").
+    pub name: Option<String>,
+}
+
+impl ElectorConfig {
+    /// The safe profile with watch mode, for `hosts` and master `path`.
+    pub fn new(hosts: &str, path: &str) -> ElectorConfig {
+        ElectorConfig {
+            hosts: hosts.to_owned(),
+            path: path.to_owned(),
+            data: crate::net::seed_node_data(&crate::net::primary_ip()),
+            session_timeout: Duration::from_millis(5000),
+            poll_interval: Duration::from_millis(1000),
+            settle_delay: Duration::ZERO,
+            failure_log_every: 600,
+            mode: Mode::Watch,
+            acl: AclChoice::Open,
+            auth: None,
+            create_parents: true,
+            profile: Profile::Safe,
+            reinit_limit: None,
+            resign_backoff: Duration::from_millis(1000),
+            trace: None,
+            name: None,
+        }
+    }
+
+    /// The seed design's profile and values (S1–S9).
+    pub fn seed(hosts: &str, path: &str) -> ElectorConfig {
+        ElectorConfig {
+            settle_delay: Duration::from_millis(2000),
+            mode: Mode::Poll,
+            create_parents: false,
+            profile: Profile::Seed,
+            ..ElectorConfig::new(hosts, path)
+        }
+    }
+
+    /// Checks every field; the first problem is a typed error.
+    pub fn validate(&self) -> Result<()> {
+        check_hosts(&self.hosts)?;
+        check_path(&self.path, false)?;
+        if self.path == "/" {
+            return Err(Error::invalid(Argument::Path, "the master path cannot be the root"));
+        }
+        check_data(&self.data)?;
+        let ms = |d: Duration| d.as_millis();
+        if ms(self.session_timeout) == 0 || ms(self.session_timeout) > i32::MAX as u128 {
+            return Err(Error::invalid(
+                Argument::Timeout,
+                format!("session timeout must be 1 ms to {} ms, got {:?}", i32::MAX, self.session_timeout),
+            ));
+        }
+        if ms(self.poll_interval) == 0 {
+            return Err(Error::invalid(Argument::Timeout, "poll interval must be positive"));
+        }
+        if self.failure_log_every == 0 {
+            return Err(Error::invalid(Argument::Other, "failure_log_every must be at least 1"));
+        }
+        if self.acl == AclChoice::CreatorAll && self.auth.is_none() {
+            return Err(Error::invalid(Argument::Acl, "a creator-only ACL needs auth (e.g. digest user:password)"));
+        }
+        if let AclChoice::Custom(list) = &self.acl {
+            if list.is_empty() {
+                return Err(Error::invalid(Argument::Acl, "empty ACL list"));
+            }
+        }
+        if let Some(auth) = &self.auth {
+            if auth.scheme.is_empty() || auth.scheme.contains('\0') {
+                return Err(Error::invalid(Argument::Acl, "bad auth scheme"));
+            }
+            if auth.scheme == "digest" && !auth.credential.contains(&b':') {
+                return Err(Error::invalid(Argument::Acl, "digest credentials are user:password"));
+            }
+        }
+        if self.profile == Profile::Seed && self.mode == Mode::Sequence {
+            return Err(Error::invalid(Argument::Other, "the seed profile has poll and watch modes only"));
+        }
+        Ok(())
+    }
+
+    /// The ACL list for the node.
+    pub fn acl_list(&self) -> Vec<Acl> {
+        match &self.acl {
+            AclChoice::Open => Acl::open_unsafe(),
+            AclChoice::CreatorAll => Acl::creator_all(),
+            AclChoice::Custom(list) => list.clone(),
+        }
+    }
+
+    /// The label used in traces.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| match self.profile {
+            Profile::Seed => "rust-seed".into(),
+            Profile::Safe => "rust-safe".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_validation() {
+        let seed = ElectorConfig::seed("127.0.0.1:2181", "/master/test");
+        assert_eq!(seed.session_timeout, Duration::from_millis(5000));
+        assert_eq!(seed.poll_interval, Duration::from_millis(1000));
+        assert_eq!(seed.settle_delay, Duration::from_millis(2000));
+        assert_eq!(seed.failure_log_every, 600);
+        assert_eq!(seed.mode, Mode::Poll);
+        assert!(!seed.create_parents);
+        assert_eq!(seed.data.last(), Some(&0));
+        seed.validate().unwrap();
+        let safe = ElectorConfig::new("127.0.0.1:2181", "/master/test");
+        assert_eq!((safe.profile, safe.mode), (Profile::Safe, Mode::Watch));
+        safe.validate().unwrap();
+
+        let bad = |f: &dyn Fn(&mut ElectorConfig)| {
+            let mut c = ElectorConfig::new("127.0.0.1:2181", "/m");
+            f(&mut c);
+            assert!(c.validate().is_err(), "{c:?} accepted");
+        };
+        bad(&|c| c.hosts = "nohost".into());
+        bad(&|c| c.path = "relative".into());
+        bad(&|c| c.path = "/".into());
+        bad(&|c| c.session_timeout = Duration::ZERO);
+        bad(&|c| c.poll_interval = Duration::ZERO);
+        bad(&|c| c.failure_log_every = 0);
+        bad(&|c| c.acl = AclChoice::CreatorAll);
+        bad(&|c| c.data = vec![0; crate::validate::MAX_DATA_LEN + 1]);
+        bad(&|c| {
+            c.auth = Some(Auth { scheme: "digest".into(), credential: b"nocolon".to_vec() });
+        });
+        let auth = Auth { scheme: "digest".into(), credential: b"u:secret".to_vec() };
+        assert!(!format!("{auth:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,173 @@
+//! Master/standby election on one ZooKeeper path, in two profiles:
+//!
+//! - [`Profile::Seed`] reproduces the C++ design (SEED.md S1–S9) exactly,
+//!   flaws included, for drop-in replacement and fidelity tests;
+//! - [`Profile::Safe`] (the default) keeps the node's path and bytes (IP +
+//!   NUL, ephemeral), so it contends with seed processes, and fixes F1–F10:
+//!   watches instead of polling (F6), steps down on its own timer when cut off
+//!   (F1), replaces an expired handle with a fresh session (F2), recognises
+//!   its own node by session owner after an ambiguous create (F3, F4), hands
+//!   the work a fencing token (F5), reports real errors (F7), and can protect
+//!   the node with a creator-only ACL and digest auth (F10).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use zkha::elector::{Candidate, Elector, ElectorConfig, FencingToken};
+//!
+//! struct Service;
+//! impl Candidate for Service {
+//!     fn do_work(&self, token: FencingToken) {
+//!         println!("working as master, token {}", token.value());
+//!     }
+//! }
+//! let elector = Elector::start(ElectorConfig::new("127.0.0.1:2181", "/master/test"), Arc::new(Service))?;
+//! elector.run(); // S4: every poll interval, do_work while master; returns after stop()
+//! # Ok::<(), zkha::Error>(())
+//! ```
+
+mod config;
+mod safe;
+mod seed;
+mod shared;
+pub mod trace;
+
+pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
+pub use shared::{Candidate, FencingToken, LostReason, MasterInfo};
+
+use crate::error::{Error, Result};
+use shared::Shared;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// One candidate in the election for a master path.
+pub struct Elector {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Elector {
+    /// Checks the configuration and joins the election: the seed profile
+    /// opens its session (S1) and elects from the run loop (S4); the safe
+    /// profile elects on a background thread at once.
+    pub fn start(config: ElectorConfig, candidate: Arc<dyn Candidate>) -> Result<Elector> {
+        config.validate()?;
+        let shared = Shared::new(config, candidate)?;
+        let thread = match shared.config.profile {
+            Profile::Seed => {
+                seed::start(&shared)?;
+                None
+            }
+            Profile::Safe => {
+                let s = shared.clone();
+                Some(
+                    std::thread::Builder::new()
+                        .name("zkha-elector".into())
+                        .spawn(move || safe::run(s))
+                        .map_err(|e| Error::invalid(crate::error::Argument::Other, format!("cannot start the elector thread: {e}")))?,
+                )
+            }
+        };
+        Ok(Elector { shared, thread })
+    }
+
+    /// The run loop (S4) on the calling thread, until [`stop`](Self::stop):
+    /// every poll interval, `do_work(token)` while master. In the seed
+    /// profile it is also where the election happens (try to create the
+    /// node when not master).
+    pub fn run(&self) {
+        match self.shared.config.profile {
+            Profile::Seed => seed::run_loop(&self.shared),
+            Profile::Safe => safe::work_loop(&self.shared),
+        }
+    }
+
+    /// Whether this candidate is master now (non-blocking).
+    pub fn is_master(&self) -> bool {
+        self.shared.token().is_some()
+    }
+
+    /// The fencing token while master.
+    pub fn token(&self) -> Option<FencingToken> {
+        self.shared.token()
+    }
+
+    /// Waits until master or `timeout`; returns whether master.
+    pub fn wait_until_master(&self, timeout: Duration) -> bool {
+        self.shared.wait_until_master(timeout)
+    }
+
+    /// Gives up mastership gracefully: the node is deleted at once so a
+    /// standby takes over, and this candidate stays a standby for
+    /// `resign_backoff` (safe) or until its next poll (seed). Not master:
+    /// nothing happens.
+    pub fn resign(&self) -> Result<()> {
+        match self.shared.config.profile {
+            Profile::Seed => seed::resign(&self.shared),
+            Profile::Safe => {
+                self.shared.request_resign();
+                Ok(())
+            }
+        }
+    }
+
+    /// Who is master now, as the node says (data, holder session, since
+    /// when, token), and whether it is this candidate (seed: by comparing
+    /// data prefixes, as the design does, F4; safe: by session owner).
+    pub fn current_master(&self) -> Result<Option<MasterInfo>> {
+        self.shared.current_master()
+    }
+
+    /// This candidate's current session id (0 before the first connection).
+    pub fn session_id(&self) -> i64 {
+        self.shared.session_id()
+    }
+
+    /// This candidate's current session id and password (a secret: it
+    /// grants the session), e.g. to end the session from outside in tests.
+    pub fn client_id(&self) -> Option<crate::types::ClientId> {
+        self.shared.zk().and_then(|zk| zk.client_id().ok())
+    }
+
+    /// Asks the run loop and the election to end (returns at once).
+    pub fn stop(&self) {
+        self.shared.request_stop();
+    }
+
+    /// A handle that can stop this elector from elsewhere (a signal
+    /// handler thread, another component).
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.shared.clone())
+    }
+
+    /// Leaves the election: stops, releases mastership (the node goes with
+    /// the session), closes every session.
+    pub fn shutdown(mut self) {
+        self.shutdown_inner();
+    }
+
+    fn shutdown_inner(&mut self) {
+        self.shared.request_stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.shared.close_all();
+    }
+}
+
+impl Drop for Elector {
+    fn drop(&mut self) {
+        self.shutdown_inner();
+    }
+}
+
+/// Stops an elector from another thread.
+#[derive(Clone)]
+pub struct Stopper(Arc<Shared>);
+
+impl Stopper {
+    /// Same as [`Elector::stop`].
+    pub fn stop(&self) {
+        self.0.request_stop();
+    }
+}

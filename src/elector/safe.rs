@@ -1,0 +1,539 @@
+//! The safe profile: the seed's node (same path, same bytes, ephemeral), with
+//! the design's flaws fixed. One election thread per elector; session events
+//! and watches only wake it, so the C completion thread never blocks.
+
+use super::config::Mode;
+use super::shared::{FencingToken, LostReason, Shared};
+use crate::error::{Error, ErrorCode, Result};
+use crate::types::{Acl, CreateMode, EventType, State, WatchedEvent};
+use crate::zookeeper::ZooKeeper;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// How a session's contention ended.
+enum End {
+    /// The session is unusable (expired, auth failed): open a new one (F2).
+    SessionDead,
+    /// The elector is stopping.
+    Stop,
+}
+
+/// F1: how long after the C client reports a disconnection we step down.
+/// The server cannot expire the session before `T` has passed since it last
+/// heard from us, and the C client reports a disconnection at most `2T/3`
+/// after that; stepping down at `T/4` leaves `T/12` of margin.
+pub fn step_down_after(negotiated_ms: i32) -> Duration {
+    Duration::from_millis((negotiated_ms.max(1) as u64) / 4)
+}
+
+pub(crate) fn run(shared: Arc<Shared>) {
+    while !shared.stopping() {
+        let zk = match new_session(&shared) {
+            Ok(zk) => zk,
+            Err(e) => {
+                report(&shared, &e);
+                shared.sleep(shared.config.poll_interval);
+                continue;
+            }
+        };
+        let end = contend(&shared, &zk);
+        if let End::SessionDead = end {
+            shared.lost_master(LostReason::SessionExpired);
+        }
+        // F2: a dead (or finished) handle is closed, never reused. Stop
+        // working before the node can go.
+        shared.lost_master(LostReason::Shutdown);
+        {
+            let mut inner = shared.inner.lock();
+            if inner.zk.as_ref().is_some_and(|z| Arc::ptr_eq(z, &zk)) {
+                inner.zk = None;
+            }
+        }
+        let _ = zk.close();
+    }
+}
+
+/// The safe run loop (S4 without the election): work while master.
+pub(crate) fn work_loop(shared: &Shared) {
+    loop {
+        if shared.sleep(shared.config.poll_interval) {
+            return;
+        }
+        if let Some(token) = shared.token() {
+            shared.trace_work();
+            shared.candidate.do_work(token);
+        }
+    }
+}
+
+fn new_session(shared: &Arc<Shared>) -> Result<Arc<ZooKeeper>> {
+    shared.trace_init(0);
+    let weak = Arc::downgrade(shared);
+    let zk = Arc::new(
+        ZooKeeper::builder(&shared.config.hosts)
+            .session_timeout(shared.config.session_timeout)
+            .watcher(move |e| on_session_event(&weak, e))
+            .init()?,
+    );
+    let mut inner = shared.inner.lock();
+    inner.zk = Some(zk.clone());
+    inner.connected = false;
+    inner.expired = false;
+    inner.disconnected_at = None;
+    Ok(zk)
+}
+
+/// The global watcher: records the session state and wakes the election.
+fn on_session_event(weak: &Weak<Shared>, e: WatchedEvent) {
+    let Some(shared) = weak.upgrade() else { return };
+    if e.event_type != EventType::Session {
+        return;
+    }
+    match e.state {
+        State::Connected | State::ReadOnly => {
+            let zk = shared.zk();
+            let id = zk.as_ref().and_then(|z| z.client_id().ok()).map_or(0, |c| c.id);
+            let negotiated = zk.as_ref().and_then(|z| z.recv_timeout().ok()).unwrap_or(0);
+            shared.session.store(id, Ordering::Release);
+            {
+                let mut inner = shared.inner.lock();
+                inner.connected = true;
+                inner.disconnected_at = None;
+                inner.negotiated_ms = negotiated;
+            }
+            shared.trace_connected(id);
+            shared.candidate.on_zookeeper_connected(&e.path);
+        }
+        State::Expired | State::AuthFailed => {
+            {
+                let mut inner = shared.inner.lock();
+                inner.connected = false;
+                inner.expired = true;
+            }
+            if e.state == State::Expired {
+                shared.trace.emit("expired", &[]);
+                shared.candidate.on_zookeeper_expired();
+            } else {
+                report(&shared, &Error::Zk(ErrorCode::AuthFailed));
+            }
+        }
+        _ => {
+            let mut inner = shared.inner.lock();
+            if inner.connected {
+                inner.connected = false;
+                inner.disconnected_at = Some(Instant::now());
+            }
+        }
+    }
+    shared.wake();
+}
+
+/// F7: a real error, told apart from "someone else is master".
+fn report(shared: &Shared, e: &Error) {
+    log::error!(target: "zkha", "election on {}: {e}", shared.config.path);
+    shared.trace_error(e);
+    shared.candidate.on_error(e);
+}
+
+fn wake_count(shared: &Shared) -> u64 {
+    shared.inner.lock().wake
+}
+
+/// Waits for a wake (a watch, a session change, resign, stop), `limit`, or
+/// the F1 step-down deadline (stepping down when it passes).
+fn wait(shared: &Shared, seen: &mut u64, limit: Option<Instant>) {
+    let mut inner = shared.inner.lock();
+    loop {
+        if inner.wake != *seen || shared.stopping() {
+            *seen = inner.wake;
+            return;
+        }
+        let mut deadline = limit;
+        if inner.master.is_some() && !inner.connected {
+            if let Some(at) = inner.disconnected_at {
+                let step_down = at + step_down_after(inner.negotiated_ms);
+                if Instant::now() >= step_down {
+                    drop(inner);
+                    shared.lost_master(LostReason::Disconnected);
+                    return;
+                }
+                deadline = Some(deadline.map_or(step_down, |d| d.min(step_down)));
+            }
+        }
+        match deadline {
+            Some(d) => {
+                if shared.changed.wait_until(&mut inner, d).timed_out() && limit.is_some_and(|l| Instant::now() >= l) {
+                    return;
+                }
+            }
+            None => shared.changed.wait(&mut inner),
+        }
+    }
+}
+
+/// A watch that only wakes the election (on the completion thread).
+fn waker(shared: &Arc<Shared>, fired: Option<Arc<AtomicBool>>) -> impl FnMut(WatchedEvent) + Send + 'static {
+    let weak = Arc::downgrade(shared);
+    move |e: WatchedEvent| {
+        if e.event_type != EventType::Session {
+            if let Some(f) = &fired {
+                f.store(true, Ordering::Release);
+            }
+        }
+        if let Some(s) = weak.upgrade() {
+            s.wake();
+        }
+    }
+}
+
+fn code(e: &Error) -> Option<ErrorCode> {
+    e.code()
+}
+
+fn is_session_dead(e: &Error) -> bool {
+    matches!(e, Error::Closed)
+        || matches!(
+            code(e),
+            Some(ErrorCode::SessionExpired | ErrorCode::InvalidState | ErrorCode::AuthFailed | ErrorCode::Closing)
+        )
+}
+
+fn is_transient(e: &Error) -> bool {
+    matches!(code(e), Some(ErrorCode::ConnectionLoss | ErrorCode::OperationTimeout | ErrorCode::SessionMoved))
+}
+
+/// Waits until connected (true) or the session is dead / stopping (false).
+fn until_connected(shared: &Shared, seen: &mut u64) -> bool {
+    loop {
+        {
+            let inner = shared.inner.lock();
+            if inner.expired || shared.stopping() {
+                return false;
+            }
+            if inner.connected {
+                return true;
+            }
+        }
+        wait(shared, seen, None);
+    }
+}
+
+fn contend(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
+    let mut seen = wake_count(shared);
+    if !until_connected(shared, &mut seen) {
+        return if shared.stopping() { End::Stop } else { End::SessionDead };
+    }
+    if let Some(auth) = &shared.config.auth {
+        if let Err(e) = zk.add_auth(&auth.scheme, &auth.credential) {
+            report(shared, &e);
+            return End::SessionDead;
+        }
+    }
+    match shared.config.mode {
+        Mode::Sequence => contend_sequence(shared, zk),
+        Mode::Watch | Mode::Poll => contend_plain(shared, zk),
+    }
+}
+
+/// What to do after an operation failed.
+enum Next {
+    Retry,
+    End(End),
+}
+
+/// Common handling of a failed call: wait out disconnections, end dead
+/// sessions, report and pace real errors.
+fn after_error(shared: &Shared, seen: &mut u64, e: &Error) -> Next {
+    if shared.stopping() {
+        return Next::End(End::Stop);
+    }
+    if is_session_dead(e) {
+        return Next::End(End::SessionDead);
+    }
+    if is_transient(e) {
+        if !until_connected(shared, seen) {
+            return Next::End(if shared.stopping() { End::Stop } else { End::SessionDead });
+        }
+        return Next::Retry;
+    }
+    report(shared, e);
+    wait(shared, seen, Some(Instant::now() + shared.config.poll_interval));
+    Next::Retry
+}
+
+fn ensure_parents(zk: &ZooKeeper, path: &str) -> Result<()> {
+    let mut at = 0;
+    while let Some(i) = path[at + 1..].find('/') {
+        let prefix = &path[..at + 1 + i];
+        match zk.create(prefix, b"", &Acl::open_unsafe(), CreateMode::Persistent) {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some(ErrorCode::NodeExists) => {}
+            Err(e) => return Err(e),
+        }
+        at += 1 + i;
+    }
+    Ok(())
+}
+
+/// Watch and poll modes: one node, whoever creates it is master.
+fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
+    let cfg = &shared.config;
+    let path = cfg.path.as_str();
+    let acl = cfg.acl_list();
+    let mut seen = wake_count(shared);
+    let mut yield_until: Option<Instant> = None;
+    loop {
+        if shared.stopping() {
+            return End::Stop;
+        }
+        if !until_connected(shared, &mut seen) {
+            return if shared.stopping() { End::Stop } else { End::SessionDead };
+        }
+        // After resigning, let another candidate take over first.
+        if let Some(until) = yield_until {
+            if Instant::now() < until {
+                let before = wake_count(shared);
+                seen = before;
+                match zk.wexists(path, waker(shared, None)) {
+                    Ok(Some(stat)) if stat.ephemeral_owner != shared.session_id() => yield_until = None,
+                    _ => wait(shared, &mut seen, Some(until)),
+                }
+                continue;
+            }
+            yield_until = None;
+        }
+        let created = zk.create2(path, &cfg.data, &acl, CreateMode::Ephemeral);
+        shared.trace_create(created.as_ref().err().and_then(code).map_or(0, |c| c.raw()));
+        let outcome = match created {
+            Ok((_, stat)) => hold(shared, zk, path, FencingToken { czxid: stat.czxid, sequence: None }),
+            Err(e) if code(&e) == Some(ErrorCode::NodeExists) => {
+                // F3/F4: is the existing node ours (an ambiguous create that
+                // the server applied)? Decided by session owner, never data.
+                seen = wake_count(shared);
+                let watched = if cfg.mode == Mode::Watch {
+                    zk.wexists(path, waker(shared, None))
+                } else {
+                    zk.exists(path, false)
+                };
+                match watched {
+                    Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => {
+                        hold(shared, zk, path, FencingToken { czxid: stat.czxid, sequence: None })
+                    }
+                    Ok(Some(_)) => {
+                        // Someone else is master: not an error.
+                        let limit = (cfg.mode == Mode::Poll).then(|| Instant::now() + cfg.poll_interval);
+                        wait(shared, &mut seen, limit);
+                        Held::Lost
+                    }
+                    Ok(None) => Held::Lost,
+                    Err(e) => match after_error(shared, &mut seen, &e) {
+                        Next::Retry => Held::Lost,
+                        Next::End(end) => return end,
+                    },
+                }
+            }
+            Err(e) if code(&e) == Some(ErrorCode::NoNode) && cfg.create_parents => match ensure_parents(zk, path) {
+                Ok(()) => Held::Lost,
+                Err(e) => match after_error(shared, &mut seen, &e) {
+                    Next::Retry => Held::Lost,
+                    Next::End(end) => return end,
+                },
+            },
+            Err(e) => match after_error(shared, &mut seen, &e) {
+                Next::Retry => Held::Lost,
+                Next::End(end) => return end,
+            },
+        };
+        match outcome {
+            Held::Lost => {}
+            Held::Resigned => yield_until = Some(Instant::now() + cfg.resign_backoff),
+            Held::End(end) => return end,
+        }
+    }
+}
+
+/// How holding mastership ended.
+enum Held {
+    /// Not master (any more); contend again.
+    Lost,
+    /// Resigned: the node was deleted.
+    Resigned,
+    /// The session or the elector ended.
+    End(End),
+}
+
+/// Master on `node` (ours): work goes on until the node is lost, the
+/// session dies, we are cut off too long (F1), resign or stop.
+fn hold(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>, node: &str, token: FencingToken) -> Held {
+    let sid = shared.session_id();
+    shared.became_master(token);
+    let fired = Arc::new(AtomicBool::new(true));
+    let mut seen = wake_count(shared);
+    loop {
+        // (Re-)arm the watch on our node when the last one fired, and check
+        // the node is still ours.
+        if fired.swap(false, Ordering::AcqRel) {
+            seen = wake_count(shared);
+            match zk.wexists(node, waker(shared, Some(fired.clone()))) {
+                Ok(Some(stat)) if stat.ephemeral_owner == sid => {
+                    if shared.token().is_none() {
+                        // Reconnected in time after stepping down: the node
+                        // never left us, so no one else can have won.
+                        shared.became_master(token);
+                    }
+                }
+                Ok(_) => {
+                    shared.lost_master(LostReason::NodeLost);
+                    return Held::Lost;
+                }
+                Err(e) => {
+                    fired.store(true, Ordering::Release);
+                    if is_session_dead(&e) {
+                        return Held::End(End::SessionDead);
+                    }
+                    if !is_transient(&e) {
+                        report(shared, &e);
+                    }
+                }
+            }
+        }
+        wait(shared, &mut seen, None);
+        if shared.stopping() {
+            return Held::End(End::Stop);
+        }
+        let (resign, expired, connected) = {
+            let mut inner = shared.inner.lock();
+            (std::mem::take(&mut inner.resign), inner.expired, inner.connected)
+        };
+        if expired {
+            return Held::End(End::SessionDead);
+        }
+        if resign {
+            // Stop working first, then let the node go at once.
+            shared.lost_master(LostReason::Resigned);
+            match zk.delete(node, -1) {
+                Ok(()) => return Held::Resigned,
+                Err(e) if code(&e) == Some(ErrorCode::NoNode) => return Held::Resigned,
+                Err(e) => {
+                    report(shared, &e);
+                    return Held::Lost;
+                }
+            }
+        }
+        if connected && shared.token().is_none() {
+            // Back after a step-down: check the node again.
+            fired.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Sequence numbers are the last 10 digits of a sequential node's name.
+fn sequence_of(name: &str) -> Option<i64> {
+    let digits = name.get(name.len().checked_sub(10)?..)?;
+    digits.parse().ok()
+}
+
+/// Children of `parent` that are election nodes, lowest sequence first.
+fn candidates(zk: &ZooKeeper, parent: &str) -> Result<Vec<String>> {
+    let mut kids: Vec<String> = zk
+        .get_children(parent, false)?
+        .into_iter()
+        .filter(|k| k.contains("-n_") && sequence_of(k).is_some())
+        .collect();
+    kids.sort_by_key(|k| sequence_of(k));
+    Ok(kids)
+}
+
+/// The lowest election node under `parent`, as a full path.
+pub(crate) fn lowest_child(zk: &ZooKeeper, parent: &str) -> Result<Option<String>> {
+    match candidates(zk, parent) {
+        Ok(kids) => Ok(kids.first().map(|k| format!("{parent}/{k}"))),
+        Err(e) if code(&e) == Some(ErrorCode::NoNode) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sequence mode: ephemeral-sequential children `<session>-n_<seq>` under
+/// the path; the lowest is master; each candidate watches its predecessor
+/// only. The session prefix finds our node again after an ambiguous create.
+fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
+    let cfg = &shared.config;
+    let parent = cfg.path.as_str();
+    let acl = cfg.acl_list();
+    let prefix = format!("{:016x}-n_", shared.session_id() as u64);
+    let mut mine: Option<String> = None;
+    let mut seen = wake_count(shared);
+    macro_rules! on_err {
+        ($e:expr) => {
+            match after_error(shared, &mut seen, &$e) {
+                Next::Retry => continue,
+                Next::End(end) => return end,
+            }
+        };
+    }
+    loop {
+        if shared.stopping() {
+            return End::Stop;
+        }
+        if !until_connected(shared, &mut seen) {
+            return if shared.stopping() { End::Stop } else { End::SessionDead };
+        }
+        let kids = match candidates(zk, parent) {
+            Ok(k) => k,
+            Err(e) if code(&e) == Some(ErrorCode::NoNode) => {
+                let made = if cfg.create_parents {
+                    ensure_parents(zk, &format!("{parent}/x")).map(|_| ())
+                } else {
+                    Err(e)
+                };
+                if let Err(e) = made {
+                    on_err!(e);
+                }
+                continue;
+            }
+            Err(e) => on_err!(e),
+        };
+        if mine.as_ref().is_none_or(|m| !kids.contains(m)) {
+            mine = kids.iter().find(|k| k.starts_with(&prefix)).cloned();
+        }
+        let Some(me) = mine.clone() else {
+            let created = zk.create(&format!("{parent}/{prefix}"), &cfg.data, &acl, CreateMode::EphemeralSequential);
+            shared.trace_create(created.as_ref().err().and_then(code).map_or(0, |c| c.raw()));
+            match created {
+                Ok(path) => mine = path.rsplit('/').next().map(str::to_owned),
+                Err(e) => on_err!(e),
+            }
+            continue;
+        };
+        let pos = kids.iter().position(|k| *k == me).unwrap_or(0);
+        let my_path = format!("{parent}/{me}");
+        if pos == 0 {
+            let stat = match zk.exists(&my_path, false) {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    mine = None;
+                    continue;
+                }
+                Err(e) => on_err!(e),
+            };
+            let token = FencingToken { czxid: stat.czxid, sequence: sequence_of(&me) };
+            match hold(shared, zk, &my_path, token) {
+                Held::Lost => mine = None,
+                Held::Resigned => mine = None, // rejoin at the back of the queue
+                Held::End(end) => return end,
+            }
+            continue;
+        }
+        // Watch only the predecessor (no herd effect).
+        let pred = format!("{parent}/{}", kids[pos - 1]);
+        seen = wake_count(shared);
+        match zk.wexists(&pred, waker(shared, None)) {
+            Ok(None) => continue,
+            Ok(Some(_)) => wait(shared, &mut seen, None),
+            Err(e) => on_err!(e),
+        }
+        // Resign while standby: nothing to give up.
+        shared.inner.lock().resign = false;
+    }
+}

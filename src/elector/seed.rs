@@ -1,0 +1,158 @@
+//! The seed profile: the C++ design, behaviour for behaviour (SEED.md).
+//!
+//! S1 `zookeeper_init(hosts, watcher, 5000, clientid, ctx, 0)`; S2 the
+//! watcher dispatches SESSION+CONNECTED and SESSION+EXPIRED only; S3 on
+//! expiry, `zookeeper_init` again with the previous clientid, the old handle
+//! left open (F2); S4 the run loop: sleep, try to become master when not,
+//! work when master; S5 `zoo_create(path, ip, strlen(ip)+1, open ACL,
+//! ZOO_EPHEMERAL)`, failures logged at DEBUG on failures 1, 601, …, success
+//! logged at INFO and followed by a 2 s sleep; S6 no parent creation.
+
+use super::shared::{FencingToken, LostReason, Shared};
+use crate::error::Result;
+use crate::types::{ClientId, CreateMode, EventType, State};
+use crate::zookeeper::ZooKeeper;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+/// The design's failure counter: shared by the whole process (S5).
+static FAILURES: AtomicU64 = AtomicU64::new(0);
+
+
+pub(crate) fn start(shared: &Arc<Shared>) -> Result<()> {
+    init(shared, None)
+}
+
+/// S1: `zookeeper_init(hosts, watcher, timeout, clientid, context, 0)`.
+fn init(shared: &Arc<Shared>, clientid: Option<ClientId>) -> Result<()> {
+    shared.trace_init(clientid.map_or(0, |c| c.id));
+    let weak = Arc::downgrade(shared);
+    let timeout = shared.config.session_timeout.as_millis() as i32;
+    let zk = ZooKeeper::init(&shared.config.hosts, move |e| watcher(&weak, e), timeout, clientid, 0)?;
+    let mut inner = shared.inner.lock();
+    if let Some(old) = inner.zk.replace(Arc::new(zk)) {
+        // The design never closes the old handle (F2); keep it open until
+        // the elector shuts down.
+        inner.abandoned.push(old);
+    }
+    inner.connected = false;
+    Ok(())
+}
+
+/// S2: the single global watcher.
+fn watcher(weak: &Weak<Shared>, event: crate::types::WatchedEvent) {
+    let Some(shared) = weak.upgrade() else { return };
+    match (event.event_type, event.state) {
+        (EventType::Session, State::Connected) => on_connected(&shared, &event.path),
+        (EventType::Session, State::Expired) => on_expired(&shared),
+        _ => {} // every other event is ignored by the design
+    }
+}
+
+fn on_connected(shared: &Arc<Shared>, path: &str) {
+    shared.inner.lock().reinits = 0;
+    let id = shared.zk().and_then(|zk| zk.client_id().ok());
+    if let Some(id) = id {
+        shared.inner.lock().last_client_id = Some(id);
+        shared.session.store(id.id, Ordering::Release);
+        shared.trace_connected(id.id);
+    }
+    shared.inner.lock().connected = true;
+    shared.wake();
+    shared.candidate.on_zookeeper_connected(path);
+}
+
+/// S3: re-init with the previous session's clientid. With a dead id the new
+/// handle reports EXPIRED again, so this repeats (F2).
+fn on_expired(shared: &Arc<Shared>) {
+    shared.trace.emit("expired", &[]);
+    shared.candidate.on_zookeeper_expired();
+    shared.lost_master(LostReason::SessionExpired);
+    if shared.stopping() {
+        return;
+    }
+    let n = {
+        let mut inner = shared.inner.lock();
+        inner.reinits += 1;
+        inner.reinits
+    };
+    if let Some(limit) = shared.config.reinit_limit {
+        if n > limit {
+            log::error!(target: "zkha", "session expired and {limit} re-inits failed: exiting");
+            shared.trace.emit("exit", &[("reason", super::trace::Value::Str("reinit_limit"))]);
+            std::process::exit(3);
+        }
+    }
+    let id = shared.inner.lock().last_client_id;
+    if let Err(e) = init(shared, id) {
+        log::error!(target: "zkha", "zookeeper_init failed: {e}");
+        shared.trace_error(&e);
+    }
+}
+
+/// S5: try to become master; `true` on success.
+fn change_to_master(shared: &Shared) -> bool {
+    let Some(zk) = shared.zk() else { return false };
+    let path = &shared.config.path;
+    match zk.create(path, &shared.config.data, &shared.config.acl_list(), CreateMode::Ephemeral) {
+        Ok(_) => {
+            shared.trace_create(0);
+            FAILURES.store(0, Ordering::Relaxed);
+            log::info!(target: "zkha", "become master[{path}] success");
+            shared.became_master(FencingToken { czxid: 0, sequence: None });
+            // "so the old master can finish" (S5; F5: this guarantees nothing)
+            shared.sleep(shared.config.settle_delay);
+            true
+        }
+        Err(e) => {
+            let rc = e.code().map_or(0, |c| c.raw());
+            shared.trace_create(rc);
+            let n = FAILURES.fetch_add(1, Ordering::Relaxed);
+            if n % shared.config.failure_log_every == 0 {
+                let text = e.code().map(|c| c.zerror()).unwrap_or_else(|| e.to_string());
+                log::debug!(target: "zkha", "become master[{path}] failed: ({rc}){text}");
+            }
+            false
+        }
+    }
+}
+
+/// S4: sleep; if not master, try to become master (skip the pass on
+/// failure); then work.
+pub(crate) fn run_loop(shared: &Shared) {
+    loop {
+        if shared.sleep(shared.config.poll_interval) {
+            return;
+        }
+        let master = shared.token();
+        let token = match master {
+            Some(t) => t,
+            None => {
+                if !change_to_master(shared) {
+                    continue;
+                }
+                match shared.token() {
+                    Some(t) => t,
+                    None => continue,
+                }
+            }
+        };
+        if shared.stopping() {
+            return;
+        }
+        shared.trace_work();
+        shared.candidate.do_work(token);
+    }
+}
+
+/// Not in the design: delete our node so a standby takes over at its next poll.
+pub(crate) fn resign(shared: &Shared) -> Result<()> {
+    // Stop working first, then let the node go.
+    if !shared.lost_master(LostReason::Resigned) {
+        return Ok(());
+    }
+    if let Some(zk) = shared.zk() {
+        zk.delete(&shared.config.path, -1)?;
+    }
+    Ok(())
+}

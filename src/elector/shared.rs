@@ -1,0 +1,315 @@
+//! State shared by the election, the run loop and the public API.
+
+use super::config::{ElectorConfig, Mode, Profile};
+use super::trace::{Trace, Value};
+use crate::error::{Error, ErrorCode, Result};
+use crate::zookeeper::ZooKeeper;
+use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Proof of mastership handed to the work (F5): the master node's creation
+/// zxid, which grows with every new master, so a resource can refuse a
+/// stale master's writes. The seed design has none (0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FencingToken {
+    /// The node's czxid.
+    pub czxid: i64,
+    /// The node's sequence number, in sequence mode.
+    pub sequence: Option<i64>,
+}
+
+impl FencingToken {
+    /// The token as one number (the czxid).
+    pub fn value(&self) -> i64 {
+        self.czxid
+    }
+}
+
+/// Why mastership ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LostReason {
+    /// `resign()` was called.
+    Resigned,
+    /// Cut off from ZooKeeper long enough that the session might expire
+    /// soon: stepped down on our own timer (F1).
+    Disconnected,
+    /// The session expired.
+    SessionExpired,
+    /// The master node was deleted or taken by another session.
+    NodeLost,
+    /// The elector is shutting down.
+    Shutdown,
+}
+
+impl LostReason {
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            LostReason::Resigned => "resigned",
+            LostReason::Disconnected => "disconnected",
+            LostReason::SessionExpired => "expired",
+            LostReason::NodeLost => "node_lost",
+            LostReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// What the master node says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterInfo {
+    /// The node's path (in sequence mode, the lowest child).
+    pub path: String,
+    /// The node's data (the seed's: IP text + NUL).
+    pub data: Vec<u8>,
+    /// The holder's session id (the node's ephemeralOwner).
+    pub session: i64,
+    /// When the node was created, ms since the epoch.
+    pub since_ms: i64,
+    /// The node's czxid (the holder's fencing token).
+    pub token: i64,
+    /// Whether the holder is this candidate, by the profile's rule.
+    pub is_me: bool,
+}
+
+impl MasterInfo {
+    /// The data as text without the trailing NUL (the IP, for seed data).
+    pub fn data_text(&self) -> String {
+        let d = self.data.strip_suffix(&[0]).unwrap_or(&self.data);
+        String::from_utf8_lossy(d).into_owned()
+    }
+}
+
+/// The hooks of the C++ design, plus mastership changes. All default to
+/// nothing; `do_work` is called by the run loop while master.
+pub trait Candidate: Send + Sync + 'static {
+    /// SESSION/CONNECTED (S2), with the event's path (empty for session events).
+    fn on_zookeeper_connected(&self, _path: &str) {}
+    /// SESSION/EXPIRED (S2, S3).
+    fn on_zookeeper_expired(&self) {}
+    /// This candidate became master.
+    fn on_became_master(&self, _token: FencingToken) {}
+    /// This candidate stopped being master.
+    fn on_lost_master(&self, _reason: LostReason) {}
+    /// One unit of work, every poll interval while master (S4).
+    fn do_work(&self, _token: FencingToken) {}
+    /// A real error (not "someone else is master"), reported (F7).
+    fn on_error(&self, _error: &Error) {}
+}
+
+/// A candidate with no hooks.
+impl Candidate for () {}
+
+pub(crate) struct Inner {
+    pub master: Option<FencingToken>,
+    pub zk: Option<Arc<ZooKeeper>>,
+    /// Seed: handles replaced on expiry, kept unclosed as the design leaves
+    /// them (F2) until the elector shuts down.
+    pub abandoned: Vec<Arc<ZooKeeper>>,
+    pub connected: bool,
+    pub expired: bool,
+    pub disconnected_at: Option<Instant>,
+    /// The negotiated session timeout, ms (safe: the F1 step-down bound).
+    pub negotiated_ms: i32,
+    pub wake: u64,
+    pub resign: bool,
+    /// Seed: the clientid read once connected, reused on re-init (S3).
+    pub last_client_id: Option<crate::types::ClientId>,
+    /// Seed: re-inits since the last connection (for `reinit_limit`).
+    pub reinits: u32,
+}
+
+pub(crate) struct Shared {
+    pub config: ElectorConfig,
+    pub candidate: Arc<dyn Candidate>,
+    pub trace: Trace,
+    pub inner: Mutex<Inner>,
+    pub changed: Condvar,
+    pub stop: AtomicBool,
+    pub closed: AtomicBool,
+    pub session: AtomicI64,
+}
+
+impl Shared {
+    pub(crate) fn new(config: ElectorConfig, candidate: Arc<dyn Candidate>) -> Result<Arc<Shared>> {
+        let trace = match &config.trace {
+            Some(path) => Trace::to_file(path, &config.label())
+                .map_err(|e| Error::invalid(crate::error::Argument::Other, format!("trace file {}: {e}", path.display())))?,
+            None => Trace::off(),
+        };
+        Ok(Arc::new(Shared {
+            config,
+            candidate,
+            trace,
+            inner: Mutex::new(Inner {
+                master: None,
+                zk: None,
+                abandoned: Vec::new(),
+                connected: false,
+                expired: false,
+                disconnected_at: None,
+                negotiated_ms: 0,
+                wake: 0,
+                resign: false,
+                last_client_id: None,
+                reinits: 0,
+            }),
+            changed: Condvar::new(),
+            stop: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            session: AtomicI64::new(0),
+        }))
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    pub(crate) fn request_resign(&self) {
+        self.inner.lock().resign = true;
+        self.wake();
+    }
+
+    /// Wakes whoever waits for a change (a watch fired, a state changed).
+    pub(crate) fn wake(&self) {
+        self.inner.lock().wake += 1;
+        self.changed.notify_all();
+    }
+
+    pub(crate) fn token(&self) -> Option<FencingToken> {
+        self.inner.lock().master
+    }
+
+    pub(crate) fn session_id(&self) -> i64 {
+        self.session.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn zk(&self) -> Option<Arc<ZooKeeper>> {
+        self.inner.lock().zk.clone()
+    }
+
+    pub(crate) fn wait_until_master(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut inner = self.inner.lock();
+        while inner.master.is_none() {
+            if self.changed.wait_until(&mut inner, deadline).timed_out() {
+                return inner.master.is_some();
+            }
+        }
+        true
+    }
+
+    /// Sleeps up to `d`, returning early (true) when stopping.
+    pub(crate) fn sleep(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut inner = self.inner.lock();
+        while !self.stopping() {
+            if self.changed.wait_until(&mut inner, deadline).timed_out() {
+                break;
+            }
+        }
+        self.stopping()
+    }
+
+    pub(crate) fn became_master(&self, token: FencingToken) {
+        self.inner.lock().master = Some(token);
+        self.changed.notify_all();
+        let mut fields = vec![("path", Value::Str(&self.config.path)), ("token", Value::Int(token.czxid))];
+        if let Some(seq) = token.sequence {
+            fields.push(("sequence", Value::Int(seq)));
+        }
+        self.trace.emit("became_master", &fields);
+        self.candidate.on_became_master(token);
+    }
+
+    /// Ends mastership if held; returns whether it was held.
+    pub(crate) fn lost_master(&self, reason: LostReason) -> bool {
+        let was = self.inner.lock().master.take().is_some();
+        if was {
+            self.changed.notify_all();
+            self.trace.emit("lost_master", &[("reason", Value::Str(reason.as_str()))]);
+            log::warn!(target: "zkha", "lost master[{}]: {}", self.config.path, reason.as_str());
+            self.candidate.on_lost_master(reason);
+        }
+        was
+    }
+
+    pub(crate) fn trace_work(&self) {
+        self.trace.emit("work", &[]);
+    }
+
+    pub(crate) fn trace_create(&self, rc: i32) {
+        self.trace.emit("create", &[("rc", Value::Int(rc.into()))]);
+    }
+
+    pub(crate) fn trace_init(&self, clientid: i64) {
+        let text = format!("{clientid:#x}");
+        self.trace.emit("init", &[("clientid", Value::Str(&text))]);
+    }
+
+    pub(crate) fn trace_connected(&self, session: i64) {
+        let text = format!("{session:#x}");
+        self.trace.emit("connected", &[("session", Value::Str(&text))]);
+    }
+
+    pub(crate) fn trace_error(&self, e: &Error) {
+        let rc = e.code().map_or(0, |c| c.raw());
+        self.trace.emit("error", &[("rc", Value::Int(rc.into())), ("message", Value::Str(&e.to_string()))]);
+    }
+
+    /// The master node as it is now; `is_me` by the profile's rule.
+    pub(crate) fn current_master(&self) -> Result<Option<MasterInfo>> {
+        let zk = self.zk().ok_or(Error::Closed)?;
+        let path = match self.config.mode {
+            Mode::Sequence => match super::safe::lowest_child(&zk, &self.config.path)? {
+                Some(p) => p,
+                None => return Ok(None),
+            },
+            _ => self.config.path.clone(),
+        };
+        let (data, stat) = match zk.get(&path, false) {
+            Ok(r) => r,
+            Err(e) if e.code() == Some(ErrorCode::NoNode) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let is_me = match self.config.profile {
+            // The design's check (F4): compare only as many bytes as our IP
+            // text has, so 10.0.0.1 "matches" 10.0.0.12.
+            Profile::Seed => {
+                let mine = self.config.data.strip_suffix(&[0]).unwrap_or(&self.config.data);
+                data.len() >= mine.len() && data[..mine.len()] == *mine
+            }
+            // The fix: the session that owns the node.
+            Profile::Safe => stat.ephemeral_owner != 0 && stat.ephemeral_owner == self.session_id(),
+        };
+        Ok(Some(MasterInfo {
+            path,
+            data,
+            session: stat.ephemeral_owner,
+            since_ms: stat.ctime,
+            token: stat.czxid,
+            is_me,
+        }))
+    }
+
+    /// Closes every handle (the current one and any the seed abandoned).
+    pub(crate) fn close_all(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (zk, abandoned) = {
+            let mut inner = self.inner.lock();
+            (inner.zk.take(), std::mem::take(&mut inner.abandoned))
+        };
+        self.lost_master(LostReason::Shutdown);
+        for h in abandoned.into_iter().chain(zk) {
+            let _ = h.close();
+        }
+        self.trace.emit("exit", &[]);
+    }
+}

@@ -1,0 +1,123 @@
+//! The election trace: one JSON object per line, shared with the C++
+//! reference peer (cpp/seed_peer.cpp) so traces can be compared.
+//!
+//! Every line has `t` (CLOCK_MONOTONIC in ms, comparable across processes
+//! on one machine), `who`, `pid` and `event`, one of: `init` (a
+//! `zookeeper_init`, with the `clientid` passed, "0x0" for NULL),
+//! `connected` (with `session`), `expired`, `create` (with `rc`),
+//! `became_master` (with `path`, and `token` where known), `work`,
+//! `lost_master` (with `reason`), `error` (with `rc`, `message`), `exit`.
+
+use parking_lot::Mutex;
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+/// Milliseconds on CLOCK_MONOTONIC (the clock C++'s steady_clock uses).
+pub fn monotonic_ms() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1_000_000.0
+}
+
+/// A field value in a trace line.
+pub enum Value<'a> {
+    /// A JSON string (escaped).
+    Str(&'a str),
+    /// A JSON integer.
+    Int(i64),
+}
+
+/// Where trace lines go; cheap to call when disabled.
+pub struct Trace {
+    out: Option<Mutex<Box<dyn Write + Send>>>,
+    who: String,
+}
+
+impl Trace {
+    /// No trace.
+    pub fn off() -> Trace {
+        Trace { out: None, who: String::new() }
+    }
+
+    /// Appends to `path` ("-" for stdout).
+    pub fn to_file(path: &Path, who: &str) -> std::io::Result<Trace> {
+        let out: Box<dyn Write + Send> = if path == Path::new("-") {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(OpenOptions::new().create(true).append(true).open(path)?) as Box<File> as Box<dyn Write + Send>
+        };
+        Ok(Trace { out: Some(Mutex::new(out)), who: who.to_owned() })
+    }
+
+    /// Writes one line: `{"t":…,"who":…,"pid":…,"event":…, fields…}`.
+    pub fn emit(&self, event: &str, fields: &[(&str, Value<'_>)]) {
+        let Some(out) = &self.out else { return };
+        let mut line = format!(
+            "{{\"t\":{:.3},\"who\":\"{}\",\"pid\":{},\"event\":\"{}\"",
+            monotonic_ms(),
+            escape(&self.who),
+            std::process::id(),
+            escape(event)
+        );
+        for (k, v) in fields {
+            match v {
+                Value::Str(s) => {
+                    let _ = write!(line, ",\"{}\":\"{}\"", escape(k), escape(s));
+                }
+                Value::Int(i) => {
+                    let _ = write!(line, ",\"{}\":{i}", escape(k));
+                }
+            }
+        }
+        line.push_str("}\n");
+        let mut out = out.lock();
+        let _ = out.write_all(line.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Node data as trace text: printable ASCII kept, other bytes as `\xHH`
+/// (so the seed's trailing NUL shows as `\x00`).
+pub fn data_text(data: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in data {
+        if (0x20..0x7f).contains(&b) && b != b'\\' {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_data_text() {
+        assert_eq!(escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
+        assert_eq!(data_text(b"10.0.0.1\0"), "10.0.0.1\\x00");
+        let t1 = monotonic_ms();
+        let t2 = monotonic_ms();
+        assert!(t2 >= t1 && t1 > 0.0);
+    }
+}
