@@ -100,7 +100,10 @@ impl ElectionArgs {
             c.create_parents = p;
         }
         if let Some(d) = &self.digest {
-            c.auth = Some(zkha::elector::Auth { scheme: "digest".into(), credential: d.clone().into_bytes() });
+            c.auth = Some(zkha::elector::Auth {
+                scheme: "digest".into(),
+                credential: d.clone().into_bytes(),
+            });
             c.acl = zkha::elector::AclChoice::CreatorAll;
         }
         c.trace = self.trace.clone();

@@ -51,7 +51,11 @@ pub struct Auth {
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Auth {{ scheme: {:?}, credential: <hidden> }}", self.scheme)
+        write!(
+            f,
+            "Auth {{ scheme: {:?}, credential: <hidden> }}",
+            self.scheme
+        )
     }
 }
 
@@ -139,24 +143,40 @@ impl ElectorConfig {
         check_hosts(&self.hosts)?;
         check_path(&self.path, false)?;
         if self.path == "/" {
-            return Err(Error::invalid(Argument::Path, "the master path cannot be the root"));
+            return Err(Error::invalid(
+                Argument::Path,
+                "the master path cannot be the root",
+            ));
         }
         check_data(&self.data)?;
         let ms = |d: Duration| d.as_millis();
         if ms(self.session_timeout) == 0 || ms(self.session_timeout) > i32::MAX as u128 {
             return Err(Error::invalid(
                 Argument::Timeout,
-                format!("session timeout must be 1 ms to {} ms, got {:?}", i32::MAX, self.session_timeout),
+                format!(
+                    "session timeout must be 1 ms to {} ms, got {:?}",
+                    i32::MAX,
+                    self.session_timeout
+                ),
             ));
         }
         if ms(self.poll_interval) == 0 {
-            return Err(Error::invalid(Argument::Timeout, "poll interval must be positive"));
+            return Err(Error::invalid(
+                Argument::Timeout,
+                "poll interval must be positive",
+            ));
         }
         if self.failure_log_every == 0 {
-            return Err(Error::invalid(Argument::Other, "failure_log_every must be at least 1"));
+            return Err(Error::invalid(
+                Argument::Other,
+                "failure_log_every must be at least 1",
+            ));
         }
         if self.acl == AclChoice::CreatorAll && self.auth.is_none() {
-            return Err(Error::invalid(Argument::Acl, "a creator-only ACL needs auth (e.g. digest user:password)"));
+            return Err(Error::invalid(
+                Argument::Acl,
+                "a creator-only ACL needs auth (e.g. digest user:password)",
+            ));
         }
         if let AclChoice::Custom(list) = &self.acl {
             if list.is_empty() {
@@ -168,11 +188,17 @@ impl ElectorConfig {
                 return Err(Error::invalid(Argument::Acl, "bad auth scheme"));
             }
             if auth.scheme == "digest" && !auth.credential.contains(&b':') {
-                return Err(Error::invalid(Argument::Acl, "digest credentials are user:password"));
+                return Err(Error::invalid(
+                    Argument::Acl,
+                    "digest credentials are user:password",
+                ));
             }
         }
         if self.profile == Profile::Seed && self.mode == Mode::Sequence {
-            return Err(Error::invalid(Argument::Other, "the seed profile has poll and watch modes only"));
+            return Err(Error::invalid(
+                Argument::Other,
+                "the seed profile has poll and watch modes only",
+            ));
         }
         Ok(())
     }
@@ -228,9 +254,15 @@ mod tests {
         bad(&|c| c.acl = AclChoice::CreatorAll);
         bad(&|c| c.data = vec![0; crate::validate::MAX_DATA_LEN + 1]);
         bad(&|c| {
-            c.auth = Some(Auth { scheme: "digest".into(), credential: b"nocolon".to_vec() });
+            c.auth = Some(Auth {
+                scheme: "digest".into(),
+                credential: b"nocolon".to_vec(),
+            });
         });
-        let auth = Auth { scheme: "digest".into(), credential: b"u:secret".to_vec() };
+        let auth = Auth {
+            scheme: "digest".into(),
+            credential: b"u:secret".to_vec(),
+        };
         assert!(!format!("{auth:?}").contains("secret"));
     }
 }

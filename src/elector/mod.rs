@@ -64,7 +64,12 @@ impl Elector {
                     std::thread::Builder::new()
                         .name("zkha-elector".into())
                         .spawn(move || safe::run(s))
-                        .map_err(|e| Error::invalid(crate::error::Argument::Other, format!("cannot start the elector thread: {e}")))?,
+                        .map_err(|e| {
+                            Error::invalid(
+                                crate::error::Argument::Other,
+                                format!("cannot start the elector thread: {e}"),
+                            )
+                        })?,
                 )
             }
         };

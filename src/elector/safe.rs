@@ -93,7 +93,10 @@ fn on_session_event(weak: &Weak<Shared>, e: WatchedEvent) {
     match e.state {
         State::Connected | State::ReadOnly => {
             let zk = shared.zk();
-            let id = zk.as_ref().and_then(|z| z.client_id().ok()).map_or(0, |c| c.id);
+            let id = zk
+                .as_ref()
+                .and_then(|z| z.client_id().ok())
+                .map_or(0, |c| c.id);
             let negotiated = zk.as_ref().and_then(|z| z.recv_timeout().ok()).unwrap_or(0);
             shared.session.store(id, Ordering::Release);
             {
@@ -163,7 +166,9 @@ fn wait(shared: &Shared, seen: &mut u64, limit: Option<Instant>) {
         }
         match deadline {
             Some(d) => {
-                if shared.changed.wait_until(&mut inner, d).timed_out() && limit.is_some_and(|l| Instant::now() >= l) {
+                if shared.changed.wait_until(&mut inner, d).timed_out()
+                    && limit.is_some_and(|l| Instant::now() >= l)
+                {
                     return;
                 }
             }
@@ -173,7 +178,10 @@ fn wait(shared: &Shared, seen: &mut u64, limit: Option<Instant>) {
 }
 
 /// A watch that only wakes the election (on the completion thread).
-fn waker(shared: &Arc<Shared>, fired: Option<Arc<AtomicBool>>) -> impl FnMut(WatchedEvent) + Send + 'static {
+fn waker(
+    shared: &Arc<Shared>,
+    fired: Option<Arc<AtomicBool>>,
+) -> impl FnMut(WatchedEvent) + Send + 'static {
     let weak = Arc::downgrade(shared);
     move |e: WatchedEvent| {
         if e.event_type != EventType::Session {
@@ -195,12 +203,20 @@ fn is_session_dead(e: &Error) -> bool {
     matches!(e, Error::Closed)
         || matches!(
             code(e),
-            Some(ErrorCode::SessionExpired | ErrorCode::InvalidState | ErrorCode::AuthFailed | ErrorCode::Closing)
+            Some(
+                ErrorCode::SessionExpired
+                    | ErrorCode::InvalidState
+                    | ErrorCode::AuthFailed
+                    | ErrorCode::Closing
+            )
         )
 }
 
 fn is_transient(e: &Error) -> bool {
-    matches!(code(e), Some(ErrorCode::ConnectionLoss | ErrorCode::OperationTimeout | ErrorCode::SessionMoved))
+    matches!(
+        code(e),
+        Some(ErrorCode::ConnectionLoss | ErrorCode::OperationTimeout | ErrorCode::SessionMoved)
+    )
 }
 
 /// Waits until connected (true) or the session is dead / stopping (false).
@@ -222,7 +238,11 @@ fn until_connected(shared: &Shared, seen: &mut u64) -> bool {
 fn contend(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
     let mut seen = wake_count(shared);
     if !until_connected(shared, &mut seen) {
-        return if shared.stopping() { End::Stop } else { End::SessionDead };
+        return if shared.stopping() {
+            End::Stop
+        } else {
+            End::SessionDead
+        };
     }
     if let Some(auth) = &shared.config.auth {
         if let Err(e) = zk.add_auth(&auth.scheme, &auth.credential) {
@@ -253,12 +273,20 @@ fn after_error(shared: &Shared, seen: &mut u64, e: &Error) -> Next {
     }
     if is_transient(e) {
         if !until_connected(shared, seen) {
-            return Next::End(if shared.stopping() { End::Stop } else { End::SessionDead });
+            return Next::End(if shared.stopping() {
+                End::Stop
+            } else {
+                End::SessionDead
+            });
         }
         return Next::Retry;
     }
     report(shared, e);
-    wait(shared, seen, Some(Instant::now() + shared.config.poll_interval));
+    wait(
+        shared,
+        seen,
+        Some(Instant::now() + shared.config.poll_interval),
+    );
     Next::Retry
 }
 
@@ -288,7 +316,11 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
             return End::Stop;
         }
         if !until_connected(shared, &mut seen) {
-            return if shared.stopping() { End::Stop } else { End::SessionDead };
+            return if shared.stopping() {
+                End::Stop
+            } else {
+                End::SessionDead
+            };
         }
         // After resigning, let another candidate take over first.
         if let Some(until) = yield_until {
@@ -296,7 +328,9 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
                 let before = wake_count(shared);
                 seen = before;
                 match zk.wexists(path, waker(shared, None)) {
-                    Ok(Some(stat)) if stat.ephemeral_owner != shared.session_id() => yield_until = None,
+                    Ok(Some(stat)) if stat.ephemeral_owner != shared.session_id() => {
+                        yield_until = None
+                    }
                     _ => wait(shared, &mut seen, Some(until)),
                 }
                 continue;
@@ -306,7 +340,15 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
         let created = zk.create2(path, &cfg.data, &acl, CreateMode::Ephemeral);
         shared.trace_create(created.as_ref().err().and_then(code).map_or(0, |c| c.raw()));
         let outcome = match created {
-            Ok((_, stat)) => hold(shared, zk, path, FencingToken { czxid: stat.czxid, sequence: None }),
+            Ok((_, stat)) => hold(
+                shared,
+                zk,
+                path,
+                FencingToken {
+                    czxid: stat.czxid,
+                    sequence: None,
+                },
+            ),
             Err(e) if code(&e) == Some(ErrorCode::NodeExists) => {
                 // F3/F4: is the existing node ours (an ambiguous create that
                 // the server applied)? Decided by session owner, never data.
@@ -317,12 +359,19 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
                     zk.exists(path, false)
                 };
                 match watched {
-                    Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => {
-                        hold(shared, zk, path, FencingToken { czxid: stat.czxid, sequence: None })
-                    }
+                    Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => hold(
+                        shared,
+                        zk,
+                        path,
+                        FencingToken {
+                            czxid: stat.czxid,
+                            sequence: None,
+                        },
+                    ),
                     Ok(Some(_)) => {
                         // Someone else is master: not an error.
-                        let limit = (cfg.mode == Mode::Poll).then(|| Instant::now() + cfg.poll_interval);
+                        let limit =
+                            (cfg.mode == Mode::Poll).then(|| Instant::now() + cfg.poll_interval);
                         wait(shared, &mut seen, limit);
                         Held::Lost
                     }
@@ -333,13 +382,15 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
                     },
                 }
             }
-            Err(e) if code(&e) == Some(ErrorCode::NoNode) && cfg.create_parents => match ensure_parents(zk, path) {
-                Ok(()) => Held::Lost,
-                Err(e) => match after_error(shared, &mut seen, &e) {
-                    Next::Retry => Held::Lost,
-                    Next::End(end) => return end,
-                },
-            },
+            Err(e) if code(&e) == Some(ErrorCode::NoNode) && cfg.create_parents => {
+                match ensure_parents(zk, path) {
+                    Ok(()) => Held::Lost,
+                    Err(e) => match after_error(shared, &mut seen, &e) {
+                        Next::Retry => Held::Lost,
+                        Next::End(end) => return end,
+                    },
+                }
+            }
             Err(e) => match after_error(shared, &mut seen, &e) {
                 Next::Retry => Held::Lost,
                 Next::End(end) => return end,
@@ -404,7 +455,11 @@ fn hold(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>, node: &str, token: FencingTok
         }
         let (resign, expired, connected) = {
             let mut inner = shared.inner.lock();
-            (std::mem::take(&mut inner.resign), inner.expired, inner.connected)
+            (
+                std::mem::take(&mut inner.resign),
+                inner.expired,
+                inner.connected,
+            )
         };
         if expired {
             return Held::End(End::SessionDead);
@@ -477,7 +532,11 @@ fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
             return End::Stop;
         }
         if !until_connected(shared, &mut seen) {
-            return if shared.stopping() { End::Stop } else { End::SessionDead };
+            return if shared.stopping() {
+                End::Stop
+            } else {
+                End::SessionDead
+            };
         }
         let kids = match candidates(zk, parent) {
             Ok(k) => k,
@@ -498,7 +557,12 @@ fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
             mine = kids.iter().find(|k| k.starts_with(&prefix)).cloned();
         }
         let Some(me) = mine.clone() else {
-            let created = zk.create(&format!("{parent}/{prefix}"), &cfg.data, &acl, CreateMode::EphemeralSequential);
+            let created = zk.create(
+                &format!("{parent}/{prefix}"),
+                &cfg.data,
+                &acl,
+                CreateMode::EphemeralSequential,
+            );
             shared.trace_create(created.as_ref().err().and_then(code).map_or(0, |c| c.raw()));
             match created {
                 Ok(path) => mine = path.rsplit('/').next().map(str::to_owned),
@@ -517,7 +581,10 @@ fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
                 }
                 Err(e) => on_err!(e),
             };
-            let token = FencingToken { czxid: stat.czxid, sequence: sequence_of(&me) };
+            let token = FencingToken {
+                czxid: stat.czxid,
+                sequence: sequence_of(&me),
+            };
             match hold(shared, zk, &my_path, token) {
                 Held::Lost => mine = None,
                 Held::Resigned => mine = None, // rejoin at the back of the queue

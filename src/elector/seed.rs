@@ -18,7 +18,6 @@ use std::sync::{Arc, Weak};
 /// The design's failure counter: shared by the whole process (S5).
 static FAILURES: AtomicU64 = AtomicU64::new(0);
 
-
 pub(crate) fn start(shared: &Arc<Shared>) -> Result<()> {
     init(shared, None)
 }
@@ -28,7 +27,13 @@ fn init(shared: &Arc<Shared>, clientid: Option<ClientId>) -> Result<()> {
     shared.trace_init(clientid.map_or(0, |c| c.id));
     let weak = Arc::downgrade(shared);
     let timeout = shared.config.session_timeout.as_millis() as i32;
-    let zk = ZooKeeper::init(&shared.config.hosts, move |e| watcher(&weak, e), timeout, clientid, 0)?;
+    let zk = ZooKeeper::init(
+        &shared.config.hosts,
+        move |e| watcher(&weak, e),
+        timeout,
+        clientid,
+        0,
+    )?;
     let mut inner = shared.inner.lock();
     if let Some(old) = inner.zk.replace(Arc::new(zk)) {
         // The design never closes the old handle (F2); keep it open until
@@ -79,7 +84,10 @@ fn on_expired(shared: &Arc<Shared>) {
     if let Some(limit) = shared.config.reinit_limit {
         if n > limit {
             log::error!(target: "zkha", "session expired and {limit} re-inits failed: exiting");
-            shared.trace.emit("exit", &[("reason", super::trace::Value::Str("reinit_limit"))]);
+            shared.trace.emit(
+                "exit",
+                &[("reason", super::trace::Value::Str("reinit_limit"))],
+            );
             std::process::exit(3);
         }
     }
@@ -94,12 +102,20 @@ fn on_expired(shared: &Arc<Shared>) {
 fn change_to_master(shared: &Shared) -> bool {
     let Some(zk) = shared.zk() else { return false };
     let path = &shared.config.path;
-    match zk.create(path, &shared.config.data, &shared.config.acl_list(), CreateMode::Ephemeral) {
+    match zk.create(
+        path,
+        &shared.config.data,
+        &shared.config.acl_list(),
+        CreateMode::Ephemeral,
+    ) {
         Ok(_) => {
             shared.trace_create(0);
             FAILURES.store(0, Ordering::Relaxed);
             log::info!(target: "zkha", "become master[{path}] success");
-            shared.became_master(FencingToken { czxid: 0, sequence: None });
+            shared.became_master(FencingToken {
+                czxid: 0,
+                sequence: None,
+            });
             // "so the old master can finish" (S5; F5: this guarantees nothing)
             shared.sleep(shared.config.settle_delay);
             true
@@ -109,7 +125,10 @@ fn change_to_master(shared: &Shared) -> bool {
             shared.trace_create(rc);
             let n = FAILURES.fetch_add(1, Ordering::Relaxed);
             if n % shared.config.failure_log_every == 0 {
-                let text = e.code().map(|c| c.zerror()).unwrap_or_else(|| e.to_string());
+                let text = e
+                    .code()
+                    .map(|c| c.zerror())
+                    .unwrap_or_else(|| e.to_string());
                 log::debug!(target: "zkha", "become master[{path}] failed: ({rc}){text}");
             }
             false

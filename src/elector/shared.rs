@@ -133,8 +133,12 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(config: ElectorConfig, candidate: Arc<dyn Candidate>) -> Result<Arc<Shared>> {
         let trace = match &config.trace {
-            Some(path) => Trace::to_file(path, &config.label())
-                .map_err(|e| Error::invalid(crate::error::Argument::Other, format!("trace file {}: {e}", path.display())))?,
+            Some(path) => Trace::to_file(path, &config.label()).map_err(|e| {
+                Error::invalid(
+                    crate::error::Argument::Other,
+                    format!("trace file {}: {e}", path.display()),
+                )
+            })?,
             None => Trace::off(),
         };
         Ok(Arc::new(Shared {
@@ -219,7 +223,10 @@ impl Shared {
     pub(crate) fn became_master(&self, token: FencingToken) {
         self.inner.lock().master = Some(token);
         self.changed.notify_all();
-        let mut fields = vec![("path", Value::Str(&self.config.path)), ("token", Value::Int(token.czxid))];
+        let mut fields = vec![
+            ("path", Value::Str(&self.config.path)),
+            ("token", Value::Int(token.czxid)),
+        ];
         if let Some(seq) = token.sequence {
             fields.push(("sequence", Value::Int(seq)));
         }
@@ -232,7 +239,8 @@ impl Shared {
         let was = self.inner.lock().master.take().is_some();
         if was {
             self.changed.notify_all();
-            self.trace.emit("lost_master", &[("reason", Value::Str(reason.as_str()))]);
+            self.trace
+                .emit("lost_master", &[("reason", Value::Str(reason.as_str()))]);
             log::warn!(target: "zkha", "lost master[{}]: {}", self.config.path, reason.as_str());
             self.candidate.on_lost_master(reason);
         }
@@ -254,12 +262,19 @@ impl Shared {
 
     pub(crate) fn trace_connected(&self, session: i64) {
         let text = format!("{session:#x}");
-        self.trace.emit("connected", &[("session", Value::Str(&text))]);
+        self.trace
+            .emit("connected", &[("session", Value::Str(&text))]);
     }
 
     pub(crate) fn trace_error(&self, e: &Error) {
         let rc = e.code().map_or(0, |c| c.raw());
-        self.trace.emit("error", &[("rc", Value::Int(rc.into())), ("message", Value::Str(&e.to_string()))]);
+        self.trace.emit(
+            "error",
+            &[
+                ("rc", Value::Int(rc.into())),
+                ("message", Value::Str(&e.to_string())),
+            ],
+        );
     }
 
     /// The master node as it is now; `is_me` by the profile's rule.
@@ -281,7 +296,11 @@ impl Shared {
             // The design's check (F4): compare only as many bytes as our IP
             // text has, so 10.0.0.1 "matches" 10.0.0.12.
             Profile::Seed => {
-                let mine = self.config.data.strip_suffix(&[0]).unwrap_or(&self.config.data);
+                let mine = self
+                    .config
+                    .data
+                    .strip_suffix(&[0])
+                    .unwrap_or(&self.config.data);
                 data.len() >= mine.len() && data[..mine.len()] == *mine
             }
             // The fix: the session that owns the node.

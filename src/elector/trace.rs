@@ -16,7 +16,10 @@ use std::path::Path;
 
 /// Milliseconds on CLOCK_MONOTONIC (the clock C++'s steady_clock uses).
 pub fn monotonic_ms() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1_000_000.0
@@ -39,7 +42,10 @@ pub struct Trace {
 impl Trace {
     /// No trace.
     pub fn off() -> Trace {
-        Trace { out: None, who: String::new() }
+        Trace {
+            out: None,
+            who: String::new(),
+        }
     }
 
     /// Appends to `path` ("-" for stdout).
@@ -47,9 +53,13 @@ impl Trace {
         let out: Box<dyn Write + Send> = if path == Path::new("-") {
             Box::new(std::io::stdout())
         } else {
-            Box::new(OpenOptions::new().create(true).append(true).open(path)?) as Box<File> as Box<dyn Write + Send>
+            Box::new(OpenOptions::new().create(true).append(true).open(path)?) as Box<File>
+                as Box<dyn Write + Send>
         };
-        Ok(Trace { out: Some(Mutex::new(out)), who: who.to_owned() })
+        Ok(Trace {
+            out: Some(Mutex::new(out)),
+            who: who.to_owned(),
+        })
     }
 
     /// Writes one line: `{"t":…,"who":…,"pid":…,"event":…, fields…}`.

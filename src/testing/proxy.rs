@@ -35,9 +35,9 @@ pub struct TcpProxy {
 impl TcpProxy {
     /// Starts forwarding from a free local port to `target` (`host:port`).
     pub fn start(target: &str) -> io::Result<TcpProxy> {
-        let target: SocketAddr = target
-            .parse()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("bad target {target}")))?;
+        let target: SocketAddr = target.parse().map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("bad target {target}"))
+        })?;
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
@@ -100,14 +100,18 @@ fn accept_loop(listener: TcpListener, target: SocketAddr, state: Arc<State>) {
                 spawn_pump(&client, &server, state.clone(), true);
                 spawn_pump(&server, &client, state.clone(), false);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
     }
 }
 
 fn spawn_pump(from: &TcpStream, to: &TcpStream, state: Arc<State>, request_direction: bool) {
-    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else { return };
+    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         loop {

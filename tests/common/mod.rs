@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod c_trace;
+pub mod election;
 
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};

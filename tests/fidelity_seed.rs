@@ -1,0 +1,429 @@
+//! Fidelity: the C++ reference peer (cpp/seed_peer.cpp, written from SEED.md)
+//! and the Rust seed profile run the same scenarios side by side (separate
+//! paths, one server) and must leave the same traces: the same event kinds
+//! in the same order with the same rc values, each event within
+//! `TOLERANCE_MS` of its counterpart (times taken from each trace's first
+//! event), and the same node bytes.
+
+mod common;
+
+use common::election::{spawn, work_dir, Ev, Impl, Proc, Spec};
+use common::RawSession;
+use std::time::Duration;
+use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
+
+/// Allowed timing difference between the two implementations' events.
+const TOLERANCE_MS: f64 = 300.0;
+const LONG: Duration = Duration::from_secs(30);
+const DATA: &str = "10.0.0.7";
+
+fn hosts() -> &'static str {
+    TestingServer::shared().unwrap().connect_string()
+}
+
+fn make_parent(hosts: &str, name: &str) -> String {
+    let parent = unique_path(name);
+    let s = RawSession::connect(hosts, 5000);
+    s.create(&parent, b"", zk_sys::consts::ZOO_PERSISTENT)
+        .unwrap();
+    parent
+}
+
+fn kinds(evs: &[Ev]) -> Vec<String> {
+    evs.iter().map(Ev::kind).collect()
+}
+
+/// The same kinds in the same order, and times within the tolerance.
+fn assert_same(cpp: &[Ev], rust: &[Ev], what: &str) {
+    assert_eq!(
+        kinds(cpp),
+        kinds(rust),
+        "{what}: C++ and Rust seed traces differ"
+    );
+    let (c0, r0) = (cpp[0].t, rust[0].t);
+    for (c, r) in cpp.iter().zip(rust) {
+        let d = ((c.t - c0) - (r.t - r0)).abs();
+        assert!(
+            d <= TOLERANCE_MS,
+            "{what}: {} is {d:.0} ms apart (C++ {:.0}, Rust {:.0})",
+            c.kind(),
+            c.t - c0,
+            r.t - r0
+        );
+    }
+}
+
+/// The node's bytes while `p` is master: IP text + NUL, owned by p's session.
+fn assert_node_bytes(hosts: &str, path: &str, p: &Proc) {
+    let s = RawSession::connect(hosts, 5000);
+    let (data, stat) = s.get(path).unwrap();
+    assert_eq!(
+        data,
+        format!("{DATA}\0").as_bytes(),
+        "{}: node bytes",
+        p.name
+    );
+    let session = p
+        .events()
+        .iter()
+        .rev()
+        .find_map(|e| e.session.clone())
+        .unwrap();
+    assert_eq!(
+        format!("{:#x}", stat.ephemeralOwner),
+        session,
+        "{}: node owner",
+        p.name
+    );
+}
+
+/// The C++ peer and the Rust seed, started together.
+fn both(
+    dir: &std::path::Path,
+    spec_for: impl Fn(Impl) -> Spec<'static>,
+    name: &str,
+) -> (Proc, Proc) {
+    let c = spawn(Impl::Cpp, &spec_for(Impl::Cpp), dir, &format!("cpp-{name}"));
+    let r = spawn(
+        Impl::RustSeed,
+        &spec_for(Impl::RustSeed),
+        dir,
+        &format!("rust-{name}"),
+    );
+    (c, r)
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn spec(hosts: &'static str, path: &'static str, session_ms: u64) -> Spec<'static> {
+    Spec {
+        hosts,
+        path,
+        data: DATA,
+        session_ms,
+        interval_ms: 1000,
+        reinit_limit: None,
+        extra: &[],
+    }
+}
+
+#[test]
+fn fidelity_cold_start_alone() {
+    let dir = work_dir("fid-cold");
+    let h = hosts();
+    let pc = leak(format!("{}/test", make_parent(h, "cold-c")));
+    let pr = leak(format!("{}/test", make_parent(h, "cold-r")));
+    let (mut c, mut r) = both(
+        &dir,
+        |i| spec(h, if i == Impl::Cpp { pc } else { pr }, 5000),
+        "cold",
+    );
+    // S4/S5: create at ~1 s, then 2 s settle, then work every second.
+    for p in [&c, &r] {
+        p.wait_for("work", 2, LONG);
+    }
+    assert_node_bytes(h, pc, &c);
+    assert_node_bytes(h, pr, &r);
+    assert_eq!(c.term(), Some(0));
+    assert_eq!(r.term(), Some(0));
+    let (ce, re) = (c.events(), r.events());
+    assert_same(&ce, &re, "cold start");
+    assert_eq!(
+        kinds(&ce)[..6],
+        [
+            "init",
+            "connected",
+            "create rc=0",
+            "became_master",
+            "work",
+            "work"
+        ],
+        "the design's sequence"
+    );
+    let t = |evs: &[Ev], k: &str| evs.iter().find(|e| e.kind() == k).unwrap().t - evs[0].t;
+    // First create after one poll (~1 s); first work after the 2 s settle.
+    assert!(
+        (900.0..1600.0).contains(&t(&ce, "create rc=0")),
+        "{}",
+        t(&ce, "create rc=0")
+    );
+    assert!(
+        (2900.0..3700.0).contains(&t(&ce, "work")),
+        "{}",
+        t(&ce, "work")
+    );
+    for p in [&c, &r] {
+        let err = p.stderr_text();
+        assert!(
+            err.contains("become master[") && err.contains("success"),
+            "{}: INFO line: {err}",
+            p.name
+        );
+    }
+}
+
+#[test]
+fn fidelity_two_contenders() {
+    let dir = work_dir("fid-two");
+    let h = hosts();
+    let pc = leak(format!("{}/test", make_parent(h, "two-c")));
+    let pr = leak(format!("{}/test", make_parent(h, "two-r")));
+    let path = |i: Impl| if i == Impl::Cpp { pc } else { pr };
+    let (mut ca, mut ra) = both(&dir, |i| spec(h, path(i), 5000), "a");
+    ca.wait_for("connected", 1, LONG);
+    ra.wait_for("connected", 1, LONG);
+    std::thread::sleep(Duration::from_millis(300));
+    let (mut cb, mut rb) = both(&dir, |i| spec(h, path(i), 5000), "b");
+    cb.wait_for("create rc=-110", 3, LONG);
+    rb.wait_for("create rc=-110", 3, LONG);
+    for p in [&mut cb, &mut rb, &mut ca, &mut ra] {
+        assert_eq!(p.term(), Some(0));
+    }
+    assert_same(&ca.events(), &ra.events(), "first contender");
+    assert_same(&cb.events(), &rb.events(), "second contender");
+    assert!(kinds(&cb.events()).iter().all(|k| k != "became_master"));
+    for p in [&cb, &rb] {
+        // S5: the failure is logged once (failure 1), not every second.
+        let lines = p
+            .stderr_text()
+            .lines()
+            .filter(|l| l.contains("failed: (-110)node exists"))
+            .count();
+        assert_eq!(lines, 1, "{}: {}", p.name, p.stderr_text());
+    }
+}
+
+fn failover(kill: bool, session_ms: u64, name: &str) {
+    let dir = work_dir(name);
+    let h = hosts();
+    let pc = leak(format!("{}/test", make_parent(h, &format!("{name}-c"))));
+    let pr = leak(format!("{}/test", make_parent(h, &format!("{name}-r"))));
+    let path = |i: Impl| if i == Impl::Cpp { pc } else { pr };
+    let (mut ca, mut ra) = both(&dir, |i| spec(h, path(i), session_ms), "a");
+    ca.wait_for("became_master", 1, LONG);
+    ra.wait_for("became_master", 1, LONG);
+    let (mut cb, mut rb) = both(&dir, |i| spec(h, path(i), session_ms), "b");
+    cb.wait_for("create rc=-110", 2, LONG);
+    rb.wait_for("create rc=-110", 2, LONG);
+    let (tc, tr) = if kill {
+        (ca.kill9(), ra.kill9())
+    } else {
+        let t = common::election::now_ms();
+        assert_eq!(ca.term(), Some(0));
+        assert_eq!(ra.term(), Some(0));
+        (t, t)
+    };
+    cb.wait_for("work", 1, LONG);
+    rb.wait_for("work", 1, LONG);
+    assert_node_bytes(h, pc, &cb);
+    assert_node_bytes(h, pr, &rb);
+    for p in [&mut cb, &mut rb] {
+        assert_eq!(p.term(), Some(0));
+    }
+    let (ce, re) = (cb.events(), rb.events());
+    // The number of failed polls before the takeover may differ by one.
+    let squash = |evs: &[Ev]| -> Vec<Ev> {
+        let mut out: Vec<Ev> = Vec::new();
+        for e in evs {
+            if out
+                .last()
+                .is_some_and(|l| l.kind() == e.kind() && e.event == "create")
+            {
+                continue;
+            }
+            out.push(e.clone());
+        }
+        out
+    };
+    assert_eq!(
+        kinds(&squash(&ce)),
+        kinds(&squash(&re)),
+        "{name}: standby traces differ"
+    );
+    let took =
+        |evs: &[Ev], t0: f64| evs.iter().find(|e| e.event == "became_master").unwrap().t - t0;
+    let (lc, lr) = (took(&ce, tc), took(&re, tr));
+    // Graceful: up to one poll (1 s). Crash: the session timeout, then a poll.
+    let (lo, hi) = if kill {
+        (
+            session_ms as f64 - 100.0,
+            session_ms as f64 + 1000.0 + 800.0,
+        )
+    } else {
+        (0.0, 1000.0 + 200.0)
+    };
+    for (who, l) in [("C++", lc), ("Rust", lr)] {
+        assert!(
+            (lo..hi).contains(&l),
+            "{name}: {who} took over after {l:.0} ms, expected {lo:.0}..{hi:.0}"
+        );
+    }
+    assert!(
+        (lc - lr).abs() <= 1000.0 + TOLERANCE_MS,
+        "{name}: takeover {lc:.0} vs {lr:.0} ms"
+    );
+    eprintln!("{name}: takeover C++ {lc:.0} ms, Rust seed {lr:.0} ms");
+}
+
+#[test]
+fn fidelity_graceful_master_exit() {
+    failover(false, 5000, "fid-graceful");
+}
+
+#[test]
+fn fidelity_master_kill_9() {
+    failover(true, 2000, "fid-kill9");
+}
+
+#[test]
+fn fidelity_session_expiry() {
+    let dir = work_dir("fid-expiry");
+    let h = hosts();
+    let (proxy_c, proxy_r) = (TcpProxy::start(h).unwrap(), TcpProxy::start(h).unwrap());
+    let (hc, hr) = (
+        leak(proxy_c.connect_string()),
+        leak(proxy_r.connect_string()),
+    );
+    let pc = leak(format!("{}/test", make_parent(h, "exp-c")));
+    let pr = leak(format!("{}/test", make_parent(h, "exp-r")));
+    let mk = |i: Impl| {
+        let mut s = if i == Impl::Cpp {
+            spec(hc, pc, 2000)
+        } else {
+            spec(hr, pr, 2000)
+        };
+        s.reinit_limit = Some(3);
+        s
+    };
+    let (mut c, mut r) = both(&dir, mk, "exp");
+    c.wait_for("became_master", 1, LONG);
+    r.wait_for("became_master", 1, LONG);
+    // Cut both off for longer than the session timeout, then let them back.
+    proxy_c.set_mode(ProxyMode::Blackhole);
+    proxy_r.set_mode(ProxyMode::Blackhole);
+    std::thread::sleep(Duration::from_millis(3500));
+    proxy_c.set_mode(ProxyMode::Pass);
+    proxy_r.set_mode(ProxyMode::Pass);
+    // S3/F2: re-init with the dead clientid expires again and again, until
+    // the re-init limit ends the process (exit code 3).
+    assert_eq!(c.wait(LONG), Some(3));
+    assert_eq!(r.wait(LONG), Some(3));
+    let (ce, re) = (c.events(), r.events());
+    let tail = |evs: &[Ev]| -> Vec<String> {
+        let i = evs
+            .iter()
+            .position(|e| e.event == "expired")
+            .expect("no expiry");
+        kinds(&evs[i..])
+    };
+    assert_eq!(tail(&ce), tail(&re), "expiry sequences differ");
+    assert_eq!(
+        tail(&ce),
+        [
+            "expired",
+            "lost_master reason=expired",
+            "init",
+            "expired",
+            "init",
+            "expired",
+            "init",
+            "expired",
+            "exit reason=reinit_limit"
+        ]
+    );
+    for evs in [&ce, &re] {
+        let session = evs.iter().find_map(|e| e.session.clone()).unwrap();
+        let reinits: Vec<_> = evs.iter().filter(|e| e.event == "init").skip(1).collect();
+        assert_eq!(reinits.len(), 3);
+        assert!(
+            reinits
+                .iter()
+                .all(|e| e.clientid.as_deref() == Some(session.as_str())),
+            "re-init must pass the old clientid: {reinits:?}"
+        );
+    }
+}
+
+#[test]
+fn fidelity_parent_missing() {
+    let dir = work_dir("fid-noparent");
+    let h = hosts();
+    let pc = leak(format!("{}/test", unique_path("nop-c")));
+    let pr = leak(format!("{}/test", unique_path("nop-r")));
+    let (mut c, mut r) = both(
+        &dir,
+        |i| spec(h, if i == Impl::Cpp { pc } else { pr }, 5000),
+        "nop",
+    );
+    c.wait_for("create rc=-101", 3, LONG);
+    r.wait_for("create rc=-101", 3, LONG);
+    assert_eq!(c.term(), Some(0));
+    assert_eq!(r.term(), Some(0));
+    assert_same(&c.events(), &r.events(), "parent missing");
+    for p in [&c, &r] {
+        let lines: Vec<_> = p
+            .stderr_text()
+            .lines()
+            .filter(|l| l.contains("become master["))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{}: one DEBUG line (failure 1 of 600): {lines:?}",
+            p.name
+        );
+        assert!(
+            lines[0].contains("DEBUG") && lines[0].contains("failed: (-101)no node"),
+            "{lines:?}"
+        );
+    }
+}
+
+#[test]
+fn fidelity_server_down_at_start() {
+    let dir = work_dir("fid-down");
+    let server = TestingServer::start().unwrap();
+    let h = leak(server.connect_string().to_owned());
+    let pc = leak(format!("{}/test", make_parent(h, "down-c")));
+    let pr = leak(format!("{}/test", make_parent(h, "down-r")));
+    server.stop();
+    let (mut c, mut r) = both(
+        &dir,
+        |i| spec(h, if i == Impl::Cpp { pc } else { pr }, 5000),
+        "down",
+    );
+    c.wait_for("create", 2, LONG);
+    r.wait_for("create", 2, LONG);
+    server.restart().unwrap();
+    c.wait_for("work", 1, LONG);
+    r.wait_for("work", 1, LONG);
+    assert_node_bytes(h, pc, &c);
+    assert_node_bytes(h, pr, &r);
+    assert_eq!(c.term(), Some(0));
+    assert_eq!(r.term(), Some(0));
+    let (ce, re) = (c.events(), r.events());
+    // While the server is down every poll fails with the same rc; their
+    // number depends on when each process started polling.
+    let squash = |evs: &[Ev]| {
+        let mut k = kinds(evs);
+        k.dedup();
+        k
+    };
+    assert_eq!(squash(&ce), squash(&re), "server-down traces differ");
+    let first_rc = ce
+        .iter()
+        .find(|e| e.event == "create")
+        .and_then(|e| e.rc)
+        .unwrap();
+    assert_ne!(first_rc, 0, "created while the server was down?");
+    assert_eq!(
+        first_rc,
+        re.iter()
+            .find(|e| e.event == "create")
+            .and_then(|e| e.rc)
+            .unwrap()
+    );
+}
