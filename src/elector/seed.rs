@@ -124,7 +124,7 @@ fn change_to_master(shared: &Shared) -> bool {
             let rc = e.code().map_or(0, |c| c.raw());
             shared.trace_create(rc);
             let n = FAILURES.fetch_add(1, Ordering::Relaxed);
-            if n % shared.config.failure_log_every == 0 {
+            if n.is_multiple_of(shared.config.failure_log_every) {
                 let text = e
                     .code()
                     .map(|c| c.zerror())

@@ -14,6 +14,7 @@
  *   get PATH             zoo_get(zh, PATH, 1, buf, &len, &stat)                  -> "rc N"
  *   children PATH        zoo_get_children(zh, PATH, 1, &strings)                 -> "rc N"
  *   create_eph PATH DATA zoo_create(..., DATA + NUL, ZOO_EPHEMERAL)               -> "rc N"
+ *   getdata PATH         zoo_get without watch   -> "data HEX owner 0xID" | "rc N"
  *   clientid             -> "clientid 0xID:PASSWDHEX"
  *   close                zookeeper_close                                         -> "rc N"
  *   quit
@@ -140,6 +141,20 @@ int main(int argc, char **argv)
             if (rc == ZOK)
                 deallocate_String_vector(&v);
             say("rc %ld\n", NULL, rc);
+        } else if (!strcmp(cmd, "getdata")) {
+            char buf[1024];
+            int len = sizeof buf, i, rc = zoo_get(zh, arg, 0, buf, &len, &stat);
+            pthread_mutex_lock(&out_lock);
+            if (rc != ZOK) {
+                printf("rc %d\n", rc);
+            } else {
+                printf("data ");
+                for (i = 0; i < len; i++)
+                    printf("%02x", (unsigned char)buf[i]);
+                printf(" owner 0x%llx\n", (unsigned long long)stat.ephemeralOwner);
+            }
+            fflush(stdout);
+            pthread_mutex_unlock(&out_lock);
         } else if (!strcmp(cmd, "create_eph")) {
             say("rc %ld\n", NULL,
                 zoo_create(zh, arg, arg2, (int)strlen(arg2) + 1, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0));
