@@ -148,7 +148,7 @@ fn wake_count(shared: &Shared) -> u64 {
 fn wait(shared: &Shared, seen: &mut u64, limit: Option<Instant>) {
     let mut inner = shared.inner.lock();
     loop {
-        if inner.wake != *seen || shared.stopping() {
+        if inner.wake != *seen || shared.stopping() || inner.resign {
             *seen = inner.wake;
             return;
         }
@@ -290,11 +290,14 @@ fn after_error(shared: &Shared, seen: &mut u64, e: &Error) -> Next {
     Next::Retry
 }
 
-fn ensure_parents(zk: &ZooKeeper, path: &str) -> Result<()> {
+/// Creates the missing ancestors of `path`, with the node's own ACL: in
+/// ZooKeeper deleting a node needs DELETE on its parent, so a creator-only
+/// node under an open parent could still be deleted by anyone (F10).
+fn ensure_parents(zk: &ZooKeeper, path: &str, acl: &[Acl]) -> Result<()> {
     let mut at = 0;
     while let Some(i) = path[at + 1..].find('/') {
         let prefix = &path[..at + 1 + i];
-        match zk.create(prefix, b"", &Acl::open_unsafe(), CreateMode::Persistent) {
+        match zk.create(prefix, b"", acl, CreateMode::Persistent) {
             Ok(_) => {}
             Err(e) if code(&e) == Some(ErrorCode::NodeExists) => {}
             Err(e) => return Err(e),
@@ -383,7 +386,7 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
                 }
             }
             Err(e) if code(&e) == Some(ErrorCode::NoNode) && cfg.create_parents => {
-                match ensure_parents(zk, path) {
+                match ensure_parents(zk, path, &acl) {
                     Ok(()) => Held::Lost,
                     Err(e) => match after_error(shared, &mut seen, &e) {
                         Next::Retry => Held::Lost,
@@ -417,6 +420,13 @@ enum Held {
 /// Master on `node` (ours): work goes on until the node is lost, the
 /// session dies, we are cut off too long (F1), resign or stop.
 fn hold(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>, node: &str, token: FencingToken) -> Held {
+    let held = hold_inner(shared, zk, node, token);
+    // A resign request is about this mastership only.
+    shared.inner.lock().resign = false;
+    held
+}
+
+fn hold_inner(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>, node: &str, token: FencingToken) -> Held {
     let sid = shared.session_id();
     shared.became_master(token);
     let fired = Arc::new(AtomicBool::new(true));
@@ -542,7 +552,7 @@ fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
             Ok(k) => k,
             Err(e) if code(&e) == Some(ErrorCode::NoNode) => {
                 let made = if cfg.create_parents {
-                    ensure_parents(zk, &format!("{parent}/x")).map(|_| ())
+                    ensure_parents(zk, &format!("{parent}/x"), &acl).map(|_| ())
                 } else {
                     Err(e)
                 };
@@ -600,7 +610,5 @@ fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
             Ok(Some(_)) => wait(shared, &mut seen, None),
             Err(e) => on_err!(e),
         }
-        // Resign while standby: nothing to give up.
-        shared.inner.lock().resign = false;
     }
 }

@@ -174,8 +174,15 @@ impl Shared {
         self.wake();
     }
 
+    /// Asks the election to resign; nothing to do when not master.
     pub(crate) fn request_resign(&self) {
-        self.inner.lock().resign = true;
+        {
+            let mut inner = self.inner.lock();
+            if inner.master.is_none() {
+                return;
+            }
+            inner.resign = true;
+        }
         self.wake();
     }
 

@@ -1,0 +1,279 @@
+//! The safe profile in-process: hooks, resign, fencing tokens, sequence
+//! mode, a fresh session after expiry (F2), reported errors (F7), and the
+//! creator-only ACL (F10).
+
+mod common;
+
+use common::eventually;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
+use zkha::elector::{
+    AclChoice, Auth, Candidate, Elector, ElectorConfig, FencingToken, LostReason, Mode,
+};
+use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
+use zkha::{Acl, CreateMode, Error, ErrorCode, ZooKeeper};
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn hosts() -> &'static str {
+    TestingServer::shared().unwrap().connect_string()
+}
+
+#[derive(Default)]
+struct Recorder {
+    events: Mutex<Vec<String>>,
+    errors: Mutex<Vec<Option<ErrorCode>>>,
+}
+
+impl Candidate for Recorder {
+    fn on_zookeeper_connected(&self, _path: &str) {
+        self.events.lock().push("connected".into());
+    }
+    fn on_zookeeper_expired(&self) {
+        self.events.lock().push("expired".into());
+    }
+    fn on_became_master(&self, token: FencingToken) {
+        self.events.lock().push(format!("master {}", token.value()));
+    }
+    fn on_lost_master(&self, reason: LostReason) {
+        self.events.lock().push(format!("lost {reason:?}"));
+    }
+    fn do_work(&self, token: FencingToken) {
+        self.events.lock().push(format!("work {}", token.value()));
+    }
+    fn on_error(&self, error: &Error) {
+        self.errors.lock().push(error.code());
+    }
+}
+
+fn config(path: &str, data: &str) -> ElectorConfig {
+    zkha::logging::set_debug_level(zkha::logging::LogLevel::Warn);
+    let mut c = ElectorConfig::new(hosts(), path);
+    c.data = zkha::net::seed_text_data(data);
+    c.poll_interval = Duration::from_millis(100);
+    c.session_timeout = Duration::from_millis(4000);
+    c
+}
+
+#[test]
+fn resign_hands_over_and_tokens_grow() {
+    let path = format!("{}/test", unique_path("resign"));
+    let ra = Arc::new(Recorder::default());
+    let a = Elector::start(config(&path, "10.0.0.1"), ra.clone()).unwrap();
+    assert!(a.wait_until_master(LONG));
+    let ta = a.token().unwrap();
+    let rb = Arc::new(Recorder::default());
+    let b = Elector::start(config(&path, "10.0.0.2"), rb.clone()).unwrap();
+    assert!(eventually(LONG, || b.session_id() != 0));
+    assert!(
+        !b.wait_until_master(Duration::from_millis(300)),
+        "two masters"
+    );
+    let seen = b.current_master().unwrap().unwrap();
+    assert_eq!(
+        (seen.data.as_slice(), seen.session, seen.is_me),
+        (&b"10.0.0.1\0"[..], a.session_id(), false)
+    );
+    assert_eq!(seen.token, ta.value());
+
+    a.resign().unwrap();
+    assert!(
+        b.wait_until_master(LONG),
+        "b did not take over after a resigned"
+    );
+    assert!(!a.is_master());
+    let tb = b.token().unwrap();
+    assert!(tb > ta, "fencing tokens must grow: {ta:?} then {tb:?}");
+    assert!(ra.events.lock().contains(&"lost Resigned".to_string()));
+    // a, resigned, backs off and stays standby behind b.
+    assert!(!a.wait_until_master(Duration::from_millis(1500)));
+    // The run loop works only while master, with the token.
+    let stopper = b.stopper();
+    let worker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(350));
+        stopper.stop();
+    });
+    b.run();
+    worker.join().unwrap();
+    let works: Vec<String> = rb
+        .events
+        .lock()
+        .iter()
+        .filter(|e| e.starts_with("work"))
+        .cloned()
+        .collect();
+    assert!(
+        !works.is_empty() && works.iter().all(|w| *w == format!("work {}", tb.value())),
+        "{works:?}"
+    );
+    drop(b);
+    assert!(
+        a.wait_until_master(LONG),
+        "a rejoins and wins once b leaves"
+    );
+}
+
+#[test]
+fn sequence_mode_lowest_wins_in_order() {
+    let parent = unique_path("seq");
+    let mk = |d: &str| {
+        let mut c = config(&parent, d);
+        c.mode = Mode::Sequence;
+        Elector::start(c, Arc::new(())).unwrap()
+    };
+    let a = mk("10.0.0.1");
+    assert!(a.wait_until_master(LONG));
+    let b = mk("10.0.0.2");
+    assert!(eventually(LONG, || b.session_id() != 0));
+    std::thread::sleep(Duration::from_millis(200));
+    let c = mk("10.0.0.3");
+    assert!(eventually(LONG, || c.session_id() != 0));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!b.is_master() && !c.is_master());
+    let m = c.current_master().unwrap().unwrap();
+    assert_eq!(m.data_text(), "10.0.0.1");
+    assert!(
+        m.path.starts_with(&format!("{parent}/")) && m.path.contains("-n_"),
+        "{}",
+        m.path
+    );
+    let ta = a.token().unwrap();
+    assert!(ta.sequence.is_some());
+    drop(a);
+    assert!(b.wait_until_master(LONG), "the next in line takes over");
+    assert!(!c.is_master());
+    assert!(b.token().unwrap().sequence > ta.sequence);
+    b.resign().unwrap();
+    assert!(c.wait_until_master(LONG));
+    // b rejoined at the back of the queue.
+    assert!(eventually(LONG, || {
+        let zk = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+        zk.get_children(&parent, false).unwrap().len() == 2
+    }));
+}
+
+#[test]
+fn expired_session_is_replaced_by_a_fresh_one() {
+    let path = format!("{}/test", unique_path("f2"));
+    let proxy = TcpProxy::start(hosts()).unwrap();
+    let rec = Arc::new(Recorder::default());
+    let mut c = config(&path, "10.0.0.1");
+    c.hosts = proxy.connect_string();
+    c.session_timeout = Duration::from_millis(2000);
+    let e = Elector::start(c, rec.clone()).unwrap();
+    assert!(e.wait_until_master(LONG));
+    let first = e.session_id();
+    // Cut off past the session timeout: the server expires the session.
+    proxy.set_mode(ProxyMode::Blackhole);
+    std::thread::sleep(Duration::from_millis(3000));
+    proxy.set_mode(ProxyMode::Pass);
+    assert!(
+        eventually(LONG, || e.session_id() != first && e.is_master()),
+        "no new session / mastership: {:?}",
+        rec.events.lock()
+    );
+    let events = rec.events.lock().clone();
+    // F1 first (stepped down while cut off), then the expiry, then F2: a
+    // fresh session that wins again.
+    let lost = events
+        .iter()
+        .position(|x| x == "lost Disconnected")
+        .expect("no step-down");
+    let expired = events
+        .iter()
+        .position(|x| x == "expired")
+        .expect("expiry not reported");
+    assert!(lost < expired, "{events:?}");
+    assert!(
+        events[expired..].iter().any(|x| x.starts_with("master")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn real_errors_are_reported_not_swallowed() {
+    let path = format!("{}/test", unique_path("f7"));
+    let rec = Arc::new(Recorder::default());
+    let mut c = config(&path, "10.0.0.1");
+    c.create_parents = false;
+    let e = Elector::start(c, rec.clone()).unwrap();
+    assert!(
+        eventually(LONG, || rec
+            .errors
+            .lock()
+            .contains(&Some(ErrorCode::NoNode))),
+        "missing parent not reported"
+    );
+    assert!(!e.is_master());
+    // With the parent there, it becomes master.
+    let zk = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    zk.create(
+        path.rsplit_once('/').unwrap().0,
+        b"",
+        &Acl::open_unsafe(),
+        CreateMode::Persistent,
+    )
+    .unwrap();
+    assert!(e.wait_until_master(LONG));
+    // Someone else being master is not an error.
+    let before = rec.errors.lock().len();
+    let other = Elector::start(config(&path, "10.0.0.2"), rec.clone()).unwrap();
+    assert!(eventually(LONG, || other.session_id() != 0));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(rec.errors.lock().len(), before);
+}
+
+#[test]
+fn creator_only_acl_protects_the_node() {
+    let path = format!("{}/test", unique_path("f10"));
+    let mut c = config(&path, "10.0.0.1");
+    c.auth = Some(Auth {
+        scheme: "digest".into(),
+        credential: b"ha:s3cret".to_vec(),
+    });
+    c.acl = AclChoice::CreatorAll;
+    let e = Elector::start(c, Arc::new(())).unwrap();
+    assert!(e.wait_until_master(LONG));
+    let attacker = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    assert_eq!(
+        attacker.delete(&path, -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        attacker.set(&path, b"evil", -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    attacker.add_auth("digest", b"ha:wrong").unwrap();
+    assert_eq!(
+        attacker.delete(&path, -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    assert!(e.is_master());
+    // The open-ACL node of the seed design can be deleted by anyone (F10):
+    // the safe elector notices and competes again.
+    let open = format!("{}/test", unique_path("f10open"));
+    let e2 = Elector::start(config(&open, "10.0.0.2"), Arc::new(())).unwrap();
+    assert!(e2.wait_until_master(LONG));
+    let t1 = e2.token().unwrap();
+    attacker.delete(&open, -1).unwrap();
+    assert!(
+        eventually(LONG, || e2.token().is_some_and(|t| t > t1)),
+        "did not notice the deletion and win again"
+    );
+}
+
+#[test]
+fn bad_configuration_is_a_typed_error() {
+    let mut c = ElectorConfig::new("127.0.0.1:2181", "no-slash");
+    assert!(matches!(
+        Elector::start(c.clone(), Arc::new(())),
+        Err(Error::InvalidArgument { .. })
+    ));
+    c.path = "/ok".into();
+    c.session_timeout = Duration::ZERO;
+    assert!(matches!(
+        Elector::start(c, Arc::new(())),
+        Err(Error::InvalidArgument { .. })
+    ));
+}
