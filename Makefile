@@ -24,7 +24,7 @@ test: setup
 
 ## The main job, on an embedded ZooKeeper server.
 demo: setup
-	$(CARGO) run --quiet --bin zkha -- demo
+	$(CARGO) run --quiet --bin zkha -- demo --seed
 
 ## Benchmarks (side-by-side ratios), see BENCHMARKS.md.
 bench: setup

@@ -13,6 +13,7 @@
 
 mod async_ops;
 mod callback;
+pub mod child;
 pub mod elector;
 pub mod error;
 pub mod logging;

@@ -2,16 +2,41 @@
 
 mod cli {
     pub mod candidate;
+    pub mod common;
     pub mod demo;
+    pub mod run;
     pub mod signals;
+    pub mod status;
+    pub mod watch;
 }
 
 use clap::{Parser, Subcommand};
+use cli::common::exit;
 use std::process::ExitCode;
 
-/// ZooKeeper master/standby failover on the official C client.
+const AFTER_HELP: &str = "\
+Examples:
+  zkha demo                                   # embedded ZooKeeper, three candidates, failovers
+  zkha run --hosts 127.0.0.1:2181 --path /master/test -- ./my-service --flag
+  zkha status --hosts 127.0.0.1:2181 --path /master/test --json
+  zkha watch --hosts 127.0.0.1:2181 --path /master/test
+
+Exit codes:
+  0  done (status: someone is master)
+  1  runtime error (ZooKeeper unreachable, I/O)
+  2  bad usage or input
+  3  seed profile: session re-init limit reached
+  4  status: nobody is master
+  5  run: the command could not be started
+  run --on-exit exit: the command's own exit code, or 128+N if it died of signal N;
+  run interrupted by SIGINT/SIGTERM: 128+N
+
+Logs: RUST_LOG (e.g. RUST_LOG=zkha=debug); the C client's own lines at
+--zk-log-level, through the same logger (target \"zookeeper\") or into --zk-log-file.";
+
+/// ZooKeeper master/standby failover on the official ZooKeeper C client.
 #[derive(Parser)]
-#[command(name = "zkha", version, about)]
+#[command(name = "zkha", version, about, after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,17 +44,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the demo: an embedded ZooKeeper server (or --hosts), one master
-    /// node in the seed design's format, printed back.
-    Demo {
-        /// Use this ZooKeeper ensemble instead of an embedded server.
-        #[arg(long)]
-        hosts: Option<String>,
-        /// The master znode (its parent is created if missing).
-        #[arg(long, default_value = "/master/test")]
-        path: String,
-    },
-    /// Join an election as one candidate until interrupted, writing a trace.
+    /// Run CMD only while this process is master (SIGTERM, then SIGKILL, when
+    /// mastership ends).
+    Run(cli::run::RunArgs),
+    /// Show who is master (and the queue in sequence mode).
+    Status(cli::status::StatusArgs),
+    /// Print a line each time the master changes.
+    Watch(cli::watch::WatchArgs),
+    /// Show failover live: three candidates (two Rust, one C++), resign,
+    /// crash, and a latency summary. Without --hosts, on an embedded server.
+    Demo(cli::demo::DemoArgs),
+    /// One election candidate with a trace (for tests and experiments);
+    /// SIGUSR1 resigns, SIGINT/SIGTERM leave.
     Candidate(cli::candidate::CandidateArgs),
     /// Run an embedded ZooKeeper server (Debian's) on a free 127.0.0.1 port
     /// until interrupted; prints its connect string.
@@ -42,17 +68,36 @@ enum Command {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors.
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     let result = match cli.command {
-        Command::Demo { hosts, path } => cli::demo::run(hosts.as_deref(), &path),
-        Command::Candidate(args) => cli::candidate::run(args),
-        Command::Server { print_pid } => serve(print_pid),
+        Command::Run(args) => cli::run::run(args),
+        Command::Status(args) => cli::status::run(args),
+        Command::Watch(args) => cli::watch::run(args),
+        Command::Demo(args) => cli::demo::run(args).map(|_| exit::OK),
+        Command::Candidate(args) => cli::candidate::run(args).map(|_| exit::OK),
+        Command::Server { print_pid } => serve(print_pid).map(|_| exit::OK),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("zkha: {e}");
-            ExitCode::FAILURE
+            let usage = matches!(
+                e.downcast_ref::<zkha::Error>(),
+                Some(zkha::Error::InvalidArgument { .. })
+            );
+            ExitCode::from(if usage { exit::USAGE } else { exit::ERROR })
         }
     }
 }

@@ -89,7 +89,7 @@ fn resign_hands_over_and_tokens_grow() {
     // a, resigned, backs off and stays standby behind b.
     assert!(!a.wait_until_master(Duration::from_millis(1500)));
     // The run loop works only while master, with the token.
-    let stopper = b.stopper();
+    let stopper = b.control();
     let worker = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(350));
         stopper.stop();

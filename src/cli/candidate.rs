@@ -117,19 +117,30 @@ impl ElectionArgs {
 pub struct CandidateArgs {
     #[command(flatten)]
     pub election: ElectionArgs,
+    #[command(flatten)]
+    pub log: super::common::LogArgs,
     /// Leave after this many ms (default: run until SIGINT/SIGTERM).
     #[arg(long)]
     pub run_for: Option<u64>,
 }
 
 pub fn run(args: CandidateArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let config = args.election.config();
+    let mut config = args.election.config();
+    config.log_to_rust = args.log.apply()?;
     let is_seed = matches!(config.profile, Profile::Seed);
     let elector = Elector::start(config, Arc::new(()))?;
-    let stopper = elector.stopper();
-    signals::on_termination(move |_| stopper.stop());
+    let (stopper, resigner) = (elector.control(), elector.control());
+    // SIGINT/SIGTERM: leave; SIGUSR1: resign (stay a candidate).
+    signals::dispatch(
+        move || stopper.stop(),
+        move || {
+            if let Err(e) = resigner.resign() {
+                log::error!(target: "zkha", "resign: {e}");
+            }
+        },
+    );
     if let Some(ms) = args.run_for {
-        let stopper = elector.stopper();
+        let stopper = elector.control();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(ms));
             stopper.stop();

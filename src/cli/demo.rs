@@ -1,164 +1,441 @@
-//! `zkha demo`, minimal form: the seed design's master node (S1, S5, S6) made
-//! with the raw C client on an embedded server, read back and released.
+//! `zkha demo`: failover, live. Three candidates in separate processes (two
+//! Rust, one C++ reference peer) contend for one master node; the master
+//! resigns, then one is killed with SIGKILL, then one exits gracefully; with
+//! `--seed` the same with the seed profile's slower takeovers. A timeline is
+//! printed as it happens and a latency table at the end. No process is left
+//! behind.
 
-use std::error::Error;
-use std::ffi::{CStr, CString};
-use std::os::raw::{c_char, c_int, c_void};
-use std::sync::mpsc;
+use clap::Args;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use zk_sys::consts::*;
+use zkha::elector::trace::monotonic_ms;
 use zkha::testing::TestingServer;
+use zkha::{Acl, CreateMode, ZooKeeper};
 
-extern "C" fn watcher(
-    _zh: *mut zk_sys::zhandle_t,
-    type_: c_int,
-    state: c_int,
-    _p: *const c_char,
-    ctx: *mut c_void,
-) {
-    let _ = std::panic::catch_unwind(|| {
-        if type_ == ZOO_SESSION_EVENT {
-            // SAFETY: ctx is the Sender owned by `run`, alive until after zookeeper_close.
-            let tx = unsafe { &*(ctx as *const mpsc::Sender<c_int>) };
-            let _ = tx.send(state);
-        }
-    });
+/// `zkha demo` arguments.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub log: super::common::LogArgs,
+    /// Use this ZooKeeper ensemble instead of an embedded server.
+    #[arg(long)]
+    pub hosts: Option<String>,
+    /// Also show the seed profile (the C++ design): slower takeovers.
+    #[arg(long)]
+    pub seed: bool,
+    /// Session timeout of the candidates, in ms (a crash takes this long).
+    #[arg(long, default_value_t = 3000)]
+    pub session_timeout: u64,
 }
 
-fn check(rc: c_int, what: &str) -> Result<(), Box<dyn Error>> {
-    if rc == zk_sys::ZOK {
-        return Ok(());
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    RustSafe,
+    RustSeed,
+    Cpp,
+}
+
+struct Candidate {
+    name: String,
+    ip: String,
+    kind: Kind,
+    child: Option<Child>,
+    trace: PathBuf,
+    read: u64,
+}
+
+struct Demo {
+    hosts: String,
+    path: String,
+    dir: PathBuf,
+    session_ms: u64,
+    t0: f64,
+    candidates: Vec<Candidate>,
+    results: Vec<(String, String, String, String, f64, String)>,
+}
+
+fn ts(t0: f64, t: f64) -> String {
+    format!("[{:>6.2}s]", (t - t0) / 1000.0)
+}
+
+impl Demo {
+    fn say(&self, msg: &str) {
+        println!("{} {msg}", ts(self.t0, monotonic_ms()));
     }
-    // SAFETY: zerror returns a static string for any code.
-    let text = unsafe { CStr::from_ptr(zk_sys::zerror(rc)) }.to_string_lossy();
-    Err(format!("{what} failed: ({rc}){text}").into())
+
+    fn spawn(
+        &mut self,
+        name: &str,
+        ip: &str,
+        kind: Kind,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let trace = self.dir.join(format!("{name}.trace"));
+        let log = std::fs::File::create(self.dir.join(format!("{name}.log")))?;
+        let timeout = self.session_ms.to_string();
+        let mut cmd = match kind {
+            Kind::Cpp => {
+                let peer = PathBuf::from(env!("ZKHA_SEED_PEER"));
+                if !peer.exists() {
+                    return Err(format!(
+                        "the C++ peer {} is missing: build with `cargo build`",
+                        peer.display()
+                    )
+                    .into());
+                }
+                let mut c = Command::new(peer);
+                c.args([&self.hosts, &self.path, ip, &timeout, "1000", "--trace"])
+                    .arg(&trace)
+                    .args(["--name", name]);
+                c
+            }
+            Kind::RustSafe | Kind::RustSeed => {
+                let mut c = Command::new(std::env::current_exe()?);
+                c.env("RUST_LOG", "warn")
+                    .args([
+                        "candidate",
+                        "--hosts",
+                        &self.hosts,
+                        "--path",
+                        &self.path,
+                        "--data",
+                        ip,
+                    ])
+                    .args([
+                        "--profile",
+                        if kind == Kind::RustSafe {
+                            "safe"
+                        } else {
+                            "seed"
+                        },
+                    ])
+                    .args(["--session-timeout", &timeout, "--trace"])
+                    .arg(&trace)
+                    .args(["--name", name]);
+                c
+            }
+        };
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        let child = zkha::child::spawn_tied_to_process(cmd)?;
+        let what = match kind {
+            Kind::RustSafe => "Rust, safe profile",
+            Kind::RustSeed => "Rust, seed profile",
+            Kind::Cpp => "C++ reference peer (seed design)",
+        };
+        self.say(&format!("start {name:<7} {ip:<11} {what}"));
+        self.candidates.push(Candidate {
+            name: name.into(),
+            ip: ip.into(),
+            kind,
+            child: Some(child),
+            trace,
+            read: 0,
+        });
+        Ok(())
+    }
+
+    /// Prints new trace events of every candidate; returns them as
+    /// (time, name, event, reason).
+    fn poll(&mut self) -> Vec<(f64, String, String)> {
+        let mut out = Vec::new();
+        for c in &mut self.candidates {
+            let Ok(mut f) = std::fs::File::open(&c.trace) else {
+                continue;
+            };
+            if f.seek(SeekFrom::Start(c.read)).is_err() {
+                continue;
+            }
+            let mut reader = BufReader::new(f);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                if !line.ends_with('\n') {
+                    break;
+                }
+                c.read += line.len() as u64;
+                let field = |k: &str| {
+                    let key = format!("\"{k}\":");
+                    line.find(&key).map(|i| {
+                        let rest = &line[i + key.len()..];
+                        let end = rest.find([',', '}']).unwrap_or(rest.len());
+                        rest[..end].trim_matches('"').to_owned()
+                    })
+                };
+                let (Some(t), Some(ev)) = (
+                    field("t").and_then(|t| t.parse::<f64>().ok()),
+                    field("event"),
+                ) else {
+                    line.clear();
+                    continue;
+                };
+                let shown = match ev.as_str() {
+                    "became_master" => Some(format!("{:<7} became MASTER ({})", c.name, c.ip)),
+                    "lost_master" => Some(format!(
+                        "{:<7} stepped down: {}",
+                        c.name,
+                        field("reason").unwrap_or_default()
+                    )),
+                    "expired" => Some(format!("{:<7} session expired", c.name)),
+                    _ => None,
+                };
+                if let Some(s) = shown {
+                    println!("{} {s}", ts(self.t0, t));
+                }
+                out.push((t, c.name.clone(), ev));
+                line.clear();
+            }
+        }
+        out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        out
+    }
+
+    /// Waits for the next `became_master` (printing the timeline meanwhile).
+    fn next_master(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<(f64, String), Box<dyn std::error::Error>> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some((t, name, _)) = self
+                .poll()
+                .into_iter()
+                .find(|(_, _, e)| e == "became_master")
+            {
+                return Ok((t, name));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err("no candidate became master in time".into())
+    }
+
+    fn pause(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            self.poll();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn index(&self, name: &str) -> usize {
+        self.candidates
+            .iter()
+            .position(|c| c.name == name)
+            .expect("known candidate")
+    }
+
+    fn signal(&mut self, name: &str, sig: i32) {
+        let i = self.index(name);
+        if let Some(child) = &self.candidates[i].child {
+            // SAFETY: signals our own child process.
+            unsafe { libc::kill(child.id() as i32, sig) };
+        }
+        if sig == libc::SIGKILL {
+            if let Some(mut child) = self.candidates[i].child.take() {
+                let _ = child.wait();
+            }
+        }
+    }
+
+    /// One failover: `act` on the master, time until the next one.
+    fn failover(
+        &mut self,
+        profile: &str,
+        master: &str,
+        act: &str,
+        floor: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        self.poll();
+        let sig = match act {
+            "resign" => libc::SIGUSR1,
+            "crash (SIGKILL)" => libc::SIGKILL,
+            _ => libc::SIGTERM,
+        };
+        self.say(&format!("--> {act}: {master}"));
+        let start = monotonic_ms();
+        self.signal(master, sig);
+        let wait = Duration::from_millis(self.session_ms * 3 + 10_000);
+        let (t, winner) = self.next_master(wait)?;
+        let ms = t - start;
+        self.say(&format!("    failover {master} -> {winner}: {ms:.0} ms"));
+        if sig == libc::SIGTERM {
+            let i = self.index(master);
+            if let Some(mut c) = self.candidates[i].child.take() {
+                let _ = c.wait();
+            }
+        }
+        self.results.push((
+            profile.into(),
+            act.into(),
+            master.into(),
+            winner.clone(),
+            ms,
+            floor.into(),
+        ));
+        Ok(winner)
+    }
+
+    fn stop_all(&mut self) {
+        for c in &mut self.candidates {
+            if let Some(child) = &c.child {
+                // SAFETY: signals our own child process.
+                unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            }
+        }
+        for c in &mut self.candidates {
+            if let Some(mut child) = c.child.take() {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        self.poll();
+        self.candidates.clear();
+    }
 }
 
-pub fn run(hosts: Option<&str>, path: &str) -> Result<(), Box<dyn Error>> {
-    let started = Instant::now();
-    let step = |msg: &str| println!("[{:>6.2}s] {msg}", started.elapsed().as_secs_f64());
-    let parent = match path.rfind('/') {
-        Some(i) if i > 0 && !path.ends_with('/') => &path[..i],
-        _ => return Err(format!("--path {path:?} must look like /parent/name").into()),
-    };
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.stop_all();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::RustSafe => "safe",
+        Kind::RustSeed => "seed",
+        Kind::Cpp => "c++",
+    }
+}
+
+pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    zkha::validate::check_timeout_ms(args.session_timeout as i64, "session timeout")?;
+    let bridge = args.log.apply()?;
+    let t0 = monotonic_ms();
     let server;
-    let hosts = match hosts {
-        Some(h) => h.to_owned(),
+    let hosts = match &args.hosts {
+        Some(h) => {
+            zkha::validate::check_hosts(h)?;
+            h.clone()
+        }
         None => {
-            step("starting an embedded ZooKeeper server (Debian's zookeeper 3.8)");
+            println!(
+                "{} starting an embedded ZooKeeper server (Debian's zookeeper 3.8)",
+                ts(t0, monotonic_ms())
+            );
             server = TestingServer::start()?;
             server.connect_string().to_owned()
         }
     };
-    step(&format!(
-        "zookeeper_init(\"{hosts}\", watcher, 5000, NULL, ctx, 0)"
-    ));
-    // SAFETY: sets a process-wide integer in the C client.
-    unsafe { zk_sys::zoo_set_debug_level(zk_sys::ZOO_LOG_LEVEL_WARN) };
-    let (tx, rx) = mpsc::channel::<c_int>();
-    let chosts = CString::new(hosts.clone())?;
-    // SAFETY: valid C string and callback; `tx` outlives the handle (closed below).
-    let zh = unsafe {
-        zk_sys::zookeeper_init(
-            chosts.as_ptr(),
-            Some(watcher),
-            5000,
-            std::ptr::null(),
-            &tx as *const _ as *mut c_void,
-            0,
-        )
+    let base = format!("/zkha-demo-{}", std::process::id());
+    let zk = ZooKeeper::builder(&hosts)
+        .log_to_rust(bridge)
+        .connect(Duration::from_secs(30))?;
+    zk.create(&base, b"", &Acl::open_unsafe(), CreateMode::Persistent)?;
+    let dir = std::env::temp_dir().join(format!("zkha-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut demo = Demo {
+        hosts: hosts.clone(),
+        path: format!("{base}/master"),
+        dir,
+        session_ms: args.session_timeout,
+        t0,
+        candidates: Vec::new(),
+        results: Vec::new(),
     };
-    if zh.is_null() {
-        return Err(format!("zookeeper_init failed: {}", std::io::Error::last_os_error()).into());
+    println!(
+        "{} ZooKeeper at {hosts}; master node {}; session timeout {} ms",
+        ts(t0, monotonic_ms()),
+        demo.path,
+        args.session_timeout
+    );
+    let outcome = scenario(&mut demo, &zk, args.seed);
+    demo.stop_all();
+    let _ = zk.delete(&demo.path, -1);
+    let _ = zk.delete(&base, -1);
+    outcome?;
+
+    println!();
+    println!("Failover latency (one clock: CLOCK_MONOTONIC; from resign/exit/kill to the new master's `became master`):");
+    println!(
+        "  {:<7} {:<16} {:<8} {:<8} {:>10}   expected",
+        "profile", "event", "from", "to", "latency"
+    );
+    for (profile, act, from, to, ms, floor) in &demo.results {
+        println!("  {profile:<7} {act:<16} {from:<8} {to:<8} {ms:>8.0} ms   {floor}");
     }
-    let result = (|| -> Result<(), Box<dyn Error>> {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(s) if s == ZOO_CONNECTED_STATE => {}
-            Ok(s) => return Err(format!("session state {s} instead of CONNECTED").into()),
-            Err(_) => return Err(format!("no connection to {hosts} within 30 s").into()),
-        }
-        // SAFETY: live handle; the id is copied.
-        let id = unsafe { *zk_sys::zoo_client_id(zh) };
-        // SAFETY: live handle.
-        let timeout = unsafe { zk_sys::zoo_recv_timeout(zh) };
-        step(&format!(
-            "connected: session 0x{:x}, negotiated timeout {timeout} ms",
-            id.client_id
-        ));
-
-        let cparent = CString::new(parent)?;
-        // SAFETY: valid handle, path and static open ACL; no output buffer.
-        let rc = unsafe {
-            zk_sys::zoo_create(
-                zh,
-                cparent.as_ptr(),
-                std::ptr::null(),
-                -1,
-                std::ptr::addr_of_mut!(zk_sys::ZOO_OPEN_ACL_UNSAFE),
-                ZOO_PERSISTENT,
-                std::ptr::null_mut(),
-                0,
-            )
-        };
-        if rc != zk_sys::ZNODEEXISTS {
-            check(rc, &format!("create parent {parent}"))?;
-        }
-        let ip = zkha::net::primary_ip();
-        let data = zkha::net::seed_node_data(&ip);
-        let cpath = CString::new(path)?;
-        // SAFETY: as above, with `data.len()` bytes of data.
-        let rc = unsafe {
-            zk_sys::zoo_create(
-                zh,
-                cpath.as_ptr(),
-                data.as_ptr() as *const c_char,
-                data.len() as c_int,
-                std::ptr::addr_of_mut!(zk_sys::ZOO_OPEN_ACL_UNSAFE),
-                ZOO_EPHEMERAL,
-                std::ptr::null_mut(),
-                0,
-            )
-        };
-        check(rc, &format!("become master[{path}]"))?;
-        step(&format!(
-            "became master: created ephemeral {path} with data \"{ip}\\0\" ({} bytes)",
-            data.len()
-        ));
-
-        let mut buf = vec![0u8; 1024];
-        let mut len = buf.len() as c_int;
-        let mut stat = zk_sys::Stat::default();
-        // SAFETY: valid path, buffer of `len` bytes, Stat out-parameter.
-        let rc = unsafe {
-            zk_sys::zoo_get(
-                zh,
-                cpath.as_ptr(),
-                0,
-                buf.as_mut_ptr() as *mut c_char,
-                &mut len,
-                &mut stat,
-            )
-        };
-        check(rc, "zoo_get")?;
-        buf.truncate(len.max(0) as usize);
-        step(&format!(
-            "read back: {:?}, ephemeralOwner 0x{:x} (ours: {}), czxid 0x{:x}",
-            String::from_utf8_lossy(&buf),
-            stat.ephemeralOwner,
-            stat.ephemeralOwner == id.client_id,
-            stat.czxid
-        ));
-        if buf != data {
-            return Err("the node's bytes differ from what was written".into());
-        }
-        Ok(())
-    })();
-    // SAFETY: zh is live and closed exactly once; `tx` is still alive.
-    let rc = unsafe { zk_sys::zookeeper_close(zh) };
-    step(&format!(
-        "zookeeper_close: rc {rc}; the ephemeral node goes with the session"
-    ));
-    result?;
-    step("done");
+    println!(
+        "done in {:.1} s; every candidate stopped.",
+        (monotonic_ms() - t0) / 1000.0
+    );
     Ok(())
+}
+
+fn scenario(demo: &mut Demo, zk: &ZooKeeper, seed: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let t = demo.session_ms;
+    println!("\n== safe profile: watch, step-down, fencing token ==");
+    demo.spawn("rust-a", "127.0.0.11", Kind::RustSafe)?;
+    let (_, first) = demo.next_master(Duration::from_secs(30))?;
+    demo.spawn("rust-b", "127.0.0.12", Kind::RustSafe)?;
+    demo.spawn("cpp-c", "127.0.0.13", Kind::Cpp)?;
+    demo.pause(Duration::from_millis(1500));
+    show_master(demo, zk);
+    let m = demo.failover("safe", &first, "resign", "round trip + watch")?;
+    demo.pause(Duration::from_millis(1500));
+    let m = demo.failover(
+        "safe",
+        &m,
+        "crash (SIGKILL)",
+        &format!("session timeout {t} ms"),
+    )?;
+    demo.pause(Duration::from_millis(1500));
+    show_master(demo, zk);
+    let kind = demo.candidates[demo.index(&m)].kind;
+    let floor = if kind == Kind::Cpp {
+        "exit + close"
+    } else {
+        "round trip + watch"
+    };
+    demo.failover(kind_name(kind), &m, "graceful exit", floor)?;
+    demo.pause(Duration::from_millis(1000));
+    demo.stop_all();
+    if seed {
+        println!("\n== seed profile (the C++ design): poll every 1 s, 2 s settle ==");
+        demo.spawn("seed-d", "127.0.0.21", Kind::RustSeed)?;
+        let (_, first) = demo.next_master(Duration::from_secs(30))?;
+        demo.spawn("cpp-e", "127.0.0.22", Kind::Cpp)?;
+        demo.spawn("seed-f", "127.0.0.23", Kind::RustSeed)?;
+        demo.pause(Duration::from_millis(1500));
+        let m = demo.failover(
+            "seed",
+            &first,
+            "graceful exit",
+            "up to 1 s poll (+2 s settle)",
+        )?;
+        demo.pause(Duration::from_millis(2500));
+        demo.failover(
+            "seed",
+            &m,
+            "crash (SIGKILL)",
+            &format!("{t} ms + up to 1 s poll (+2 s settle)"),
+        )?;
+        demo.pause(Duration::from_millis(1000));
+        demo.stop_all();
+    }
+    Ok(())
+}
+
+fn show_master(demo: &Demo, zk: &ZooKeeper) {
+    if let Ok(Some(m)) = zkha::elector::read_master(zk, &demo.path, false) {
+        demo.say(&format!(
+            "    node {}: {:?} (IP + NUL), session {:#x}, token {:#x}",
+            demo.path,
+            String::from_utf8_lossy(&m.data),
+            m.session,
+            m.token
+        ));
+    }
 }

@@ -102,6 +102,9 @@ pub struct ElectorConfig {
     pub trace: Option<PathBuf>,
     /// A label for this candidate in traces (default "rust-<profile>").
     pub name: Option<String>,
+    /// Route the C client's log lines of this elector's sessions into the
+    /// `log` crate (target "zookeeper") instead of the C log stream.
+    pub log_to_rust: bool,
 }
 
 impl ElectorConfig {
@@ -124,6 +127,7 @@ impl ElectorConfig {
             resign_backoff: Duration::from_millis(1000),
             trace: None,
             name: None,
+            log_to_rust: false,
         }
     }
 

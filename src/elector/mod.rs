@@ -32,7 +32,8 @@ mod shared;
 pub mod trace;
 
 pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
-pub use shared::{Candidate, FencingToken, LostReason, MasterInfo};
+pub use safe::step_down_after;
+pub use shared::{read_master, read_queue, Candidate, FencingToken, LostReason, MasterInfo};
 
 use crate::error::{Error, Result};
 use shared::Shared;
@@ -107,13 +108,7 @@ impl Elector {
     /// `resign_backoff` (safe) or until its next poll (seed). Not master:
     /// nothing happens.
     pub fn resign(&self) -> Result<()> {
-        match self.shared.config.profile {
-            Profile::Seed => seed::resign(&self.shared),
-            Profile::Safe => {
-                self.shared.request_resign();
-                Ok(())
-            }
-        }
+        resign(&self.shared)
     }
 
     /// Who is master now, as the node says (data, holder session, since
@@ -139,10 +134,10 @@ impl Elector {
         self.shared.request_stop();
     }
 
-    /// A handle that can stop this elector from elsewhere (a signal
-    /// handler thread, another component).
-    pub fn stopper(&self) -> Stopper {
-        Stopper(self.shared.clone())
+    /// A handle that can stop this elector, or make it resign, from
+    /// elsewhere (a signal thread, another component).
+    pub fn control(&self) -> Control {
+        Control(self.shared.clone())
     }
 
     /// Leaves the election: stops, releases mastership (the node goes with
@@ -166,13 +161,29 @@ impl Drop for Elector {
     }
 }
 
-/// Stops an elector from another thread.
-#[derive(Clone)]
-pub struct Stopper(Arc<Shared>);
+fn resign(shared: &Shared) -> Result<()> {
+    match shared.config.profile {
+        Profile::Seed => seed::resign(shared),
+        Profile::Safe => {
+            shared.request_resign();
+            Ok(())
+        }
+    }
+}
 
-impl Stopper {
+/// Stops an elector, or makes it resign, from another thread. Holding one
+/// does not keep the elector alive: its owner still shuts it down.
+#[derive(Clone)]
+pub struct Control(Arc<Shared>);
+
+impl Control {
     /// Same as [`Elector::stop`].
     pub fn stop(&self) {
         self.0.request_stop();
+    }
+
+    /// Same as [`Elector::resign`].
+    pub fn resign(&self) -> Result<()> {
+        resign(&self.0)
     }
 }

@@ -74,6 +74,7 @@ fn new_session(shared: &Arc<Shared>) -> Result<Arc<ZooKeeper>> {
         ZooKeeper::builder(&shared.config.hosts)
             .session_timeout(shared.config.session_timeout)
             .watcher(move |e| on_session_event(&weak, e))
+            .log_to_rust(shared.config.log_to_rust)
             .init()?,
     );
     let mut inner = shared.inner.lock();
@@ -500,7 +501,7 @@ fn sequence_of(name: &str) -> Option<i64> {
 }
 
 /// Children of `parent` that are election nodes, lowest sequence first.
-fn candidates(zk: &ZooKeeper, parent: &str) -> Result<Vec<String>> {
+pub(crate) fn candidates(zk: &ZooKeeper, parent: &str) -> Result<Vec<String>> {
     let mut kids: Vec<String> = zk
         .get_children(parent, false)?
         .into_iter()
@@ -508,15 +509,6 @@ fn candidates(zk: &ZooKeeper, parent: &str) -> Result<Vec<String>> {
         .collect();
     kids.sort_by_key(|k| sequence_of(k));
     Ok(kids)
-}
-
-/// The lowest election node under `parent`, as a full path.
-pub(crate) fn lowest_child(zk: &ZooKeeper, parent: &str) -> Result<Option<String>> {
-    match candidates(zk, parent) {
-        Ok(kids) => Ok(kids.first().map(|k| format!("{parent}/{k}"))),
-        Err(e) if code(&e) == Some(ErrorCode::NoNode) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// Sequence mode: ephemeral-sequential children `<session>-n_<seq>` under

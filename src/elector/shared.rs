@@ -287,19 +287,12 @@ impl Shared {
     /// The master node as it is now; `is_me` by the profile's rule.
     pub(crate) fn current_master(&self) -> Result<Option<MasterInfo>> {
         let zk = self.zk().ok_or(Error::Closed)?;
-        let path = match self.config.mode {
-            Mode::Sequence => match super::safe::lowest_child(&zk, &self.config.path)? {
-                Some(p) => p,
-                None => return Ok(None),
-            },
-            _ => self.config.path.clone(),
+        let Some(mut info) =
+            read_master(&zk, &self.config.path, self.config.mode == Mode::Sequence)?
+        else {
+            return Ok(None);
         };
-        let (data, stat) = match zk.get(&path, false) {
-            Ok(r) => r,
-            Err(e) if e.code() == Some(ErrorCode::NoNode) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let is_me = match self.config.profile {
+        info.is_me = match self.config.profile {
             // The design's check (F4): compare only as many bytes as our IP
             // text has, so 10.0.0.1 "matches" 10.0.0.12.
             Profile::Seed => {
@@ -308,19 +301,12 @@ impl Shared {
                     .data
                     .strip_suffix(&[0])
                     .unwrap_or(&self.config.data);
-                data.len() >= mine.len() && data[..mine.len()] == *mine
+                info.data.len() >= mine.len() && info.data[..mine.len()] == *mine
             }
             // The fix: the session that owns the node.
-            Profile::Safe => stat.ephemeral_owner != 0 && stat.ephemeral_owner == self.session_id(),
+            Profile::Safe => info.session != 0 && info.session == self.session_id(),
         };
-        Ok(Some(MasterInfo {
-            path,
-            data,
-            session: stat.ephemeral_owner,
-            since_ms: stat.ctime,
-            token: stat.czxid,
-            is_me,
-        }))
+        Ok(Some(info))
     }
 
     /// Closes every handle (the current one and any the seed abandoned).
@@ -337,5 +323,55 @@ impl Shared {
             let _ = h.close();
         }
         self.trace.emit("exit", &[]);
+    }
+}
+
+/// Reads one election node (`is_me` false).
+fn read_node(zk: &ZooKeeper, path: &str) -> Result<Option<MasterInfo>> {
+    match zk.get(path, false) {
+        Ok((data, stat)) => Ok(Some(MasterInfo {
+            path: path.to_owned(),
+            data,
+            session: stat.ephemeral_owner,
+            since_ms: stat.ctime,
+            token: stat.czxid,
+            is_me: false,
+        })),
+        Err(e) if e.code() == Some(ErrorCode::NoNode) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Who is master of `path`, read by any client (`is_me` is false). In
+/// sequence mode (`sequence`), the lowest candidate under `path`.
+pub fn read_master(zk: &ZooKeeper, path: &str, sequence: bool) -> Result<Option<MasterInfo>> {
+    if !sequence {
+        return read_node(zk, path);
+    }
+    // The lowest may vanish between listing and reading: take the next.
+    for node in read_queue_paths(zk, path)? {
+        if let Some(info) = read_node(zk, &node)? {
+            return Ok(Some(info));
+        }
+    }
+    Ok(None)
+}
+
+/// Sequence mode: every candidate under `parent`, lowest (the master) first.
+pub fn read_queue(zk: &ZooKeeper, parent: &str) -> Result<Vec<MasterInfo>> {
+    let mut out = Vec::new();
+    for node in read_queue_paths(zk, parent)? {
+        if let Some(info) = read_node(zk, &node)? {
+            out.push(info);
+        }
+    }
+    Ok(out)
+}
+
+fn read_queue_paths(zk: &ZooKeeper, parent: &str) -> Result<Vec<String>> {
+    match super::safe::candidates(zk, parent) {
+        Ok(kids) => Ok(kids.into_iter().map(|k| format!("{parent}/{k}")).collect()),
+        Err(e) if e.code() == Some(ErrorCode::NoNode) => Ok(Vec::new()),
+        Err(e) => Err(e),
     }
 }

@@ -183,7 +183,7 @@ impl Member {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        let child = process::spawn_tied_to_process(cmd).map_err(|e| {
+        let child = crate::child::spawn_tied_to_process(cmd).map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 Error::JavaMissing(self.config.java.clone())
             } else {

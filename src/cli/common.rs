@@ -1,0 +1,91 @@
+//! What every subcommand shares: exit codes, the C client's logging, times.
+
+use clap::Args;
+use std::path::PathBuf;
+use zkha::logging::{set_debug_level, set_log_stream, LogLevel, LogStream};
+
+/// Exit codes (see `zkha --help`).
+pub mod exit {
+    /// Done.
+    pub const OK: u8 = 0;
+    /// A runtime error (ZooKeeper unreachable, I/O).
+    pub const ERROR: u8 = 1;
+    /// Bad usage or input.
+    pub const USAGE: u8 = 2;
+    /// `status`: nobody is master.
+    pub const NO_MASTER: u8 = 4;
+    /// `run`: the command could not be started.
+    pub const CANNOT_START: u8 = 5;
+}
+
+/// The C client's own log lines.
+#[derive(Debug, Args, Clone)]
+pub struct LogArgs {
+    /// Level of the C client's log lines: error, warn, info, debug.
+    #[arg(long, default_value = "warn", value_parser = parse_level)]
+    pub zk_log_level: LogLevel,
+    /// Write the C client's log lines to this file (zoo_set_log_stream)
+    /// instead of routing them through RUST_LOG's logger (target "zookeeper").
+    #[arg(long)]
+    pub zk_log_file: Option<PathBuf>,
+}
+
+fn parse_level(s: &str) -> Result<LogLevel, String> {
+    s.parse().map_err(|e: zkha::Error| e.to_string())
+}
+
+impl LogArgs {
+    /// Applies the level and stream; returns whether handles should bridge
+    /// their C log lines into the `log` crate.
+    pub fn apply(&self) -> Result<bool, zkha::Error> {
+        set_debug_level(self.zk_log_level);
+        match &self.zk_log_file {
+            Some(f) => {
+                set_log_stream(LogStream::File(f))?;
+                Ok(false)
+            }
+            None => Ok(true),
+        }
+    }
+}
+
+/// `ms` since the epoch as `YYYY-MM-DD HH:MM:SS.mmm UTC`.
+pub fn utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_formats_dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00.000 UTC");
+        assert_eq!(super::utc(1_795_000_000_123), "2026-11-18 11:06:40.123 UTC");
+        assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00:00.000 UTC");
+    }
+}
