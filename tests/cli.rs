@@ -1,0 +1,421 @@
+//! The `zkha` binary against a real server: `run` never runs two children at
+//! once and hands over when its process dies; `status` and `watch` report
+//! it; bad input is a one-line error with exit code 2.
+
+mod common;
+
+use common::eventually;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use zkha::testing::{unique_path, TestingServer};
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn zkha() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zkha"));
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+fn hosts() -> &'static str {
+    TestingServer::shared().unwrap().connect_string()
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only probes.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// A child command that logs `start <name> <pid> <token> <path>` and, on
+/// SIGTERM, `stop <name>`, to `log`.
+fn worker(name: &str, log: &Path) -> Vec<String> {
+    let script = format!(
+        "echo start {name} $$ $ZKHA_TOKEN $ZKHA_PATH >> {log}; trap 'echo stop {name} >> {log}; exit 0' TERM; while true; do sleep 0.02; done",
+        log = log.display()
+    );
+    vec!["sh".into(), "-c".into(), script]
+}
+
+fn run_proc(path: &str, data: &str, cmd: &[String], extra: &[&str]) -> Child {
+    zkha()
+        .args([
+            "run",
+            "--hosts",
+            hosts(),
+            "--path",
+            path,
+            "--data",
+            data,
+            "--session-timeout",
+            "2000",
+        ])
+        .args(extra)
+        .arg("--")
+        .args(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn lines(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("zkha-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn two_runs_never_overlap_and_a_killed_master_hands_over() {
+    let d = dir("handover");
+    let log = d.join("children.log");
+    let path = format!("{}/test", unique_path("cli-run"));
+    // Watch from the start: every change of master, with timestamps.
+    let mut watch = zkha()
+        .args(["watch", "--hosts", hosts(), "--path", &path, "--count", "4"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut a = run_proc(&path, "10.0.0.1", &worker("a", &log), &[]);
+    assert!(
+        eventually(LONG, || lines(&log)
+            .iter()
+            .any(|l| l.starts_with("start a"))),
+        "a's child never started"
+    );
+    let start_a = lines(&log)[0].clone();
+    let fields: Vec<&str> = start_a.split_whitespace().collect();
+    let a_child: i32 = fields[2].parse().unwrap();
+    assert!(
+        fields[3].parse::<i64>().unwrap() > 0,
+        "ZKHA_TOKEN: {start_a}"
+    );
+    assert_eq!(fields[4], path, "ZKHA_PATH");
+
+    let status = zkha()
+        .args(["status", "--hosts", hosts(), "--path", &path, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(json["master"]["data"], "10.0.0.1");
+    assert_eq!(json["master"]["ip"], "10.0.0.1");
+
+    let mut b = run_proc(&path, "10.0.0.2", &worker("b", &log), &[]);
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        !lines(&log).iter().any(|l| l.starts_with("start b")),
+        "b started while a is master"
+    );
+
+    // SIGKILL a's zkha: its child dies with it at once (PDEATHSIG), long
+    // before b can win (the session must expire first).
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let killed = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(2), || !pid_alive(a_child)),
+        "a's child outlived zkha"
+    );
+    let child_gone = killed.elapsed();
+    assert!(
+        eventually(LONG, || lines(&log)
+            .iter()
+            .any(|l| l.starts_with("start b"))),
+        "b never took over"
+    );
+    let takeover = killed.elapsed();
+    assert!(child_gone < takeover, "b started before a's child was gone");
+    assert!(
+        takeover >= Duration::from_millis(1500),
+        "b took over after {takeover:?}, before a's session could expire"
+    );
+
+    let status = zkha()
+        .args(["status", "--hosts", hosts(), "--path", &path])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("master of") && text.contains("10.0.0.2"),
+        "{text}"
+    );
+
+    // SIGTERM to zkha reaches the child, then zkha leaves (128 + 15).
+    // SAFETY: signals our own child process.
+    unsafe { libc::kill(b.id() as i32, libc::SIGTERM) };
+    assert_eq!(b.wait().unwrap().code(), Some(143));
+    assert!(
+        lines(&log).contains(&"stop b".to_string()),
+        "{:?}",
+        lines(&log)
+    );
+    let status = zkha()
+        .args(["status", "--hosts", hosts(), "--path", &path])
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(4), "nobody is master");
+    assert!(String::from_utf8_lossy(&status.stdout).contains("nobody is master"));
+
+    // watch saw: nobody (before a), a, b (b's watch may win the node before
+    // the watcher reads the gap), nobody.
+    let out = BufReader::new(watch.stdout.take().unwrap());
+    let seen: Vec<String> = out.lines().map_while(Result::ok).collect();
+    let _ = watch.wait();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen[0].ends_with("no master"), "{seen:?}");
+    assert!(seen[1].contains("master: 10.0.0.1"), "{seen:?}");
+    assert!(
+        seen[2].contains("master: 10.0.0.2") || seen[2].ends_with("no master"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[3].ends_with("no master") || seen[3].contains("master: 10.0.0.2"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("master: 10.0.0.2")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|l| l.starts_with("20") && l.contains(" UTC ")),
+        "timestamps: {seen:?}"
+    );
+    // The children never ran at the same time.
+    let order: Vec<String> = lines(&log)
+        .iter()
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(order, ["start a", "start b", "stop b"], "{order:?}");
+}
+
+#[test]
+fn the_commands_exit_code_comes_back() {
+    let path = format!("{}/test", unique_path("cli-exit"));
+    let out = zkha()
+        .args([
+            "run",
+            "--hosts",
+            hosts(),
+            "--path",
+            &path,
+            "--",
+            "sh",
+            "-c",
+            "exit 7",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = zkha()
+        .args([
+            "run",
+            "--hosts",
+            hosts(),
+            "--path",
+            &path,
+            "--",
+            "/nonexistent/cmd",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Released: a second run becomes master at once.
+    let out = zkha()
+        .args(["run", "--hosts", hosts(), "--path", &path, "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn resign_on_exit_keeps_the_candidate_and_hands_over() {
+    let d = dir("resign");
+    let log = d.join("children.log");
+    let path = format!("{}/test", unique_path("cli-resign"));
+    // a's command runs briefly then exits; with --on-exit resign a stays a
+    // candidate and b (waiting) takes over.
+    let short = vec![
+        "sh".into(),
+        "-c".into(),
+        format!("echo start a >> {}; sleep 0.3", log.display()),
+    ];
+    let mut a = run_proc(&path, "10.0.0.1", &short, &["--on-exit", "resign"]);
+    assert!(eventually(LONG, || lines(&log)
+        .iter()
+        .any(|l| l == "start a")));
+    let mut b = run_proc(&path, "10.0.0.2", &worker("b", &log), &[]);
+    assert!(
+        eventually(LONG, || lines(&log)
+            .iter()
+            .any(|l| l.starts_with("start b"))),
+        "{:?}",
+        lines(&log)
+    );
+    assert!(
+        a.try_wait().unwrap().is_none(),
+        "a left instead of resigning"
+    );
+    for p in [&mut a, &mut b] {
+        // SAFETY: signals our own child process.
+        unsafe { libc::kill(p.id() as i32, libc::SIGTERM) };
+        p.wait().unwrap();
+    }
+}
+
+#[test]
+fn bad_input_is_a_one_line_error_with_exit_code_2() {
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["run", "--hosts", "127.0.0.1:2181", "--path", "/m"],
+        vec![
+            "run",
+            "--hosts",
+            "127.0.0.1:2181",
+            "--path",
+            "/m",
+            "--bogus",
+            "--",
+            "true",
+        ],
+        vec!["run", "--hosts", "nohost", "--path", "/m", "--", "true"],
+        vec![
+            "run",
+            "--hosts",
+            "127.0.0.1:2181",
+            "--path",
+            "m/",
+            "--",
+            "true",
+        ],
+        vec![
+            "run",
+            "--hosts",
+            "127.0.0.1:2181",
+            "--path",
+            "/m",
+            "--session-timeout",
+            "0",
+            "--",
+            "true",
+        ],
+        vec![
+            "run",
+            "--hosts",
+            "127.0.0.1:2181",
+            "--path",
+            "/m",
+            "--profile",
+            "bogus",
+            "--",
+            "true",
+        ],
+        vec!["status", "--hosts", "h:99999", "--path", "/m"],
+        vec!["status", "--hosts", "127.0.0.1:2181", "--path", "//x"],
+        vec!["watch", "--hosts", "127.0.0.1:2181"],
+        vec![
+            "run",
+            "--hosts",
+            "127.0.0.1:2181",
+            "--path",
+            "/m",
+            "--zk-log-level",
+            "loud",
+            "--",
+            "true",
+        ],
+        vec!["frobnicate"],
+    ];
+    for args in cases {
+        let out = zkha().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error:") || first.starts_with("zkha:"),
+            "{args:?}: {err}"
+        );
+    }
+    let help = zkha().arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("Examples:") && text.contains("Exit codes:"),
+        "{text}"
+    );
+}
+
+/// Processes whose command line mentions `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                out.push(cmd);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn demo_shows_failovers_and_leaves_no_process() {
+    let child = zkha()
+        .args(["demo", "--session-timeout", "2000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let marker = format!("zkha-demo-{}", child.id());
+    let server_marker = format!("zkha-testing/{}-", child.id());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for needle in [
+        "became MASTER",
+        "--> resign",
+        "--> crash (SIGKILL)",
+        "--> graceful exit",
+        "Failover latency",
+        "every candidate stopped",
+    ] {
+        assert!(text.contains(needle), "no {needle:?} in:\n{text}");
+    }
+    assert_eq!(
+        text.matches(" ms   ").count(),
+        3,
+        "three failovers in the table:\n{text}"
+    );
+    assert!(
+        processes_with(&marker).is_empty(),
+        "left behind: {:?}",
+        processes_with(&marker)
+    );
+    assert!(
+        processes_with(&server_marker).is_empty(),
+        "server left behind: {:?}",
+        processes_with(&server_marker)
+    );
+}
