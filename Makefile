@@ -26,9 +26,15 @@ test: setup
 demo: setup
 	$(CARGO) run --quiet --bin zkha -- demo --seed
 
-## Benchmarks (side-by-side ratios), see BENCHMARKS.md.
+## Benchmarks, side by side with peers in one run: writes BENCHMARKS.md,
+## BENCHMARKS.svg and target/bench/results.json (about 15 minutes).
+BENCH_VENV := target/bench/venv
 bench: setup
-	@echo "make bench: the benchmarks are not written yet (issue 6)" >&2; exit 2
+	@test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	@$(BENCH_VENV)/bin/python -c "import kazoo" 2>/dev/null || $(BENCH_VENV)/bin/pip install -q -r bench/py/requirements.txt
+	$(CARGO) build --release --bin zkha
+	$(CARGO) build --release -p zkha-bench
+	target/release/zkha-bench --python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
 ## 10,000 mixed operations and 50 open/close cycles under valgrind: no
 ## leak (definite or indirect), no invalid access.

@@ -169,7 +169,7 @@ impl Member {
             .map_err(|e| Error::InvalidConfig(format!("classpath: {e}")))?;
         let mut cmd = Command::new(&self.config.java);
         cmd.arg(format!("-Xmx{}m", self.config.heap_mb))
-            .args(["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"])
+            .args(&self.config.jvm_args)
             .arg(format!("-Dzookeeper.log.dir={}", self.dir().display()))
             .arg("-Dzookeeper.root.logger=INFO,CONSOLE")
             .arg("-Dzookeeper.jmx.log4j.disable=true")

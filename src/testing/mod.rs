@@ -62,6 +62,9 @@ pub struct ServerConfig {
     pub heap_mb: u32,
     /// Extra `key=value` lines for every member's config.
     pub extra_config: Vec<(String, String)>,
+    /// JVM options besides the heap (default: a fast start, C1 only, serial
+    /// GC, for tests; benchmarks may prefer full JIT).
+    pub jvm_args: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +85,11 @@ impl Default for ServerConfig {
             ],
             heap_mb: 256,
             extra_config: Vec::new(),
+            jvm_args: vec![
+                "-XX:+UseSerialGC".into(),
+                "-XX:TieredStopAtLevel=1".into(),
+                "-Xss512k".into(),
+            ],
         }
     }
 }

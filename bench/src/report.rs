@@ -1,0 +1,279 @@
+//! BENCHMARKS.md and BENCHMARKS.svg from the results.
+
+use crate::failover::PEERS;
+use crate::Options;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+
+pub fn date_utc() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+pub fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu_model": model,
+        "memory_gib": (mem_kb as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+        "kernel": kernel.trim(),
+        "java": "Debian's OpenJDK running Debian's ZooKeeper server on loopback",
+    })
+}
+
+fn f(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x >= 100.0 => format!("{x:.0}"),
+        Some(x) => format!("{x:.1}"),
+        None => "n/a".into(),
+    }
+}
+
+fn ratio(a: &Value, b: &Value) -> String {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+        _ => "n/a".into(),
+    }
+}
+
+const PEER_NAMES: [(&str, &str); 5] = [
+    ("safe", "zkha safe profile (watch)"),
+    ("sequence", "zkha safe profile, sequence mode"),
+    ("seed", "zkha seed profile (poll 1 s, settle 2 s)"),
+    ("cpp_peer", "C++ reference peer (seed design)"),
+    ("kazoo", "kazoo Election (Python)"),
+];
+
+pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
+    let mut md = String::new();
+    let m = &r["machine"];
+    let t = r["session_timeout_ms"].as_u64().unwrap_or(0);
+    writeln!(md, "# Benchmarks\n")?;
+    writeln!(
+        md,
+        "Written by `make bench` on {} — {} CPUs ({}), {} GiB, Linux {}; ZooKeeper {} (Debian) on 127.0.0.1, tickTime 200 ms. \
+         Everything below ran in one run against the same server; compare figures as ratios within this page, not across machines.\n",
+        r["date"].as_str().unwrap_or(""),
+        m["cpus"],
+        m["cpu_model"].as_str().unwrap_or("?"),
+        m["memory_gib"],
+        m["kernel"].as_str().unwrap_or("?"),
+        r["server_version"].as_str().unwrap_or("?")
+    )?;
+    writeln!(
+        md,
+        "Raw figures: `target/bench/results.json`. Plot: [BENCHMARKS.svg](BENCHMARKS.svg).\n"
+    )?;
+
+    writeln!(md, "## Failover latency\n")?;
+    writeln!(
+        md,
+        "From the master's SIGTERM (graceful exit: the session is closed) or SIGKILL (crash) to the new master's `became master`, \
+         both on CLOCK_MONOTONIC. Negotiated session timeout {t} ms for every peer. Floors: graceful = one server round trip plus \
+         the watch notification (measured: create by one client → watcher call in another, median); crash = the session timeout.\n"
+    )?;
+    writeln!(md, "| peer | kind | n | p50 ms | p90 ms | p99 ms | max ms | floor ms | p50/floor | p99/floor |")?;
+    writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    for (peer, name) in PEER_NAMES {
+        for kind in ["graceful", "crash"] {
+            let c = &r["failover"][peer][kind];
+            if c.is_null() {
+                continue;
+            }
+            writeln!(
+                md,
+                "| {name} | {kind} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                c["n"],
+                f(&c["p50_ms"]),
+                f(&c["p90_ms"]),
+                f(&c["p99_ms"]),
+                f(&c["max_ms"]),
+                f(&c["floor_ms"]),
+                ratio(&c["p50_ms"], &c["floor_ms"]),
+                ratio(&c["p99_ms"], &c["floor_ms"])
+            )?;
+        }
+    }
+    let safe_g = r["failover"]["safe"]["graceful"]["p99_ms"].as_f64();
+    let safe_c = r["failover"]["safe"]["crash"]["p99_ms"].as_f64();
+    writeln!(md, "\nTargets:\n")?;
+    if let Some(p) = safe_g {
+        writeln!(
+            md,
+            "- safe graceful p99 under 50 ms: **{p:.1} ms — {}**",
+            if p < 50.0 { "met" } else { "not met" }
+        )?;
+    }
+    if let Some(p) = safe_c {
+        let bound = t as f64 + 100.0;
+        writeln!(
+            md,
+            "- safe crash takeover within the session timeout + 100 ms ({bound:.0} ms): p99 **{p:.0} ms — {}** \
+             (a crash is only noticed when the server expires the session, on its tick, after up to T since the last ping, so some \
+             takeovers come before T)",
+            if p <= bound { "met" } else { "not met" }
+        )?;
+    }
+    writeln!(
+        md,
+        "- seed profile: graceful takeovers wait for the next 1 s poll, crash takeovers for the expiry and the next poll; its work \
+         starts 2 s after `became master` (S5), which these figures leave out.\n"
+    )?;
+    writeln!(md, "![failover latency](BENCHMARKS.svg)\n")?;
+
+    writeln!(md, "## Client throughput\n")?;
+    writeln!(
+        md,
+        "One client, one connection, 100-byte values; synchronous calls one at a time, and pipelined async gets with a window of \
+         {} in flight. Median of {} alternating rounds; each figure is ops/s and its ratio to raw C. kazoo runs a quarter of the \
+         operations (rates are per second either way); the pure-Rust `zookeeper` crate has no pipelining API.\n",
+        o.window, o.rounds
+    )?;
+    writeln!(md, "| client | create | get | set | delete | async get |")?;
+    writeln!(md, "|---|---:|---:|---:|---:|---:|")?;
+    let raw = &r["throughput"]["raw_c"];
+    for (client, name) in [
+        ("raw_c", "raw C (same C library)"),
+        ("zkha", "zkha wrapper"),
+        ("pure_rust", "pure Rust (`zookeeper` crate)"),
+        ("kazoo", "kazoo (Python)"),
+    ] {
+        let c = &r["throughput"][client];
+        let cell = |op: &str| format!("{} ({})", f(&c[op]), ratio(&c[op], &raw[op]));
+        writeln!(
+            md,
+            "| {name} | {} | {} | {} | {} | {} |",
+            cell("create"),
+            cell("get"),
+            cell("set"),
+            cell("delete"),
+            cell("async_get")
+        )?;
+    }
+    let z = &r["throughput"]["zkha"];
+    let worst = ["create", "get", "set", "delete"]
+        .iter()
+        .filter_map(|op| Some(z[*op].as_f64()? / raw[*op].as_f64()?))
+        .fold(f64::INFINITY, f64::min);
+    writeln!(md, "\nTargets:\n")?;
+    if worst.is_finite() {
+        writeln!(
+            md,
+            "- zkha synchronous calls at 0.97× raw C or better: worst **{worst:.2}× — {}**",
+            if worst >= 0.97 { "met" } else { "not met" }
+        )?;
+    }
+    if let (Some(a), Some(g)) = (z["async_get"].as_f64(), z["get"].as_f64()) {
+        writeln!(
+            md,
+            "- pipelined async at least 10× the synchronous rate: **{:.1}× — {}**",
+            a / g,
+            if a / g >= 10.0 { "met" } else { "not met" }
+        )?;
+    }
+    writeln!(md, "\n## Memory\n")?;
+    let mem = &r["memory"];
+    writeln!(md, "Resident set (VmRSS), idle, connected:\n")?;
+    writeln!(md, "| what | Rust | C / C++ |")?;
+    writeln!(md, "|---|---:|---:|")?;
+    writeln!(
+        md,
+        "| one handle, in a process of its own | {} kB (zkha) | {} kB (raw C) |",
+        mem["idle_handle_kb"]["zkha"], mem["idle_handle_kb"]["raw_c"]
+    )?;
+    writeln!(
+        md,
+        "| one standby candidate process | {} kB (`zkha candidate`, safe) | {} kB (C++ peer) |",
+        mem["idle_candidate_kb"]["rust_safe"], mem["idle_candidate_kb"]["cpp_peer"]
+    )?;
+    writeln!(
+        md,
+        "\nReproduce: `make bench` (options: `cargo run --release -p zkha-bench -- --help`)."
+    )?;
+    std::fs::write(o.root.join("BENCHMARKS.md"), md)?;
+    std::fs::write(o.root.join("BENCHMARKS.svg"), svg(r))?;
+    eprintln!("bench: wrote BENCHMARKS.md and BENCHMARKS.svg");
+    Ok(())
+}
+
+/// Latency distributions: one row per cell, every sample a dot on a log
+/// axis, p50 and p99 marked.
+fn svg(r: &Value) -> String {
+    let rows: Vec<(String, Vec<f64>, f64, f64)> = PEERS
+        .iter()
+        .flat_map(|p| ["graceful", "crash"].map(|k| (p, k)))
+        .filter_map(|(p, k)| {
+            let c = &r["failover"][*p][k];
+            let s: Vec<f64> = c["samples_ms"]
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_f64)
+                .collect();
+            Some((
+                format!("{p} {k}"),
+                s,
+                c["p50_ms"].as_f64()?,
+                c["p99_ms"].as_f64()?,
+            ))
+        })
+        .collect();
+    let (w, left, right, row_h, top) = (960.0, 170.0, 20.0, 34.0, 40.0);
+    let h = top + row_h * rows.len() as f64 + 50.0;
+    let (lo, hi) = (0.1f64.log10(), 100_000f64.log10());
+    let x = |ms: f64| left + (ms.max(0.1).log10() - lo) / (hi - lo) * (w - left - right);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{left}\" y=\"22\" font-size=\"15\">Failover latency (ms, log scale): dots = samples, | = p50, ◆ = p99</text>\n"
+    );
+    for tick in [0.1, 1.0, 10.0, 100.0, 1000.0, 10_000.0, 100_000.0] {
+        let tx = x(tick);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{tx:.1}\" y1=\"{top}\" x2=\"{tx:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{tick}</text>",
+            h - 40.0,
+            h - 24.0
+        );
+    }
+    for (i, (label, samples, p50, p99)) in rows.iter().enumerate() {
+        let y = top + row_h * (i as f64 + 0.5);
+        let color = if label.contains("crash") {
+            "#c0392b"
+        } else {
+            "#2471a3"
+        };
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
+            left - 8.0,
+            y + 4.0
+        );
+        for (j, v) in samples.iter().enumerate() {
+            let jitter = ((j * 37) % 11) as f64 - 5.0;
+            let _ = writeln!(s, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.2\" fill=\"{color}\" fill-opacity=\"0.45\"/>", x(*v), y + jitter);
+        }
+        let _ = writeln!(s, "<line x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{0:.1}\" y2=\"{2:.1}\" stroke=\"black\" stroke-width=\"2\"/>", x(*p50), y - 10.0, y + 10.0);
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">◆</text>",
+            x(*p99),
+            y + 4.0
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
