@@ -3,7 +3,7 @@
 # fresh machine.
 CARGO ?= cargo
 
-.PHONY: all setup vendor build test demo bench lint check-leaks clean
+.PHONY: all setup vendor build test demo bench chaos lint check-leaks clean
 
 all: build
 
@@ -44,6 +44,13 @@ check-leaks:
 	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	  --show-leak-kinds=definite,indirect --error-exitcode=99 \
 	  target/debug/examples/soak --ops 10000 --cycles 50
+
+## Every chaos scenario (ensemble faults, partitions, SIGKILL, SIGSTOP,
+## restarts); ends with `chaos: F faults injected, N failovers, K overlapping
+## safe masterships` and fails unless K is 0.
+chaos: setup
+	$(CARGO) build --release --bin zkha
+	$(CARGO) run --release --example chaos
 
 ## Formatting and lints, as CI checks them.
 lint: setup

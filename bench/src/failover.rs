@@ -148,11 +148,14 @@ fn cell(
     }
     let mut standby = next(&mut serial)?;
     let mut samples = Vec::with_capacity(o.failovers);
+    let mut jitter = Jitter(0x9e37_79b9_7f4a_7c15 ^ serial as u64 ^ peer.len() as u64);
     for i in 0..o.failovers {
         if !wait_until(Duration::from_secs(30), || ready(peer, &standby)) {
             return Err(format!("{peer}: a standby never got ready").into());
         }
-        std::thread::sleep(Duration::from_millis(150));
+        // A random phase against the pollers' 1 s cycle (otherwise every
+        // sample would land at the same point of it).
+        std::thread::sleep(Duration::from_millis(150 + jitter.next() % 1000));
         let t0 = monotonic_ms();
         // SAFETY: signals our own child process.
         unsafe {
@@ -192,6 +195,18 @@ fn cell(
         let _ = c.child.wait();
     }
     Ok(samples)
+}
+
+/// xorshift64: a reproducible phase jitter.
+struct Jitter(u64);
+
+impl Jitter {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
 }
 
 /// One round trip plus a watch notification: from one client's create to

@@ -71,6 +71,10 @@ pub struct ElectionArgs {
     /// This candidate's name in traces.
     #[arg(long)]
     pub name: Option<String>,
+    /// Keep the session id here (owner-only, it is a secret) and reattach
+    /// to it on restart: a quick restart keeps mastership (safe profile).
+    #[arg(long)]
+    pub session_file: Option<PathBuf>,
 }
 
 impl ElectionArgs {
@@ -108,6 +112,7 @@ impl ElectionArgs {
         }
         c.trace = self.trace.clone();
         c.name = self.name.clone();
+        c.session_file = self.session_file.clone();
         c
     }
 }

@@ -26,6 +26,22 @@ pub struct StatusArgs {
     /// How long to try to reach ZooKeeper, in ms.
     #[arg(long, default_value_t = 10_000)]
     pub connect_timeout: u64,
+    /// Digest credentials `user:password` to read a protected node.
+    #[arg(long)]
+    pub digest: Option<String>,
+}
+
+/// The holder of a node we may not read (creator-only ACL): what `exists`,
+/// which needs no permission, tells.
+fn protected(zk: &ZooKeeper, path: &str) -> zkha::Result<Option<MasterInfo>> {
+    Ok(zk.exists(path, false)?.map(|stat| MasterInfo {
+        path: path.to_owned(),
+        data: Vec::new(),
+        session: stat.ephemeral_owner,
+        since_ms: stat.ctime,
+        token: stat.czxid,
+        is_me: false,
+    }))
 }
 
 fn json_str(s: &str) -> String {
@@ -74,7 +90,16 @@ pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let zk = ZooKeeper::builder(&args.hosts)
         .log_to_rust(bridge)
         .connect(Duration::from_millis(args.connect_timeout))?;
-    let master = read_master(&zk, &args.path, args.sequence)?;
+    if let Some(d) = &args.digest {
+        zk.add_auth("digest", d.as_bytes())?;
+    }
+    let (master, hidden) = match read_master(&zk, &args.path, args.sequence) {
+        Ok(m) => (m, false),
+        Err(e) if e.code() == Some(zkha::ErrorCode::NoAuth) && !args.sequence => {
+            (protected(&zk, &args.path)?, true)
+        }
+        Err(e) => return Err(e.into()),
+    };
     let queue = if args.sequence {
         read_queue(&zk, &args.path)?
     } else {
@@ -83,13 +108,18 @@ pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
     if args.json {
         let queue_json: Vec<String> = queue.iter().map(json).collect();
         println!(
-            "{{\"path\":{},\"master\":{},\"queue\":[{}]}}",
+            "{{\"path\":{},\"master\":{},\"protected\":{hidden},\"queue\":[{}]}}",
             json_str(&args.path),
             master.as_ref().map_or("null".into(), json),
             queue_json.join(",")
         );
     } else {
         match &master {
+            Some(m) if hidden => println!(
+                "master of {}: <data protected by the node's ACL; use --digest> {}",
+                args.path,
+                describe(m)
+            ),
             Some(m) => println!("master of {}: {}", args.path, describe(m)),
             None => println!("nobody is master of {}", args.path),
         }

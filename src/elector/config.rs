@@ -102,6 +102,10 @@ pub struct ElectorConfig {
     pub trace: Option<PathBuf>,
     /// A label for this candidate in traces (default "rust-<profile>").
     pub name: Option<String>,
+    /// Safe only: keep the session's client id in this file (mode 0600: it
+    /// is a secret) and, on start, reattach to that session if it is still
+    /// alive, so a quick restart keeps mastership without a failover.
+    pub session_file: Option<PathBuf>,
     /// Route the C client's log lines of this elector's sessions into the
     /// `log` crate (target "zookeeper") instead of the C log stream.
     pub log_to_rust: bool,
@@ -127,6 +131,7 @@ impl ElectorConfig {
             resign_backoff: Duration::from_millis(1000),
             trace: None,
             name: None,
+            session_file: None,
             log_to_rust: false,
         }
     }
@@ -197,6 +202,12 @@ impl ElectorConfig {
                     "digest credentials are user:password",
                 ));
             }
+        }
+        if self.profile == Profile::Seed && self.session_file.is_some() {
+            return Err(Error::invalid(
+                Argument::Other,
+                "the seed profile re-inits on its own (S3): no session file",
+            ));
         }
         if self.profile == Profile::Seed && self.mode == Mode::Sequence {
             return Err(Error::invalid(

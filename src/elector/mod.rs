@@ -88,9 +88,10 @@ impl Elector {
         }
     }
 
-    /// Whether this candidate is master now (non-blocking).
+    /// Whether this candidate is master now (non-blocking). In the safe
+    /// profile, only while its lease from the server holds.
     pub fn is_master(&self) -> bool {
-        self.shared.token().is_some()
+        self.shared.token().is_some() && self.shared.lease_valid()
     }
 
     /// The fencing token while master.
@@ -116,6 +117,14 @@ impl Elector {
     /// data prefixes, as the design does, F4; safe: by session owner).
     pub fn current_master(&self) -> Result<Option<MasterInfo>> {
         self.shared.current_master()
+    }
+
+    /// Node watch notifications this candidate has received so far (to see
+    /// the herd effect of watch mode, and its absence in sequence mode).
+    pub fn watch_notifications(&self) -> u64 {
+        self.shared
+            .notifications
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// This candidate's current session id (0 before the first connection).

@@ -4,8 +4,9 @@
 
 use super::config::Mode;
 use super::shared::{FencingToken, LostReason, Shared};
+use super::trace::monotonic_ms;
 use crate::error::{Error, ErrorCode, Result};
-use crate::types::{Acl, CreateMode, EventType, State, WatchedEvent};
+use crate::types::{Acl, ClientId, CreateMode, EventType, State, WatchedEvent};
 use crate::zookeeper::ZooKeeper;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -28,8 +29,14 @@ pub fn step_down_after(negotiated_ms: i32) -> Duration {
 }
 
 pub(crate) fn run(shared: Arc<Shared>) {
+    // A saved session is tried once, at start; after that, fresh ones (F2).
+    let mut resume = shared
+        .config
+        .session_file
+        .as_deref()
+        .and_then(saved_session);
     while !shared.stopping() {
-        let zk = match new_session(&shared) {
+        let zk = match new_session(&shared, resume.take()) {
             Ok(zk) => zk,
             Err(e) => {
                 report(&shared, &e);
@@ -61,22 +68,58 @@ pub(crate) fn work_loop(shared: &Shared) {
             return;
         }
         if let Some(token) = shared.token() {
+            // Never work on an expired lease (after a pause, say).
+            if !shared.lease_valid() {
+                shared.lost_master(LostReason::Disconnected);
+                continue;
+            }
             shared.trace_work();
             shared.candidate.do_work(token);
         }
     }
 }
 
-fn new_session(shared: &Arc<Shared>) -> Result<Arc<ZooKeeper>> {
-    shared.trace_init(0);
+/// The client id saved in `file`, if any and well-formed.
+fn saved_session(file: &std::path::Path) -> Option<ClientId> {
+    let text = std::fs::read_to_string(file).ok()?;
+    match text.trim().parse() {
+        Ok(id) => Some(id),
+        Err(e) => {
+            log::warn!(target: "zkha", "ignoring session file {}: {e}", file.display());
+            None
+        }
+    }
+}
+
+/// Saves the session's client id (a secret: owner-only permissions).
+fn save_session(file: &std::path::Path, id: ClientId) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = file.with_extension("tmp");
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| writeln!(f, "{id}"))
+        .and_then(|_| std::fs::rename(&tmp, file));
+    if let Err(e) = written {
+        log::warn!(target: "zkha", "cannot save the session to {}: {e}", file.display());
+    }
+}
+
+fn new_session(shared: &Arc<Shared>, resume: Option<ClientId>) -> Result<Arc<ZooKeeper>> {
+    shared.trace_init(resume.map_or(0, |id| id.id));
     let weak = Arc::downgrade(shared);
-    let zk = Arc::new(
-        ZooKeeper::builder(&shared.config.hosts)
-            .session_timeout(shared.config.session_timeout)
-            .watcher(move |e| on_session_event(&weak, e))
-            .log_to_rust(shared.config.log_to_rust)
-            .init()?,
-    );
+    let mut builder = ZooKeeper::builder(&shared.config.hosts)
+        .session_timeout(shared.config.session_timeout)
+        .watcher(move |e| on_session_event(&weak, e))
+        .log_to_rust(shared.config.log_to_rust);
+    if let Some(id) = resume {
+        builder = builder.client_id(id);
+    }
+    let zk = Arc::new(builder.init()?);
     let mut inner = shared.inner.lock();
     inner.zk = Some(zk.clone());
     inner.connected = false;
@@ -154,6 +197,17 @@ fn wait(shared: &Shared, seen: &mut u64, limit: Option<Instant>) {
             return;
         }
         let mut deadline = limit;
+        // The lease ran out (say the process was paused): stop at once.
+        if inner.master.is_some() && inner.lease_until > 0.0 {
+            let left = inner.lease_until - monotonic_ms();
+            if left <= 0.0 {
+                drop(inner);
+                shared.lost_master(LostReason::Disconnected);
+                return;
+            }
+            let at = Instant::now() + Duration::from_secs_f64(left / 1000.0);
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
         if inner.master.is_some() && !inner.connected {
             if let Some(at) = inner.disconnected_at {
                 let step_down = at + step_down_after(inner.negotiated_ms);
@@ -191,6 +245,9 @@ fn waker(
             }
         }
         if let Some(s) = weak.upgrade() {
+            if e.event_type != EventType::Session {
+                s.notifications.fetch_add(1, Ordering::Relaxed);
+            }
             s.wake();
         }
     }
@@ -244,6 +301,9 @@ fn contend(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
         } else {
             End::SessionDead
         };
+    }
+    if let (Some(file), Ok(id)) = (&shared.config.session_file, zk.client_id()) {
+        save_session(file, id);
     }
     if let Some(auth) = &shared.config.auth {
         if let Err(e) = zk.add_auth(&auth.scheme, &auth.credential) {
@@ -341,6 +401,7 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
             }
             yield_until = None;
         }
+        let mut sent = monotonic_ms();
         let created = zk.create2(path, &cfg.data, &acl, CreateMode::Ephemeral);
         shared.trace_create(created.as_ref().err().and_then(code).map_or(0, |c| c.raw()));
         let outcome = match created {
@@ -352,11 +413,13 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
                     czxid: stat.czxid,
                     sequence: None,
                 },
+                sent,
             ),
             Err(e) if code(&e) == Some(ErrorCode::NodeExists) => {
                 // F3/F4: is the existing node ours (an ambiguous create that
                 // the server applied)? Decided by session owner, never data.
                 seen = wake_count(shared);
+                sent = monotonic_ms();
                 let watched = if cfg.mode == Mode::Watch {
                     zk.wexists(path, waker(shared, None))
                 } else {
@@ -371,6 +434,7 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
                             czxid: stat.czxid,
                             sequence: None,
                         },
+                        sent,
                     ),
                     Ok(Some(_)) => {
                         // Someone else is master: not an error.
@@ -420,16 +484,38 @@ enum Held {
 
 /// Master on `node` (ours): work goes on until the node is lost, the
 /// session dies, we are cut off too long (F1), resign or stop.
-fn hold(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>, node: &str, token: FencingToken) -> Held {
-    let held = hold_inner(shared, zk, node, token);
+/// `sent`: when the request whose answer proved the node ours was sent.
+fn hold(
+    shared: &Arc<Shared>,
+    zk: &Arc<ZooKeeper>,
+    node: &str,
+    token: FencingToken,
+    sent: f64,
+) -> Held {
+    let held = hold_inner(shared, zk, node, token, sent);
     // A resign request is about this mastership only.
     shared.inner.lock().resign = false;
     held
 }
 
-fn hold_inner(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>, node: &str, token: FencingToken) -> Held {
+fn hold_inner(
+    shared: &Arc<Shared>,
+    zk: &Arc<ZooKeeper>,
+    node: &str,
+    token: FencingToken,
+    sent: f64,
+) -> Held {
     let sid = shared.session_id();
+    // The lease runs from when the proof was asked for, not when it came: an
+    // answer that waited out a pause of this process proves nothing now.
+    shared.renew_lease(sent);
+    if !shared.lease_valid() {
+        shared.inner.lock().lease_until = 0.0;
+        return Held::Lost;
+    }
     shared.became_master(token);
+    let renew_every = Duration::from_millis((shared.inner.lock().negotiated_ms.max(5) / 5) as u64);
+    let mut next_renew = Instant::now() + renew_every;
     let fired = Arc::new(AtomicBool::new(true));
     let mut seen = wake_count(shared);
     loop {
@@ -437,9 +523,14 @@ fn hold_inner(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>, node: &str, token: Fenc
         // the node is still ours.
         if fired.swap(false, Ordering::AcqRel) {
             seen = wake_count(shared);
+            let sent = monotonic_ms();
             match zk.wexists(node, waker(shared, Some(fired.clone()))) {
                 Ok(Some(stat)) if stat.ephemeral_owner == sid => {
-                    if shared.token().is_none() {
+                    shared.renew_lease(sent);
+                    if shared.token().is_none() && !shared.lease_valid() {
+                        // A stale answer (we were paused): ask again later.
+                        shared.inner.lock().lease_until = 0.0;
+                    } else if shared.token().is_none() {
                         // Reconnected in time after stepping down: the node
                         // never left us, so no one else can have won.
                         shared.became_master(token);
@@ -460,9 +551,13 @@ fn hold_inner(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>, node: &str, token: Fenc
                 }
             }
         }
-        wait(shared, &mut seen, None);
+        wait(shared, &mut seen, Some(next_renew));
         if shared.stopping() {
             return Held::End(End::Stop);
+        }
+        if Instant::now() >= next_renew {
+            next_renew = Instant::now() + renew_every;
+            renew(shared, zk, node, sid);
         }
         let (resign, expired, connected) = {
             let mut inner = shared.inner.lock();
@@ -492,6 +587,23 @@ fn hold_inner(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>, node: &str, token: Fenc
             fired.store(true, Ordering::Release);
         }
     }
+}
+
+/// Asks the server about our node; its answer extends the lease (F1: a
+/// master that stops hearing from the server stops working within T/2).
+fn renew(shared: &Arc<Shared>, zk: &ZooKeeper, node: &str, sid: i64) {
+    if shared.token().is_none() {
+        return;
+    }
+    let weak = Arc::downgrade(shared);
+    let sent = monotonic_ms();
+    let _ = zk.aexists(node, move |r| {
+        if let (Ok(Some(stat)), Some(s)) = (r, weak.upgrade()) {
+            if stat.ephemeral_owner == sid {
+                s.renew_lease(sent);
+            }
+        }
+    });
 }
 
 /// Sequence numbers are the last 10 digits of a sequential node's name.
@@ -575,6 +687,7 @@ fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
         let pos = kids.iter().position(|k| *k == me).unwrap_or(0);
         let my_path = format!("{parent}/{me}");
         if pos == 0 {
+            let sent = monotonic_ms();
             let stat = match zk.exists(&my_path, false) {
                 Ok(Some(s)) => s,
                 Ok(None) => {
@@ -587,7 +700,7 @@ fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
                 czxid: stat.czxid,
                 sequence: sequence_of(&me),
             };
-            match hold(shared, zk, &my_path, token) {
+            match hold(shared, zk, &my_path, token, sent) {
                 Held::Lost => mine = None,
                 Held::Resigned => mine = None, // rejoin at the back of the queue
                 Held::End(end) => return end,

@@ -111,6 +111,10 @@ pub(crate) struct Inner {
     pub disconnected_at: Option<Instant>,
     /// The negotiated session timeout, ms (safe: the F1 step-down bound).
     pub negotiated_ms: i32,
+    /// Safe: mastership is valid until this CLOCK_MONOTONIC ms (0: no lease).
+    /// Each server answer about our node, sent at `s`, extends it to
+    /// `s + T/2`; the server cannot expire the session before `s + T`.
+    pub lease_until: f64,
     pub wake: u64,
     pub resign: bool,
     /// Seed: the clientid read once connected, reused on re-init (S3).
@@ -128,6 +132,8 @@ pub(crate) struct Shared {
     pub stop: AtomicBool,
     pub closed: AtomicBool,
     pub session: AtomicI64,
+    /// Node watch notifications received (herd-effect measurements).
+    pub notifications: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -153,6 +159,7 @@ impl Shared {
                 expired: false,
                 disconnected_at: None,
                 negotiated_ms: 0,
+                lease_until: 0.0,
                 wake: 0,
                 resign: false,
                 last_client_id: None,
@@ -162,6 +169,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             session: AtomicI64::new(0),
+            notifications: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -241,13 +249,42 @@ impl Shared {
         self.candidate.on_became_master(token);
     }
 
-    /// Ends mastership if held; returns whether it was held.
+    /// Safe: extends the lease from a server answer to a request sent at
+    /// `sent_ms` (CLOCK_MONOTONIC).
+    pub(crate) fn renew_lease(&self, sent_ms: f64) {
+        let mut inner = self.inner.lock();
+        let until = sent_ms + f64::from(inner.negotiated_ms.max(0)) / 2.0;
+        if until > inner.lease_until {
+            inner.lease_until = until;
+        }
+    }
+
+    /// Whether mastership is still covered (always, without a lease).
+    pub(crate) fn lease_valid(&self) -> bool {
+        let until = self.inner.lock().lease_until;
+        until == 0.0 || super::trace::monotonic_ms() < until
+    }
+
+    /// Ends mastership if held; returns whether it was held. The trace's
+    /// `valid_until` is when it really ended: an expired lease ends it in
+    /// the past (work was already refused from then on).
     pub(crate) fn lost_master(&self, reason: LostReason) -> bool {
-        let was = self.inner.lock().master.take().is_some();
+        let (was, lease) = {
+            let mut inner = self.inner.lock();
+            let lease = std::mem::replace(&mut inner.lease_until, 0.0);
+            (inner.master.take().is_some(), lease)
+        };
         if was {
             self.changed.notify_all();
-            self.trace
-                .emit("lost_master", &[("reason", Value::Str(reason.as_str()))]);
+            let now = super::trace::monotonic_ms();
+            let valid_until = if lease > 0.0 { lease.min(now) } else { now };
+            self.trace.emit(
+                "lost_master",
+                &[
+                    ("reason", Value::Str(reason.as_str())),
+                    ("valid_until", Value::Float(valid_until)),
+                ],
+            );
             log::warn!(target: "zkha", "lost master[{}]: {}", self.config.path, reason.as_str());
             self.candidate.on_lost_master(reason);
         }

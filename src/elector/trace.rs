@@ -6,7 +6,9 @@
 //! `zookeeper_init`, with the `clientid` passed, "0x0" for NULL),
 //! `connected` (with `session`), `expired`, `create` (with `rc`),
 //! `became_master` (with `path`, and `token` where known), `work`,
-//! `lost_master` (with `reason`), `error` (with `rc`, `message`), `exit`.
+//! `lost_master` (with `reason` and `valid_until`: when mastership really
+//! ended, earlier than `t` if a lease ran out), `error` (with `rc`,
+//! `message`), `exit`.
 
 use parking_lot::Mutex;
 use std::fmt::Write as _;
@@ -31,6 +33,8 @@ pub enum Value<'a> {
     Str(&'a str),
     /// A JSON integer.
     Int(i64),
+    /// A JSON number with 3 decimals (times in ms).
+    Float(f64),
 }
 
 /// Where trace lines go; cheap to call when disabled.
@@ -79,6 +83,9 @@ impl Trace {
                 }
                 Value::Int(i) => {
                     let _ = write!(line, ",\"{}\":{i}", escape(k));
+                }
+                Value::Float(x) => {
+                    let _ = write!(line, ",\"{}\":{x:.3}", escape(k));
                 }
             }
         }

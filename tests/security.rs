@@ -1,0 +1,123 @@
+//! Digest auth with a creator-only ACL: others can neither delete nor
+//! overwrite the master node; the secret never shows in logs, traces or
+//! `status`; the session file is owner-only.
+
+mod common;
+
+use common::eventually;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use zkha::testing::{unique_path, TestingServer};
+use zkha::{ErrorCode, ZooKeeper};
+
+const SECRET: &str = "Tr0ub4dor-s3cret";
+
+#[test]
+fn creator_only_node_and_no_secret_anywhere() {
+    let hosts = TestingServer::shared().unwrap().connect_string();
+    let dir = std::env::temp_dir().join(format!("zkha-sec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (trace, session, err_log) = (dir.join("trace"), dir.join("session"), dir.join("stderr"));
+    let path = format!("{}/test", unique_path("sec"));
+    let mut run = Command::new(env!("CARGO_BIN_EXE_zkha"))
+        .env("RUST_LOG", "trace")
+        .args([
+            "run",
+            "--hosts",
+            hosts,
+            "--path",
+            &path,
+            "--digest",
+            &format!("ha:{SECRET}"),
+            "--zk-log-level",
+            "debug",
+        ])
+        .arg("--trace")
+        .arg(&trace)
+        .arg("--session-file")
+        .arg(&session)
+        .args(["--", "sleep", "30"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_log).unwrap())
+        .spawn()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(30), || {
+        std::fs::read_to_string(&trace)
+            .unwrap_or_default()
+            .contains("became_master")
+    }));
+
+    let attacker = ZooKeeper::builder(hosts)
+        .connect(Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        attacker.delete(&path, -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        attacker.set(&path, b"evil", -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    let parent = path.rsplit_once('/').unwrap().0;
+    // The parent (created with the node's ACL) cannot go either.
+    let parent_delete = attacker.delete(parent, -1).unwrap_err().code();
+    assert!(
+        matches!(parent_delete, Some(ErrorCode::NoAuth | ErrorCode::NotEmpty)),
+        "{parent_delete:?}"
+    );
+    // Not even its ACL can be read by others: it is creator-only.
+    let stranger = ZooKeeper::builder(hosts)
+        .connect(Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        stranger.get_acl(parent).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    attacker.add_auth("digest", b"ha:wrong").unwrap();
+    assert_eq!(
+        attacker.delete(&path, -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+
+    let status = Command::new(env!("CARGO_BIN_EXE_zkha"))
+        .args([
+            "status",
+            "--hosts",
+            hosts,
+            "--path",
+            &path,
+            "--json",
+            "--zk-log-level",
+            "debug",
+        ])
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(0));
+    // SAFETY: signals our own child process.
+    unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
+    run.wait().unwrap();
+
+    let mode = std::fs::metadata(&session).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the session file holds the session password");
+    for (what, text) in [
+        ("stderr of run", std::fs::read_to_string(&err_log).unwrap()),
+        ("trace", std::fs::read_to_string(&trace).unwrap()),
+        (
+            "status stdout",
+            String::from_utf8_lossy(&status.stdout).into_owned(),
+        ),
+        (
+            "status stderr",
+            String::from_utf8_lossy(&status.stderr).into_owned(),
+        ),
+    ] {
+        assert!(!text.contains(SECRET), "the secret appears in {what}");
+    }
+    assert!(
+        std::fs::read_to_string(&err_log).unwrap().len() > 100,
+        "expected a verbose log to search"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
