@@ -139,7 +139,8 @@ fn client_ids_and_levels() {
 #[test]
 fn elector_configurations() {
     let base = || ElectorConfig::new("127.0.0.1:2181", "/m/x");
-    let rows: Vec<(Box<dyn Fn(&mut ElectorConfig)>, Argument)> = vec![
+    type Row = (Box<dyn Fn(&mut ElectorConfig)>, Argument);
+    let rows: Vec<Row> = vec![
         (Box::new(|c| c.path = "/".into()), Argument::Path),
         (
             Box::new(|c| c.poll_interval = Duration::ZERO),
