@@ -46,7 +46,10 @@ fn main() {
         "SIGSTOP past the session timeout",
         c.pause_master(&hosts, 3),
     );
-    record("partitions (blackhole, resets)", c.partition(&hosts, 4));
+    record(
+        "partitions (blackhole, resets, latency)",
+        c.partition(&hosts, 6),
+    );
     let (s, kept) = c.restart_with_saved_session(&hosts);
     if !kept {
         failed.push("restart with a saved session lost mastership");

@@ -39,8 +39,8 @@ fn chaos_sigstop_past_the_session_timeout() {
 
 #[test]
 fn chaos_partition_of_the_master() {
-    let s = chaos("part").partition(hosts(), 2);
-    assert_eq!(s.faults, 2);
+    let s = chaos("part").partition(hosts(), 3);
+    assert_eq!(s.faults, 3);
     assert_eq!((s.overlaps, s.token_regressions), (0, 0), "{s:?}");
 }
 

@@ -18,10 +18,14 @@ pub enum ProxyMode {
     Blackhole = 1,
     /// Forward requests, drop replies: requests are applied, answers lost.
     DropReplies = 2,
+    /// Forward both ways, each chunk held back by the delay set with
+    /// [`TcpProxy::set_delay`] (added latency).
+    Delay = 3,
 }
 
 struct State {
     mode: AtomicU8,
+    delay_ms: std::sync::atomic::AtomicU64,
     stop: AtomicBool,
     conns: Mutex<Vec<TcpStream>>,
 }
@@ -43,6 +47,7 @@ impl TcpProxy {
         listener.set_nonblocking(true)?;
         let state = Arc::new(State {
             mode: AtomicU8::new(ProxyMode::Pass as u8),
+            delay_ms: std::sync::atomic::AtomicU64::new(0),
             stop: AtomicBool::new(false),
             conns: Mutex::new(Vec::new()),
         });
@@ -61,6 +66,13 @@ impl TcpProxy {
     /// Changes what happens to traffic, on open and new connections alike.
     pub fn set_mode(&self, mode: ProxyMode) {
         self.state.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    /// The latency [`ProxyMode::Delay`] adds to each chunk, each way.
+    pub fn set_delay(&self, delay: Duration) {
+        self.state
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Closes every open connection (clients see a reset); new ones are accepted.
@@ -125,6 +137,12 @@ fn spawn_pump(from: &TcpStream, to: &TcpStream, state: Arc<State>, request_direc
             let forward = match state.mode.load(Ordering::SeqCst) {
                 0 => true,
                 2 => request_direction,
+                3 => {
+                    std::thread::sleep(Duration::from_millis(
+                        state.delay_ms.load(Ordering::SeqCst),
+                    ));
+                    true
+                }
                 _ => false,
             };
             if forward && to.write_all(&buf[..n]).is_err() {

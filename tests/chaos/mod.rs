@@ -289,8 +289,8 @@ impl Chaos {
         self.finish(cands, faults)
     }
 
-    /// Partitions the master from the server (blackhole past the timeout,
-    /// or connection resets) through per-candidate proxies.
+    /// Partitions the master from the server through per-candidate proxies:
+    /// blackhole past the timeout, connection resets, added latency.
     pub fn partition(&mut self, server: &str, rounds: usize) -> Stats {
         let path = format!("{}/m", self.unique("chaos-part"));
         let proxies: Vec<TcpProxy> = (0..3).map(|_| TcpProxy::start(server).unwrap()).collect();
@@ -304,12 +304,20 @@ impl Chaos {
                 break;
             };
             let i = cands.iter().position(|c| c.name == m.name).unwrap();
-            if round % 2 == 0 {
-                proxies[i].set_mode(ProxyMode::Blackhole);
-                std::thread::sleep(Duration::from_millis(self.session_ms * 3 / 2));
-                proxies[i].set_mode(ProxyMode::Pass);
-            } else {
-                proxies[i].reset_all();
+            match round % 3 {
+                0 => {
+                    proxies[i].set_mode(ProxyMode::Blackhole);
+                    std::thread::sleep(Duration::from_millis(self.session_ms * 3 / 2));
+                    proxies[i].set_mode(ProxyMode::Pass);
+                }
+                1 => proxies[i].reset_all(),
+                _ => {
+                    // Added latency: a third of the session timeout each way.
+                    proxies[i].set_delay(Duration::from_millis(self.session_ms / 3));
+                    proxies[i].set_mode(ProxyMode::Delay);
+                    std::thread::sleep(Duration::from_millis(self.session_ms * 2));
+                    proxies[i].set_mode(ProxyMode::Pass);
+                }
             }
             faults += 1;
             std::thread::sleep(Duration::from_millis(self.session_ms));
