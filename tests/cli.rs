@@ -419,3 +419,50 @@ fn demo_shows_failovers_and_leaves_no_process() {
         processes_with(&server_marker)
     );
 }
+
+#[test]
+fn a_paused_master_stops_its_child_as_soon_as_it_resumes() {
+    let d = dir("pause");
+    let log = d.join("children.log");
+    let path = format!("{}/test", unique_path("cli-pause"));
+    let mut a = run_proc(&path, "10.0.0.1", &worker("a", &log), &[]);
+    assert!(eventually(LONG, || lines(&log)
+        .iter()
+        .any(|l| l.starts_with("start a"))));
+    let a_child: i32 = lines(&log)[0]
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut b = run_proc(&path, "10.0.0.2", &worker("b", &log), &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    // A GC-like pause of zkha (not of its child) past the 2 s session timeout.
+    // SAFETY: signals our own child process.
+    unsafe { libc::kill(a.id() as i32, libc::SIGSTOP) };
+    assert!(
+        eventually(LONG, || lines(&log)
+            .iter()
+            .any(|l| l.starts_with("start b"))),
+        "b never took over"
+    );
+    let resumed = Instant::now();
+    // SAFETY: as above.
+    unsafe { libc::kill(a.id() as i32, libc::SIGCONT) };
+    // Its lease long gone, a stops its child at once.
+    assert!(
+        eventually(Duration::from_secs(3), || !pid_alive(a_child)),
+        "a's child still runs after the resume"
+    );
+    assert!(resumed.elapsed() < Duration::from_secs(3));
+    assert!(
+        lines(&log).contains(&"stop a".to_string()),
+        "{:?}",
+        lines(&log)
+    );
+    for p in [&mut a, &mut b] {
+        // SAFETY: as above.
+        unsafe { libc::kill(p.id() as i32, libc::SIGTERM) };
+        p.wait().unwrap();
+    }
+}
