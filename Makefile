@@ -36,14 +36,15 @@ bench: setup
 	$(CARGO) build --release -p zkha-bench
 	target/release/zkha-bench --python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
-## 10,000 mixed operations and 50 open/close cycles under valgrind: no
-## leak (definite or indirect), no invalid access.
+## 10,000 mixed operations and 50 open/close cycles, then the FFI-heavy test
+## binaries, under valgrind: no leak (definite or indirect), no invalid access.
 check-leaks:
 	@scripts/setup valgrind
 	$(CARGO) build --example soak
 	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	  --show-leak-kinds=definite,indirect --error-exitcode=99 \
 	  target/debug/examples/soak --ops 10000 --cycles 50
+	scripts/valgrind-tests
 
 ## Every chaos scenario (ensemble faults, partitions, SIGKILL, SIGSTOP,
 ## restarts); ends with `chaos: F faults injected, N failovers, K overlapping
