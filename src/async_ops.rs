@@ -79,6 +79,7 @@ extern "C" fn stat_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_voi
     // (or NULL) during the call.
     if let Some(ctx) = unsafe { take_completion::<Stat>(data) } {
         let r = status(rc).map(|_| {
+            // SAFETY: C passes a valid Stat (or NULL) for this call.
             unsafe { stat.as_ref() }
                 .copied()
                 .map(Stat::from)
@@ -111,6 +112,7 @@ extern "C" fn data_done(
     // value (len bytes) and stat are valid during the call.
     if let Some(ctx) = unsafe { take_completion::<(Vec<u8>, Stat)>(data) } {
         let r = status(rc).map(|_| {
+            // SAFETY: C passes a valid Stat (or NULL) for this call.
             let stat = unsafe { stat.as_ref() }
                 .copied()
                 .map(Stat::from)
@@ -126,6 +128,7 @@ extern "C" fn strings_done(rc: c_int, strings: *const zk_sys::String_vector, dat
     // vector is valid (C frees it) during the call.
     if let Some(ctx) = unsafe { take_completion::<Vec<String>>(data) } {
         let r = status(rc).map(|_| {
+            // SAFETY: C passes a valid vector (or NULL) for this call.
             unsafe { strings.as_ref() }
                 .map(strings_from_c)
                 .unwrap_or_default()

@@ -178,6 +178,7 @@ pub(crate) fn discard_watch(ptr: *mut c_void) {
     }
 }
 
+// SAFETY: callers pass a pointer from `new_watch` that C will not use again.
 unsafe fn drop_watch(ptr: *mut c_void) {
     // SAFETY: (caller) ptr is a WatchContext from new_watch, freed once.
     drop(unsafe { Box::from_raw(ptr as *mut WatchContext) });
@@ -236,6 +237,7 @@ pub(crate) fn new_completion<T: 'static>(
     ptr
 }
 
+// SAFETY: callers pass a `new_completion::<T>` pointer C can no longer call.
 unsafe fn settle_completion<T>(ptr: *mut c_void) {
     // SAFETY: (caller) ptr is a CompletionContext<T>, taken from the registry.
     let ctx = unsafe { Box::from_raw(ptr as *mut CompletionContext<T>) };

@@ -283,6 +283,7 @@ impl ZooKeeper {
     /// # Safety
     /// `zh` must be a live handle from `zookeeper_init*` that nobody else
     /// closes or uses after this handle is closed.
+    // SAFETY: the caller's contract above; nothing is dereferenced here.
     pub unsafe fn from_raw(zh: *mut zk_sys::zhandle_t) -> ZooKeeper {
         Self::wrap_raw(zh, true)
     }
@@ -295,6 +296,7 @@ impl ZooKeeper {
     /// # Safety
     /// `zh` must stay live (not closed) as long as the returned value and
     /// any of its pending callbacks exist.
+    // SAFETY: the caller's contract above; nothing is dereferenced here.
     pub unsafe fn borrow_raw(zh: *mut zk_sys::zhandle_t) -> ZooKeeper {
         Self::wrap_raw(zh, false)
     }
@@ -766,12 +768,13 @@ impl ZooKeeper {
         let mut stat = zk_sys::Stat::default();
         let zh = self.handle()?;
         let (zh, p) = (zh.0, cpath.as_ptr());
-        // SAFETY (all four calls): live handle (guard held), valid path,
+        // SAFETY: (all four calls) live handle (guard held), valid path,
         // vector and Stat out-parameters; our trampoline with its context.
         let rc = match call {
             Children::Plain { watch, stat: false } => unsafe {
                 zk_sys::zoo_get_children(zh, p, watch as c_int, &mut v)
             },
+            // SAFETY: as above.
             Children::Plain { watch, stat: true } => unsafe {
                 zk_sys::zoo_get_children2(zh, p, watch as c_int, &mut v, &mut stat)
             },
@@ -782,8 +785,10 @@ impl ZooKeeper {
                 let ctx = callback::new_watch(watcher, self.registry());
                 let w: zk_sys::watcher_fn = Some(callback::path_watcher);
                 let rc = if with_stat {
+                    // SAFETY: as above, with our trampoline and its context.
                     unsafe { zk_sys::zoo_wget_children2(zh, p, w, ctx, &mut v, &mut stat) }
                 } else {
+                    // SAFETY: as above, with our trampoline and its context.
                     unsafe { zk_sys::zoo_wget_children(zh, p, w, ctx, &mut v) }
                 };
                 if rc != zk_sys::ZOK {
