@@ -49,6 +49,36 @@ impl LogArgs {
     }
 }
 
+/// Where `status` and `watch` look, and how they connect.
+#[derive(Debug, Args)]
+pub struct ObserveArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// ZooKeeper connect string.
+    #[arg(long)]
+    pub hosts: String,
+    /// The master znode (with --sequence: the election parent).
+    #[arg(long)]
+    pub path: String,
+    /// The election uses sequence mode.
+    #[arg(long)]
+    pub sequence: bool,
+    /// How long to try to reach ZooKeeper, in ms.
+    #[arg(long, default_value_t = 10_000)]
+    pub connect_timeout: u64,
+}
+
+impl ObserveArgs {
+    /// Checks the path, applies the C client's logging, connects.
+    pub fn connect(&self) -> Result<zkha::ZooKeeper, zkha::Error> {
+        zkha::validate::check_path(&self.path, false)?;
+        let bridge = self.log.apply()?;
+        zkha::ZooKeeper::builder(&self.hosts)
+            .log_to_rust(bridge)
+            .connect(std::time::Duration::from_millis(self.connect_timeout))
+    }
+}
+
 /// `ms` since the epoch as `YYYY-MM-DD HH:MM:SS.mmm UTC`.
 pub fn utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000);

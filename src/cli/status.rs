@@ -2,7 +2,6 @@
 
 use super::common::{exit, now_ms, utc};
 use clap::Args;
-use std::time::Duration;
 use zkha::elector::{read_master, read_queue, MasterInfo};
 use zkha::ZooKeeper;
 
@@ -10,22 +9,10 @@ use zkha::ZooKeeper;
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
-    pub log: super::common::LogArgs,
-    /// ZooKeeper connect string.
-    #[arg(long)]
-    pub hosts: String,
-    /// The master znode (with --sequence: the election parent).
-    #[arg(long)]
-    pub path: String,
-    /// The election uses sequence mode: show the queue of candidates.
-    #[arg(long)]
-    pub sequence: bool,
+    pub target: super::common::ObserveArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// How long to try to reach ZooKeeper, in ms.
-    #[arg(long, default_value_t = 10_000)]
-    pub connect_timeout: u64,
     /// Digest credentials `user:password` to read a protected node.
     #[arg(long)]
     pub digest: Option<String>,
@@ -85,23 +72,19 @@ pub fn describe(m: &MasterInfo) -> String {
 }
 
 pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
-    zkha::validate::check_path(&args.path, false)?;
-    let bridge = args.log.apply()?;
-    let zk = ZooKeeper::builder(&args.hosts)
-        .log_to_rust(bridge)
-        .connect(Duration::from_millis(args.connect_timeout))?;
+    let zk = args.target.connect()?;
     if let Some(d) = &args.digest {
         zk.add_auth("digest", d.as_bytes())?;
     }
-    let (master, hidden) = match read_master(&zk, &args.path, args.sequence) {
+    let (master, hidden) = match read_master(&zk, &args.target.path, args.target.sequence) {
         Ok(m) => (m, false),
-        Err(e) if e.code() == Some(zkha::ErrorCode::NoAuth) && !args.sequence => {
-            (protected(&zk, &args.path)?, true)
+        Err(e) if e.code() == Some(zkha::ErrorCode::NoAuth) && !args.target.sequence => {
+            (protected(&zk, &args.target.path)?, true)
         }
         Err(e) => return Err(e.into()),
     };
-    let queue = if args.sequence {
-        read_queue(&zk, &args.path)?
+    let queue = if args.target.sequence {
+        read_queue(&zk, &args.target.path)?
     } else {
         Vec::new()
     };
@@ -109,7 +92,7 @@ pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
         let queue_json: Vec<String> = queue.iter().map(json).collect();
         println!(
             "{{\"path\":{},\"master\":{},\"protected\":{hidden},\"queue\":[{}]}}",
-            json_str(&args.path),
+            json_str(&args.target.path),
             master.as_ref().map_or("null".into(), json),
             queue_json.join(",")
         );
@@ -117,11 +100,11 @@ pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
         match &master {
             Some(m) if hidden => println!(
                 "master of {}: <data protected by the node's ACL; use --digest> {}",
-                args.path,
+                args.target.path,
                 describe(m)
             ),
-            Some(m) => println!("master of {}: {}", args.path, describe(m)),
-            None => println!("nobody is master of {}", args.path),
+            Some(m) => println!("master of {}: {}", args.target.path, describe(m)),
+            None => println!("nobody is master of {}", args.target.path),
         }
         for (i, c) in queue.iter().enumerate().skip(1) {
             println!("  standby #{i}: {} ({})", describe(c), c.path);

@@ -7,28 +7,15 @@ use clap::Args;
 use std::sync::mpsc;
 use std::time::Duration;
 use zkha::elector::{read_master, MasterInfo};
-use zkha::ZooKeeper;
 
 /// `zkha watch` arguments.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     #[command(flatten)]
-    pub log: super::common::LogArgs,
-    /// ZooKeeper connect string.
-    #[arg(long)]
-    pub hosts: String,
-    /// The master znode (with --sequence: the election parent).
-    #[arg(long)]
-    pub path: String,
-    /// The election uses sequence mode.
-    #[arg(long)]
-    pub sequence: bool,
+    pub target: super::common::ObserveArgs,
     /// Exit after printing this many lines (default: until interrupted).
     #[arg(long)]
     pub count: Option<u64>,
-    /// How long to try to reach ZooKeeper, in ms.
-    #[arg(long, default_value_t = 10_000)]
-    pub connect_timeout: u64,
 }
 
 fn same_holder(a: &Option<MasterInfo>, b: &Option<MasterInfo>) -> bool {
@@ -40,12 +27,8 @@ fn same_holder(a: &Option<MasterInfo>, b: &Option<MasterInfo>) -> bool {
 }
 
 pub fn run(args: WatchArgs) -> Result<u8, Box<dyn std::error::Error>> {
-    zkha::validate::check_path(&args.path, false)?;
     signals::install(&[libc::SIGINT, libc::SIGTERM]);
-    let bridge = args.log.apply()?;
-    let zk = ZooKeeper::builder(&args.hosts)
-        .log_to_rust(bridge)
-        .connect(Duration::from_millis(args.connect_timeout))?;
+    let zk = args.target.connect()?;
     let (tx, rx) = mpsc::channel::<()>();
     let notify = move || {
         let tx = tx.clone();
@@ -57,12 +40,12 @@ pub fn run(args: WatchArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let mut lines = 0u64;
     loop {
         // Arm a watch, then read: a change after the read wakes us.
-        if args.sequence {
-            let _ = zk.wget_children(&args.path, notify());
+        if args.target.sequence {
+            let _ = zk.wget_children(&args.target.path, notify());
         } else {
-            let _ = zk.wexists(&args.path, notify());
+            let _ = zk.wexists(&args.target.path, notify());
         }
-        let now = read_master(&zk, &args.path, args.sequence)?;
+        let now = read_master(&zk, &args.target.path, args.target.sequence)?;
         if shown.as_ref().is_none_or(|s| !same_holder(s, &now)) {
             let stamp = utc(now_ms());
             match &now {
