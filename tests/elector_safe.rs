@@ -277,3 +277,40 @@ fn bad_configuration_is_a_typed_error() {
         Err(Error::InvalidArgument { .. })
     ));
 }
+
+#[test]
+fn hooks_as_closures() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let path = format!("{}/test", unique_path("hooks"));
+    let (became, worked, lost) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(None)),
+    );
+    let (b, w, l) = (became.clone(), worked.clone(), lost.clone());
+    let hooks = zkha::elector::Hooks::new()
+        .on_became_master(move |_| {
+            b.fetch_add(1, Ordering::SeqCst);
+        })
+        .do_work(move |_| {
+            w.fetch_add(1, Ordering::SeqCst);
+        })
+        .on_lost_master(move |why| *l.lock() = Some(why));
+    let e = Elector::start(config(&path, "10.0.0.9"), Arc::new(hooks)).unwrap();
+    assert!(e.wait_until_master(LONG));
+    let control = e.control();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(350));
+        control.stop();
+    });
+    e.run();
+    stopper.join().unwrap();
+    e.shutdown();
+    assert_eq!(became.load(Ordering::SeqCst), 1);
+    assert!(
+        worked.load(Ordering::SeqCst) >= 2,
+        "do_work ran {} times",
+        worked.load(Ordering::SeqCst)
+    );
+    assert_eq!(*lost.lock(), Some(LostReason::Shutdown));
+}

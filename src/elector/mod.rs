@@ -33,7 +33,7 @@ pub mod trace;
 
 pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
 pub use safe::step_down_after;
-pub use shared::{read_master, read_queue, Candidate, FencingToken, LostReason, MasterInfo};
+pub use shared::{read_master, read_queue, Candidate, FencingToken, Hooks, LostReason, MasterInfo};
 
 use crate::error::{Error, Result};
 use shared::Shared;

@@ -412,3 +412,93 @@ fn read_queue_paths(zk: &ZooKeeper, parent: &str) -> Result<Vec<String>> {
         Err(e) => Err(e),
     }
 }
+
+type Hook<A> = Option<Box<dyn Fn(A) + Send + Sync>>;
+
+/// The [`Candidate`] hooks as closures, for callers who prefer them to a
+/// trait implementation: `Hooks::new().do_work(|token| …).on_lost_master(|why| …)`.
+#[derive(Default)]
+pub struct Hooks {
+    connected: Hook<&'static str>,
+    expired: Hook<()>,
+    became: Hook<FencingToken>,
+    lost: Hook<LostReason>,
+    work: Hook<FencingToken>,
+    error: Option<Box<dyn Fn(&Error) + Send + Sync>>,
+}
+
+impl Hooks {
+    /// No hooks yet.
+    pub fn new() -> Hooks {
+        Hooks::default()
+    }
+
+    /// SESSION/CONNECTED (S2).
+    pub fn on_zookeeper_connected(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.connected = Some(Box::new(move |_| f()));
+        self
+    }
+
+    /// SESSION/EXPIRED (S2, S3).
+    pub fn on_zookeeper_expired(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.expired = Some(Box::new(move |_| f()));
+        self
+    }
+
+    /// Became master.
+    pub fn on_became_master(mut self, f: impl Fn(FencingToken) + Send + Sync + 'static) -> Self {
+        self.became = Some(Box::new(f));
+        self
+    }
+
+    /// Stopped being master.
+    pub fn on_lost_master(mut self, f: impl Fn(LostReason) + Send + Sync + 'static) -> Self {
+        self.lost = Some(Box::new(f));
+        self
+    }
+
+    /// One unit of work while master (S4).
+    pub fn do_work(mut self, f: impl Fn(FencingToken) + Send + Sync + 'static) -> Self {
+        self.work = Some(Box::new(f));
+        self
+    }
+
+    /// A real error (F7).
+    pub fn on_error(mut self, f: impl Fn(&Error) + Send + Sync + 'static) -> Self {
+        self.error = Some(Box::new(f));
+        self
+    }
+}
+
+impl Candidate for Hooks {
+    fn on_zookeeper_connected(&self, _path: &str) {
+        if let Some(f) = &self.connected {
+            f("");
+        }
+    }
+    fn on_zookeeper_expired(&self) {
+        if let Some(f) = &self.expired {
+            f(());
+        }
+    }
+    fn on_became_master(&self, token: FencingToken) {
+        if let Some(f) = &self.became {
+            f(token);
+        }
+    }
+    fn on_lost_master(&self, reason: LostReason) {
+        if let Some(f) = &self.lost {
+            f(reason);
+        }
+    }
+    fn do_work(&self, token: FencingToken) {
+        if let Some(f) = &self.work {
+            f(token);
+        }
+    }
+    fn on_error(&self, error: &Error) {
+        if let Some(f) = &self.error {
+            f(error);
+        }
+    }
+}
