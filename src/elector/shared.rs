@@ -414,6 +414,7 @@ fn read_queue_paths(zk: &ZooKeeper, parent: &str) -> Result<Vec<String>> {
 }
 
 type Hook<A> = Option<Box<dyn Fn(A) + Send + Sync>>;
+type ErrorHook = Option<Box<dyn Fn(&Error) + Send + Sync>>;
 
 /// The [`Candidate`] hooks as closures, for callers who prefer them to a
 /// trait implementation: `Hooks::new().do_work(|token| …).on_lost_master(|why| …)`.
@@ -424,7 +425,7 @@ pub struct Hooks {
     became: Hook<FencingToken>,
     lost: Hook<LostReason>,
     work: Hook<FencingToken>,
-    error: Option<Box<dyn Fn(&Error) + Send + Sync>>,
+    error: ErrorHook,
 }
 
 impl Hooks {
