@@ -433,10 +433,31 @@ fn fidelity_server_down_at_start() {
     assert_eq!(c.term(), Some(0));
     assert_eq!(r.term(), Some(0));
     let (ce, re) = (c.events(), r.events());
-    // While the server is down every poll fails with the same rc; their
-    // number depends on when each process started polling.
+    // While the server is down every poll fails; how many polls fail, and
+    // whether one caught mid-reconnect reports ZOPERATIONTIMEOUT rather than
+    // ZCONNECTIONLOSS, depends on when each process polled (both run the
+    // same C library). Before the first connection they count as one
+    // "failed" kind, whose rc must be one of those two.
     let squash = |evs: &[Ev]| {
-        let mut k = kinds(evs);
+        let first_connect = evs
+            .iter()
+            .position(|e| e.event == "connected")
+            .unwrap_or(evs.len());
+        let mut k: Vec<String> = evs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                if i < first_connect && e.event == "create" {
+                    assert!(
+                        matches!(e.rc, Some(-4) | Some(-7)),
+                        "unexpected rc while down: {e:?}"
+                    );
+                    "create failed".to_owned()
+                } else {
+                    e.kind()
+                }
+            })
+            .collect();
         k.dedup();
         k
     };
@@ -447,11 +468,4 @@ fn fidelity_server_down_at_start() {
         .and_then(|e| e.rc)
         .unwrap();
     assert_ne!(first_rc, 0, "created while the server was down?");
-    assert_eq!(
-        first_rc,
-        re.iter()
-            .find(|e| e.event == "create")
-            .and_then(|e| e.rc)
-            .unwrap()
-    );
 }
