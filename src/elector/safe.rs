@@ -277,16 +277,19 @@ fn is_transient(e: &Error) -> bool {
     )
 }
 
-/// Waits until connected (true) or the session is dead / stopping (false).
-fn until_connected(shared: &Shared, seen: &mut u64) -> bool {
+/// Waits until connected; otherwise says how this session's contention ends.
+fn until_connected(shared: &Shared, seen: &mut u64) -> Result<(), End> {
     loop {
         {
             let inner = shared.inner.lock();
-            if inner.expired || shared.stopping() {
-                return false;
+            if shared.stopping() {
+                return Err(End::Stop);
+            }
+            if inner.expired {
+                return Err(End::SessionDead);
             }
             if inner.connected {
-                return true;
+                return Ok(());
             }
         }
         wait(shared, seen, None);
@@ -295,12 +298,8 @@ fn until_connected(shared: &Shared, seen: &mut u64) -> bool {
 
 fn contend(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
     let mut seen = wake_count(shared);
-    if !until_connected(shared, &mut seen) {
-        return if shared.stopping() {
-            End::Stop
-        } else {
-            End::SessionDead
-        };
+    if let Err(end) = until_connected(shared, &mut seen) {
+        return end;
     }
     if let (Some(file), Ok(id)) = (&shared.config.session_file, zk.client_id()) {
         save_session(file, id);
@@ -333,12 +332,8 @@ fn after_error(shared: &Shared, seen: &mut u64, e: &Error) -> Next {
         return Next::End(End::SessionDead);
     }
     if is_transient(e) {
-        if !until_connected(shared, seen) {
-            return Next::End(if shared.stopping() {
-                End::Stop
-            } else {
-                End::SessionDead
-            });
+        if let Err(end) = until_connected(shared, seen) {
+            return Next::End(end);
         }
         return Next::Retry;
     }
@@ -376,15 +371,8 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
     let mut seen = wake_count(shared);
     let mut yield_until: Option<Instant> = None;
     loop {
-        if shared.stopping() {
-            return End::Stop;
-        }
-        if !until_connected(shared, &mut seen) {
-            return if shared.stopping() {
-                End::Stop
-            } else {
-                End::SessionDead
-            };
+        if let Err(end) = until_connected(shared, &mut seen) {
+            return end;
         }
         // After resigning, let another candidate take over first.
         if let Some(until) = yield_until {
@@ -642,15 +630,8 @@ fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
         };
     }
     loop {
-        if shared.stopping() {
-            return End::Stop;
-        }
-        if !until_connected(shared, &mut seen) {
-            return if shared.stopping() {
-                End::Stop
-            } else {
-                End::SessionDead
-            };
+        if let Err(end) = until_connected(shared, &mut seen) {
+            return end;
         }
         let kids = match candidates(zk, parent) {
             Ok(k) => k,
