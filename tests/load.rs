@@ -43,7 +43,6 @@ fn run(mode: Mode) -> f64 {
             c.mode = mode;
             c.data = zkha::net::seed_text_data(&format!("10.1.0.{i}"));
             c.session_timeout = Duration::from_millis(10_000);
-            c.resign_backoff = Duration::ZERO;
             Elector::start(c, Arc::new(())).unwrap()
         })
         .collect();
