@@ -14,7 +14,7 @@ use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 
 /// Allowed timing difference between the two implementations' events.
 const TOLERANCE_MS: f64 = 300.0;
-const LONG: Duration = Duration::from_secs(30);
+const LONG: Duration = Duration::from_secs(60);
 const DATA: &str = "10.0.0.7";
 
 fn hosts() -> &'static str {
