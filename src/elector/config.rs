@@ -109,6 +109,10 @@ pub struct ElectorConfig {
     /// Route the C client's log lines of this elector's sessions into the
     /// `log` crate (target "zookeeper") instead of the C log stream.
     pub log_to_rust: bool,
+    /// Test hook: a pause between opening a session and publishing its
+    /// handle (to reproduce CONNECTED arriving first). Zero in real use.
+    #[doc(hidden)]
+    pub test_publish_delay: Duration,
 }
 
 impl ElectorConfig {
@@ -133,6 +137,7 @@ impl ElectorConfig {
             name: None,
             session_file: None,
             log_to_rust: false,
+            test_publish_delay: Duration::ZERO,
         }
     }
 

@@ -26,13 +26,14 @@
 //! ```
 
 mod config;
+pub mod lease;
 mod safe;
 mod seed;
 mod shared;
 pub mod trace;
 
 pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
-pub use safe::step_down_after;
+pub use lease::step_down_after;
 pub use shared::{read_master, read_queue, Candidate, FencingToken, Hooks, LostReason, MasterInfo};
 
 use crate::error::{Error, Result};
@@ -89,17 +90,29 @@ impl Elector {
     }
 
     /// Whether this candidate is master now (non-blocking). In the safe
-    /// profile, only while its lease from the server holds.
+    /// profile, only while its lease holds: a master that cannot renew (cut
+    /// off, or this process paused) says "not master" the moment the lease
+    /// runs out, even before the election thread has noticed.
     pub fn is_master(&self) -> bool {
-        self.shared.token().is_some() && self.shared.lease_valid()
+        self.shared.token().is_some()
     }
 
-    /// The fencing token while master.
+    /// The fencing token while master (and, in the safe profile, while the
+    /// lease holds).
     pub fn token(&self) -> Option<FencingToken> {
         self.shared.token()
     }
 
-    /// Waits until master or `timeout`; returns whether master.
+    /// Safe profile: when the current lease ends, as an instant on
+    /// CLOCK_BOOTTIME (time since boot); `None` when not master.
+    pub fn lease_deadline(&self) -> Option<Duration> {
+        let until = self.shared.lease_until();
+        (self.shared.token().is_some() && until > 0.0)
+            .then(|| Duration::from_secs_f64(until / 1000.0))
+    }
+
+    /// Waits until master (with a valid lease) or `timeout`; returns
+    /// whether master.
     pub fn wait_until_master(&self, timeout: Duration) -> bool {
         self.shared.wait_until_master(timeout)
     }

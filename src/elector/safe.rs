@@ -3,8 +3,8 @@
 //! and watches only wake it, so the C completion thread never blocks.
 
 use super::config::Mode;
+use super::lease::{boot_ms, renew_every, step_down_after};
 use super::shared::{FencingToken, LostReason, Shared};
-use super::trace::monotonic_ms;
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{Acl, ClientId, CreateMode, EventType, State, WatchedEvent};
 use crate::zookeeper::ZooKeeper;
@@ -18,14 +18,6 @@ enum End {
     SessionDead,
     /// The elector is stopping.
     Stop,
-}
-
-/// F1: how long after the C client reports a disconnection we step down.
-/// The server cannot expire the session before `T` has passed since it last
-/// heard from us, and the C client reports a disconnection at most `2T/3`
-/// after that; stepping down at `T/4` leaves `T/12` of margin.
-pub fn step_down_after(negotiated_ms: i32) -> Duration {
-    Duration::from_millis((negotiated_ms.max(1) as u64) / 4)
 }
 
 pub(crate) fn run(shared: Arc<Shared>) {
@@ -62,19 +54,22 @@ pub(crate) fn run(shared: Arc<Shared>) {
 }
 
 /// The safe run loop (S4 without the election): work while master.
+///
+/// Only the election thread changes mastership; this loop merely refuses to
+/// work on a lease that ran out (after a pause, say) and wakes the election
+/// so that it steps down.
 pub(crate) fn work_loop(shared: &Shared) {
     loop {
         if shared.sleep(shared.config.poll_interval) {
             return;
         }
-        if let Some(token) = shared.token() {
-            // Never work on an expired lease (after a pause, say).
-            if !shared.lease_valid() {
-                shared.lost_master(LostReason::Disconnected);
-                continue;
+        match shared.token() {
+            Some(token) => {
+                shared.trace_work();
+                shared.candidate.do_work(token);
             }
-            shared.trace_work();
-            shared.candidate.do_work(token);
+            None if shared.held().is_some() => shared.wake(),
+            None => {}
         }
     }
 }
@@ -120,12 +115,37 @@ fn new_session(shared: &Arc<Shared>, resume: Option<ClientId>) -> Result<Arc<Zoo
         builder = builder.client_id(id);
     }
     let zk = Arc::new(builder.init()?);
+    // Test hook: widen the window in which CONNECTED can arrive before the
+    // handle is published.
+    if !shared.config.test_publish_delay.is_zero() {
+        std::thread::sleep(shared.config.test_publish_delay);
+    }
     let mut inner = shared.inner.lock();
     inner.zk = Some(zk.clone());
-    inner.connected = false;
-    inner.expired = false;
-    inner.disconnected_at = None;
+    // The session's events may already have arrived (CONNECTED can come
+    // before this point): keep what they said; the election thread reads
+    // the session id and timeout from the handle itself (`refresh`).
+    if !inner.connected {
+        inner.expired = false;
+        inner.disconnected_at = None;
+    }
     Ok(zk)
+}
+
+/// Reads the session id and negotiated timeout from the handle: called by
+/// the election thread once connected, so a CONNECTED event that arrived
+/// before the handle was published (and saw neither) is harmless.
+fn refresh(shared: &Shared, zk: &ZooKeeper) {
+    if let Ok(id) = zk.client_id() {
+        if id.id != 0 {
+            shared.session.store(id.id, Ordering::Release);
+        }
+    }
+    if let Ok(t) = zk.recv_timeout() {
+        if t > 0 {
+            shared.inner.lock().negotiated_ms = t;
+        }
+    }
 }
 
 /// The global watcher: records the session state and wakes the election.
@@ -136,19 +156,26 @@ fn on_session_event(weak: &Weak<Shared>, e: WatchedEvent) {
     }
     match e.state {
         State::Connected | State::ReadOnly => {
-            let zk = shared.zk();
-            let id = zk
-                .as_ref()
-                .and_then(|z| z.client_id().ok())
-                .map_or(0, |c| c.id);
-            let negotiated = zk.as_ref().and_then(|z| z.recv_timeout().ok()).unwrap_or(0);
-            shared.session.store(id, Ordering::Release);
-            {
+            let id = {
                 let mut inner = shared.inner.lock();
+                // Before the handle is published there is nothing to read:
+                // the election thread reads it later (`refresh`).
+                let (id, negotiated) = inner.zk.as_ref().map_or((0, 0), |z| {
+                    (
+                        z.client_id().map_or(0, |c| c.id),
+                        z.recv_timeout().unwrap_or(0),
+                    )
+                });
+                if id != 0 {
+                    shared.session.store(id, Ordering::Release);
+                }
+                if negotiated > 0 {
+                    inner.negotiated_ms = negotiated;
+                }
                 inner.connected = true;
                 inner.disconnected_at = None;
-                inner.negotiated_ms = negotiated;
-            }
+                id
+            };
             shared.trace_connected(id);
             shared.candidate.on_zookeeper_connected(&e.path);
         }
@@ -199,7 +226,7 @@ fn wait(shared: &Shared, seen: &mut u64, limit: Option<Instant>) {
         let mut deadline = limit;
         // The lease ran out (say the process was paused): stop at once.
         if inner.master.is_some() && inner.lease_until > 0.0 {
-            let left = inner.lease_until - monotonic_ms();
+            let left = inner.lease_until - boot_ms();
             if left <= 0.0 {
                 drop(inner);
                 shared.lost_master(LostReason::Disconnected);
@@ -301,6 +328,7 @@ fn contend(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
     if let Err(end) = until_connected(shared, &mut seen) {
         return end;
     }
+    refresh(shared, zk);
     if let (Some(file), Ok(id)) = (&shared.config.session_file, zk.client_id()) {
         save_session(file, id);
     }
@@ -389,7 +417,9 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
             }
             yield_until = None;
         }
-        let mut sent = monotonic_ms();
+        // A create is a write: the leader commits it, so its success is
+        // leader-proved (see lease.rs).
+        let sent = boot_ms();
         let created = zk.create2(path, &cfg.data, &acl, CreateMode::Ephemeral);
         shared.trace_create(created.as_ref().err().and_then(code).map_or(0, |c| c.raw()));
         let outcome = match created {
@@ -407,23 +437,34 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
                 // F3/F4: is the existing node ours (an ambiguous create that
                 // the server applied)? Decided by session owner, never data.
                 seen = wake_count(shared);
-                sent = monotonic_ms();
                 let watched = if cfg.mode == Mode::Watch {
                     zk.wexists(path, waker(shared, None))
                 } else {
                     zk.exists(path, false)
                 };
                 match watched {
-                    Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => hold(
-                        shared,
-                        zk,
-                        path,
-                        FencingToken {
-                            czxid: stat.czxid,
-                            sequence: None,
-                        },
-                        sent,
-                    ),
+                    Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => {
+                        // Ours: ask again through the leader for the lease.
+                        match synced_exists(zk, path) {
+                            (sent, Ok(Some(stat))) if stat.ephemeral_owner == shared.session_id() => {
+                                hold(
+                                    shared,
+                                    zk,
+                                    path,
+                                    FencingToken {
+                                        czxid: stat.czxid,
+                                        sequence: None,
+                                    },
+                                    sent,
+                                )
+                            }
+                            (_, Ok(_)) => Held::Lost,
+                            (_, Err(e)) => match after_error(shared, &mut seen, &e) {
+                                Next::Retry => Held::Lost,
+                                Next::End(end) => return end,
+                            },
+                        }
+                    }
                     Ok(Some(_)) => {
                         // Someone else is master: not an error.
                         let limit =
@@ -502,23 +543,26 @@ fn hold_inner(
         return Held::Lost;
     }
     shared.became_master(token);
-    let renew_every = Duration::from_millis((shared.inner.lock().negotiated_ms.max(5) / 5) as u64);
+    let renew_every = renew_every(shared.inner.lock().negotiated_ms);
     let mut next_renew = Instant::now() + renew_every;
     let fired = Arc::new(AtomicBool::new(true));
     let mut seen = wake_count(shared);
     loop {
         // (Re-)arm the watch on our node when the last one fired, and check
-        // the node is still ours.
+        // the node is still ours, through the leader.
         if fired.swap(false, Ordering::AcqRel) {
             seen = wake_count(shared);
-            let sent = monotonic_ms();
-            match zk.wexists(node, waker(shared, Some(fired.clone()))) {
+            let sent = boot_ms();
+            let answer = zk
+                .sync(node)
+                .and_then(|()| zk.wexists(node, waker(shared, Some(fired.clone()))));
+            match answer {
                 Ok(Some(stat)) if stat.ephemeral_owner == sid => {
                     shared.renew_lease(sent);
-                    if shared.token().is_none() && !shared.lease_valid() {
+                    if shared.held().is_none() && !shared.lease_valid() {
                         // A stale answer (we were paused): ask again later.
                         shared.inner.lock().lease_until = 0.0;
-                    } else if shared.token().is_none() {
+                    } else if shared.held().is_none() {
                         // Reconnected in time after stepping down: the node
                         // never left us, so no one else can have won.
                         shared.became_master(token);
@@ -561,33 +605,74 @@ fn hold_inner(
         if resign {
             // Stop working first, then let the node go at once.
             shared.lost_master(LostReason::Resigned);
-            match zk.delete(node, -1) {
-                Ok(()) => return Held::Resigned,
-                Err(e) if code(&e) == Some(ErrorCode::NoNode) => return Held::Resigned,
-                Err(e) => {
-                    report(shared, &e);
-                    return Held::Lost;
-                }
-            }
+            return match release(shared, zk, node, sid, &mut seen) {
+                Ok(()) => Held::Resigned,
+                Err(end) => Held::End(end),
+            };
         }
-        if connected && shared.token().is_none() {
+        if connected && shared.held().is_none() {
             // Back after a step-down: check the node again.
             fired.store(true, Ordering::Release);
         }
     }
 }
 
-/// Asks the server about our node; its answer extends the lease (F1: a
-/// master that stops hearing from the server stops working within T/2).
+/// Resigning: deletes our node, through disconnections, so that the resign
+/// holds (after a reconnection the node must not be found ours again).
+/// Only our own node is deleted: its owner is checked and its version given.
+fn release(
+    shared: &Shared,
+    zk: &ZooKeeper,
+    node: &str,
+    sid: i64,
+    seen: &mut u64,
+) -> Result<(), End> {
+    loop {
+        let deleted = zk.exists(node, false).and_then(|stat| match stat {
+            Some(stat) if stat.ephemeral_owner == sid => zk.delete(node, stat.version),
+            _ => Ok(()),
+        });
+        match deleted {
+            Ok(()) => return Ok(()),
+            // Changed or gone in between: look again.
+            Err(e) if matches!(code(&e), Some(ErrorCode::NoNode | ErrorCode::BadVersion)) => {}
+            Err(e) => {
+                if let Next::End(end) = after_error(shared, seen, &e) {
+                    return Err(end);
+                }
+            }
+        }
+    }
+}
+
+/// `sync(path)` then `exists(path)`: an answer the leader stands behind (see
+/// lease.rs), with the time the sync was sent.
+fn synced_exists(zk: &ZooKeeper, path: &str) -> (f64, Result<Option<crate::types::Stat>>) {
+    let sent = boot_ms();
+    (sent, zk.sync(path).and_then(|()| zk.exists(path, false)))
+}
+
+/// One renewal (see lease.rs): `sync` then `exists` on our node, pipelined;
+/// the exists answer counts only after a successful sync, and extends the
+/// lease from the time the sync was sent.
 fn renew(shared: &Arc<Shared>, zk: &ZooKeeper, node: &str, sid: i64) {
-    if shared.token().is_none() {
+    if shared.held().is_none() {
+        return;
+    }
+    let synced = Arc::new(AtomicBool::new(false));
+    let sent = boot_ms();
+    let flag = synced.clone();
+    if zk
+        .async_sync(node, move |r| flag.store(r.is_ok(), Ordering::Release))
+        .is_err()
+    {
         return;
     }
     let weak = Arc::downgrade(shared);
-    let sent = monotonic_ms();
+    // Completions come in request order: the sync's has run before this one.
     let _ = zk.aexists(node, move |r| {
         if let (Ok(Some(stat)), Some(s)) = (r, weak.upgrade()) {
-            if stat.ephemeral_owner == sid {
+            if stat.ephemeral_owner == sid && synced.load(Ordering::Acquire) {
                 s.renew_lease(sent);
             }
         }
@@ -668,8 +753,8 @@ fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
         let pos = kids.iter().position(|k| *k == me).unwrap_or(0);
         let my_path = format!("{parent}/{me}");
         if pos == 0 {
-            let sent = monotonic_ms();
-            let stat = match zk.exists(&my_path, false) {
+            let (sent, answer) = synced_exists(zk, &my_path);
+            let stat = match answer {
                 Ok(Some(s)) => s,
                 Ok(None) => {
                     mine = None;

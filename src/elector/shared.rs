@@ -95,6 +95,12 @@ pub trait Candidate: Send + Sync + 'static {
     fn do_work(&self, _token: FencingToken) {}
     /// A real error (not "someone else is master"), reported (F7).
     fn on_error(&self, _error: &Error) {}
+    /// Safe profile: the lease now runs until `until`, an instant on
+    /// CLOCK_BOOTTIME given as time since boot (see [`lease`](super::lease)).
+    /// Called on the C client's completion thread at every renewal, also
+    /// just before `on_became_master`: it must not block (`zkha run` writes
+    /// the deadline to its watchdog's pipe).
+    fn on_lease_extended(&self, _until: Duration) {}
 }
 
 /// A candidate with no hooks.
@@ -111,9 +117,9 @@ pub(crate) struct Inner {
     pub disconnected_at: Option<Instant>,
     /// The negotiated session timeout, ms (safe: the F1 step-down bound).
     pub negotiated_ms: i32,
-    /// Safe: mastership is valid until this CLOCK_MONOTONIC ms (0: no lease).
-    /// Each server answer about our node, sent at `s`, extends it to
-    /// `s + T/2`; the server cannot expire the session before `s + T`.
+    /// Safe: mastership is valid until this CLOCK_BOOTTIME ms (0: no lease).
+    /// Each leader-proved answer about our node (sync + exists), sent at
+    /// `s`, extends it to `s + (T/2)(1 − ρ)` (see `lease.rs` for why).
     pub lease_until: f64,
     pub wake: u64,
     pub resign: bool,
@@ -200,7 +206,15 @@ impl Shared {
         self.changed.notify_all();
     }
 
+    /// The token while master and the lease holds: what the public API
+    /// reports.
     pub(crate) fn token(&self) -> Option<FencingToken> {
+        let inner = self.inner.lock();
+        inner.master.filter(|_| lease_holds(inner.lease_until))
+    }
+
+    /// The token held, lease or not: the election's own state.
+    pub(crate) fn held(&self) -> Option<FencingToken> {
         self.inner.lock().master
     }
 
@@ -215,12 +229,17 @@ impl Shared {
     pub(crate) fn wait_until_master(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut inner = self.inner.lock();
-        while inner.master.is_none() {
-            if self.changed.wait_until(&mut inner, deadline).timed_out() {
-                return inner.master.is_some();
+        loop {
+            if inner.master.is_some() && lease_holds(inner.lease_until) {
+                return true;
             }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            // A lease can run out without anyone notifying: look again soon.
+            let next = deadline.min(Instant::now() + Duration::from_millis(50));
+            self.changed.wait_until(&mut inner, next);
         }
-        true
     }
 
     /// Sleeps up to `d`, returning early (true) when stopping.
@@ -252,17 +271,27 @@ impl Shared {
     /// Safe: extends the lease from a server answer to a request sent at
     /// `sent_ms` (CLOCK_MONOTONIC).
     pub(crate) fn renew_lease(&self, sent_ms: f64) {
-        let mut inner = self.inner.lock();
-        let until = sent_ms + f64::from(inner.negotiated_ms.max(0)) / 2.0;
-        if until > inner.lease_until {
+        let until = {
+            let mut inner = self.inner.lock();
+            let until = super::lease::lease_until(sent_ms, inner.negotiated_ms);
+            if until <= inner.lease_until {
+                return;
+            }
             inner.lease_until = until;
-        }
+            until
+        };
+        self.candidate
+            .on_lease_extended(Duration::from_secs_f64(until.max(0.0) / 1000.0));
     }
 
     /// Whether mastership is still covered (always, without a lease).
     pub(crate) fn lease_valid(&self) -> bool {
-        let until = self.inner.lock().lease_until;
-        until == 0.0 || super::trace::monotonic_ms() < until
+        lease_holds(self.inner.lock().lease_until)
+    }
+
+    /// The lease's end (CLOCK_BOOTTIME ms), 0 without one.
+    pub(crate) fn lease_until(&self) -> f64 {
+        self.inner.lock().lease_until
     }
 
     /// Ends mastership if held; returns whether it was held. The trace's
@@ -276,8 +305,9 @@ impl Shared {
         };
         if was {
             self.changed.notify_all();
-            let now = super::trace::monotonic_ms();
-            let valid_until = if lease > 0.0 { lease.min(now) } else { now };
+            let now = super::lease::boot_ms();
+            let valid_until =
+                super::lease::boot_to_monotonic_ms(if lease > 0.0 { lease.min(now) } else { now });
             self.trace.emit(
                 "lost_master",
                 &[
@@ -363,6 +393,12 @@ impl Shared {
     }
 }
 
+/// Whether a lease ending at `until` (CLOCK_BOOTTIME ms; 0: no lease, as in
+/// the seed profile) still holds.
+fn lease_holds(until: f64) -> bool {
+    until == 0.0 || super::lease::boot_ms() < until
+}
+
 /// Reads one election node (`is_me` false).
 fn read_node(zk: &ZooKeeper, path: &str) -> Result<Option<MasterInfo>> {
     match zk.get(path, false) {
@@ -426,6 +462,7 @@ pub struct Hooks {
     lost: Hook<LostReason>,
     work: Hook<FencingToken>,
     error: ErrorHook,
+    lease: Hook<Duration>,
 }
 
 impl Hooks {
@@ -469,6 +506,12 @@ impl Hooks {
         self.error = Some(Box::new(f));
         self
     }
+
+    /// The lease was extended (on the completion thread: must not block).
+    pub fn on_lease_extended(mut self, f: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        self.lease = Some(Box::new(f));
+        self
+    }
 }
 
 impl Candidate for Hooks {
@@ -500,6 +543,11 @@ impl Candidate for Hooks {
     fn on_error(&self, error: &Error) {
         if let Some(f) = &self.error {
             f(error);
+        }
+    }
+    fn on_lease_extended(&self, until: Duration) {
+        if let Some(f) = &self.lease {
+            f(until);
         }
     }
 }
