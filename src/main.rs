@@ -8,6 +8,7 @@ mod cli {
     pub mod signals;
     pub mod status;
     pub mod watch;
+    pub mod watchdog;
 }
 
 use clap::{Parser, Subcommand};
@@ -64,6 +65,9 @@ enum Command {
         #[arg(long)]
         print_pid: bool,
     },
+    /// Internal: the watchdog `zkha run` starts its command under.
+    #[command(name = "__watchdog", hide = true)]
+    Watchdog(cli::watchdog::WatchdogArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args).map(|_| exit::OK),
         Command::Candidate(args) => cli::candidate::run(args).map(|_| exit::OK),
         Command::Server { print_pid } => serve(print_pid).map(|_| exit::OK),
+        Command::Watchdog(args) => cli::watchdog::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -12,13 +12,16 @@
 use super::candidate::ElectionArgs;
 use super::common::{exit, LogArgs};
 use super::signals;
+use super::watchdog::{self, OnCrash};
 use clap::{Args, ValueEnum};
 use parking_lot::Mutex;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use zkha::elector::{Candidate, Elector, FencingToken, LostReason};
+use zkha::elector::{Candidate, Control, Elector, FencingToken, LostReason, Profile};
 
 /// What to do when the command exits by itself while master.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,34 +47,122 @@ pub struct RunArgs {
     /// When the command exits by itself while master.
     #[arg(long, value_enum, default_value_t = OnExit::Exit)]
     pub on_exit: OnExit,
+    /// If zkha itself dies while master, its watchdog kills the command and
+    /// then either ends the session so a standby takes over at once
+    /// (handover), or keeps it for a restart with --session-file (hold).
+    /// Default: handover, or hold when --session-file is given.
+    #[arg(long, value_enum)]
+    pub on_crash: Option<OnCrash>,
     /// The command and its arguments (after `--`).
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
+/// The running command: its watchdog process and the pipes to it.
+struct Running {
+    /// The watchdog (`zkha __watchdog`), parent of the command.
+    watchdog: Child,
+    /// Its status pipe (read end, non-blocking).
+    status: std::fs::File,
+    /// Status text not yet split into lines.
+    pending: String,
+    /// The command's process group, once the watchdog said `started`.
+    pgid: Option<i32>,
+    /// The watchdog stopped the command because the lease ran out.
+    lapsed: bool,
+    /// The command could not be started.
+    error: Option<String>,
+    /// The session id was handed over (for `--on-crash handover`).
+    session_sent: bool,
+}
+
+impl Running {
+    /// Reads what the watchdog said so far.
+    fn read_status(&mut self) {
+        use std::io::Read;
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = self.status.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            self.pending.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        while let Some(i) = self.pending.find('\n') {
+            let line: String = self.pending.drain(..=i).collect();
+            let line = line.trim_end();
+            match line.split_once(' ').unwrap_or((line, "")) {
+                ("started", pid) => self.pgid = pid.parse().ok(),
+                ("lapsed", _) => self.lapsed = true,
+                ("error", text) => self.error = Some(text.to_owned()),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// How a command ended by itself (not stopped by us).
+struct Exited {
+    status: ExitStatus,
+    /// The watchdog stopped it: the lease ran out (zkha stalled, or could
+    /// not renew in time).
+    lapsed: bool,
+    /// It could not be started.
+    error: Option<String>,
+}
+
 struct Supervisor {
     command: Vec<String>,
     path: String,
+    hosts: String,
+    session_timeout_ms: u64,
     grace: Duration,
-    child: Mutex<Option<Child>>,
+    on_crash: OnCrash,
+    /// Safe profile: the command lives under the lease. Seed: no lease.
+    leased: bool,
+    /// The running command. Only cleared once the old watchdog (and so
+    /// the old command) is reaped: a new command never starts before.
+    slot: Mutex<Option<Running>>,
+    /// The control pipe's write end (non-blocking), apart from `slot` so
+    /// that lease extensions (on the completion thread) never wait for a
+    /// stop in progress.
+    ctl: Mutex<Option<Arc<std::fs::File>>>,
+    /// The latest lease deadline, ns on CLOCK_BOOTTIME.
+    lease_ns: AtomicU64,
+    control: OnceLock<Control>,
     start_error: Mutex<Option<String>>,
 }
 
 impl Supervisor {
+    /// Sends one line to the watchdog (never blocks; a full pipe drops it,
+    /// and later extensions supersede it).
+    fn send(&self, line: &str) {
+        use std::io::Write;
+        let ctl = self.ctl.lock().clone();
+        if let Some(mut f) = ctl.as_deref() {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+
     fn start(&self, token: FencingToken) {
-        let mut slot = self.child.lock();
+        let mut slot = self.slot.lock();
         if slot.is_some() {
             return;
         }
-        let mut cmd = Command::new(&self.command[0]);
-        cmd.args(&self.command[1..])
-            .env("ZKHA_TOKEN", token.value().to_string())
-            .env("ZKHA_PATH", &self.path)
-            .process_group(0);
-        match zkha::child::spawn_tied_to_process(cmd) {
-            Ok(child) => {
-                log::info!(target: "zkha", "master: started {:?} (pid {}, token {})", self.command, child.id(), token.value());
-                *slot = Some(child);
+        let deadline = if self.leased {
+            self.lease_ns.load(Ordering::Acquire)
+        } else {
+            0
+        };
+        if self.leased && deadline <= watchdog::boot_ns() {
+            log::warn!(target: "zkha", "master, but the lease already ran out: not starting {:?}", self.command);
+            return;
+        }
+        match self.spawn(token, deadline) {
+            Ok((running, ctl)) => {
+                log::info!(target: "zkha", "master: started {:?} (watchdog pid {}, token {})", self.command, running.watchdog.id(), token.value());
+                *self.ctl.lock() = Some(Arc::new(ctl));
+                *slot = Some(running);
+                self.send_session(&mut slot);
             }
             Err(e) => {
                 log::error!(target: "zkha", "cannot start {:?}: {e}", self.command);
@@ -80,37 +171,143 @@ impl Supervisor {
         }
     }
 
-    /// SIGTERM to the command's group, SIGKILL after the grace period;
-    /// returns once it is gone.
-    fn stop(&self, why: &str) -> Option<ExitStatus> {
-        let mut child = self.child.lock().take()?;
-        let pgid = child.id() as i32;
-        log::warn!(target: "zkha", "{why}: stopping {:?} (pid {pgid})", self.command);
-        // SAFETY: signals the process group we created for our child.
-        unsafe { libc::kill(-pgid, libc::SIGTERM) };
-        let deadline = Instant::now() + self.grace;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                // SAFETY: as above; leftovers of the group go too.
-                unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                // SAFETY: as above.
-                unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                return child.wait().ok();
-            }
-            std::thread::sleep(Duration::from_millis(5));
+    /// Starts the watchdog, which starts the command.
+    fn spawn(
+        &self,
+        token: FencingToken,
+        deadline: u64,
+    ) -> std::io::Result<(Running, std::fs::File)> {
+        let (ctl_r, ctl_w) = pipe()?;
+        let (status_r, status_w) = pipe()?;
+        set_nonblocking(&ctl_w)?;
+        set_nonblocking(&status_r)?;
+        let mut cmd = Command::new("/proc/self/exe");
+        cmd.arg0("zkha-watchdog")
+            .arg("__watchdog")
+            .args(["--ctl-fd", &ctl_r.as_raw_fd().to_string()])
+            .args(["--status-fd", &status_w.as_raw_fd().to_string()])
+            .args(["--grace", &self.grace.as_millis().to_string()])
+            .args(["--deadline-ns", &deadline.to_string()])
+            .args(["--hosts", &self.hosts])
+            .args(["--session-timeout", &self.session_timeout_ms.to_string()])
+            .args(["--on-crash", self.on_crash.as_str()])
+            .arg("--")
+            .args(&self.command)
+            .env("ZKHA_TOKEN", token.value().to_string())
+            .env("ZKHA_PATH", &self.path)
+            // Its own group: a terminal's Ctrl-C / Ctrl-Z for zkha must not
+            // reach the fence.
+            .process_group(0);
+        let (keep_r, keep_w) = (ctl_r.as_raw_fd(), status_w.as_raw_fd());
+        // SAFETY: runs in the forked child before exec; fcntl is
+        // async-signal-safe. It lets the two pipe ends we hand over survive
+        // exec (they are close-on-exec here, so no other child gets them).
+        unsafe {
+            cmd.pre_exec(move || {
+                for fd in [keep_r, keep_w] {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let watchdog = cmd.spawn()?;
+        drop((ctl_r, status_w));
+        Ok((
+            Running {
+                watchdog,
+                status: status_r.into(),
+                pending: String::new(),
+                pgid: None,
+                lapsed: false,
+                error: None,
+                session_sent: false,
+            },
+            ctl_w.into(),
+        ))
+    }
+
+    /// `--on-crash handover`: tells the watchdog which session to end if
+    /// zkha dies (once, as soon as the session is known).
+    fn send_session(&self, slot: &mut Option<Running>) {
+        let Some(running) = slot.as_mut() else { return };
+        if running.session_sent || self.on_crash != OnCrash::Handover {
+            return;
+        }
+        if let Some(id) = self.control.get().and_then(Control::client_id) {
+            self.send(&format!("session {id}\n"));
+            running.session_sent = true;
         }
     }
 
-    /// The command's status if it exited by itself.
-    fn exited(&self) -> Option<ExitStatus> {
-        let mut slot = self.child.lock();
-        let status = slot.as_mut()?.try_wait().ok()??;
+    /// Mastership ended: the watchdog stops the command (SIGTERM, SIGKILL
+    /// after the grace, never past the lease); returns once both are gone.
+    fn stop(&self, why: &str) -> Option<ExitStatus> {
+        let mut slot = self.slot.lock();
+        let running = slot.as_mut()?;
+        log::warn!(target: "zkha", "{why}: stopping {:?}", self.command);
+        self.send("stop\n");
+        // The watchdog ends it within the grace; past that (the watchdog
+        // itself stalled) we kill both ourselves.
+        let deadline = Instant::now() + self.grace + Duration::from_secs(2);
+        let status = loop {
+            match running.watchdog.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2))
+                }
+                _ => {
+                    running.read_status();
+                    if let Some(pgid) = running.pgid {
+                        // SAFETY: the command's own process group.
+                        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                    }
+                    let _ = running.watchdog.kill();
+                    break running.watchdog.wait().ok();
+                }
+            }
+        };
+        *self.ctl.lock() = None;
         *slot = None;
-        Some(status)
+        status
     }
+
+    /// The command's end, if it ended without being told to.
+    fn exited(&self) -> Option<Exited> {
+        let mut slot = self.slot.lock();
+        let running = slot.as_mut()?;
+        running.read_status();
+        let status = running.watchdog.try_wait().ok()??;
+        running.read_status();
+        let running = slot.take()?;
+        *self.ctl.lock() = None;
+        Some(Exited {
+            status,
+            lapsed: running.lapsed,
+            error: running.error,
+        })
+    }
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two-element array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: two new descriptors, owned by us from here on.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Runs on the election thread: the command is gone before the election
@@ -121,6 +318,11 @@ impl Candidate for Supervisor {
     }
     fn on_lost_master(&self, reason: LostReason) {
         self.stop(&format!("lost mastership ({reason:?})"));
+    }
+    fn on_lease_extended(&self, until: Duration) {
+        let ns = until.as_nanos() as u64;
+        self.lease_ns.fetch_max(ns, Ordering::AcqRel);
+        self.send(&format!("extend {ns}\n"));
     }
 }
 
@@ -136,15 +338,44 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let mut config = args.election.config();
     config.log_to_rust = args.log.apply()?;
     config.validate()?;
+    let leased = config.profile == Profile::Safe;
+    let session_ms = config.session_timeout.as_millis() as u64;
+    // The command must be dead before the lease ends (half the session
+    // timeout, renewed every fifth): the grace has to fit well inside.
+    if leased && args.grace.saturating_mul(4) >= session_ms {
+        return Err(zkha::Error::InvalidArgument {
+            argument: zkha::error::Argument::Timeout,
+            reason: format!(
+                "--grace ({} ms) must be under a quarter of --session-timeout ({session_ms} ms): \
+                 the command has to be gone before the lease (half the session timeout) ends",
+                args.grace
+            ),
+        }
+        .into());
+    }
+    let on_crash = args.on_crash.unwrap_or(if config.session_file.is_some() {
+        OnCrash::Hold
+    } else {
+        OnCrash::Handover
+    });
     let sup = Arc::new(Supervisor {
         command: args.command.clone(),
         path: config.path.clone(),
+        hosts: config.hosts.clone(),
+        session_timeout_ms: session_ms,
         grace: Duration::from_millis(args.grace),
-        child: Mutex::new(None),
+        on_crash,
+        leased,
+        slot: Mutex::new(None),
+        ctl: Mutex::new(None),
+        lease_ns: AtomicU64::new(0),
+        control: OnceLock::new(),
         start_error: Mutex::new(None),
     });
     signals::install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1]);
     let elector = Arc::new(Elector::start(config, sup.clone())?);
+    let control = elector.control();
+    let _ = sup.control.set(control.clone());
     // The run loop (S4) on its own thread: in the seed profile it is where
     // the election happens.
     let runner = {
@@ -153,7 +384,6 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
             .name("zkha-run-loop".into())
             .spawn(move || e.run())?
     };
-    let control = elector.control();
     let code = loop {
         match signals::take() {
             Some(libc::SIGUSR1) => {
@@ -172,18 +402,31 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
             eprintln!("zkha: {e}");
             break exit::CANNOT_START;
         }
-        if let Some(status) = sup.exited() {
-            log::warn!(target: "zkha", "{:?} exited: {status}", args.command);
-            match args.on_exit {
-                OnExit::Exit => break code_of(status),
-                OnExit::Resign => {
-                    if let Err(e) = control.resign() {
-                        log::error!(target: "zkha", "resign: {e}");
-                    }
+        sup.send_session(&mut sup.slot.lock());
+        if let Some(ended) = sup.exited() {
+            if let Some(e) = ended.error {
+                eprintln!("zkha: {e}");
+                break exit::CANNOT_START;
+            }
+            if ended.lapsed {
+                // Not the command's doing: we could not renew in time.
+                log::warn!(target: "zkha", "the watchdog stopped {:?}: the lease ran out before zkha renewed it; resigning", args.command);
+                if let Err(e) = control.resign() {
+                    log::error!(target: "zkha", "resign: {e}");
                 }
-                OnExit::Restart => {
-                    if let Some(token) = elector.token() {
-                        sup.start(token);
+            } else {
+                log::warn!(target: "zkha", "{:?} exited: {}", args.command, ended.status);
+                match args.on_exit {
+                    OnExit::Exit => break code_of(ended.status),
+                    OnExit::Resign => {
+                        if let Err(e) = control.resign() {
+                            log::error!(target: "zkha", "resign: {e}");
+                        }
+                    }
+                    OnExit::Restart => {
+                        if let Some(token) = elector.token() {
+                            sup.start(token);
+                        }
                     }
                 }
             }

@@ -208,4 +208,9 @@ impl Control {
     pub fn resign(&self) -> Result<()> {
         resign(&self.0)
     }
+
+    /// Same as [`Elector::client_id`].
+    pub fn client_id(&self) -> Option<crate::types::ClientId> {
+        self.0.zk().and_then(|zk| zk.client_id().ok())
+    }
 }
