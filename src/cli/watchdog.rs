@@ -172,7 +172,10 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            say(&mut status, &format!("error cannot start {:?}: {e}", args.command[0]));
+            say(
+                &mut status,
+                &format!("error cannot start {:?}: {e}", args.command[0]),
+            );
             return Ok(exit::CANNOT_START);
         }
     };
@@ -268,7 +271,8 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
         if ctl_open && fds[1].revents != 0 {
             let mut chunk = [0u8; 4096];
             // SAFETY: reads into our buffer, at most its length.
-            let got = unsafe { libc::read(ctl.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+            let got =
+                unsafe { libc::read(ctl.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
             if got <= 0 {
                 if got < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                     continue;

@@ -446,7 +446,9 @@ fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
                     Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => {
                         // Ours: ask again through the leader for the lease.
                         match synced_exists(zk, path) {
-                            (sent, Ok(Some(stat))) if stat.ephemeral_owner == shared.session_id() => {
+                            (sent, Ok(Some(stat)))
+                                if stat.ephemeral_owner == shared.session_id() =>
+                            {
                                 hold(
                                     shared,
                                     zk,
