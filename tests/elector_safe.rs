@@ -314,3 +314,91 @@ fn hooks_as_closures() {
     );
     assert_eq!(*lost.lock(), Some(LostReason::Shutdown));
 }
+
+#[test]
+fn connected_before_the_handle_is_published_still_knows_its_session() {
+    // Race from review: CONNECTED can arrive before the new handle is
+    // published, so the session id and timeout read as 0 and the elector
+    // owns the node but believes someone else does (F3 again). The test
+    // hook holds the handle back long enough for CONNECTED to come first.
+    let path = format!("{}/m", unique_path("connected-first"));
+    let mut c = config(&path, "10.0.0.1");
+    c.test_publish_delay = Duration::from_millis(500);
+    let rec = Arc::new(Recorder::default());
+    let e = Elector::start(c, rec.clone()).unwrap();
+    assert!(
+        e.wait_until_master(LONG),
+        "never became master: {:?}",
+        rec.events.lock()
+    );
+    assert_ne!(e.session_id(), 0);
+    let info = e.current_master().unwrap().expect("a master");
+    assert!(info.is_me, "{info:?}");
+    assert_eq!(info.session, e.session_id());
+    // The lease runs (a negotiated timeout was read): the token holds over
+    // several renewals.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(e.is_master(), "{:?}", rec.events.lock());
+    e.shutdown();
+}
+
+#[test]
+fn a_resign_during_a_disconnection_holds_after_reconnecting() {
+    // Race from review: a resign whose delete fails for connection loss
+    // left the node in place; after reconnecting the elector found its own
+    // node and was master again.
+    let path = format!("{}/m", unique_path("resign-cut"));
+    let proxy = TcpProxy::start(hosts()).unwrap();
+    let mut c = config(&path, "10.0.0.1");
+    c.hosts = proxy.connect_string();
+    c.session_timeout = Duration::from_millis(6000);
+    // Long enough that becoming master again could only be the bug.
+    c.resign_backoff = Duration::from_secs(120);
+    let rec = Arc::new(Recorder::default());
+    let e = Elector::start(c, rec.clone()).unwrap();
+    assert!(e.wait_until_master(LONG), "never became master");
+    let token = e.token().unwrap();
+    let observer = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    assert_eq!(
+        observer
+            .exists(&path, false)
+            .unwrap()
+            .map(|s| s.ephemeral_owner),
+        Some(e.session_id())
+    );
+    proxy.set_mode(ProxyMode::Blackhole);
+    proxy.reset_all();
+    assert!(
+        eventually(LONG, || rec
+            .events
+            .lock()
+            .iter()
+            .any(|x| x.starts_with("lost"))
+            || e.resign().is_ok() && !e.is_master()),
+        "the resign was not taken"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    proxy.set_mode(ProxyMode::Pass);
+    // Back within the session: the resign is carried out, the node goes.
+    assert!(
+        eventually(LONG, || observer.exists(&path, false).unwrap().is_none()),
+        "our node is still there after reconnecting: {:?}",
+        rec.events.lock()
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let masters = rec
+        .events
+        .lock()
+        .iter()
+        .filter(|x| x.starts_with("master"))
+        .count();
+    assert_eq!(
+        masters,
+        1,
+        "master again after resigning: {:?}",
+        rec.events.lock()
+    );
+    assert!(!e.is_master());
+    assert!(e.token().is_none(), "{token:?} still held");
+    e.shutdown();
+}
