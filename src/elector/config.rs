@@ -95,7 +95,7 @@ pub struct ElectorConfig {
     /// never connect (the design's "exit and let a supervisor restart"
     /// alternative, S3). `None`: re-init forever, as the design does.
     pub reinit_limit: Option<u32>,
-    /// Safe only: after `resign`, how long to stay out of the race so that
+    /// After `resign`, how long to stay out of the race so that
     /// another candidate takes over (default 1 s; 0 competes at once).
     pub resign_backoff: Duration,
     /// Write a JSON-lines trace of the election to this file ("-": stdout).
@@ -208,17 +208,34 @@ impl ElectorConfig {
                 ));
             }
         }
-        if self.profile == Profile::Seed && self.session_file.is_some() {
-            return Err(Error::invalid(
-                Argument::Other,
-                "the seed profile re-inits on its own (S3): no session file",
-            ));
+        if self.profile == Profile::Seed {
+            self.validate_seed()?;
         }
-        if self.profile == Profile::Seed && self.mode == Mode::Sequence {
-            return Err(Error::invalid(
-                Argument::Other,
-                "the seed profile has poll and watch modes only",
-            ));
+        Ok(())
+    }
+
+    /// The seed profile does what the design does; options it would
+    /// otherwise ignore are refused, naming the behaviour that rules them
+    /// out. (`log_to_rust` and `resign_backoff` it honours.)
+    fn validate_seed(&self) -> Result<()> {
+        let refuse = |why: &str| Err(Error::invalid(Argument::Other, why.to_owned()));
+        if self.mode != Mode::Poll {
+            return refuse(
+                "the seed profile polls (S4): its watch and sequence variants (S8, S7) are the safe profile's Mode::Watch and Mode::Sequence",
+            );
+        }
+        if self.auth.is_some() || self.acl != AclChoice::Open {
+            return refuse(
+                "the seed profile creates the node with ZOO_OPEN_ACL_UNSAFE and no auth (S5, F10): digest auth and ACLs are the safe profile's",
+            );
+        }
+        if self.create_parents {
+            return refuse(
+                "the seed profile needs the parent to exist, as the design does (S6): create_parents is the safe profile's",
+            );
+        }
+        if self.session_file.is_some() {
+            return refuse("the seed profile re-inits on its own (S3): no session file");
         }
         Ok(())
     }
@@ -279,6 +296,31 @@ mod tests {
                 credential: b"nocolon".to_vec(),
             });
         });
+        // Seed options the design has no place for are refused, by S-id.
+        let seed_refuses = |f: &dyn Fn(&mut ElectorConfig), sid: &str| {
+            let mut c = ElectorConfig::seed("127.0.0.1:2181", "/m");
+            f(&mut c);
+            let e = c.validate().expect_err("accepted");
+            assert!(e.to_string().contains(sid), "{e} lacks {sid}");
+        };
+        seed_refuses(&|c| c.mode = Mode::Watch, "S4");
+        seed_refuses(&|c| c.mode = Mode::Sequence, "S7");
+        seed_refuses(&|c| c.create_parents = true, "S6");
+        seed_refuses(
+            &|c| {
+                c.auth = Some(Auth {
+                    scheme: "digest".into(),
+                    credential: b"u:p".to_vec(),
+                })
+            },
+            "S5",
+        );
+        seed_refuses(&|c| c.acl = AclChoice::Custom(Acl::open_unsafe()), "F10");
+        seed_refuses(&|c| c.session_file = Some("/tmp/x".into()), "S3");
+        let mut honoured = ElectorConfig::seed("127.0.0.1:2181", "/m");
+        honoured.log_to_rust = true;
+        honoured.resign_backoff = Duration::from_secs(5);
+        honoured.validate().unwrap();
         let auth = Auth {
             scheme: "digest".into(),
             credential: b"u:secret".to_vec(),

@@ -119,8 +119,9 @@ impl Elector {
 
     /// Gives up mastership gracefully: the node is deleted at once so a
     /// standby takes over, and this candidate stays a standby for
-    /// `resign_backoff` (safe) or until its next poll (seed). Not master:
-    /// nothing happens.
+    /// `resign_backoff`. Not master: nothing happens. In the safe profile a
+    /// resign holds through a disconnection: the node is deleted once the
+    /// session is back (or goes with it).
     pub fn resign(&self) -> Result<()> {
         resign(&self.shared)
     }

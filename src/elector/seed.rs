@@ -27,13 +27,16 @@ fn init(shared: &Arc<Shared>, clientid: Option<ClientId>) -> Result<()> {
     shared.trace_init(clientid.map_or(0, |c| c.id));
     let weak = Arc::downgrade(shared);
     let timeout = shared.config.session_timeout.as_millis() as i32;
-    let zk = ZooKeeper::init(
-        &shared.config.hosts,
-        move |e| watcher(&weak, e),
-        timeout,
-        clientid,
-        0,
-    )?;
+    // zookeeper_init (S1); with `log_to_rust`, zookeeper_init2 with the log
+    // bridge, the same call plus a log callback.
+    let mut builder = ZooKeeper::builder(&shared.config.hosts)
+        .session_timeout_ms(timeout.into())
+        .watcher(move |e| watcher(&weak, e))
+        .log_to_rust(shared.config.log_to_rust);
+    if let Some(id) = clientid {
+        builder = builder.client_id(id);
+    }
+    let zk = builder.init()?;
     let mut inner = shared.inner.lock();
     if let Some(old) = inner.zk.replace(Arc::new(zk)) {
         // The design never closes the old handle (F2); keep it open until
@@ -147,6 +150,11 @@ pub(crate) fn run_loop(shared: &Shared) {
         let token = match master {
             Some(t) => t,
             None => {
+                // After a resign, stay out for `resign_backoff`.
+                let resigned = shared.inner.lock().resigned_at;
+                if resigned.is_some_and(|at| at.elapsed() < shared.config.resign_backoff) {
+                    continue;
+                }
                 if !change_to_master(shared) {
                     continue;
                 }
@@ -170,6 +178,7 @@ pub(crate) fn resign(shared: &Shared) -> Result<()> {
     if !shared.lost_master(LostReason::Resigned) {
         return Ok(());
     }
+    shared.inner.lock().resigned_at = Some(std::time::Instant::now());
     if let Some(zk) = shared.zk() {
         zk.delete(&shared.config.path, -1)?;
     }

@@ -127,6 +127,8 @@ pub(crate) struct Inner {
     pub last_client_id: Option<crate::types::ClientId>,
     /// Seed: re-inits since the last connection (for `reinit_limit`).
     pub reinits: u32,
+    /// Seed: when it last resigned (it stays out for `resign_backoff`).
+    pub resigned_at: Option<Instant>,
 }
 
 pub(crate) struct Shared {
@@ -170,6 +172,7 @@ impl Shared {
                 resign: false,
                 last_client_id: None,
                 reinits: 0,
+                resigned_at: None,
             }),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
