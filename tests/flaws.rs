@@ -261,9 +261,9 @@ fn flaw_f3_safe_recognises_its_own_node() {
 fn flaw_f4_prefix_compare() {
     let h = hosts();
     let path = format!("{}/test", unique_path("f4"));
+    // The safe master creates the parent; the seed needs it to exist (S6).
     let config = |mut c: ElectorConfig, data: &str| {
         c.data = zkha::net::seed_text_data(data);
-        c.create_parents = true;
         c
     };
     // 10.0.0.12 is master.

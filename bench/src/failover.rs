@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use zkha::elector::trace::monotonic_ms;
 use zkha::{Acl, CreateMode, ZooKeeper};
 
-pub const PEERS: [&str; 5] = ["safe", "sequence", "seed", "cpp_peer", "kazoo"];
+pub const PEERS: [&str; 6] = ["safe", "run", "sequence", "seed", "cpp_peer", "kazoo"];
 
 struct Cand {
     child: Child,
@@ -62,6 +62,28 @@ fn spawn(
             c.arg(o.root.join("bench/py/kazoo_candidate.py"))
                 .args([hosts, path, &name, &t])
                 .arg(&trace);
+            c
+        }
+        // `zkha run` (safe) supervising a command: its crash is a SIGKILL of
+        // zkha run itself, after which its watchdog stops the command and
+        // ends the session (--on-crash handover, the default).
+        "run" => {
+            let mut c = Command::new(zkha_bin());
+            c.env("RUST_LOG", "error")
+                .args([
+                    "run",
+                    "--hosts",
+                    hosts,
+                    "--path",
+                    path,
+                    "--session-timeout",
+                    &t,
+                    "--grace",
+                    "100",
+                    "--trace",
+                ])
+                .arg(&trace)
+                .args(["--", "sleep", "3600"]);
             c
         }
         _ => {
