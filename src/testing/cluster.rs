@@ -62,6 +62,19 @@ impl TestingCluster {
     /// dials that address back. The election proxies rewrite that address
     /// to the proxy of the reverse link, so no connection bypasses them
     /// (`tests/ensemble.rs` checks every JVM's sockets).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use zkha::testing::{ProxyMode, ServerConfig, TestingCluster};
+    ///
+    /// // syncLimit 5 ticks of 200 ms: a member cut off leaves after about 1 s.
+    /// let config = ServerConfig { sync_limit: 5, ..ServerConfig::default() };
+    /// let cluster = TestingCluster::with_partitions(3, config)?;
+    /// let leader = cluster.wait_for_leader(Duration::from_secs(30))?;
+    /// cluster.isolate(leader, ProxyMode::Partition)?; // the others elect a new leader
+    /// cluster.heal(leader)?; // it rejoins as a follower
+    /// # Ok::<(), zkha::testing::Error>(())
+    /// ```
     pub fn with_partitions(size: usize, config: ServerConfig) -> Result<TestingCluster, Error> {
         Self::launch(size, config, true)
     }

@@ -16,6 +16,11 @@
 //! its servers with it. Directories left by such a kill are swept the next
 //! time a server starts.
 //!
+//! [`TestingCluster::with_partitions`] puts [`TcpProxy`]s on every link between
+//! members, so that a member can be cut off ([`TestingCluster::isolate`],
+//! [`ProxyMode::Partition`]) while clients still reach it, and
+//! [`TestingCluster::pause`] freezes a member's JVM (SIGSTOP).
+//!
 //! ```no_run
 //! use zkha::testing::TestingServer;
 //! let server = TestingServer::start()?;
