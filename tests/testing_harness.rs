@@ -3,10 +3,14 @@
 mod common;
 
 use common::{eventually, RawSession};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zk_sys::consts::*;
-use zkha::testing::{four_letter_word, Error, ServerConfig, TestingCluster, TestingServer};
+use zkha::testing::{
+    four_letter_word, Error, ProxyMode, ServerConfig, TcpProxy, TestingCluster, TestingServer,
+};
 
 fn pid_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only probes for existence.
@@ -130,4 +134,124 @@ fn bad_setups_give_clear_errors() {
     let addr = unused.local_addr().unwrap().to_string();
     drop(unused);
     assert!(four_letter_word(&addr, "ruok", Duration::from_millis(500)).is_err());
+}
+
+/// How long a proxy test looks for bytes that must not arrive: an
+/// observation window, not a latency bound.
+const QUIET: Duration = Duration::from_millis(300);
+
+/// Accepts one connection on `listener` (non-blocking) within `within`.
+fn accept_within(listener: &TcpListener, within: Duration) -> Option<TcpStream> {
+    let deadline = Instant::now() + within;
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                return Some(s);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Reads exactly `n` bytes within 10 s.
+fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = vec![0; n];
+    s.read_exact(&mut buf).unwrap();
+    buf
+}
+
+/// What a read sees within [`QUIET`]: `Ok(bytes)` (empty at EOF) or the
+/// error kind (WouldBlock/TimedOut when nothing came).
+fn read_quiet(s: &mut TcpStream) -> Result<Vec<u8>, ErrorKind> {
+    s.set_read_timeout(Some(QUIET)).unwrap();
+    let mut buf = [0; 64];
+    s.read(&mut buf)
+        .map(|n| buf[..n].to_vec())
+        .map_err(|e| e.kind())
+}
+
+fn nothing(r: &Result<Vec<u8>, ErrorKind>) -> bool {
+    matches!(r, Err(ErrorKind::WouldBlock) | Err(ErrorKind::TimedOut))
+}
+
+#[test]
+fn proxy_partitions_hold_bytes_one_or_both_ways_and_reset_resets() {
+    let target = TcpListener::bind("127.0.0.1:0").unwrap();
+    target.set_nonblocking(true).unwrap();
+    let proxy = TcpProxy::start(&target.local_addr().unwrap().to_string()).unwrap();
+    assert_eq!(proxy.target(), target.local_addr().unwrap());
+    let mut client = TcpStream::connect(proxy.connect_string()).unwrap();
+    let mut server = accept_within(&target, Duration::from_secs(10)).unwrap();
+    assert_eq!(proxy.accepted(), 1);
+    client.write_all(b"a").unwrap();
+    assert_eq!(read_n(&mut server, 1), b"a");
+
+    // One way: what the client sends waits, what it receives passes.
+    proxy.set_mode(ProxyMode::PartitionFrom);
+    client.write_all(b"c").unwrap();
+    assert!(nothing(&read_quiet(&mut server)));
+    server.write_all(b"d").unwrap();
+    assert_eq!(read_n(&mut client, 1), b"d");
+    proxy.set_mode(ProxyMode::Pass);
+    assert_eq!(read_n(&mut server, 1), b"c", "held bytes lost");
+
+    // The other way.
+    proxy.set_mode(ProxyMode::PartitionTo);
+    server.write_all(b"e").unwrap();
+    assert!(nothing(&read_quiet(&mut client)));
+    client.write_all(b"f").unwrap();
+    assert_eq!(read_n(&mut server, 1), b"f");
+    proxy.set_mode(ProxyMode::Pass);
+    assert_eq!(read_n(&mut client, 1), b"e", "held bytes lost");
+
+    // Both ways: bytes and even a close wait for the partition's end, and a
+    // new connection does not reach the target meanwhile.
+    proxy.set_mode(ProxyMode::Partition);
+    client.write_all(b"g").unwrap();
+    drop(client);
+    assert!(nothing(&read_quiet(&mut server)), "the close crossed");
+    let mut late = TcpStream::connect(proxy.connect_string()).unwrap();
+    assert!(
+        accept_within(&target, QUIET).is_none(),
+        "dialled during a partition"
+    );
+    proxy.set_mode(ProxyMode::Pass);
+    assert_eq!(read_n(&mut server, 1), b"g");
+    assert_eq!(
+        read_quiet(&mut server),
+        Ok(Vec::new()),
+        "no EOF after the heal"
+    );
+    let mut late_server = accept_within(&target, Duration::from_secs(10)).unwrap();
+    late.write_all(b"h").unwrap();
+    assert_eq!(read_n(&mut late_server, 1), b"h");
+
+    // Reset: open connections are reset (RST, not a FIN), new ones too.
+    proxy.set_mode(ProxyMode::Reset);
+    late.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0; 8];
+    assert_eq!(
+        late.read(&mut buf).map_err(|e| e.kind()),
+        Err(ErrorKind::ConnectionReset)
+    );
+    let mut refused = TcpStream::connect(proxy.connect_string()).unwrap();
+    refused
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(
+        refused.read(&mut buf).map_err(|e| e.kind()),
+        Err(ErrorKind::ConnectionReset)
+    );
+    assert!(
+        accept_within(&target, QUIET).is_none(),
+        "dialled in Reset mode"
+    );
+    assert_eq!(proxy.accepted(), 3);
+    assert_eq!(proxy.mode(), ProxyMode::Reset);
 }
