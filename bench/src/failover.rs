@@ -258,7 +258,8 @@ pub fn run(o: &Options, hosts: &str) -> Result<Value, Box<dyn std::error::Error>
     eprintln!("bench: graceful floor (round trip + watch notification) {floor_graceful:.2} ms");
     let zk = ZooKeeper::builder(hosts).connect(Duration::from_secs(30))?;
     let mut out = Map::new();
-    for peer in PEERS {
+    for peer in PEERS.iter().filter(|p| o.peers.iter().any(|q| q == *p)) {
+        let peer = *peer;
         let mut per = Map::new();
         for crash in [false, true] {
             let kind = if crash { "crash" } else { "graceful" };

@@ -25,12 +25,15 @@ pub struct Options {
     pub python: PathBuf,
     pub out_dir: PathBuf,
     pub root: PathBuf,
+    /// Failover peers to run (default: all).
+    pub peers: Vec<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: zkha-bench [--failovers N (50)] [--ops N (20000)] [--window N (1000)] [--rounds N (3)]\n\
-         \x20                 [--session-timeout MS (1000)] [--python PATH] [--out DIR (target/bench)] [--only throughput|failover]"
+         \x20                 [--session-timeout MS (1000)] [--python PATH] [--out DIR (target/bench)] [--only throughput|failover]\n\
+         \x20                 [--peers safe,run,sequence,seed,cpp_peer,kazoo (all)]"
     );
     std::process::exit(2)
 }
@@ -68,7 +71,14 @@ fn main() {
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target/bench")),
         root: root.clone(),
+        peers: opt("--peers")
+            .map(|p| p.split(',').map(str::to_owned).collect())
+            .unwrap_or_else(|| failover::PEERS.iter().map(|p| p.to_string()).collect()),
     };
+    if let Some(bad) = o.peers.iter().find(|p| !failover::PEERS.contains(&p.as_str())) {
+        eprintln!("zkha-bench: unknown peer {bad:?} (known: {})", failover::PEERS.join(", "));
+        std::process::exit(2);
+    }
     if o.failovers == 0 || o.ops == 0 || o.window == 0 || o.rounds == 0 || o.session_ms < 400 {
         eprintln!("zkha-bench: counts must be positive and the session timeout at least 400 ms");
         std::process::exit(2);
