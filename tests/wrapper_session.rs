@@ -102,10 +102,13 @@ fn bad_input_is_rejected_before_c() {
             })
         ));
     }
-    assert!(ZooKeeper::builder("127.0.0.1:2181")
-        .flags(64)
-        .init()
-        .is_err());
+    assert!(matches!(
+        ZooKeeper::builder("127.0.0.1:2181").flags(64).init(),
+        Err(Error::InvalidArgument {
+            argument: zkha::error::Argument::Other,
+            ..
+        })
+    ));
     let zk = ZooKeeper::builder(server().connect_string())
         .connect(WAIT)
         .unwrap();
@@ -244,7 +247,10 @@ fn path_watchers_fire_once_and_are_freed() {
     );
 
     // A failed call registers nothing and keeps nothing.
-    assert!(zk.wget("/zkha-missing-node", |_| {}).is_err());
+    assert_eq!(
+        zk.wget("/zkha-missing-node", |_| {}).unwrap_err().code(),
+        Some(ErrorCode::NoNode)
+    );
     assert_eq!(zk.outstanding_callbacks(), 0);
 
     // Watchers still set at close are freed by close.
@@ -324,11 +330,11 @@ fn close_from_inside_a_watcher_is_deferred_and_safe() {
         let second = me.close();
         // Synchronous calls from the callback thread get an error, never a hang.
         let after = me.exists("/", false).map(|_| ());
-        drop(
-            tx.lock()
-                .unwrap()
-                .send((first, second.is_err(), after.is_err())),
-        );
+        drop(tx.lock().unwrap().send((
+            first,
+            matches!(second, Err(Error::Closed)),
+            matches!(after, Err(Error::Closed)),
+        )));
     })
     .unwrap();
     let other = ZooKeeper::builder(server().connect_string())
@@ -407,7 +413,11 @@ fn client_id_reattaches_across_processes_and_expires_when_dead() {
         dead.wait_connected(WAIT),
         Err(Error::Zk(ErrorCode::SessionExpired))
     ));
-    assert!(dead.get(&path, false).is_err());
+    // An unrecoverable handle refuses calls at once (C's ZINVALIDSTATE).
+    assert_eq!(
+        dead.get(&path, false).unwrap_err().code(),
+        Some(ErrorCode::InvalidState)
+    );
     // And the example's own resume now fails with a clear error.
     let resumed = run("--resume");
     assert!(!resumed.status.success());
@@ -469,7 +479,7 @@ fn a_handle_made_by_c_can_be_used_from_rust() {
             )
             .unwrap();
         assert!(
-            borrowed.close().is_err(),
+            matches!(borrowed.close(), Err(Error::InvalidArgument { .. })),
             "a borrowed handle must not be closed from Rust"
         );
         // SAFETY: live handle; the session is the C side's.
