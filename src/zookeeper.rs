@@ -346,7 +346,12 @@ impl ZooKeeper {
     /// closes twice: a second call is [`Error::Closed`]. In-flight async calls
     /// complete with [`ErrorCode::Closing`]. Called from a callback (the C
     /// completion thread, which `zookeeper_close` must join), the close is
-    /// handed to a helper thread and this returns `Ok(())` at once.
+    /// handed to a helper thread and this returns `Ok(())` at once; the same
+    /// holds for dropping the last reference there, including a reference
+    /// owned by a watcher or completion closure, freed after its last call.
+    /// The helper frees the handle's callback contexts only after
+    /// `zookeeper_close` has joined the completion thread, so C never calls
+    /// a freed context (other watchers of the same event still run).
     pub fn close(&self) -> Result<()> {
         if !self.shared.owned {
             return Err(Error::invalid(
@@ -941,6 +946,9 @@ fn exists_result(rc: c_int, stat: zk_sys::Stat) -> Result<Option<Stat>> {
     }
 }
 
+/// Closes an owned handle not closed yet. On a callback thread (including
+/// the freeing of a watcher or completion closure that owned the last
+/// reference) the close is deferred to a helper thread, as in `close`.
 impl Drop for ZooKeeper {
     fn drop(&mut self) {
         if self.shared.owned && !self.shared.closing.load(Ordering::Acquire) {

@@ -496,3 +496,112 @@ fn a_handle_made_by_c_can_be_used_from_rust() {
     let owned = unsafe { ZooKeeper::from_raw(raw) };
     owned.close().unwrap();
 }
+
+/// What one probe saw: `call <id> <type>`, `drop <id>`, in order.
+type ProbeLog = Arc<Mutex<Vec<String>>>;
+
+/// Logs its drop: the closure (or context) holding it was freed.
+struct DropProbe {
+    name: String,
+    log: ProbeLog,
+}
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.log.lock().unwrap().push(format!("drop {}", self.name));
+    }
+}
+
+/// Dropping the last reference to a handle inside one of its own path
+/// watchers. Two watchers on one path fire on the same event, delivered by C
+/// one after the other on the completion thread. The first called takes the
+/// last reference into its own state, so the handle is dropped when that
+/// watcher's context is freed, just after its call, on the completion thread,
+/// while C has still to call the second watcher. Both watchers must be called
+/// once and freed once, after their call; the session must really close
+/// (its global watcher context freed, the server no longer listing it).
+/// Run under valgrind by scripts/valgrind-tests: no invalid access.
+#[test]
+fn last_reference_dropped_in_a_path_watcher_is_safe() {
+    for owned in [false, true] {
+        let log: ProbeLog = Arc::default();
+        let global_probe = DropProbe {
+            name: "global".into(),
+            log: log.clone(),
+        };
+        let zk = ZooKeeper::builder(server().connect_string())
+            .watcher(move |_| {
+                let _ = &global_probe;
+            })
+            .connect(WAIT)
+            .unwrap();
+        let id = zk.client_id().unwrap().id;
+        let path = unique_path("lastref");
+        // The only reference to the handle, once the watchers are set.
+        let slot: Arc<Mutex<Option<Box<dyn std::any::Any + Send>>>> = Arc::default();
+        for w in 0..2 {
+            let slot = slot.clone();
+            let log = log.clone();
+            let probe = DropProbe {
+                name: format!("w{w}"),
+                log: log.clone(),
+            };
+            let mut mine: Option<Box<dyn std::any::Any + Send>> = None;
+            zk.wexists(&path, move |e| {
+                let _ = &probe;
+                log.lock()
+                    .unwrap()
+                    .push(format!("call w{w} {:?}", e.event_type));
+                if e.event_type != EventType::Session && mine.is_none() {
+                    // Kept in this watcher's state: dropped with its context.
+                    mine = slot.lock().unwrap().take();
+                }
+            })
+            .unwrap();
+        }
+        let holder: Box<dyn std::any::Any + Send> = if owned {
+            Box::new(zk)
+        } else {
+            Box::new(Arc::new(zk))
+        };
+        *slot.lock().unwrap() = Some(holder);
+        let other = ZooKeeper::builder(server().connect_string())
+            .connect(WAIT)
+            .unwrap();
+        other
+            .create(&path, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+            .unwrap();
+        assert!(
+            common::eventually(WAIT, || log
+                .lock()
+                .unwrap()
+                .contains(&"drop global".to_string())),
+            "owned={owned}: the handle was not closed: {:?}",
+            log.lock().unwrap()
+        );
+        assert!(slot.lock().unwrap().is_none(), "no watcher took the handle");
+        let log = log.lock().unwrap().clone();
+        for w in ["w0", "w1"] {
+            let calls: Vec<usize> = (0..log.len())
+                .filter(|&i| log[i].starts_with(&format!("call {w} ")))
+                .collect();
+            let drops: Vec<usize> = (0..log.len())
+                .filter(|&i| log[i] == format!("drop {w}"))
+                .collect();
+            assert_eq!(calls.len(), 1, "owned={owned}: {w} called once: {log:?}");
+            assert_eq!(log[calls[0]], format!("call {w} Created"), "{log:?}");
+            assert_eq!(drops.len(), 1, "owned={owned}: {w} freed once: {log:?}");
+            assert!(
+                calls[0] < drops[0],
+                "owned={owned}: {w} freed before C called it: {log:?}"
+            );
+        }
+        let gone = common::eventually(WAIT, || {
+            !server()
+                .four_letter_word("cons")
+                .unwrap()
+                .contains(&format!("sid=0x{id:x}"))
+        });
+        assert!(gone, "owned={owned}: session 0x{id:x} still open");
+    }
+}
