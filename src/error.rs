@@ -180,6 +180,11 @@ pub enum Error {
         /// Per-operation results (failed ones as `OpResult::Error`).
         results: Vec<crate::multi::OpResult>,
     },
+    /// A call that waits for the C completion thread was made on that very
+    /// thread, from a callback (watcher or completion): it would wait for
+    /// itself forever, so it is refused. Names the call. In a callback use
+    /// the async form, or [`crate::Pending::try_take`].
+    CalledFromCallback(&'static str),
 }
 
 impl Error {
@@ -212,6 +217,11 @@ impl fmt::Display for Error {
             Error::Multi { code, results } => {
                 write!(f, "multi failed: {code} ({} operations)", results.len())
             }
+            Error::CalledFromCallback(what) => write!(
+                f,
+                "{what} waits for the C completion thread and was called on it \
+                 (from a callback); use its async form there"
+            ),
         }
     }
 }

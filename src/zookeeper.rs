@@ -834,14 +834,16 @@ impl ZooKeeper {
     }
 
     /// `zoo_add_auth`, waiting for the server's answer. With a wrong
-    /// credential the server ends the session (state AUTH_FAILED).
+    /// credential the server ends the session (state AUTH_FAILED). From a
+    /// callback: [`Error::CalledFromCallback`] (the answer is delivered on
+    /// the completion thread).
     pub fn add_auth(&self, scheme: &str, cert: &[u8]) -> Result<()> {
         if scheme.is_empty() {
             return Err(Error::invalid(Argument::Acl, "empty auth scheme"));
         }
         let cscheme = c_text(scheme, Argument::Acl)?;
         let (tx, rx) = mpsc::sync_channel::<Result<()>>(1);
-        self.refuse_wait_in_callback("add_auth")?;
+        crate::async_ops::refuse_in_callback("add_auth")?;
         {
             let zh = self.handle()?;
             let ctx = callback::new_completion::<()>(
@@ -870,24 +872,13 @@ impl ZooKeeper {
     }
 
     /// `zoo_async` (sync): waits until the server the client is connected to
-    /// has caught up with the leader for `path`.
+    /// has caught up with the leader for `path`. From a callback:
+    /// [`Error::CalledFromCallback`]; use [`ZooKeeper::async_sync`] there.
     pub fn sync(&self, path: &str) -> Result<()> {
         let (tx, rx) = mpsc::sync_channel::<Result<String>>(1);
-        self.refuse_wait_in_callback("sync")?;
+        crate::async_ops::refuse_in_callback("sync")?;
         self.async_sync(path, move |r| drop(tx.send(r)))?;
         rx.recv().unwrap_or(Err(Error::Closed)).map(|_| ())
-    }
-
-    pub(crate) fn refuse_wait_in_callback(&self, what: &str) -> Result<()> {
-        if callback::in_callback() {
-            return Err(Error::invalid(
-                Argument::Other,
-                format!(
-                    "{what} waits for the completion thread; from a callback use its async form"
-                ),
-            ));
-        }
-        Ok(())
     }
 
     /// `zoo_getconfig`: the ensemble configuration text and its Stat.

@@ -605,3 +605,71 @@ fn last_reference_dropped_in_a_path_watcher_is_safe() {
         assert!(gone, "owned={owned}: session 0x{id:x} still open");
     }
 }
+
+/// `Pending::wait` (and `wait_timeout`) on the completion thread would wait
+/// for a completion only that thread can deliver: refused with
+/// `Error::CalledFromCallback`, from a path watcher and from a completion.
+#[test]
+fn pending_wait_in_a_callback_is_refused() {
+    let zk = Arc::new(
+        ZooKeeper::builder(server().connect_string())
+            .connect(WAIT)
+            .unwrap(),
+    );
+    let path = unique_path("waitcb");
+    let (tx, rx) = mpsc::channel::<(&str, zkha::Result<()>)>();
+    let me = zk.clone();
+    let t = Mutex::new(tx.clone());
+    zk.wexists(&path, move |e| {
+        if e.event_type == EventType::Session {
+            return;
+        }
+        let (done, result) = zkha::pending::<Option<zkha::Stat>>();
+        let queued = me.aexists("/", done);
+        let t = t.lock().unwrap();
+        drop(t.send(("watcher: queued", queued)));
+        let timed = result.wait_timeout(Duration::from_secs(2)).map(|_| ());
+        drop(t.send(("watcher: wait_timeout", timed)));
+        drop(t.send(("watcher: wait", result.wait().map(|_| ()))));
+    })
+    .unwrap();
+    let t = Mutex::new(tx);
+    let me = zk.clone();
+    zk.aexists("/", move |_| {
+        let (done, result) = zkha::pending::<Option<zkha::Stat>>();
+        let queued = me.aexists("/", done);
+        let t = t.lock().unwrap();
+        drop(t.send(("completion: queued", queued)));
+        drop(t.send(("completion: wait", result.wait().map(|_| ()))));
+    })
+    .unwrap();
+    ZooKeeper::builder(server().connect_string())
+        .connect(WAIT)
+        .unwrap()
+        .create(&path, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    let mut got = std::collections::BTreeMap::new();
+    while got.len() < 5 {
+        match rx.recv_timeout(WAIT) {
+            Ok((what, r)) => drop(got.insert(what, r)),
+            Err(_) => {
+                // The completion thread is stuck: closing would join it forever.
+                std::mem::forget(zk);
+                panic!("a wait() inside a callback hung the completion thread; got {got:?}");
+            }
+        }
+    }
+    for (what, r) in &got {
+        if what.ends_with("queued") {
+            assert!(r.is_ok(), "{what}: {r:?}");
+        } else {
+            assert!(
+                matches!(r, Err(Error::CalledFromCallback(_))),
+                "{what}: {r:?}"
+            );
+        }
+    }
+    // The handle goes on: the refused waits' calls still complete.
+    assert!(common::eventually(WAIT, || zk.outstanding_callbacks() == 0));
+    assert!(zk.exists(&path, false).unwrap().is_some());
+}
