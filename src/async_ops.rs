@@ -161,7 +161,7 @@ impl ZooKeeper {
     pub(crate) fn submit<T: 'static>(
         &self,
         done: Box<dyn FnOnce(Result<T>) + Send>,
-        keep: Option<Box<dyn std::any::Any + Send>>,
+        keep: Option<callback::Keep>,
         f: impl FnOnce(*mut zk_sys::zhandle_t, *mut c_void) -> c_int,
     ) -> Result<()> {
         let zh = self.handle()?;

@@ -239,17 +239,25 @@ pub(crate) extern "C" fn path_watcher(
 // ---------------------------------------------------------------------------
 // Async completions.
 
+/// Buffers a call keeps until its completion (multi results, which C
+/// writes at completion time).
+pub(crate) struct Keep {
+    pub data: Box<dyn std::any::Any + Send>,
+    /// The error for a call settled at close (instead of plain `ZCLOSING`),
+    /// made from `data` once C can no longer write into it.
+    pub closing: fn(&(dyn std::any::Any + Send)) -> Error,
+}
+
 pub(crate) struct CompletionContext<T> {
     callback: Box<dyn FnOnce(Result<T, Error>) + Send>,
     registry: Option<Arc<Registry>>,
-    /// Buffers C writes into at completion time (multi results).
-    pub keep: Option<Box<dyn std::any::Any + Send>>,
+    pub keep: Option<Keep>,
 }
 
 pub(crate) fn new_completion<T: 'static>(
     callback: Box<dyn FnOnce(Result<T, Error>) + Send>,
     registry: Option<&Arc<Registry>>,
-    keep: Option<Box<dyn std::any::Any + Send>>,
+    keep: Option<Keep>,
 ) -> *mut c_void {
     let ptr = Box::into_raw(Box::new(CompletionContext {
         callback,
@@ -267,10 +275,12 @@ unsafe fn settle_completion<T>(ptr: *mut c_void) {
     let _scope = CallbackScope::enter();
     // SAFETY: (caller) ptr is a CompletionContext<T>, taken from the registry.
     let ctx = unsafe { Box::from_raw(ptr as *mut CompletionContext<T>) };
+    let error = ctx
+        .keep
+        .as_ref()
+        .map_or(Error::Zk(ErrorCode::Closing), |k| (k.closing)(&*k.data));
     let callback = ctx.callback;
-    run_user("an async completion", || {
-        callback(Err(Error::Zk(ErrorCode::Closing)))
-    });
+    run_user("an async completion", || callback(Err(error)));
 }
 
 /// Takes ownership of a completion context on its one call from C; `None`

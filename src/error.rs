@@ -118,6 +118,21 @@ error_codes! {
 }
 
 impl ErrorCode {
+    /// Whether a call that failed with this code may still have been applied
+    /// by the server: the request may have reached it, but its answer never
+    /// came (`ZCONNECTIONLOSS`, `ZOPERATIONTIMEOUT`, `ZCLOSING`,
+    /// `ZSESSIONEXPIRED`). A multi failing so reports every operation as
+    /// [`crate::OpResult::Unknown`].
+    pub fn leaves_outcome_unknown(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::ConnectionLoss
+                | ErrorCode::OperationTimeout
+                | ErrorCode::Closing
+                | ErrorCode::SessionExpired
+        )
+    }
+
     /// The C client's own text for this code (`zerror`).
     pub fn zerror(self) -> String {
         // SAFETY: zerror returns a pointer to a static NUL-terminated string for
@@ -177,7 +192,9 @@ pub enum Error {
     Multi {
         /// The code `zoo_multi` returned.
         code: ErrorCode,
-        /// Per-operation results (failed ones as `OpResult::Error`).
+        /// Per-operation results: failed ones as `OpResult::Error`, the
+        /// others `RolledBack`; all `OpResult::Unknown` when no answer came
+        /// and the transaction may or may not have been applied.
         results: Vec<crate::multi::OpResult>,
     },
     /// A call that waits for the C completion thread was made on that very

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use zkha::testing::{unique_path, TestingServer};
+use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 use zkha::validate::MAX_DATA_LEN;
 use zkha::{pending, Acl, CreateMode, Error, ErrorCode, Id, Op, OpResult, Perms, ZooKeeper};
 
@@ -502,4 +502,140 @@ fn close_completes_in_flight_calls_with_closing() {
     assert!(matches!(zk.aget(&path, |_| {}), Err(Error::Closed)));
     assert_eq!(zk.outstanding_callbacks(), 0);
     eprintln!("{closed} of {n} in-flight gets completed with ZCLOSING");
+}
+
+/// Asserts a multi that got no answer: `Error::Multi` with a code that
+/// leaves the outcome unknown, and every operation `Unknown` (never
+/// `RolledBack`: the server may have applied it). Returns the code.
+fn assert_unknown(what: &str, r: zkha::Result<Vec<OpResult>>, n: usize) -> ErrorCode {
+    match r {
+        Err(Error::Multi { code, results }) => {
+            assert!(code.leaves_outcome_unknown(), "{what}: {code:?}");
+            assert_eq!(results, vec![OpResult::Unknown; n], "{what} ({code:?})");
+            code
+        }
+        other => panic!("{what}: {other:?}"),
+    }
+}
+
+/// A multi whose answer never comes has an unknown outcome: every operation
+/// `Unknown`, for `multi` and `amulti`, whether the connection times out,
+/// is reset or the handle closes. The first case shows why: the server did
+/// apply that transaction. A multi the server refuses still reports
+/// `RolledBack` for the operations that did not fail.
+#[test]
+fn multi_without_an_answer_is_unknown_not_rolled_back() {
+    let server = TestingServer::shared().unwrap();
+    let direct = connect();
+    let proxy = TcpProxy::start(server.connect_string()).unwrap();
+    let zk = ZooKeeper::builder(&proxy.connect_string())
+        .session_timeout_ms(3000)
+        .connect(Duration::from_secs(30))
+        .unwrap();
+    let open = Acl::open_unsafe();
+    let base = unique_path("multi-unknown");
+    direct
+        .create(&base, b"", &open, CreateMode::Persistent)
+        .unwrap();
+    let ops = |name: &str| {
+        vec![
+            Op::Create {
+                path: format!("{base}/{name}"),
+                data: b"m".to_vec(),
+                acl: open.clone(),
+                mode: CreateMode::Persistent,
+            },
+            Op::Set {
+                path: base.clone(),
+                data: name.as_bytes().to_vec(),
+                version: -1,
+            },
+        ]
+    };
+    let wait = Duration::from_secs(30);
+
+    // Requests reach the server, answers are lost: `multi` times out
+    // (ZOPERATIONTIMEOUT), and yet the transaction was applied.
+    proxy.set_mode(ProxyMode::DropReplies);
+    let r = zk.multi(&ops("applied"));
+    proxy.set_mode(ProxyMode::Pass);
+    assert_unknown("multi, answer lost", r, 2);
+    assert!(
+        direct
+            .exists(&format!("{base}/applied"), false)
+            .unwrap()
+            .is_some(),
+        "the server applied the multi whose answer was lost"
+    );
+
+    // The same with amulti.
+    zk.wait_connected(wait).unwrap();
+    proxy.set_mode(ProxyMode::DropReplies);
+    let (done, result) = pending();
+    zk.amulti(&ops("applied-async"), done).unwrap();
+    let r = result.wait_timeout(wait);
+    proxy.set_mode(ProxyMode::Pass);
+    assert_unknown("amulti, answer lost", r, 2);
+    assert!(direct
+        .exists(&format!("{base}/applied-async"), false)
+        .unwrap()
+        .is_some());
+
+    // Connection reset with the request in flight (or still queued): the
+    // C client reports ZCONNECTIONLOSS; here the server never saw it.
+    zk.wait_connected(wait).unwrap();
+    proxy.set_mode(ProxyMode::Blackhole);
+    let (done, result) = pending();
+    zk.amulti(&ops("reset"), done).unwrap();
+    proxy.reset_all();
+    let r = result.wait_timeout(wait);
+    proxy.set_mode(ProxyMode::Pass);
+    assert_unknown("amulti, connection reset", r, 2);
+    assert_eq!(
+        direct.exists(&format!("{base}/reset"), false).unwrap(),
+        None
+    );
+
+    // Refused by the server: known not applied. RolledBack for the
+    // operation that did not fail, sync and async alike.
+    zk.wait_connected(wait).unwrap();
+    let failing = vec![
+        Op::Create {
+            path: format!("{base}/refused"),
+            data: vec![],
+            acl: open.clone(),
+            mode: CreateMode::Persistent,
+        },
+        Op::Check {
+            path: base.clone(),
+            version: 999,
+        },
+    ];
+    let refused = |r: zkha::Result<Vec<OpResult>>| match r {
+        Err(Error::Multi { code, results }) => {
+            assert_eq!(code, ErrorCode::BadVersion);
+            assert_eq!(
+                results,
+                [OpResult::RolledBack, OpResult::Error(ErrorCode::BadVersion)]
+            );
+        }
+        other => panic!("{other:?}"),
+    };
+    refused(zk.multi(&failing));
+    let (done, result) = pending();
+    zk.amulti(&failing, done).unwrap();
+    refused(result.wait_timeout(wait));
+    assert_eq!(
+        direct.exists(&format!("{base}/refused"), false).unwrap(),
+        None
+    );
+
+    // Closed with an amulti in flight: ZCLOSING, every operation Unknown.
+    proxy.set_mode(ProxyMode::Blackhole);
+    let (done, result) = pending();
+    zk.amulti(&ops("closed"), done).unwrap();
+    zk.close().unwrap();
+    let code = assert_unknown("amulti, handle closed", result.wait_timeout(wait), 2);
+    assert_eq!(code, ErrorCode::Closing);
+    assert_eq!(zk.outstanding_callbacks(), 0);
 }
