@@ -1,14 +1,15 @@
 //! A soak of mixed operations and handle open/close cycles, for leak and
 //! memory-error checks under valgrind (`make check-leaks`).
 //!
-//! `soak [--hosts H] [--ops N] [--cycles M]` (defaults: an embedded server,
-//! 10000 operations, 50 open/close cycles). Exits non-zero if any callback
-//! context is left over.
+//! `soak [--hosts H] [--ops N] [--cycles M] [--drop-cycles K]` (defaults: an
+//! embedded server, 10000 operations, 50 open/close cycles, 10 handles whose
+//! last reference is dropped inside their own path watcher). Exits non-zero
+//! if any callback context is left over or a handle is not closed.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
-use zkha::{pending, Acl, CreateMode, Op, ZooKeeper};
+use zkha::{pending, Acl, CreateMode, EventType, Op, ZooKeeper};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +27,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|v| v.parse())
         .transpose()?
         .unwrap_or(50);
+    let drop_cycles: usize = opt("--drop-cycles")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(10);
     let embedded;
     let hosts = match opt("--hosts") {
         Some(h) => h,
@@ -117,6 +122,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     eprintln!("soak: {cycles} open/close cycles done");
+    // The last reference to a handle dropped inside one of its own path
+    // watchers, while C still has a second watcher of the same event to
+    // call: the close must wait for the completion thread (no freed context
+    // called). The global watcher's sender is dropped when the close is done.
+    for c in 0..drop_cycles {
+        let (closed_tx, closed_rx) = mpsc::channel::<()>();
+        let h = ZooKeeper::builder(&hosts)
+            .watcher(move |_| {
+                let _ = &closed_tx;
+            })
+            .connect(Duration::from_secs(60))?;
+        let path = format!("{base}/lastref-{c}");
+        let slot: Arc<Mutex<Option<ZooKeeper>>> = Arc::default();
+        for _ in 0..2 {
+            let (slot, f) = (slot.clone(), fired.clone());
+            let mut mine = None;
+            h.wexists(&path, move |e| {
+                f.fetch_add(1, Ordering::Relaxed);
+                if e.event_type != EventType::Session && mine.is_none() {
+                    mine = slot.lock().unwrap().take();
+                }
+            })?;
+        }
+        *slot.lock().unwrap() = Some(h);
+        zk.create(&path, b"", &open, CreateMode::Persistent)?;
+        match closed_rx.recv_timeout(Duration::from_secs(60)) {
+            Err(mpsc::RecvTimeoutError::Disconnected) => {}
+            other => return Err(format!("drop cycle {c}: not closed: {other:?}").into()),
+        }
+    }
+    eprintln!("soak: {drop_cycles} drop-in-watcher cycles done");
     for child in zk.get_children(&base, false)? {
         let _ = zk.delete(&format!("{base}/{child}"), -1);
     }

@@ -27,14 +27,23 @@ pub fn pending<T: Send + 'static>() -> (impl FnOnce(Result<T>) + Send + 'static,
 }
 
 impl<T> Pending<T> {
-    /// Blocks until the completion runs. Never call it from a callback: the
-    /// completion thread would wait for itself.
+    /// Blocks until the completion runs.
+    ///
+    /// From a callback (the C completion thread, which alone can run the
+    /// completion waited for) it would wait for itself forever: refused with
+    /// [`Error::CalledFromCallback`] without blocking (the call itself stays
+    /// in flight; its result is lost with this value). In a callback, use
+    /// [`Pending::try_take`] or chain work in the completion closure.
     pub fn wait(self) -> Result<T> {
+        refuse_in_callback("Pending::wait")?;
         self.rx.recv().unwrap_or(Err(Error::Closed))
     }
 
     /// Like `wait`, giving up after `timeout` (the call stays in flight).
+    /// From a callback: [`Error::CalledFromCallback`] at once, like `wait`
+    /// (the result stays available to `try_take`).
     pub fn wait_timeout(&self, timeout: Duration) -> Result<T> {
+        refuse_in_callback("Pending::wait_timeout")?;
         match self.rx.recv_timeout(timeout) {
             Ok(r) => r,
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -52,6 +61,15 @@ impl<T> Pending<T> {
             Err(mpsc::TryRecvError::Disconnected) => Some(Err(Error::Closed)),
         }
     }
+}
+
+/// [`Error::CalledFromCallback`] on a thread running a zkha callback: a wait
+/// there would block the only thread able to end it.
+pub(crate) fn refuse_in_callback(what: &'static str) -> Result<()> {
+    if callback::in_callback() {
+        return Err(Error::CalledFromCallback(what));
+    }
+    Ok(())
 }
 
 fn status(rc: c_int) -> Result<()> {
@@ -143,7 +161,7 @@ impl ZooKeeper {
     pub(crate) fn submit<T: 'static>(
         &self,
         done: Box<dyn FnOnce(Result<T>) + Send>,
-        keep: Option<Box<dyn std::any::Any + Send>>,
+        keep: Option<callback::Keep>,
         f: impl FnOnce(*mut zk_sys::zhandle_t, *mut c_void) -> c_int,
     ) -> Result<()> {
         let zh = self.handle()?;

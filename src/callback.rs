@@ -33,11 +33,30 @@ pub fn in_callback() -> bool {
     CALLBACK_DEPTH.with(|d| d.get() > 0)
 }
 
+/// Marks the current thread as being in a callback while alive. Trampolines
+/// hold one for their whole body, not just the user's call: freeing a
+/// context drops the user's closure, and with it possibly the last reference
+/// to a handle, whose close must then be deferred (see `ZooKeeper::close`).
+pub(crate) struct CallbackScope(());
+
+impl CallbackScope {
+    pub(crate) fn enter() -> CallbackScope {
+        CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
+        CallbackScope(())
+    }
+}
+
+impl Drop for CallbackScope {
+    fn drop(&mut self) {
+        CALLBACK_DEPTH.with(|d| d.set(d.get() - 1));
+    }
+}
+
 /// Runs a user callback: marks the thread, catches and logs a panic.
 pub(crate) fn run_user<R>(what: &str, f: impl FnOnce() -> R) -> Option<R> {
-    CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
+    let scope = CallbackScope::enter();
     let result = catch_unwind(AssertUnwindSafe(f));
-    CALLBACK_DEPTH.with(|d| d.set(d.get() - 1));
+    drop(scope);
     match result {
         Ok(r) => Some(r),
         Err(panic) => {
@@ -128,6 +147,7 @@ pub(crate) extern "C" fn global_watcher(
     path: *const c_char,
     ctx: *mut c_void,
 ) {
+    let _scope = CallbackScope::enter();
     let _ = catch_unwind(|| {
         if ctx.is_null() {
             return;
@@ -191,6 +211,11 @@ pub(crate) extern "C" fn path_watcher(
     path: *const c_char,
     ctx: *mut c_void,
 ) {
+    // Held until the context is freed below: the user's closure may own the
+    // last reference to this very handle (then closed by a helper thread,
+    // since C has yet to call other watchers of this event, and this thread
+    // must be joined first).
+    let _scope = CallbackScope::enter();
     let _ = catch_unwind(|| {
         if ctx.is_null() {
             return;
@@ -214,17 +239,25 @@ pub(crate) extern "C" fn path_watcher(
 // ---------------------------------------------------------------------------
 // Async completions.
 
+/// Buffers a call keeps until its completion (multi results, which C
+/// writes at completion time).
+pub(crate) struct Keep {
+    pub data: Box<dyn std::any::Any + Send>,
+    /// The error for a call settled at close (instead of plain `ZCLOSING`),
+    /// made from `data` once C can no longer write into it.
+    pub closing: fn(&(dyn std::any::Any + Send)) -> Error,
+}
+
 pub(crate) struct CompletionContext<T> {
     callback: Box<dyn FnOnce(Result<T, Error>) + Send>,
     registry: Option<Arc<Registry>>,
-    /// Buffers C writes into at completion time (multi results).
-    pub keep: Option<Box<dyn std::any::Any + Send>>,
+    pub keep: Option<Keep>,
 }
 
 pub(crate) fn new_completion<T: 'static>(
     callback: Box<dyn FnOnce(Result<T, Error>) + Send>,
     registry: Option<&Arc<Registry>>,
-    keep: Option<Box<dyn std::any::Any + Send>>,
+    keep: Option<Keep>,
 ) -> *mut c_void {
     let ptr = Box::into_raw(Box::new(CompletionContext {
         callback,
@@ -239,12 +272,15 @@ pub(crate) fn new_completion<T: 'static>(
 
 // SAFETY: callers pass a `new_completion::<T>` pointer C can no longer call.
 unsafe fn settle_completion<T>(ptr: *mut c_void) {
+    let _scope = CallbackScope::enter();
     // SAFETY: (caller) ptr is a CompletionContext<T>, taken from the registry.
     let ctx = unsafe { Box::from_raw(ptr as *mut CompletionContext<T>) };
+    let error = ctx
+        .keep
+        .as_ref()
+        .map_or(Error::Zk(ErrorCode::Closing), |k| (k.closing)(&*k.data));
     let callback = ctx.callback;
-    run_user("an async completion", || {
-        callback(Err(Error::Zk(ErrorCode::Closing)))
-    });
+    run_user("an async completion", || callback(Err(error)));
 }
 
 /// Takes ownership of a completion context on its one call from C; `None`
@@ -267,6 +303,8 @@ pub(crate) unsafe fn take_completion<T>(ptr: *const c_void) -> Option<Box<Comple
 /// Completes with `result` (on the C completion thread).
 #[allow(clippy::boxed_local)] // the box C held, freed here
 pub(crate) fn complete<T>(ctx: Box<CompletionContext<T>>, result: Result<T, Error>) {
+    // Held while the context (and the user's closure) is dropped too.
+    let _scope = CallbackScope::enter();
     let callback = ctx.callback;
     run_user("an async completion", || callback(result));
 }

@@ -118,6 +118,21 @@ error_codes! {
 }
 
 impl ErrorCode {
+    /// Whether a call that failed with this code may still have been applied
+    /// by the server: the request may have reached it, but its answer never
+    /// came (`ZCONNECTIONLOSS`, `ZOPERATIONTIMEOUT`, `ZCLOSING`,
+    /// `ZSESSIONEXPIRED`). A multi failing so reports every operation as
+    /// [`crate::OpResult::Unknown`].
+    pub fn leaves_outcome_unknown(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::ConnectionLoss
+                | ErrorCode::OperationTimeout
+                | ErrorCode::Closing
+                | ErrorCode::SessionExpired
+        )
+    }
+
     /// The C client's own text for this code (`zerror`).
     pub fn zerror(self) -> String {
         // SAFETY: zerror returns a pointer to a static NUL-terminated string for
@@ -177,9 +192,16 @@ pub enum Error {
     Multi {
         /// The code `zoo_multi` returned.
         code: ErrorCode,
-        /// Per-operation results (failed ones as `OpResult::Error`).
+        /// Per-operation results: failed ones as `OpResult::Error`, the
+        /// others `RolledBack`; all `OpResult::Unknown` when no answer came
+        /// and the transaction may or may not have been applied.
         results: Vec<crate::multi::OpResult>,
     },
+    /// A call that waits for the C completion thread was made on that very
+    /// thread, from a callback (watcher or completion): it would wait for
+    /// itself forever, so it is refused. Names the call. In a callback use
+    /// the async form, or [`crate::Pending::try_take`].
+    CalledFromCallback(&'static str),
 }
 
 impl Error {
@@ -212,6 +234,11 @@ impl fmt::Display for Error {
             Error::Multi { code, results } => {
                 write!(f, "multi failed: {code} ({} operations)", results.len())
             }
+            Error::CalledFromCallback(what) => write!(
+                f,
+                "{what} waits for the C completion thread and was called on it \
+                 (from a callback); use its async form there"
+            ),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `zoo_multi` / `zoo_amulti`: several operations applied atomically.
 
-use crate::callback::{complete, take_completion};
+use crate::callback::{complete, take_completion, Keep};
 use crate::error::{Error, ErrorCode, Result};
 use crate::raw::{string_from_c, CAcl};
 use crate::types::{Acl, CreateMode, Stat};
@@ -65,12 +65,22 @@ pub enum OpResult {
     },
     /// The check passed.
     Check,
-    /// This operation succeeded on its own but the multi failed, so it was
-    /// not applied (C reports `ZOK` for it).
+    /// Not applied: the multi failed as a whole, known to the client (an
+    /// operation failed on the server, or the request was refused before
+    /// being sent), and C reports no error of this operation's own.
     RolledBack,
-    /// This operation failed (or was rolled back because another failed:
-    /// `ZRUNTIMEINCONSISTENCY`).
+    /// This operation failed on the server (or was rolled back because
+    /// another failed: `ZRUNTIMEINCONSISTENCY`); nothing was applied.
     Error(ErrorCode),
+    /// No answer came: the multi's outcome is unknown. The connection was
+    /// lost (`ZCONNECTIONLOSS`, `ZOPERATIONTIMEOUT`), the handle closed
+    /// (`ZCLOSING`) or the session expired (`ZSESSIONEXPIRED`) after the
+    /// request may have reached the server. The transaction may or may not
+    /// have been applied (all of it or nothing, never part): read the nodes
+    /// back to know. Every operation of such a multi is `Unknown`, with
+    /// the code in [`crate::Error::Multi`] (see
+    /// [`ErrorCode::leaves_outcome_unknown`]).
+    Unknown,
 }
 
 /// The C buffers of one multi: requests, and what C writes at completion.
@@ -196,10 +206,17 @@ fn prepare(ops: &[Op]) -> Result<Prepared> {
 }
 
 fn results_of(rc: c_int, ops_kinds: &[Op], p: &Prepared) -> Vec<OpResult> {
+    // C gives per-operation codes only for a server's answer; without one,
+    // the async form copies the multi's code to every operation and the
+    // sync form none: neither says whether the transaction was applied.
+    let unknown = ErrorCode::from_raw(rc).is_some_and(ErrorCode::leaves_outcome_unknown);
     ops_kinds
         .iter()
         .enumerate()
         .map(|(i, op)| {
+            if unknown {
+                return OpResult::Unknown;
+            }
             if let Some(code) = ErrorCode::from_raw(p.results[i].err) {
                 return OpResult::Error(code);
             }
@@ -232,10 +249,23 @@ struct MultiKeep {
     ops: Vec<Op>,
 }
 
+/// An amulti still outstanding when the handle is closed: its answer never
+/// came, so every operation is `Unknown`.
+fn multi_closing(keep: &(dyn std::any::Any + Send)) -> Error {
+    let n = keep.downcast_ref::<MultiKeep>().map_or(0, |k| k.ops.len());
+    Error::Multi {
+        code: ErrorCode::Closing,
+        results: vec![OpResult::Unknown; n],
+    }
+}
+
 extern "C" fn multi_done(rc: c_int, data: *const c_void) {
     // SAFETY: data is a CompletionContext<Vec<OpResult>> from amulti, called once.
     if let Some(mut ctx) = unsafe { take_completion::<Vec<OpResult>>(data) } {
-        let keep = ctx.keep.take().and_then(|k| k.downcast::<MultiKeep>().ok());
+        let keep = ctx
+            .keep
+            .take()
+            .and_then(|k| k.data.downcast::<MultiKeep>().ok());
         let r = match keep {
             Some(k) => outcome(rc, results_of(rc, &k.ops, &k.prepared)),
             None => Err(Error::Zk(ErrorCode::SystemError)),
@@ -246,7 +276,11 @@ extern "C" fn multi_done(rc: c_int, data: *const c_void) {
 
 impl ZooKeeper {
     /// `zoo_multi`: all operations or none. On failure,
-    /// [`Error::Multi`] carries the first error and every per-op result.
+    /// [`Error::Multi`] carries the first error and every per-op result:
+    /// after a server's answer, `Error` for the failed operations and
+    /// `RolledBack` (or `Error(ZRUNTIMEINCONSISTENCY)`) for the others;
+    /// without one (connection lost, timeout, close, expiry), `Unknown` for
+    /// all, since the transaction may or may not have been applied.
     pub fn multi(&self, ops: &[Op]) -> Result<Vec<OpResult>> {
         let mut p = prepare(ops)?;
         let zh = self.handle()?;
@@ -263,7 +297,8 @@ impl ZooKeeper {
         outcome(rc, results_of(rc, ops, &p))
     }
 
-    /// `zoo_amulti`: `done` gets what `multi` would return.
+    /// `zoo_amulti`: `done` gets what `multi` would return (settled at close
+    /// before an answer: `Error::Multi` with `ZCLOSING`, every op `Unknown`).
     pub fn amulti(
         &self,
         ops: &[Op],
@@ -277,10 +312,93 @@ impl ZooKeeper {
         let ops_ptr = keep.prepared.ops.as_ptr();
         let results_ptr = keep.prepared.results.as_mut_ptr();
         let count = keep.prepared.ops.len() as c_int;
+        let keep = Keep {
+            data: keep,
+            closing: multi_closing,
+        };
         self.submit::<Vec<OpResult>>(Box::new(done), Some(keep), |zh, ctx| {
             // SAFETY: live handle; the ops and results buffers are owned by
             // the completion context (heap, not moved) until `multi_done`.
             unsafe { zk_sys::zoo_amulti(zh, count, ops_ptr, results_ptr, Some(multi_done), ctx) }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_ops() -> Vec<Op> {
+        vec![
+            Op::Create {
+                path: "/a".into(),
+                data: vec![],
+                acl: Acl::open_unsafe(),
+                mode: CreateMode::Persistent,
+            },
+            Op::Check {
+                path: "/b".into(),
+                version: 3,
+            },
+        ]
+    }
+
+    #[test]
+    fn no_answer_makes_every_result_unknown() {
+        let ops = two_ops();
+        for rc in [
+            zk_sys::ZCONNECTIONLOSS,
+            zk_sys::ZOPERATIONTIMEOUT,
+            zk_sys::ZCLOSING,
+            zk_sys::ZSESSIONEXPIRED,
+        ] {
+            // The sync form leaves per-op codes alone, the async form copies
+            // the multi's code into each: Unknown either way.
+            let mut p = prepare(&ops).unwrap();
+            assert_eq!(
+                results_of(rc, &ops, &p),
+                [OpResult::Unknown, OpResult::Unknown],
+                "{rc}"
+            );
+            p.results.iter_mut().for_each(|r| r.err = rc);
+            assert_eq!(
+                results_of(rc, &ops, &p),
+                [OpResult::Unknown, OpResult::Unknown],
+                "{rc}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_server_refusal_is_rolled_back_and_errors() {
+        let ops = two_ops();
+        let mut p = prepare(&ops).unwrap();
+        p.results[1].err = zk_sys::ZBADVERSION;
+        assert_eq!(
+            results_of(zk_sys::ZBADVERSION, &ops, &p),
+            [OpResult::RolledBack, OpResult::Error(ErrorCode::BadVersion)]
+        );
+        // Refused by the client before sending: known not applied.
+        let p = prepare(&ops).unwrap();
+        assert_eq!(
+            results_of(zk_sys::ZMARSHALLINGERROR, &ops, &p),
+            [OpResult::RolledBack, OpResult::RolledBack]
+        );
+    }
+
+    #[test]
+    fn an_amulti_settled_at_close_is_unknown() {
+        let ops = two_ops();
+        let keep = MultiKeep {
+            prepared: prepare(&ops).unwrap(),
+            ops: ops.clone(),
+        };
+        match multi_closing(&keep) {
+            Error::Multi { code, results } => {
+                assert_eq!(code, ErrorCode::Closing);
+                assert_eq!(results, [OpResult::Unknown, OpResult::Unknown]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -346,7 +346,12 @@ impl ZooKeeper {
     /// closes twice: a second call is [`Error::Closed`]. In-flight async calls
     /// complete with [`ErrorCode::Closing`]. Called from a callback (the C
     /// completion thread, which `zookeeper_close` must join), the close is
-    /// handed to a helper thread and this returns `Ok(())` at once.
+    /// handed to a helper thread and this returns `Ok(())` at once; the same
+    /// holds for dropping the last reference there, including a reference
+    /// owned by a watcher or completion closure, freed after its last call.
+    /// The helper frees the handle's callback contexts only after
+    /// `zookeeper_close` has joined the completion thread, so C never calls
+    /// a freed context (other watchers of the same event still run).
     pub fn close(&self) -> Result<()> {
         if !self.shared.owned {
             return Err(Error::invalid(
@@ -829,14 +834,16 @@ impl ZooKeeper {
     }
 
     /// `zoo_add_auth`, waiting for the server's answer. With a wrong
-    /// credential the server ends the session (state AUTH_FAILED).
+    /// credential the server ends the session (state AUTH_FAILED). From a
+    /// callback: [`Error::CalledFromCallback`] (the answer is delivered on
+    /// the completion thread).
     pub fn add_auth(&self, scheme: &str, cert: &[u8]) -> Result<()> {
         if scheme.is_empty() {
             return Err(Error::invalid(Argument::Acl, "empty auth scheme"));
         }
         let cscheme = c_text(scheme, Argument::Acl)?;
         let (tx, rx) = mpsc::sync_channel::<Result<()>>(1);
-        self.refuse_wait_in_callback("add_auth")?;
+        crate::async_ops::refuse_in_callback("add_auth")?;
         {
             let zh = self.handle()?;
             let ctx = callback::new_completion::<()>(
@@ -865,24 +872,13 @@ impl ZooKeeper {
     }
 
     /// `zoo_async` (sync): waits until the server the client is connected to
-    /// has caught up with the leader for `path`.
+    /// has caught up with the leader for `path`. From a callback:
+    /// [`Error::CalledFromCallback`]; use [`ZooKeeper::async_sync`] there.
     pub fn sync(&self, path: &str) -> Result<()> {
         let (tx, rx) = mpsc::sync_channel::<Result<String>>(1);
-        self.refuse_wait_in_callback("sync")?;
+        crate::async_ops::refuse_in_callback("sync")?;
         self.async_sync(path, move |r| drop(tx.send(r)))?;
         rx.recv().unwrap_or(Err(Error::Closed)).map(|_| ())
-    }
-
-    pub(crate) fn refuse_wait_in_callback(&self, what: &str) -> Result<()> {
-        if callback::in_callback() {
-            return Err(Error::invalid(
-                Argument::Other,
-                format!(
-                    "{what} waits for the completion thread; from a callback use its async form"
-                ),
-            ));
-        }
-        Ok(())
     }
 
     /// `zoo_getconfig`: the ensemble configuration text and its Stat.
@@ -941,6 +937,9 @@ fn exists_result(rc: c_int, stat: zk_sys::Stat) -> Result<Option<Stat>> {
     }
 }
 
+/// Closes an owned handle not closed yet. On a callback thread (including
+/// the freeing of a watcher or completion closure that owned the last
+/// reference) the close is deferred to a helper thread, as in `close`.
 impl Drop for ZooKeeper {
     fn drop(&mut self) {
         if self.shared.owned && !self.shared.closing.load(Ordering::Acquire) {

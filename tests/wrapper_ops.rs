@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use zkha::testing::{unique_path, TestingServer};
+use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 use zkha::validate::MAX_DATA_LEN;
 use zkha::{pending, Acl, CreateMode, Error, ErrorCode, Id, Op, OpResult, Perms, ZooKeeper};
 
@@ -294,10 +294,15 @@ fn children_acl_multi_sync_config() {
     assert!(matches!(zk.multi(&[]), Err(Error::InvalidArgument { .. })));
 
     zk.sync(&base).unwrap();
-    // A standalone server still answers getconfig (possibly empty).
-    match zk.getconfig(false) {
-        Ok(_) => {}
-        Err(e) => assert_eq!(code(e), ErrorCode::NoNode),
+    // getconfig reads the server's /zookeeper/config node: the same bytes
+    // and Stat as a plain get of it (or the same error).
+    match (zk.getconfig(false), zk.get("/zookeeper/config", false)) {
+        (Ok((text, stat)), Ok((raw, raw_stat))) => {
+            assert_eq!(text.as_bytes(), raw.as_slice());
+            assert_eq!(stat, raw_stat);
+        }
+        (Err(e), Err(raw)) => assert_eq!(code(e), code(raw)),
+        other => panic!("getconfig and get of /zookeeper/config differ: {other:?}"),
     }
 }
 
@@ -336,7 +341,35 @@ fn digest_auth_and_creator_only_acl() {
         owner.add_auth("", b"x"),
         Err(Error::InvalidArgument { .. })
     ));
-    let _ = Id::creator();
+    // The creator-only ACL is C's ZOO_CREATOR_ALL_ACL: ALL for ZOO_AUTH_IDS.
+    // SAFETY: C's constant ACL vector and ids, never written; read only.
+    let (c_acl, c_id) = unsafe {
+        let v = &*std::ptr::addr_of!(zk_sys::ZOO_CREATOR_ALL_ACL);
+        assert_eq!(v.count, 1);
+        let a = &*v.data;
+        let text =
+            |p: *mut std::os::raw::c_char| std::ffi::CStr::from_ptr(p).to_str().unwrap().to_owned();
+        let ids = &*std::ptr::addr_of!(zk_sys::ZOO_AUTH_IDS);
+        (
+            (a.perms, text(a.id.scheme), text(a.id.id)),
+            (text(ids.scheme), text(ids.id)),
+        )
+    };
+    assert_eq!(
+        (Id::creator().scheme, Id::creator().id),
+        c_id,
+        "Id::creator is ZOO_AUTH_IDS"
+    );
+    let ours = &Acl::creator_all()[..];
+    assert_eq!(ours.len(), 1);
+    assert_eq!(
+        (
+            ours[0].perms.0,
+            ours[0].id.scheme.clone(),
+            ours[0].id.id.clone()
+        ),
+        c_acl
+    );
 }
 
 #[test]
@@ -427,25 +460,39 @@ fn close_completes_in_flight_calls_with_closing() {
     zk.create(&path, b"x", &Acl::open_unsafe(), CreateMode::Persistent)
         .unwrap();
     let n = 500;
-    let calls = Arc::new(AtomicUsize::new(0));
-    let closing = Arc::new(AtomicUsize::new(0));
-    for _ in 0..n {
-        let calls = calls.clone();
-        let closing = closing.clone();
+    // Per call: how many times its completion ran, and with what.
+    let outcomes: Arc<Mutex<Vec<Vec<String>>>> = Arc::new(Mutex::new(vec![Vec::new(); n]));
+    for i in 0..n {
+        let outcomes = outcomes.clone();
         zk.aget(&path, move |r| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            if matches!(r, Err(Error::Zk(ErrorCode::Closing))) {
-                closing.fetch_add(1, Ordering::SeqCst);
-            }
+            let seen = match r {
+                Ok((data, _)) => format!("ok {}", String::from_utf8_lossy(&data)),
+                Err(e) => format!("err {e:?}"),
+            };
+            outcomes.lock().unwrap()[i].push(seen);
         })
         .unwrap();
     }
     zk.close().unwrap();
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        n,
-        "every completion runs exactly once"
-    );
+    // Every in-flight call completed exactly once, by the time close
+    // returned: answered by the server (the data), or not answered and then
+    // with ZCLOSING, nothing else. How many of each varies from run to run.
+    let outcomes = outcomes.lock().unwrap().clone();
+    let closing = format!("err {:?}", Error::Zk(ErrorCode::Closing));
+    let mut closed = 0;
+    for (i, calls) in outcomes.iter().enumerate() {
+        assert_eq!(
+            calls.len(),
+            1,
+            "call {i} completed {} times: {calls:?}",
+            calls.len()
+        );
+        if calls[0] == closing {
+            closed += 1;
+        } else {
+            assert_eq!(calls[0], "ok x", "call {i}: neither answered nor ZCLOSING");
+        }
+    }
     assert!(zk.is_closed());
     assert!(
         matches!(zk.close(), Err(Error::Closed)),
@@ -454,8 +501,141 @@ fn close_completes_in_flight_calls_with_closing() {
     assert!(matches!(zk.get(&path, false), Err(Error::Closed)));
     assert!(matches!(zk.aget(&path, |_| {}), Err(Error::Closed)));
     assert_eq!(zk.outstanding_callbacks(), 0);
-    eprintln!(
-        "{} of {n} in-flight gets completed with ZCLOSING",
-        closing.load(Ordering::SeqCst)
+    eprintln!("{closed} of {n} in-flight gets completed with ZCLOSING");
+}
+
+/// Asserts a multi that got no answer: `Error::Multi` with a code that
+/// leaves the outcome unknown, and every operation `Unknown` (never
+/// `RolledBack`: the server may have applied it). Returns the code.
+fn assert_unknown(what: &str, r: zkha::Result<Vec<OpResult>>, n: usize) -> ErrorCode {
+    match r {
+        Err(Error::Multi { code, results }) => {
+            assert!(code.leaves_outcome_unknown(), "{what}: {code:?}");
+            assert_eq!(results, vec![OpResult::Unknown; n], "{what} ({code:?})");
+            code
+        }
+        other => panic!("{what}: {other:?}"),
+    }
+}
+
+/// A multi whose answer never comes has an unknown outcome: every operation
+/// `Unknown`, for `multi` and `amulti`, whether the connection times out,
+/// is reset or the handle closes. The first case shows why: the server did
+/// apply that transaction. A multi the server refuses still reports
+/// `RolledBack` for the operations that did not fail.
+#[test]
+fn multi_without_an_answer_is_unknown_not_rolled_back() {
+    let server = TestingServer::shared().unwrap();
+    let direct = connect();
+    let proxy = TcpProxy::start(server.connect_string()).unwrap();
+    let zk = ZooKeeper::builder(&proxy.connect_string())
+        .session_timeout_ms(3000)
+        .connect(Duration::from_secs(30))
+        .unwrap();
+    let open = Acl::open_unsafe();
+    let base = unique_path("multi-unknown");
+    direct
+        .create(&base, b"", &open, CreateMode::Persistent)
+        .unwrap();
+    let ops = |name: &str| {
+        vec![
+            Op::Create {
+                path: format!("{base}/{name}"),
+                data: b"m".to_vec(),
+                acl: open.clone(),
+                mode: CreateMode::Persistent,
+            },
+            Op::Set {
+                path: base.clone(),
+                data: name.as_bytes().to_vec(),
+                version: -1,
+            },
+        ]
+    };
+    let wait = Duration::from_secs(30);
+
+    // Requests reach the server, answers are lost: `multi` times out
+    // (ZOPERATIONTIMEOUT), and yet the transaction was applied.
+    proxy.set_mode(ProxyMode::DropReplies);
+    let r = zk.multi(&ops("applied"));
+    proxy.set_mode(ProxyMode::Pass);
+    assert_unknown("multi, answer lost", r, 2);
+    assert!(
+        direct
+            .exists(&format!("{base}/applied"), false)
+            .unwrap()
+            .is_some(),
+        "the server applied the multi whose answer was lost"
     );
+
+    // The same with amulti.
+    zk.wait_connected(wait).unwrap();
+    proxy.set_mode(ProxyMode::DropReplies);
+    let (done, result) = pending();
+    zk.amulti(&ops("applied-async"), done).unwrap();
+    let r = result.wait_timeout(wait);
+    proxy.set_mode(ProxyMode::Pass);
+    assert_unknown("amulti, answer lost", r, 2);
+    assert!(direct
+        .exists(&format!("{base}/applied-async"), false)
+        .unwrap()
+        .is_some());
+
+    // Connection reset with the request in flight (or still queued): the
+    // C client reports ZCONNECTIONLOSS; here the server never saw it.
+    zk.wait_connected(wait).unwrap();
+    proxy.set_mode(ProxyMode::Blackhole);
+    let (done, result) = pending();
+    zk.amulti(&ops("reset"), done).unwrap();
+    proxy.reset_all();
+    let r = result.wait_timeout(wait);
+    proxy.set_mode(ProxyMode::Pass);
+    assert_unknown("amulti, connection reset", r, 2);
+    assert_eq!(
+        direct.exists(&format!("{base}/reset"), false).unwrap(),
+        None
+    );
+
+    // Refused by the server: known not applied. RolledBack for the
+    // operation that did not fail, sync and async alike.
+    zk.wait_connected(wait).unwrap();
+    let failing = vec![
+        Op::Create {
+            path: format!("{base}/refused"),
+            data: vec![],
+            acl: open.clone(),
+            mode: CreateMode::Persistent,
+        },
+        Op::Check {
+            path: base.clone(),
+            version: 999,
+        },
+    ];
+    let refused = |r: zkha::Result<Vec<OpResult>>| match r {
+        Err(Error::Multi { code, results }) => {
+            assert_eq!(code, ErrorCode::BadVersion);
+            assert_eq!(
+                results,
+                [OpResult::RolledBack, OpResult::Error(ErrorCode::BadVersion)]
+            );
+        }
+        other => panic!("{other:?}"),
+    };
+    refused(zk.multi(&failing));
+    let (done, result) = pending();
+    zk.amulti(&failing, done).unwrap();
+    refused(result.wait_timeout(wait));
+    assert_eq!(
+        direct.exists(&format!("{base}/refused"), false).unwrap(),
+        None
+    );
+
+    // Closed with an amulti in flight: ZCLOSING, every operation Unknown.
+    proxy.set_mode(ProxyMode::Blackhole);
+    let (done, result) = pending();
+    zk.amulti(&ops("closed"), done).unwrap();
+    zk.close().unwrap();
+    let code = assert_unknown("amulti, handle closed", result.wait_timeout(wait), 2);
+    assert_eq!(code, ErrorCode::Closing);
+    assert_eq!(zk.outstanding_callbacks(), 0);
 }

@@ -102,10 +102,13 @@ fn bad_input_is_rejected_before_c() {
             })
         ));
     }
-    assert!(ZooKeeper::builder("127.0.0.1:2181")
-        .flags(64)
-        .init()
-        .is_err());
+    assert!(matches!(
+        ZooKeeper::builder("127.0.0.1:2181").flags(64).init(),
+        Err(Error::InvalidArgument {
+            argument: zkha::error::Argument::Other,
+            ..
+        })
+    ));
     let zk = ZooKeeper::builder(server().connect_string())
         .connect(WAIT)
         .unwrap();
@@ -244,7 +247,10 @@ fn path_watchers_fire_once_and_are_freed() {
     );
 
     // A failed call registers nothing and keeps nothing.
-    assert!(zk.wget("/zkha-missing-node", |_| {}).is_err());
+    assert_eq!(
+        zk.wget("/zkha-missing-node", |_| {}).unwrap_err().code(),
+        Some(ErrorCode::NoNode)
+    );
     assert_eq!(zk.outstanding_callbacks(), 0);
 
     // Watchers still set at close are freed by close.
@@ -324,11 +330,11 @@ fn close_from_inside_a_watcher_is_deferred_and_safe() {
         let second = me.close();
         // Synchronous calls from the callback thread get an error, never a hang.
         let after = me.exists("/", false).map(|_| ());
-        drop(
-            tx.lock()
-                .unwrap()
-                .send((first, second.is_err(), after.is_err())),
-        );
+        drop(tx.lock().unwrap().send((
+            first,
+            matches!(second, Err(Error::Closed)),
+            matches!(after, Err(Error::Closed)),
+        )));
     })
     .unwrap();
     let other = ZooKeeper::builder(server().connect_string())
@@ -407,7 +413,11 @@ fn client_id_reattaches_across_processes_and_expires_when_dead() {
         dead.wait_connected(WAIT),
         Err(Error::Zk(ErrorCode::SessionExpired))
     ));
-    assert!(dead.get(&path, false).is_err());
+    // An unrecoverable handle refuses calls at once (C's ZINVALIDSTATE).
+    assert_eq!(
+        dead.get(&path, false).unwrap_err().code(),
+        Some(ErrorCode::InvalidState)
+    );
     // And the example's own resume now fails with a clear error.
     let resumed = run("--resume");
     assert!(!resumed.status.success());
@@ -469,7 +479,7 @@ fn a_handle_made_by_c_can_be_used_from_rust() {
             )
             .unwrap();
         assert!(
-            borrowed.close().is_err(),
+            matches!(borrowed.close(), Err(Error::InvalidArgument { .. })),
             "a borrowed handle must not be closed from Rust"
         );
         // SAFETY: live handle; the session is the C side's.
@@ -485,4 +495,181 @@ fn a_handle_made_by_c_can_be_used_from_rust() {
     // SAFETY: its owner closes it, once.
     let owned = unsafe { ZooKeeper::from_raw(raw) };
     owned.close().unwrap();
+}
+
+/// What one probe saw: `call <id> <type>`, `drop <id>`, in order.
+type ProbeLog = Arc<Mutex<Vec<String>>>;
+
+/// Logs its drop: the closure (or context) holding it was freed.
+struct DropProbe {
+    name: String,
+    log: ProbeLog,
+}
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.log.lock().unwrap().push(format!("drop {}", self.name));
+    }
+}
+
+/// Dropping the last reference to a handle inside one of its own path
+/// watchers. Two watchers on one path fire on the same event, delivered by C
+/// one after the other on the completion thread. The first called takes the
+/// last reference into its own state, so the handle is dropped when that
+/// watcher's context is freed, just after its call, on the completion thread,
+/// while C has still to call the second watcher. Both watchers must be called
+/// once and freed once, after their call; the session must really close
+/// (its global watcher context freed, the server no longer listing it).
+/// Run under valgrind by scripts/valgrind-tests: no invalid access.
+#[test]
+fn last_reference_dropped_in_a_path_watcher_is_safe() {
+    for owned in [false, true] {
+        let log: ProbeLog = Arc::default();
+        let global_probe = DropProbe {
+            name: "global".into(),
+            log: log.clone(),
+        };
+        let zk = ZooKeeper::builder(server().connect_string())
+            .watcher(move |_| {
+                let _ = &global_probe;
+            })
+            .connect(WAIT)
+            .unwrap();
+        let id = zk.client_id().unwrap().id;
+        let path = unique_path("lastref");
+        // The only reference to the handle, once the watchers are set.
+        let slot: Arc<Mutex<Option<Box<dyn std::any::Any + Send>>>> = Arc::default();
+        for w in 0..2 {
+            let slot = slot.clone();
+            let log = log.clone();
+            let probe = DropProbe {
+                name: format!("w{w}"),
+                log: log.clone(),
+            };
+            let mut mine: Option<Box<dyn std::any::Any + Send>> = None;
+            zk.wexists(&path, move |e| {
+                let _ = &probe;
+                log.lock()
+                    .unwrap()
+                    .push(format!("call w{w} {:?}", e.event_type));
+                if e.event_type != EventType::Session && mine.is_none() {
+                    // Kept in this watcher's state: dropped with its context.
+                    mine = slot.lock().unwrap().take();
+                }
+            })
+            .unwrap();
+        }
+        let holder: Box<dyn std::any::Any + Send> = if owned {
+            Box::new(zk)
+        } else {
+            Box::new(Arc::new(zk))
+        };
+        *slot.lock().unwrap() = Some(holder);
+        let other = ZooKeeper::builder(server().connect_string())
+            .connect(WAIT)
+            .unwrap();
+        other
+            .create(&path, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+            .unwrap();
+        assert!(
+            common::eventually(WAIT, || log
+                .lock()
+                .unwrap()
+                .contains(&"drop global".to_string())),
+            "owned={owned}: the handle was not closed: {:?}",
+            log.lock().unwrap()
+        );
+        assert!(slot.lock().unwrap().is_none(), "no watcher took the handle");
+        let log = log.lock().unwrap().clone();
+        for w in ["w0", "w1"] {
+            let calls: Vec<usize> = (0..log.len())
+                .filter(|&i| log[i].starts_with(&format!("call {w} ")))
+                .collect();
+            let drops: Vec<usize> = (0..log.len())
+                .filter(|&i| log[i] == format!("drop {w}"))
+                .collect();
+            assert_eq!(calls.len(), 1, "owned={owned}: {w} called once: {log:?}");
+            assert_eq!(log[calls[0]], format!("call {w} Created"), "{log:?}");
+            assert_eq!(drops.len(), 1, "owned={owned}: {w} freed once: {log:?}");
+            assert!(
+                calls[0] < drops[0],
+                "owned={owned}: {w} freed before C called it: {log:?}"
+            );
+        }
+        let gone = common::eventually(WAIT, || {
+            !server()
+                .four_letter_word("cons")
+                .unwrap()
+                .contains(&format!("sid=0x{id:x}"))
+        });
+        assert!(gone, "owned={owned}: session 0x{id:x} still open");
+    }
+}
+
+/// `Pending::wait` (and `wait_timeout`) on the completion thread would wait
+/// for a completion only that thread can deliver: refused with
+/// `Error::CalledFromCallback`, from a path watcher and from a completion.
+#[test]
+fn pending_wait_in_a_callback_is_refused() {
+    let zk = Arc::new(
+        ZooKeeper::builder(server().connect_string())
+            .connect(WAIT)
+            .unwrap(),
+    );
+    let path = unique_path("waitcb");
+    let (tx, rx) = mpsc::channel::<(&str, zkha::Result<()>)>();
+    let me = zk.clone();
+    let t = Mutex::new(tx.clone());
+    zk.wexists(&path, move |e| {
+        if e.event_type == EventType::Session {
+            return;
+        }
+        let (done, result) = zkha::pending::<Option<zkha::Stat>>();
+        let queued = me.aexists("/", done);
+        let t = t.lock().unwrap();
+        drop(t.send(("watcher: queued", queued)));
+        let timed = result.wait_timeout(Duration::from_secs(2)).map(|_| ());
+        drop(t.send(("watcher: wait_timeout", timed)));
+        drop(t.send(("watcher: wait", result.wait().map(|_| ()))));
+    })
+    .unwrap();
+    let t = Mutex::new(tx);
+    let me = zk.clone();
+    zk.aexists("/", move |_| {
+        let (done, result) = zkha::pending::<Option<zkha::Stat>>();
+        let queued = me.aexists("/", done);
+        let t = t.lock().unwrap();
+        drop(t.send(("completion: queued", queued)));
+        drop(t.send(("completion: wait", result.wait().map(|_| ()))));
+    })
+    .unwrap();
+    ZooKeeper::builder(server().connect_string())
+        .connect(WAIT)
+        .unwrap()
+        .create(&path, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    let mut got = std::collections::BTreeMap::new();
+    while got.len() < 5 {
+        match rx.recv_timeout(WAIT) {
+            Ok((what, r)) => drop(got.insert(what, r)),
+            Err(_) => {
+                // The completion thread is stuck: closing would join it forever.
+                std::mem::forget(zk);
+                panic!("a wait() inside a callback hung the completion thread; got {got:?}");
+            }
+        }
+    }
+    for (what, r) in &got {
+        if what.ends_with("queued") {
+            assert!(r.is_ok(), "{what}: {r:?}");
+        } else {
+            assert!(
+                matches!(r, Err(Error::CalledFromCallback(_))),
+                "{what}: {r:?}"
+            );
+        }
+    }
+    // The handle goes on: the refused waits' calls still complete.
+    assert!(common::eventually(WAIT, || zk.outstanding_callbacks() == 0));
+    assert!(zk.exists(&path, false).unwrap().is_some());
 }
