@@ -3,7 +3,7 @@
 # fresh machine.
 CARGO ?= cargo
 
-.PHONY: all setup vendor build test demo bench chaos lint check-leaks clean
+.PHONY: all setup vendor build test demo bench chaos lint check-leaks mutants clean
 
 all: build
 
@@ -52,6 +52,13 @@ check-leaks:
 chaos: setup
 	$(CARGO) build --release --bin zkha
 	$(CARGO) run --release --example chaos
+
+## Mutation testing of the safety core (elector, lease, zkha run's supervisor
+## and watchdog, the callback/close protocol, validate.rs), each part against
+## the suites that guard it; survivors in target/mutants/missed.txt, then
+## `mutants: N viable, C caught, M missed (score S%)`. Hours: not in CI.
+mutants: setup
+	@scripts/mutants
 
 ## Formatting and lints, as CI checks them.
 lint: setup
