@@ -75,8 +75,15 @@ fn main() {
             .map(|p| p.split(',').map(str::to_owned).collect())
             .unwrap_or_else(|| failover::PEERS.iter().map(|p| p.to_string()).collect()),
     };
-    if let Some(bad) = o.peers.iter().find(|p| !failover::PEERS.contains(&p.as_str())) {
-        eprintln!("zkha-bench: unknown peer {bad:?} (known: {})", failover::PEERS.join(", "));
+    if let Some(bad) = o
+        .peers
+        .iter()
+        .find(|p| !failover::PEERS.contains(&p.as_str()))
+    {
+        eprintln!(
+            "zkha-bench: unknown peer {bad:?} (known: {})",
+            failover::PEERS.join(", ")
+        );
         std::process::exit(2);
     }
     if o.failovers == 0 || o.ops == 0 || o.window == 0 || o.rounds == 0 || o.session_ms < 400 {

@@ -52,7 +52,10 @@ fn ratio(a: &Value, b: &Value) -> String {
 
 const PEER_NAMES: [(&str, &str); 6] = [
     ("safe", "zkha safe profile (watch)"),
-    ("run", "`zkha run` (safe) with its watchdog; crash = SIGKILL of zkha run, `--on-crash handover`"),
+    (
+        "run",
+        "`zkha run` (safe) with its watchdog; crash = SIGKILL of zkha run, `--on-crash handover`",
+    ),
     ("sequence", "zkha safe profile, sequence mode"),
     ("seed", "zkha seed profile (poll 1 s, settle 2 s)"),
     ("cpp_peer", "C++ reference peer (seed design)"),
