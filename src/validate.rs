@@ -12,7 +12,8 @@ pub const MAX_DATA_LEN: usize = 1 << 20;
 
 /// Checks a znode path the way ZooKeeper does (`PathUtils.validatePath`):
 /// absolute, no empty, `.` or `..` component, no trailing `/` (except for
-/// the root, or a sequential create's prefix), no NUL or control characters.
+/// the root, or a sequential create's prefix), no NUL, control or private
+/// use characters, and none above U+FFFF (the server sees their surrogates).
 pub fn check_path(path: &str, sequential: bool) -> Result<(), Error> {
     let bad = |why: &str| Err(Error::invalid(Argument::Path, format!("{path:?}: {why}")));
     if path.is_empty() {
@@ -24,11 +25,15 @@ pub fn check_path(path: &str, sequential: bool) -> Result<(), Error> {
     if let Some(c) = path.chars().find(|&c| c == '\0') {
         return bad(&format!("contains NUL ({c:?})"));
     }
+    // PathUtils refuses the UTF-16 units U+0001-U+001F, U+007F-U+009F,
+    // U+D800-U+F8FF and U+FFF0-U+FFFF. Java holds every character above
+    // U+FFFF as two surrogates (U+D800-U+DFFF), so those are refused too.
     if let Some(c) = path.chars().find(|&c| {
         ('\u{1}'..='\u{1f}').contains(&c)
             || ('\u{7f}'..='\u{9f}').contains(&c)
             || ('\u{e000}'..='\u{f8ff}').contains(&c)
             || ('\u{fff0}'..='\u{ffff}').contains(&c)
+            || c > '\u{ffff}'
     }) {
         return bad(&format!("contains the invalid character {c:?}"));
     }
@@ -172,6 +177,26 @@ mod tests {
                 ),
                 "{bad:?} accepted"
             );
+        }
+        // PathUtils' character ranges, at their edges, and just outside.
+        for c in [
+            '\u{1}',
+            '\u{1f}',
+            '\u{7f}',
+            '\u{9f}',
+            '\u{e000}',
+            '\u{f8ff}',
+            '\u{fff0}',
+            '\u{ffff}',
+            '\u{10000}',
+            '\u{10ffff}',
+        ] {
+            let p = format!("/a{c}b");
+            let err = check_path(&p, false).unwrap_err().to_string();
+            assert!(err.contains("invalid character"), "{p:?}: {err}");
+        }
+        for c in [' ', '~', '\u{a0}', '\u{d7ff}', '\u{f900}', '\u{ffef}'] {
+            assert!(check_path(&format!("/a{c}b"), false).is_ok(), "{c:?}");
         }
         assert!(check_path("/queue/", true).is_ok());
         assert!(check_path("/queue/n-", true).is_ok());
