@@ -58,23 +58,19 @@ fn zookeeper_accepts(path: &str, sequential: bool) -> bool {
     for i in 1..chars.len() {
         let c = chars[i];
         let ends_here = i + 1 == chars.len() || chars[i + 1] == ch('/');
-        if c == 0 {
-            return false;
-        } else if c == ch('/') && lastc == ch('/') {
-            return false;
-        } else if c == ch('.') && lastc == ch('.') {
-            if chars[i - 2] == ch('/') && ends_here {
-                return false;
-            }
+        // PathUtils' chain of checks, in its order.
+        let relative = if c == ch('.') && lastc == ch('.') {
+            chars[i - 2] == ch('/') && ends_here
         } else if c == ch('.') {
-            if chars[i - 1] == ch('/') && ends_here {
-                return false;
-            }
-        } else if (0x01..=0x1f).contains(&c)
+            chars[i - 1] == ch('/') && ends_here
+        } else {
+            false
+        };
+        let invalid_char = (0x01..=0x1f).contains(&c)
             || (0x7f..=0x9f).contains(&c)
             || (0xd800..=0xf8ff).contains(&c)
-            || (0xfff0..=0xffff).contains(&c)
-        {
+            || (0xfff0..=0xffff).contains(&c);
+        if c == 0 || (c == ch('/') && lastc == ch('/')) || relative || invalid_char {
             return false;
         }
         lastc = c;
