@@ -12,7 +12,10 @@ pub const MAX_DATA_LEN: usize = 1 << 20;
 
 /// Checks a znode path the way ZooKeeper does (`PathUtils.validatePath`):
 /// absolute, no empty, `.` or `..` component, no trailing `/` (except for
-/// the root, or a sequential create's prefix), no NUL or control characters.
+/// the root), no NUL, control or private use characters, and none above
+/// U+FFFF (the server sees their surrogates). A sequential create's path is
+/// checked as the server does, with its number appended: its last name may
+/// be empty (`/queue/`), `.` or `..`.
 pub fn check_path(path: &str, sequential: bool) -> Result<(), Error> {
     let bad = |why: &str| Err(Error::invalid(Argument::Path, format!("{path:?}: {why}")));
     if path.is_empty() {
@@ -24,11 +27,15 @@ pub fn check_path(path: &str, sequential: bool) -> Result<(), Error> {
     if let Some(c) = path.chars().find(|&c| c == '\0') {
         return bad(&format!("contains NUL ({c:?})"));
     }
+    // PathUtils refuses the UTF-16 units U+0001-U+001F, U+007F-U+009F,
+    // U+D800-U+F8FF and U+FFF0-U+FFFF. Java holds every character above
+    // U+FFFF as two surrogates (U+D800-U+DFFF), so those are refused too.
     if let Some(c) = path.chars().find(|&c| {
         ('\u{1}'..='\u{1f}').contains(&c)
             || ('\u{7f}'..='\u{9f}').contains(&c)
             || ('\u{e000}'..='\u{f8ff}').contains(&c)
             || ('\u{fff0}'..='\u{ffff}').contains(&c)
+            || c > '\u{ffff}'
     }) {
         return bad(&format!("contains the invalid character {c:?}"));
     }
@@ -38,14 +45,17 @@ pub fn check_path(path: &str, sequential: bool) -> Result<(), Error> {
     if path.ends_with('/') && !sequential {
         return bad("must not end with '/'");
     }
-    // A sequential create may end in one '/' (the server appends the number).
-    let body = if sequential {
-        path.strip_suffix('/').unwrap_or(path)
+    // The server appends a sequential create's number to its last name
+    // (ZooKeeper checks the path with "1" appended): that name may be empty
+    // (a trailing '/'), "." or "..".
+    let parts: Vec<&str> = path[1..].split('/').collect();
+    let checked = if sequential {
+        &parts[..parts.len() - 1]
     } else {
-        path
+        &parts[..]
     };
-    for part in body[1..].split('/') {
-        match part {
+    for part in checked {
+        match *part {
             "" => return bad("empty component (\"//\")"),
             "." | ".." => return bad("relative component ('.' or '..')"),
             _ => {}
@@ -70,13 +80,14 @@ pub fn check_hosts(hosts: &str) -> Result<(), Error> {
     if hosts.contains('\0') {
         return bad("contains NUL".into());
     }
-    if let Some(c) = hosts.chars().find(|c| c.is_whitespace()) {
-        return bad(format!("contains whitespace ({c:?})"));
-    }
     let (list, chroot) = match hosts.find('/') {
         Some(i) => (&hosts[..i], Some(&hosts[i..])),
         None => (hosts, None),
     };
+    // (The chroot is a path, where spaces are allowed.)
+    if let Some(c) = list.chars().find(|c| c.is_whitespace()) {
+        return bad(format!("contains whitespace ({c:?})"));
+    }
     for entry in list.split(',') {
         if entry.is_empty() {
             return bad("empty entry (stray ',')".into());
@@ -173,6 +184,34 @@ mod tests {
                 "{bad:?} accepted"
             );
         }
+        // PathUtils' character ranges, at their edges, and just outside.
+        for c in [
+            '\u{1}',
+            '\u{1f}',
+            '\u{7f}',
+            '\u{9f}',
+            '\u{e000}',
+            '\u{f8ff}',
+            '\u{fff0}',
+            '\u{ffff}',
+            '\u{10000}',
+            '\u{10ffff}',
+        ] {
+            let p = format!("/a{c}b");
+            let err = check_path(&p, false).unwrap_err().to_string();
+            assert!(err.contains("invalid character"), "{p:?}: {err}");
+        }
+        for c in [' ', '~', '\u{a0}', '\u{d7ff}', '\u{f900}', '\u{ffef}'] {
+            assert!(check_path(&format!("/a{c}b"), false).is_ok(), "{c:?}");
+        }
+        // ZooKeeper checks a sequential path with the number appended: its
+        // last name may be "." or "..", as "/a/.0000000001" is a name.
+        for ok in ["/a/.", "/a/..", "/.", "/q/n-", "/q/"] {
+            assert!(check_path(ok, true).is_ok(), "{ok:?} (sequential)");
+        }
+        for bad in ["/a/./", "/a/../x", "/./x/", "/a//", "//"] {
+            assert!(check_path(bad, true).is_err(), "{bad:?} (sequential)");
+        }
         assert!(check_path("/queue/", true).is_ok());
         assert!(check_path("/queue/n-", true).is_ok());
         assert!(check_path("/a//", true).is_err());
@@ -186,6 +225,8 @@ mod tests {
             "zk1:2181,zk2:2181/chroot/x",
             "[::1]:2181",
             "h:2181/",
+            // The chroot is a path: spaces are allowed there.
+            "h:2181/my app/x\u{a0}y",
         ] {
             assert!(check_hosts(ok).is_ok(), "{ok}");
         }
@@ -205,6 +246,8 @@ mod tests {
             "[::1]2181",
             "h:1/a/",
             "h:+1",
+            "h:1 /x",
+            "h :1/x",
         ] {
             assert!(
                 matches!(

@@ -122,14 +122,34 @@ fn sequence_mode_lowest_wins_in_order() {
         c.mode = Mode::Sequence;
         Elector::start(c, Arc::new(())).unwrap()
     };
+    let zk = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    // The queue: the owners of the election nodes, lowest sequence first.
+    let queue = || -> Vec<i64> {
+        let mut kids = zk.get_children(&parent, false).unwrap_or_default();
+        kids.sort_by_key(|k| k[k.len().saturating_sub(10)..].to_owned());
+        kids.iter()
+            .filter_map(|k| zk.exists(&format!("{parent}/{k}"), false).ok().flatten())
+            .map(|s| s.ephemeral_owner)
+            .collect()
+    };
+    // Each candidate starts only once the previous one has its node: the
+    // order of the queue is the order of the starts.
     let a = mk("10.0.0.1");
     assert!(a.wait_until_master(LONG));
     let b = mk("10.0.0.2");
-    assert!(eventually(LONG, || b.session_id() != 0));
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        eventually(LONG, || b.session_id() != 0
+            && queue() == [a.session_id(), b.session_id()]),
+        "b did not queue behind a: {:?}",
+        queue()
+    );
     let c = mk("10.0.0.3");
-    assert!(eventually(LONG, || c.session_id() != 0));
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        eventually(LONG, || c.session_id() != 0
+            && queue() == [a.session_id(), b.session_id(), c.session_id()]),
+        "c did not queue behind b: {:?}",
+        queue()
+    );
     assert!(!b.is_master() && !c.is_master());
     let m = c.current_master().unwrap().unwrap();
     assert_eq!(m.data_text(), "10.0.0.1");
@@ -147,10 +167,11 @@ fn sequence_mode_lowest_wins_in_order() {
     b.resign().unwrap();
     assert!(c.wait_until_master(LONG));
     // b rejoined at the back of the queue.
-    assert!(eventually(LONG, || {
-        let zk = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
-        zk.get_children(&parent, false).unwrap().len() == 2
-    }));
+    assert!(
+        eventually(LONG, || queue() == [c.session_id(), b.session_id()]),
+        "b did not rejoin behind c: {:?}",
+        queue()
+    );
 }
 
 #[test]

@@ -157,6 +157,24 @@ fn fidelity_cold_start_alone() {
     assert_eq!(c.term(), Some(0));
     assert_eq!(r.term(), Some(0));
     let (ce, re) = (c.events(), r.events());
+    // The design's sleeps, as lower bounds (no process can be early; how
+    // late one is, is the scheduler's, and assert_same holds the Rust trace
+    // to the C++ one within TOLERANCE_MS): the first create after one poll
+    // interval, the first work after the 2 s settle that follows it.
+    const SLACK_MS: f64 = 5.0;
+    for (who, evs) in [("C++", &ce), ("Rust", &re)] {
+        let t = |k: &str| evs.iter().find(|e| e.kind() == k).unwrap().t - evs[0].t;
+        assert!(
+            t("create rc=0") >= 1000.0 - SLACK_MS,
+            "{who}: created {:.0} ms after init, before one poll interval",
+            t("create rc=0")
+        );
+        assert!(
+            t("work") - t("create rc=0") >= 2000.0 - SLACK_MS,
+            "{who}: worked {:.0} ms after creating, before the settle",
+            t("work") - t("create rc=0")
+        );
+    }
     assert_same(&ce, &re, "cold start");
     assert_eq!(
         kinds(&ce)[..6],
@@ -169,18 +187,6 @@ fn fidelity_cold_start_alone() {
             "work"
         ],
         "the design's sequence"
-    );
-    let t = |evs: &[Ev], k: &str| evs.iter().find(|e| e.kind() == k).unwrap().t - evs[0].t;
-    // First create after one poll (~1 s); first work after the 2 s settle.
-    assert!(
-        (900.0..1600.0).contains(&t(&ce, "create rc=0")),
-        "{}",
-        t(&ce, "create rc=0")
-    );
-    assert!(
-        (2900.0..3700.0).contains(&t(&ce, "work")),
-        "{}",
-        t(&ce, "work")
     );
     for p in [&c, &r] {
         let err = p.stderr_text();
@@ -200,9 +206,10 @@ fn fidelity_two_contenders() {
     let pr = leak(format!("{}/test", make_parent(h, "two-r")));
     let path = |i: Impl| if i == Impl::Cpp { pc } else { pr };
     let (mut ca, mut ra) = both(&dir, |i| spec(h, path(i), 5000), "a");
-    ca.wait_for("connected", 1, LONG);
-    ra.wait_for("connected", 1, LONG);
-    std::thread::sleep(Duration::from_millis(300));
+    // The second pair starts once the first holds the node: the order is
+    // waited for, not left to timing.
+    ca.wait_for("became_master", 1, LONG);
+    ra.wait_for("became_master", 1, LONG);
     let (mut cb, mut rb) = both(&dir, |i| spec(h, path(i), 5000), "b");
     cb.wait_for("create rc=-110", 3, LONG);
     rb.wait_for("create rc=-110", 3, LONG);
@@ -235,13 +242,46 @@ fn failover(kill: bool, session_ms: u64, name: &str) {
     let (mut cb, mut rb) = both(&dir, |i| spec(h, path(i), session_ms), "b");
     cb.wait_for("create rc=-110", 2, LONG);
     rb.wait_for("create rc=-110", 2, LONG);
+    let observer = RawSession::connect(h, 5000);
+    // When each master was gone: killed (its node stays until the session
+    // expires), or its graceful exit done (its session closed, the node
+    // deleted).
     let (tc, tr) = if kill {
-        (ca.kill9(), ra.kill9())
+        let killed = [(&mut ca, pc), (&mut ra, pr)].map(|(p, path)| {
+            let session = p
+                .events()
+                .iter()
+                .rev()
+                .find_map(|e| e.session.clone())
+                .unwrap();
+            let t = p.kill9();
+            let stat = observer
+                .exists(path)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{}'s node vanished at its crash", p.name));
+            assert_eq!(
+                format!("{:#x}", stat.ephemeralOwner),
+                session,
+                "{}: the node right after the crash",
+                p.name
+            );
+            t
+        });
+        (killed[0], killed[1])
     } else {
-        let t = common::election::now_ms();
         assert_eq!(ca.term(), Some(0));
+        let tc = common::election::now_ms();
+        assert!(
+            matches!(observer.exists(pc), Ok(None)),
+            "C++: node left after exit"
+        );
         assert_eq!(ra.term(), Some(0));
-        (t, t)
+        let tr = common::election::now_ms();
+        assert!(
+            matches!(observer.exists(pr), Ok(None)),
+            "Rust: node left after exit"
+        );
+        (tc, tr)
     };
     cb.wait_for("work", 1, LONG);
     rb.wait_for("work", 1, LONG);
@@ -251,13 +291,15 @@ fn failover(kill: bool, session_ms: u64, name: &str) {
         assert_eq!(p.term(), Some(0));
     }
     let (ce, re) = (cb.events(), rb.events());
-    // The number of failed polls before the takeover may differ by one.
+    // How many polls fail before the takeover, and how many work ticks
+    // happen before the test stops the process, is timing: runs of either
+    // count as one.
     let squash = |evs: &[Ev]| -> Vec<Ev> {
         let mut out: Vec<Ev> = Vec::new();
         for e in evs {
             if out
                 .last()
-                .is_some_and(|l| l.kind() == e.kind() && e.event == "create")
+                .is_some_and(|l| l.kind() == e.kind() && (e.event == "create" || e.event == "work"))
             {
                 continue;
             }
@@ -273,25 +315,24 @@ fn failover(kill: bool, session_ms: u64, name: &str) {
     let took =
         |evs: &[Ev], t0: f64| evs.iter().find(|e| e.event == "became_master").unwrap().t - t0;
     let (lc, lr) = (took(&ce, tc), took(&re, tr));
-    // Graceful: up to one poll (1 s). Crash: the session timeout, then a poll.
-    let (lo, hi) = if kill {
-        (
-            session_ms as f64 - 100.0,
-            session_ms as f64 + 1000.0 + 800.0,
-        )
-    } else {
-        (0.0, 1000.0 + 200.0)
-    };
-    for (who, l) in [("C++", lc), ("Rust", lr)] {
-        assert!(
-            (lo..hi).contains(&l),
-            "{name}: {who} took over after {l:.0} ms, expected {lo:.0}..{hi:.0}"
-        );
+    if !kill {
+        // Graceful: the node is gone once the master has exited, so the
+        // standby's next create wins. One create may have been in flight
+        // (sent before the node went); none fails after it.
+        for (who, evs, gone) in [("C++", &ce, tc), ("Rust", &re, tr)] {
+            let failed_after: Vec<f64> = evs
+                .iter()
+                .filter(|e| e.kind() == "create rc=-110" && e.t > gone)
+                .map(|e| e.t - gone)
+                .collect();
+            assert!(
+                failed_after.len() <= 1,
+                "{name}: {who} still found the node after the master had left: {failed_after:?}"
+            );
+        }
     }
-    assert!(
-        (lc - lr).abs() <= 1000.0 + TOLERANCE_MS,
-        "{name}: takeover {lc:.0} vs {lr:.0} ms"
-    );
+    // (Crash: the node outlived the master until its session expired,
+    // checked above.) How long each took is measured, not asserted.
     eprintln!("{name}: takeover C++ {lc:.0} ms, Rust seed {lr:.0} ms");
 }
 
@@ -331,7 +372,13 @@ fn fidelity_session_expiry() {
     // Cut both off for longer than the session timeout, then let them back.
     proxy_c.set_mode(ProxyMode::Blackhole);
     proxy_r.set_mode(ProxyMode::Blackhole);
-    std::thread::sleep(Duration::from_millis(3500));
+    // Until the server has expired both sessions (their nodes are gone).
+    let observer = RawSession::connect(h, 5000);
+    assert!(
+        common::eventually(LONG, || matches!(observer.exists(pc), Ok(None))
+            && matches!(observer.exists(pr), Ok(None))),
+        "the cut-off sessions did not expire"
+    );
     proxy_c.set_mode(ProxyMode::Pass);
     proxy_r.set_mode(ProxyMode::Pass);
     // S3/F2: re-init with the dead clientid expires again and again, until

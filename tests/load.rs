@@ -1,11 +1,13 @@
 //! Load: 50 candidates on one path, in watch mode and in sequence mode,
-//! with repeated failovers: always exactly one master once settled; in
-//! sequence mode a failover wakes about one candidate (no herd effect),
-//! where watch mode wakes them all.
+//! with repeated failovers: always exactly one master once settled (every
+//! standby back waiting on its watch); in sequence mode a failover wakes
+//! about one candidate (no herd effect). Watch mode wakes every standby: the
+//! count is printed for comparison, not asserted (it is not a goal).
 
 mod common;
 
 use common::eventually;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use zkha::elector::{Elector, ElectorConfig, Mode};
@@ -13,6 +15,7 @@ use zkha::testing::{unique_path, TestingServer};
 
 const N: usize = 50;
 const FAILOVERS: usize = 5;
+const SETTLE: Duration = Duration::from_secs(60);
 
 fn masters(e: &[Elector]) -> Vec<usize> {
     e.iter()
@@ -22,11 +25,65 @@ fn masters(e: &[Elector]) -> Vec<usize> {
         .collect()
 }
 
+/// The server's data watches by session (`wchc`): session id -> paths.
+fn watches_by_session(server: &TestingServer) -> HashMap<i64, Vec<String>> {
+    let text = server.four_letter_word("wchc").unwrap_or_default();
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut session = None;
+    for line in text.lines() {
+        if let Some(hex) = line.strip_prefix("0x") {
+            session = u64::from_str_radix(hex.trim(), 16).ok().map(|s| s as i64);
+            if let Some(s) = session {
+                out.entry(s).or_default();
+            }
+        } else if let (Some(s), Some(path)) = (session, line.strip_prefix('\t')) {
+            out.entry(s).or_default().push(path.trim().to_owned());
+        }
+    }
+    out
+}
+
+/// The standbys not yet waiting on a watch under `path` (their create or
+/// queue entry done, their watch registered on the server).
+fn not_waiting(server: &TestingServer, electors: &[Elector], path: &str) -> Vec<usize> {
+    let watches = watches_by_session(server);
+    let under = |p: &String| p == path || p.starts_with(&format!("{path}/"));
+    electors
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.is_master())
+        .filter(|(_, e)| {
+            !watches
+                .get(&e.session_id())
+                .is_some_and(|paths| paths.iter().any(under))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Waits until there is exactly one master and every standby waits on its
+/// watch: a settled election, where nobody else can become master.
+fn settle(server: &TestingServer, electors: &[Elector], path: &str, what: &str) {
+    assert!(
+        eventually(SETTLE, || masters(electors).len() == 1
+            && not_waiting(server, electors, path).is_empty()),
+        "{what}: not settled: masters {:?}, standbys not waiting {:?}",
+        masters(electors),
+        not_waiting(server, electors, path)
+    );
+    assert_eq!(
+        masters(electors).len(),
+        1,
+        "{what}: two masters once settled"
+    );
+}
+
 /// Starts N candidates, then resigns the master FAILOVERS times; returns
 /// the watch notifications per failover.
 fn run(mode: Mode) -> f64 {
     zkha::logging::set_debug_level(zkha::logging::LogLevel::Error);
-    let hosts = TestingServer::shared().unwrap().connect_string();
+    let server = TestingServer::shared().unwrap();
+    let hosts = server.connect_string();
     let path = unique_path(if mode == Mode::Sequence {
         "load-seq"
     } else {
@@ -46,38 +103,34 @@ fn run(mode: Mode) -> f64 {
             Elector::start(c, Arc::new(())).unwrap()
         })
         .collect();
-    let settle = Duration::from_secs(60);
     assert!(
-        eventually(settle, || electors.iter().all(|e| e.session_id() != 0)),
+        eventually(SETTLE, || electors.iter().all(|e| e.session_id() != 0)),
         "not all connected"
     );
-    assert!(
-        eventually(settle, || masters(&electors).len() == 1),
-        "not exactly one master: {:?}",
-        masters(&electors)
-    );
-    // Let every standby reach its wait (its create or queue entry done).
-    std::thread::sleep(Duration::from_millis(1500));
+    settle(server, &electors, &path, "start");
     let before: u64 = electors.iter().map(Elector::watch_notifications).sum();
+    let mut seen_masters = Vec::new();
     for round in 0..FAILOVERS {
         let old = masters(&electors)[0];
+        seen_masters.push(old);
         electors[old].resign().unwrap();
         assert!(
-            eventually(settle, || {
+            eventually(SETTLE, || {
                 let m = masters(&electors);
                 m.len() == 1 && m[0] != old
             }),
             "round {round}: no single new master: {:?}",
             masters(&electors)
         );
-        std::thread::sleep(Duration::from_millis(500));
-        assert_eq!(
-            masters(&electors).len(),
-            1,
-            "round {round}: two masters after settling"
+        settle(server, &electors, &path, &format!("round {round}"));
+        assert_ne!(
+            masters(&electors)[0],
+            old,
+            "round {round}: the resigned master is master again"
         );
     }
     let after: u64 = electors.iter().map(Elector::watch_notifications).sum();
+    eprintln!("{mode:?} mode: masters in turn {seen_masters:?}");
     (after - before) as f64 / FAILOVERS as f64
 }
 
@@ -94,11 +147,9 @@ fn load_50_candidates_sequence_mode_wakes_about_one() {
 }
 
 #[test]
-fn load_50_candidates_watch_mode_elects_one_and_wakes_the_herd() {
+fn load_50_candidates_watch_mode_elects_one() {
     let per = run(Mode::Watch);
+    // Every standby watches the one node, so each failover wakes them all:
+    // shown for comparison with sequence mode, not a goal to assert.
     eprintln!("watch mode: {per:.1} watch notifications per failover");
-    assert!(
-        per >= (N / 2) as f64,
-        "watch mode should wake (nearly) every standby: {per:.1}"
-    );
 }

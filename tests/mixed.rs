@@ -8,7 +8,7 @@ mod common;
 use common::c_trace::CTrace;
 use common::election::{masterships, now_ms, overlaps, spawn, work_dir, Impl, Proc, Spec};
 use common::RawSession;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zkha::testing::{unique_path, TestingServer};
 
 const LONG: Duration = Duration::from_secs(30);
@@ -67,6 +67,7 @@ fn mixed_cpp_and_rust_fail_over_both_ways() {
     // takes over (the seed one polls and finds it taken).
     let mut seed_c_stopped = false;
     assert_eq!(cpp_a.term(), Some(0));
+    let deadline = Instant::now() + LONG;
     let winner = loop {
         if safe_b.count("became_master") > 0 {
             break "safe";
@@ -74,6 +75,10 @@ fn mixed_cpp_and_rust_fail_over_both_ways() {
         if seed_c.count("became_master") > 0 {
             break "seed";
         }
+        assert!(
+            Instant::now() < deadline,
+            "no Rust candidate took over within {LONG:?} after the C++ master left"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     let rust_master = if winner == "safe" { &safe_b } else { &seed_c };
@@ -148,36 +153,68 @@ fn mixed_rust_safe_and_cpp_peer_after_a_crash() {
     safe.wait_for("became_master", 1, LONG);
     let mut cpp = spawn(Impl::Cpp, &spec("10.0.0.1"), &dir, "cpp");
     cpp.wait_for("create rc=-110", 1, LONG);
+    let observer = RawSession::connect(hosts, 5000);
+    // The node of a crashed master stays, owned by its dead session, until
+    // the session expires: nobody can take over before that.
+    let crash = |p: &mut Proc| -> f64 {
+        let session = session_of(p);
+        let killed = p.kill9();
+        let stat = observer
+            .exists(&path)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{}'s node vanished at its crash", p.name));
+        assert_eq!(
+            format!("{:#x}", stat.ephemeralOwner),
+            session,
+            "the node right after {}'s crash",
+            p.name
+        );
+        killed
+    };
+    let first_master = |p: &Proc| {
+        p.events()
+            .iter()
+            .find(|e| e.event == "became_master")
+            .unwrap()
+            .t
+    };
     // Rust crashes: the C++ peer takes over once the session expires.
-    let killed = safe.kill9();
+    let safe_killed = crash(&mut safe);
     cpp.wait_for("became_master", 1, LONG);
-    let took = cpp
-        .events()
-        .iter()
-        .find(|e| e.event == "became_master")
-        .unwrap()
-        .t
-        - killed;
     assert!(
-        took >= 1900.0,
-        "took over after {took:.0} ms, before the 2000 ms session could expire"
+        first_master(&cpp) > safe_killed,
+        "the C++ peer was master before the Rust master crashed"
     );
+    let (data, owner) = read_node(hosts, &path);
+    assert_eq!(data, b"10.0.0.1\0");
+    assert_eq!(format!("{owner:#x}"), session_of(&cpp));
     // And back: a safe Rust candidate takes over from a crashed C++ peer.
     let mut safe2 = spawn(Impl::RustSafe, &spec("10.0.0.5"), &dir, "rust-safe-2");
     safe2.wait_for("create rc=-110", 1, LONG);
-    let killed = cpp.kill9();
+    let cpp_killed = crash(&mut cpp);
     safe2.wait_for("became_master", 1, LONG);
-    let took = safe2
-        .events()
-        .iter()
-        .find(|e| e.event == "became_master")
-        .unwrap()
-        .t
-        - killed;
     assert!(
-        (1900.0..4000.0).contains(&took),
-        "safe takeover after {took:.0} ms"
+        first_master(&safe2) > cpp_killed,
+        "the Rust standby was master before the C++ master crashed"
     );
-    assert_eq!(read_node(hosts, &path).0, b"10.0.0.5\0");
+    let (data, owner) = read_node(hosts, &path);
+    assert_eq!(data, b"10.0.0.5\0");
+    assert_eq!(format!("{owner:#x}"), session_of(&safe2));
+    let end = now_ms();
     assert_eq!(safe2.term(), Some(0));
+    // One master at a time: each crashed master's time ends at its kill.
+    let all = [
+        (
+            "rust-safe".to_owned(),
+            masterships(&safe.events(), safe_killed),
+        ),
+        ("cpp".to_owned(), masterships(&cpp.events(), cpp_killed)),
+        ("rust-safe-2".to_owned(), masterships(&safe2.events(), end)),
+    ];
+    assert!(
+        all.iter().all(|(_, m)| m.len() == 1),
+        "each was master once: {all:?}"
+    );
+    let o = overlaps(&all);
+    assert!(o.is_empty(), "two masters at once: {o:?}");
 }

@@ -19,7 +19,9 @@ fn creator_only_node_and_no_secret_anywhere() {
     let dir = std::env::temp_dir().join(format!("zkha-sec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (trace, session, err_log) = (dir.join("trace"), dir.join("session"), dir.join("stderr"));
-    let path = format!("{}/test", unique_path("sec"));
+    // Two missing ancestors: zkha creates both with the node's ACL.
+    let top = unique_path("sec");
+    let path = format!("{top}/grp/test");
     let mut run = Command::new(env!("CARGO_BIN_EXE_zkha"))
         .env("RUST_LOG", "trace")
         .args([
@@ -60,13 +62,14 @@ fn creator_only_node_and_no_secret_anywhere() {
         Some(ErrorCode::NoAuth)
     );
     let parent = path.rsplit_once('/').unwrap().0;
-    // The parent (created with the node's ACL) cannot go either.
-    let parent_delete = attacker.delete(parent, -1).unwrap_err().code();
-    assert!(
-        matches!(parent_delete, Some(ErrorCode::NoAuth | ErrorCode::NotEmpty)),
-        "{parent_delete:?}"
+    // (Deleting a node needs DELETE on its parent: the NoAuth above already
+    // comes from the parent's ACL.) The parent cannot go either: its own
+    // parent, also zkha's, refuses (NoAuth, not NotEmpty).
+    assert_eq!(
+        attacker.delete(parent, -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
     );
-    // Not even its ACL can be read by others: it is creator-only.
+    // Not even the parent's ACL can be read by others: it is creator-only.
     let stranger = ZooKeeper::builder(hosts)
         .connect(Duration::from_secs(30))
         .unwrap();
@@ -98,6 +101,45 @@ fn creator_only_node_and_no_secret_anywhere() {
     // SAFETY: signals our own child process.
     unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
     run.wait().unwrap();
+
+    // The ancestors were created with the node's ACL: once the parent is
+    // empty (zkha has left, its node is gone) a stranger still cannot delete
+    // it, while its creator can.
+    let owner = ZooKeeper::builder(hosts)
+        .connect(Duration::from_secs(30))
+        .unwrap();
+    owner
+        .add_auth("digest", format!("ha:{SECRET}").as_bytes())
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(30), || owner
+            .get_children(parent, false)
+            .is_ok_and(|c| c.is_empty())),
+        "the master node outlived zkha run: {:?}",
+        owner.get_children(parent, false)
+    );
+    for ancestor in [parent, top.as_str()] {
+        let (acl, _) = owner.get_acl(ancestor).unwrap();
+        assert!(
+            acl.len() == 1
+                && acl[0].id.scheme == "digest"
+                && acl[0].id.id.starts_with("ha:")
+                && acl[0].perms == zkha::types::Perms::ALL,
+            "{ancestor}'s ACL should be ha's digest only: {acl:?}"
+        );
+    }
+    assert_eq!(
+        stranger.delete(parent, -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth),
+        "a stranger deleted the empty parent"
+    );
+    assert_eq!(
+        attacker.delete(parent, -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth),
+        "a wrong password deleted the empty parent"
+    );
+    owner.delete(parent, -1).unwrap();
+    owner.delete(&top, -1).unwrap();
 
     let mode = std::fs::metadata(&session).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the session file holds the session password");

@@ -785,3 +785,47 @@ fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sequence_of;
+
+    #[test]
+    fn sequence_is_the_last_ten_digits() {
+        assert_eq!(sequence_of("0000000042"), Some(42));
+        assert_eq!(sequence_of("n_0000000000"), Some(0));
+        // The form this profile creates: `<session hex>-n_<seq>`.
+        assert_eq!(sequence_of("00000100000abcde-n_0000000007"), Some(7));
+        assert_eq!(sequence_of("0123456789abcdef-n_0000012345"), Some(12345));
+        // Digits in the session prefix do not count.
+        assert_eq!(sequence_of("9999999999999999-n_0000000001"), Some(1));
+    }
+
+    #[test]
+    fn large_sequences() {
+        // ZooKeeper's counter is an int: its largest value, and beyond.
+        assert_eq!(sequence_of("abc-n_2147483647"), Some(i64::from(i32::MAX)));
+        assert_eq!(sequence_of("abc-n_9999999999"), Some(9_999_999_999));
+        assert!(sequence_of("a-n_2147483647") > sequence_of("a-n_0000000009"));
+    }
+
+    #[test]
+    fn too_short_or_not_digits() {
+        for bad in [
+            "",
+            "n_",
+            "n_123",
+            "123456789",
+            "x-n_00000000a1",
+            "x-n_000000000x",
+            "x-n_ 000000001",
+            "x-n_0000000001 ",
+            "x-n_00000é001",
+            "é00000000",
+            // The last 10 bytes start inside a character: no panic.
+            "xé000000000",
+        ] {
+            assert_eq!(sequence_of(bad), None, "{bad:?}");
+        }
+    }
+}

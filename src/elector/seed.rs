@@ -127,7 +127,7 @@ fn change_to_master(shared: &Shared) -> bool {
             let rc = e.code().map_or(0, |c| c.raw());
             shared.trace_create(rc);
             let n = FAILURES.fetch_add(1, Ordering::Relaxed);
-            if n.is_multiple_of(shared.config.failure_log_every) {
+            if should_log_failure(n, shared.config.failure_log_every) {
                 let text = e
                     .code()
                     .map(|c| c.zerror())
@@ -137,6 +137,13 @@ fn change_to_master(shared: &Shared) -> bool {
             false
         }
     }
+}
+
+/// S5's logging rhythm: whether the failure that follows `n_before` earlier
+/// ones (the process-wide count since the last success) is logged. With
+/// `every` = 600 these are failures 1, 601, 1201, …
+fn should_log_failure(n_before: u64, every: u64) -> bool {
+    n_before.is_multiple_of(every)
 }
 
 /// S4: sleep; if not master, try to become master (skip the pass on
@@ -183,4 +190,33 @@ pub(crate) fn resign(shared: &Shared) -> Result<()> {
         zk.delete(&shared.config.path, -1)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::should_log_failure;
+
+    /// Failure number `k` (1-based) is logged?
+    fn logged(k: u64, every: u64) -> bool {
+        should_log_failure(k - 1, every)
+    }
+
+    #[test]
+    fn failures_1_601_1201_are_logged_with_the_default_600() {
+        for k in [1, 601, 1201, 1801, 600 * 1000 + 1] {
+            assert!(logged(k, 600), "failure {k} should be logged");
+        }
+        for k in [2, 3, 599, 600, 602, 1200, 1202] {
+            assert!(!logged(k, 600), "failure {k} should not be logged");
+        }
+        let first_1201: Vec<u64> = (1..=1201).filter(|&k| logged(k, 600)).collect();
+        assert_eq!(first_1201, [1, 601, 1201]);
+    }
+
+    #[test]
+    fn every_1_logs_every_failure_and_other_periods_scale() {
+        assert!((1..=1000).all(|k| logged(k, 1)));
+        let by_3: Vec<u64> = (1..=10).filter(|&k| logged(k, 3)).collect();
+        assert_eq!(by_3, [1, 4, 7, 10]);
+    }
 }
