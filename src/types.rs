@@ -383,12 +383,16 @@ impl FromStr for ClientId {
             .strip_prefix("0x")
             .or_else(|| id.strip_prefix("0X"))
             .unwrap_or(id);
-        if id.is_empty() || id.len() > 16 {
+        // Hex digits only: from_str_radix would also take a leading '+'.
+        if id.is_empty() || id.len() > 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad("bad session id"));
         }
         let id = u64::from_str_radix(id, 16).map_err(|_| bad("bad session id"))? as i64;
         if pw.len() != 32 || !pw.is_ascii() {
             return Err(bad("bad password length"));
+        }
+        if !pw.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("bad password hex"));
         }
         let mut passwd = [0u8; 16];
         for (i, b) in passwd.iter_mut().enumerate() {

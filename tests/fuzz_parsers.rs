@@ -301,8 +301,8 @@ fn client_id_text() -> impl Strategy<Value = (String, i64, [u8; 16])> {
 fn near_valid_client_id() -> impl Strategy<Value = String> {
     (
         client_id_text(),
-        0..9u8,
-        "[g-zG-Z]",
+        0..10u8,
+        "[g-zG-Z+]",
         any::<prop::sample::Index>(),
     )
         .prop_map(|((text, id, _), how, junk, at)| {
@@ -317,6 +317,8 @@ fn near_valid_client_id() -> impl Strategy<Value = String> {
                 4 => format!("{head}:{pw}0"),
                 5 => format!("{head}:{}{junk}{}", &pw[..pos], &pw[pos + 1..]),
                 6 => format!("{}{junk}:{pw}", head),
+                // A sign where a hex digit belongs (Rust's hex parser takes it).
+                9 => format!("0x+{}:{pw}", id % 0xfff_ffff),
                 // 32 bytes of password, but not 32 ASCII characters.
                 7 => format!("{head}:{}é", &pw[..30]),
                 _ => format!("{head}:{}é{}", &pw[..pos.min(30)], &pw[pos.min(30) + 2..]),

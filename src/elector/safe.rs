@@ -684,6 +684,10 @@ fn renew(shared: &Arc<Shared>, zk: &ZooKeeper, node: &str, sid: i64) {
 /// Sequence numbers are the last 10 digits of a sequential node's name.
 fn sequence_of(name: &str) -> Option<i64> {
     let digits = name.get(name.len().checked_sub(10)?..)?;
+    // Digits only: i64's parser would also take a sign.
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     digits.parse().ok()
 }
 
@@ -821,6 +825,9 @@ mod tests {
             "x-n_ 000000001",
             "x-n_0000000001 ",
             "x-n_00000é001",
+            // A sign is no digit (i64's parser would take it).
+            "x-n_+000000001",
+            "x-n_-000000001",
             "é00000000",
             // The last 10 bytes start inside a character: no panic.
             "xé000000000",
