@@ -673,3 +673,41 @@ fn pending_wait_in_a_callback_is_refused() {
     assert!(common::eventually(WAIT, || zk.outstanding_callbacks() == 0));
     assert!(zk.exists(&path, false).unwrap().is_some());
 }
+
+#[test]
+fn a_thread_that_completed_calls_at_close_is_no_callback_thread_after() {
+    // close() completes the calls C dropped with ZCLOSING itself, on the
+    // closing thread, inside the callback mark; the mark must end with
+    // them, or that thread's later sync calls would be refused.
+    let hosts = server().connect_string();
+    let me = std::thread::current().id();
+    let mut on_this_thread = 0;
+    for _ in 0..20 {
+        let zk = ZooKeeper::builder(hosts).connect(WAIT).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        for _ in 0..300 {
+            let seen = seen.clone();
+            zk.aget("/", move |_| {
+                seen.lock()
+                    .unwrap()
+                    .push((std::thread::current().id(), zkha::in_callback()));
+            })
+            .unwrap();
+        }
+        zk.close().unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 300, "every call completes exactly once");
+        assert!(
+            seen.iter().all(|(_, inside)| *inside),
+            "callbacks run marked"
+        );
+        on_this_thread += seen.iter().filter(|(t, _)| *t == me).count();
+        assert!(!zkha::in_callback(), "the closing thread is still marked");
+        if on_this_thread > 0 {
+            break;
+        }
+    }
+    let other = ZooKeeper::builder(hosts).connect(WAIT).unwrap();
+    other.sync("/").unwrap();
+    eprintln!("{on_this_thread} calls completed on the closing thread");
+}
