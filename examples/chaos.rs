@@ -84,13 +84,17 @@ fn main() {
         c.restart_with_saved_session(&hosts),
     );
     record("server down at start", c.server_down_at_start());
-    record(
-        "ensemble: leader, follower, quorum",
-        c.ensemble(n.div_ceil(2)),
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    record("ensemble: leader, follower, quorum", c.ensemble(n));
     for e in &total.errors {
         eprintln!("chaos: FAILED: {e}");
+    }
+    if total.ok() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!(
+            "chaos: traces, commands' files and logs kept in {}",
+            dir.display()
+        );
     }
     println!(
         "chaos: {} faults injected, {} failovers, {} overlapping safe masterships",

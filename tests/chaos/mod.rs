@@ -303,11 +303,11 @@ impl Drop for Cand {
     }
 }
 
-/// A fault injected at `at` on the master `victim`.
+/// A fault injected at `at` on the master `victim` (if it hit a master).
 #[derive(Debug, Clone)]
 struct Fault {
     at: f64,
-    victim: String,
+    victim: Option<String>,
 }
 
 /// One scenario: its candidates, faults and errors.
@@ -445,9 +445,16 @@ impl Scene {
     pub fn fault(&mut self, at: f64, victim: usize, what: &str) {
         self.faults.push(Fault {
             at,
-            victim: self.cands[victim].name.clone(),
+            victim: Some(self.cands[victim].name.clone()),
         });
         self.note(&format!("fault: {what} ({})", self.cands[victim].name));
+    }
+
+    /// Records a fault with no master to hit (the server down at start):
+    /// it counts no failover.
+    pub fn fault_without_master(&mut self, at: f64, what: &str) {
+        self.faults.push(Fault { at, victim: None });
+        self.note(&format!("fault: {what}"));
     }
 
     /// Waits until exactly one candidate is master by its trace with its
@@ -520,6 +527,47 @@ impl Scene {
             let name = c.name.clone();
             self.error(format!(
                 "{when}: the command of {name} still runs {timeout:?} later"
+            ));
+        }
+        gone
+    }
+
+    /// Ends candidate `i` for good (SIGCONT, SIGTERM, waits for it to leave).
+    pub fn retire(&mut self, i: usize) -> Result<(), String> {
+        let c = &mut self.cands[i];
+        c.signal(libc::SIGCONT)?;
+        c.signal(libc::SIGTERM)?;
+        let left = wait_until(Duration::from_secs(10), || {
+            !matches!(c.child.try_wait(), Ok(None))
+        });
+        c.ended = true;
+        if left {
+            Ok(())
+        } else {
+            let _ = c.child.kill();
+            let _ = c.child.wait();
+            Err(format!("{} did not leave within 10 s of SIGTERM", c.name))
+        }
+    }
+
+    /// Waits until no candidate's command runs; an error otherwise.
+    pub fn wait_no_command(&mut self, timeout: Duration, when: &str) -> bool {
+        let cands = &self.cands;
+        let gone = wait_until(timeout, || {
+            cands
+                .iter()
+                .flat_map(|c| c.runs())
+                .all(|r| r.stopped || !command_alive(r.pid))
+        });
+        if !gone {
+            let running: Vec<String> = cands
+                .iter()
+                .flat_map(|c| c.runs())
+                .filter(|r| !r.stopped && command_alive(r.pid))
+                .map(|r| r.cand)
+                .collect();
+            self.error(format!(
+                "{when}: commands of {running:?} still run {timeout:?} later"
             ));
         }
         gone
@@ -633,10 +681,13 @@ impl Scene {
         (0..faults.len())
             .filter(|&k| {
                 let f = &faults[k];
+                let Some(victim) = &f.victim else {
+                    return false;
+                };
                 let end = faults.get(k + 1).map_or(f64::INFINITY, |n| n.at);
                 let within = |t: f64| t > f.at && t < end;
                 traces.iter().any(|(name, became)| {
-                    *name != f.victim
+                    name != victim
                         && became.iter().any(|&t| within(t))
                         && all_runs.iter().any(|r| r.cand == *name && within(r.first))
                 })
@@ -1110,7 +1161,7 @@ impl Chaos {
         for _ in 0..3 {
             s.spawn(&hosts, &path, &[]);
         }
-        s.fault(at, 0, "server down at start");
+        s.fault_without_master(at, "server down at start");
         std::thread::sleep(Duration::from_millis(1500));
         match server.restart() {
             Ok(()) => {
@@ -1196,7 +1247,7 @@ impl Chaos {
             s.fault(at, m, &format!("quorum lost: member {b} killed"));
             // Without a quorum nobody may run: the master stops its command.
             let gone_within = Duration::from_millis(t * 3 + GRACE_MS + 2000);
-            if !s.wait_command_gone(m, gone_within, &format!("round {round}, quorum lost")) {
+            if !s.wait_no_command(gone_within, &format!("round {round}, quorum lost")) {
                 break;
             }
             // Restarting one restores a quorum (restart waits until it serves).
