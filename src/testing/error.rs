@@ -29,6 +29,11 @@ pub enum Error {
     NoLeader,
     /// A member index out of range.
     NoSuchMember(usize),
+    /// A member that is not running was to be paused or resumed.
+    NotRunning(String),
+    /// Links between members were to be cut in a cluster whose members
+    /// talk directly (not started with `TestingCluster::with_partitions`).
+    NoProxies,
     /// An invalid configuration value.
     InvalidConfig(String),
     /// An I/O error (temporary directory, ports, process control).
@@ -64,6 +69,12 @@ impl fmt::Display for Error {
             ),
             Error::NoLeader => write!(f, "no ensemble member reports itself as leader"),
             Error::NoSuchMember(i) => write!(f, "no ensemble member with index {i}"),
+            Error::NotRunning(address) => write!(f, "ZooKeeper at {address} is not running"),
+            Error::NoProxies => write!(
+                f,
+                "this cluster's members talk directly; start it with \
+                 TestingCluster::with_partitions to cut links between them"
+            ),
             Error::InvalidConfig(why) => write!(f, "invalid testing server config: {why}"),
             Error::Io(e) => write!(f, "testing server I/O error: {e}"),
         }

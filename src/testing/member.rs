@@ -63,14 +63,31 @@ pub(crate) fn mode_of(address: &str) -> Option<Mode> {
 }
 
 /// Ports of one member: clients, quorum peers, leader election.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ports {
     pub client: u16,
     pub peer: u16,
     pub election: u16,
 }
 
+/// How one member reaches another: the quorum and election ports of a
+/// `server.N=127.0.0.1:<quorum>:<election>` line (the member's real ports,
+/// or proxies in front of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PeerPorts {
+    pub quorum: u16,
+    pub election: u16,
+}
+
 impl Ports {
+    /// The member's own quorum and election ports.
+    pub(crate) fn peer(&self) -> PeerPorts {
+        PeerPorts {
+            quorum: self.peer,
+            election: self.election,
+        }
+    }
+
     pub(crate) fn allocate() -> io::Result<Ports> {
         Ok(Ports {
             client: process::free_port()?,
@@ -86,15 +103,19 @@ pub(crate) struct Member {
     config: ServerConfig,
     dir: TempDir,
     child: Option<Child>,
+    /// Stopped by SIGSTOP ([`Member::pause`]) and not continued since.
+    paused: bool,
 }
 
 impl Member {
-    /// Writes the member's config (`ensemble` lists every member's ports, or
-    /// is empty for a standalone server); does not start it.
+    /// Writes the member's config; does not start it. `ensemble` is how this
+    /// member reaches each member, itself included (its own entry must be
+    /// its real ports, which it binds), in id order; empty for a standalone
+    /// server.
     pub(crate) fn new(
         id: u32,
         ports: Ports,
-        ensemble: &[Ports],
+        ensemble: &[PeerPorts],
         config: &ServerConfig,
     ) -> Result<Member, Error> {
         check_installation(config)?;
@@ -105,8 +126,8 @@ impl Member {
         let min = config.min_session_timeout_ms.unwrap_or(2 * tick);
         let mut cfg = String::new();
         let _ = writeln!(cfg, "tickTime={tick}");
-        let _ = writeln!(cfg, "initLimit={}", (20_000 / tick).max(10));
-        let _ = writeln!(cfg, "syncLimit={}", (5_000 / tick).max(5));
+        let _ = writeln!(cfg, "initLimit={}", config.init_limit_ticks());
+        let _ = writeln!(cfg, "syncLimit={}", config.sync_limit_ticks());
         let _ = writeln!(cfg, "dataDir={}", data.display());
         let _ = writeln!(cfg, "clientPort={}", ports.client);
         let _ = writeln!(cfg, "clientPortAddress=127.0.0.1");
@@ -115,8 +136,19 @@ impl Member {
         let _ = writeln!(cfg, "admin.enableServer=false");
         let _ = writeln!(cfg, "4lw.commands.whitelist=*");
         let _ = writeln!(cfg, "maxClientCnxns=0");
+        // ZooKeeper 3.8's default, written out: with reconfig off, the
+        // addresses of this file are the only ones a member uses (a leader's
+        // NEWLEADER config and peers' election configs are ignored), which
+        // TestingCluster::with_partitions relies on.
+        let _ = writeln!(cfg, "reconfigEnabled=false");
         for (i, p) in ensemble.iter().enumerate() {
-            let _ = writeln!(cfg, "server.{}=127.0.0.1:{}:{}", i + 1, p.peer, p.election);
+            let _ = writeln!(
+                cfg,
+                "server.{}=127.0.0.1:{}:{}",
+                i + 1,
+                p.quorum,
+                p.election
+            );
         }
         for (k, v) in &config.extra_config {
             let _ = writeln!(cfg, "{k}={v}");
@@ -130,6 +162,7 @@ impl Member {
             config: config.clone(),
             dir,
             child: None,
+            paused: false,
         })
     }
 
@@ -192,6 +225,7 @@ impl Member {
         })?;
         process::register_pid(child.id());
         self.child = Some(child);
+        self.paused = false;
         Ok(())
     }
 
@@ -241,6 +275,11 @@ impl Member {
         };
         // SAFETY: signals our own child, which we have not reaped yet.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        if std::mem::take(&mut self.paused) {
+            // A stopped JVM acts on the SIGTERM only once continued.
+            // SAFETY: as above.
+            unsafe { libc::kill(child.id() as i32, libc::SIGCONT) };
+        }
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
@@ -256,6 +295,7 @@ impl Member {
 
     /// SIGKILL (a crash) and wait for the exit.
     pub(crate) fn kill(&mut self) {
+        self.paused = false;
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -265,6 +305,52 @@ impl Member {
 
     pub(crate) fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGSTOP, then waits (up to `timeout`) until the kernel reports the
+    /// process stopped, so the caller knows the JVM no longer runs.
+    pub(crate) fn pause(&mut self, timeout: Duration) -> Result<(), Error> {
+        let pid = self.live_pid()?;
+        // SAFETY: signals our own live child, which we have not reaped.
+        if unsafe { libc::kill(pid as i32, libc::SIGSTOP) } != 0 {
+            return Err(Error::Io(io::Error::last_os_error()));
+        }
+        self.paused = true;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match process_state(pid) {
+                Some('T') | Some('t') => return Ok(()),
+                _ if Instant::now() >= deadline => {
+                    return Err(Error::Io(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("ZooKeeper at {} (pid {pid}) did not stop", self.address()),
+                    )))
+                }
+                _ => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+
+    /// SIGCONT (after [`pause`](Self::pause)).
+    pub(crate) fn resume(&mut self) -> Result<(), Error> {
+        let pid = self.live_pid()?;
+        // SAFETY: signals our own live child, which we have not reaped.
+        if unsafe { libc::kill(pid as i32, libc::SIGCONT) } != 0 {
+            return Err(Error::Io(io::Error::last_os_error()));
+        }
+        self.paused = false;
+        Ok(())
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    fn live_pid(&mut self) -> Result<u32, Error> {
+        if !self.is_running() {
+            return Err(Error::NotRunning(self.address()));
+        }
+        self.pid().ok_or_else(|| Error::NotRunning(self.address()))
     }
 
     pub(crate) fn log_tail(&self) -> String {
@@ -278,6 +364,13 @@ impl Drop for Member {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The state letter of `/proc/<pid>/stat` (`R`, `S`, `T` for stopped, …).
+fn process_state(pid: u32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) S ...": comm may hold spaces and parentheses.
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
 }
 
 fn check_installation(config: &ServerConfig) -> Result<(), Error> {

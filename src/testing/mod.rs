@@ -65,6 +65,34 @@ pub struct ServerConfig {
     /// JVM options besides the heap (default: a fast start, C1 only, serial
     /// GC, for tests; benchmarks may prefer full JIT).
     pub jvm_args: Vec<String>,
+    /// ZooKeeper's `initLimit`, in ticks: how long a follower may take to
+    /// connect to and sync with a new leader. 0 (the default) derives it from
+    /// the tick: 20 s worth, at least 10 ticks (100 at the default tick).
+    pub init_limit: u32,
+    /// ZooKeeper's `syncLimit`, in ticks: how long a follower and its leader
+    /// go without hearing from each other before they part (a follower cut
+    /// off leaves the quorum after about `sync_limit * tick_time_ms`). 0 (the
+    /// default) derives it from the tick: 5 s worth, at least 5 ticks (25 at
+    /// the default tick). Partition tests set it small.
+    pub sync_limit: u32,
+}
+
+impl ServerConfig {
+    /// The `initLimit` written to zoo.cfg (see [`ServerConfig::init_limit`]).
+    pub fn init_limit_ticks(&self) -> u32 {
+        match self.init_limit {
+            0 => (20_000 / self.tick_time_ms.max(1)).max(10),
+            n => n,
+        }
+    }
+
+    /// The `syncLimit` written to zoo.cfg (see [`ServerConfig::sync_limit`]).
+    pub fn sync_limit_ticks(&self) -> u32 {
+        match self.sync_limit {
+            0 => (5_000 / self.tick_time_ms.max(1)).max(5),
+            n => n,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -90,6 +118,8 @@ impl Default for ServerConfig {
                 "-XX:TieredStopAtLevel=1".into(),
                 "-Xss512k".into(),
             ],
+            init_limit: 0,
+            sync_limit: 0,
         }
     }
 }
