@@ -13,7 +13,7 @@
 #[path = "../tests/chaos/mod.rs"]
 mod chaos;
 
-use chaos::{Chaos, Stats};
+use chaos::{Chaos, MemberFault, Stats};
 use std::time::Instant;
 use zkha::testing::TestingServer;
 
@@ -85,6 +85,10 @@ fn main() {
     );
     record("server down at start", c.server_down_at_start());
     record("ensemble: leader, follower, quorum", c.ensemble(n));
+    record(
+        "member partitions: the master's follower isolated, the leader paused",
+        c.member_partitions(n.div_ceil(2), &MemberFault::ALL),
+    );
     for e in &total.errors {
         eprintln!("chaos: FAILED: {e}");
     }

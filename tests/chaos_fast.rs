@@ -7,7 +7,7 @@
 #[path = "chaos/mod.rs"]
 mod chaos;
 
-use chaos::{Chaos, Stats};
+use chaos::{Chaos, MemberFault, Stats};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use zkha::testing::TestingServer;
@@ -97,4 +97,13 @@ fn chaos_restart_with_the_saved_session_keeps_mastership() {
     let s = c.restart_with_saved_session(hosts());
     assert_clean(&c, &s, 1, 0);
     assert_eq!(s.failovers, 0, "{s:?}");
+}
+
+/// The master's `zkha run` connected only to follower F, the standby only to
+/// the leader; F cut off from the other members (blackhole).
+#[test]
+fn chaos_member_partition_of_the_masters_follower() {
+    let mut c = chaos("member");
+    let s = c.member_partitions(1, &[MemberFault::IsolateFollowerBlackhole]);
+    assert_clean(&c, &s, 1, 1);
 }
