@@ -320,6 +320,8 @@ pub struct Scene {
     verbose: bool,
     pub cands: Vec<Cand>,
     faults: Vec<Fault>,
+    /// When candidates were retired: a takeover after that is no failover.
+    retired: Vec<f64>,
     pub errors: Vec<String>,
     takeovers: Vec<f64>,
     serial: usize,
@@ -354,6 +356,7 @@ impl Chaos {
             verbose: self.verbose,
             cands: Vec::new(),
             faults: Vec::new(),
+            retired: Vec::new(),
             errors: Vec::new(),
             takeovers: Vec::new(),
             serial: 0,
@@ -534,6 +537,7 @@ impl Scene {
 
     /// Ends candidate `i` for good (SIGCONT, SIGTERM, waits for it to leave).
     pub fn retire(&mut self, i: usize) -> Result<(), String> {
+        self.retired.push(monotonic_ms());
         let c = &mut self.cands[i];
         c.signal(libc::SIGCONT)?;
         c.signal(libc::SIGTERM)?;
@@ -661,7 +665,7 @@ impl Scene {
     }
 
     /// Faults after which a candidate other than the victim became master
-    /// and started its command (before the next fault).
+    /// and started its command (before the next fault or retirement).
     fn failovers(&self, all_runs: &[CmdRun]) -> usize {
         let mut faults = self.faults.clone();
         faults.sort_by(|a, b| a.at.total_cmp(&b.at));
@@ -684,7 +688,12 @@ impl Scene {
                 let Some(victim) = &f.victim else {
                     return false;
                 };
-                let end = faults.get(k + 1).map_or(f64::INFINITY, |n| n.at);
+                let end = faults
+                    .get(k + 1)
+                    .map(|n| n.at)
+                    .into_iter()
+                    .chain(self.retired.iter().copied().filter(|&r| r > f.at))
+                    .fold(f64::INFINITY, f64::min);
                 let within = |t: f64| t > f.at && t < end;
                 traces.iter().any(|(name, became)| {
                     name != victim
