@@ -107,3 +107,106 @@ fn chaos_member_partition_of_the_masters_follower() {
     let s = c.member_partitions(1, &[MemberFault::IsolateFollowerBlackhole]);
     assert_clean(&c, &s, 1, 1);
 }
+
+/// The checkers themselves, on files written here: what they must see and
+/// what they must not.
+mod checkers {
+    use super::chaos::{blackbox_check, runs, trace_check, CmdRun};
+    use std::fmt::Write as _;
+    use std::path::PathBuf;
+
+    fn dir(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("zkha-chaos-checker-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A command file: `(pid, token, from, to)` stretches, one line every 15 ms.
+    fn command(
+        dir: &std::path::Path,
+        cand: &str,
+        stretches: &[(u32, i64, f64, f64)],
+    ) -> Vec<CmdRun> {
+        let mut text = String::new();
+        for &(pid, token, from, to) in stretches {
+            let mut t = from;
+            while t <= to {
+                let _ = writeln!(text, "{t:.3} {token} {pid} tick");
+                t += 15.0;
+            }
+        }
+        let path = dir.join(format!("{cand}.work"));
+        std::fs::write(&path, text).unwrap();
+        runs(&path, cand)
+    }
+
+    #[test]
+    fn black_box_sees_two_commands_writing_at_once() {
+        let d = dir("bb-overlap");
+        let mut all = command(&d, "a", &[(1, 5, 0.0, 1000.0)]);
+        all.extend(command(&d, "b", &[(2, 7, 500.0, 1500.0)]));
+        let found = blackbox_check(&all, 0.0, "test");
+        assert_eq!((found.overlaps, found.regressions, found.stale), (1, 0, 0));
+        assert!(found.max_overlap_ms > 400.0, "{found:?}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn black_box_excuses_only_fenced_work_after_a_freeze() {
+        let d = dir("bb-freeze");
+        // Frozen at 300 ms, woke at 1000 ms with token 5 while token 7 ran.
+        let mut all = command(&d, "a", &[(1, 5, 0.0, 300.0), (1, 5, 1000.0, 1030.0)]);
+        all.extend(command(&d, "b", &[(2, 7, 900.0, 2000.0)]));
+        let found = blackbox_check(&all, 0.0, "test");
+        assert_eq!((found.overlaps, found.stale), (0, 1), "{found:?}");
+        // The same, but never frozen: an overlap.
+        let mut all = command(&d, "a", &[(1, 5, 0.0, 1030.0)]);
+        all.extend(command(&d, "b", &[(2, 7, 900.0, 2000.0)]));
+        assert_eq!(blackbox_check(&all, 0.0, "test").overlaps, 1);
+        // Frozen, but its token is not older: an overlap and a falling token.
+        let mut all = command(&d, "a", &[(1, 9, 0.0, 300.0), (1, 9, 1000.0, 1030.0)]);
+        all.extend(command(&d, "b", &[(2, 7, 900.0, 2000.0)]));
+        let found = blackbox_check(&all, 0.0, "test");
+        assert_eq!((found.overlaps, found.regressions), (1, 1), "{found:?}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn trace_checker_ignores_a_back_dated_valid_until() {
+        let d = dir("trace");
+        let a = d.join("a.trace");
+        let b = d.join("b.trace");
+        let line = |t: f64, ev: &str, extra: &str| {
+            format!("{{\"t\":{t:.3},\"who\":\"x\",\"pid\":1,\"event\":\"{ev}\"{extra}}}\n")
+        };
+        let mut ta = line(0.0, "became_master", ",\"token\":5");
+        for t in (100..=1000).step_by(100) {
+            ta += &line(t as f64, "work", "");
+        }
+        // It worked until 1000 ms but claims its mastership ended at 500.
+        ta += &line(
+            3000.0,
+            "lost_master",
+            ",\"reason\":\"disconnected\",\"valid_until\":500.0",
+        );
+        let tb = line(800.0, "became_master", ",\"token\":7") + &line(900.0, "work", "");
+        std::fs::write(&a, &ta).unwrap();
+        std::fs::write(&b, &tb).unwrap();
+        let traces = vec![("a".to_owned(), a.clone()), ("b".to_owned(), b.clone())];
+        assert_eq!(trace_check(&traces, 0.0, "test"), (1, 0));
+        // Its last work before the other won: no overlap, though its
+        // lost_master line comes late (written after a pause).
+        let mut ta = line(0.0, "became_master", ",\"token\":5");
+        ta += &line(700.0, "work", "");
+        ta += &line(
+            3000.0,
+            "lost_master",
+            ",\"reason\":\"disconnected\",\"valid_until\":750.0",
+        );
+        std::fs::write(&a, &ta).unwrap();
+        assert_eq!(trace_check(&traces, 0.0, "test"), (0, 0));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

@@ -162,7 +162,7 @@ impl CmdRun {
 }
 
 /// The runs in a command file, in order of their first line.
-fn runs(work: &Path, cand: &str) -> Vec<CmdRun> {
+pub fn runs(work: &Path, cand: &str) -> Vec<CmdRun> {
     let text = std::fs::read_to_string(work).unwrap_or_default();
     let mut out: Vec<CmdRun> = Vec::new();
     for line in text.lines() {
@@ -640,7 +640,12 @@ impl Scene {
         }
         let t0 = self.t0;
         let label = self.label.clone();
-        let (trace_overlaps, trace_regressions) = trace_check(&self.cands, t0, &label);
+        let traces: Vec<(String, PathBuf)> = self
+            .cands
+            .iter()
+            .map(|c| (c.name.clone(), c.trace.clone()))
+            .collect();
+        let (trace_overlaps, trace_regressions) = trace_check(&traces, t0, &label);
         let bb = blackbox_check(&all_runs, t0, &label);
         let failovers = self.failovers(&all_runs);
         let mut stats = Stats {
@@ -707,17 +712,17 @@ impl Scene {
 
 /// Masterships by the traces: `became_master` to the last `work` line
 /// before the next `lost_master`/`exit`/`became_master` (or the trace's end).
-/// Returns (overlaps, token regressions).
-fn trace_check(cands: &[Cand], t0: f64, label: &str) -> (usize, usize) {
+/// `traces`: (candidate, trace file). Returns (overlaps, token regressions).
+pub fn trace_check(traces: &[(String, PathBuf)], t0: f64, label: &str) -> (usize, usize) {
     // (start, end, token, candidate)
     let mut spans: Vec<(f64, f64, i64, String)> = Vec::new();
-    for c in cands {
+    for (name, trace) in traces {
         let mut open: Option<(f64, f64, i64)> = None;
-        for e in c.events() {
+        for e in events(trace) {
             match e.event.as_str() {
                 "became_master" => {
                     if let Some((s, last, tok)) = open.take() {
-                        spans.push((s, last, tok, c.name.clone()));
+                        spans.push((s, last, tok, name.clone()));
                     }
                     open = Some((e.t, e.t, e.token.unwrap_or(i64::MIN)));
                 }
@@ -728,14 +733,14 @@ fn trace_check(cands: &[Cand], t0: f64, label: &str) -> (usize, usize) {
                 }
                 "lost_master" | "exit" => {
                     if let Some((s, last, tok)) = open.take() {
-                        spans.push((s, last, tok, c.name.clone()));
+                        spans.push((s, last, tok, name.clone()));
                     }
                 }
                 _ => {}
             }
         }
         if let Some((s, last, tok)) = open {
-            spans.push((s, last, tok, c.name.clone()));
+            spans.push((s, last, tok, name.clone()));
         }
     }
     spans.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -929,7 +934,7 @@ impl Chaos {
 
     /// SIGSTOP of the master's `zkha run` alone (its command runs on), past
     /// the session timeout: another candidate takes over; the stopped
-    /// supervisor goes on half a session timeout more, then SIGCONT; it must
+    /// supervisor stays stopped one session timeout more, then SIGCONT; it must
     /// stop its command.
     pub fn stop_supervisor(&mut self, hosts: &str, rounds: usize) -> Stats {
         self.pause(hosts, rounds, false)
@@ -950,7 +955,7 @@ impl Chaos {
         let path = self.unique("chaos-pause");
         s.spawn(hosts, &path, &[]);
         s.spawn(hosts, &path, &[]);
-        let after = Duration::from_millis(self.session_ms / 2);
+        let after = Duration::from_millis(self.session_ms);
         let gone_within = Duration::from_millis(self.session_ms + GRACE_MS + 2000);
         for round in 1..=rounds {
             let when = format!("round {round}");
