@@ -210,3 +210,38 @@ mod checkers {
         let _ = std::fs::remove_dir_all(&d);
     }
 }
+
+/// The takeover bound catches a standby that does not watch the node: one
+/// that polls once a minute does not take over in time.
+#[test]
+fn chaos_a_standby_that_does_not_watch_is_caught() {
+    use std::time::Duration;
+    let mut c = chaos("no-watch");
+    let mut s = c.scene("no-watch");
+    let path = format!("{}/m", zkha::testing::unique_path("chaos-no-watch"));
+    let a = s.spawn(hosts(), &path, &[]);
+    assert_eq!(s.one_master(Duration::from_secs(30), "start"), Some(a));
+    s.poll_ms = 60_000;
+    let b = s.spawn(hosts(), &path, &["--mode", "poll"]);
+    let cb = &s.cands[b];
+    assert!(
+        chaos::wait_until(Duration::from_secs(30), || cb.count("create") > 0),
+        "the standby never tried"
+    );
+    let at = zkha::elector::trace::monotonic_ms();
+    s.cands[a].kill().unwrap();
+    s.fault(at, a, "SIGKILL of zkha run");
+    assert_eq!(s.wait_takeover(a, at, "test"), None);
+    let st = s.finish();
+    assert!(
+        st.errors.iter().any(|e| e.contains("no takeover")),
+        "{:?}",
+        st.errors
+    );
+    assert_eq!(
+        (st.faults, st.failovers, st.overlaps()),
+        (1, 0, 0),
+        "{st:?}"
+    );
+    let _ = std::fs::remove_dir_all(&c.dir);
+}

@@ -317,6 +317,9 @@ pub struct Scene {
     pub dir: PathBuf,
     pub label: String,
     pub session_ms: u64,
+    /// `--poll-interval` of the candidates spawned from now on (100 ms: in
+    /// the safe profile's watch mode, how often a master writes `work`).
+    pub poll_ms: u64,
     verbose: bool,
     pub cands: Vec<Cand>,
     faults: Vec<Fault>,
@@ -353,6 +356,7 @@ impl Chaos {
             dir,
             label: label.to_owned(),
             session_ms: self.session_ms,
+            poll_ms: 100,
             verbose: self.verbose,
             cands: Vec::new(),
             faults: Vec::new(),
@@ -420,7 +424,7 @@ impl Scene {
             .args(["run", "--hosts", hosts, "--path", path])
             .args(["--profile", "safe"])
             .args(["--session-timeout", &self.session_ms.to_string()])
-            .args(["--poll-interval", "100"])
+            .args(["--poll-interval", &self.poll_ms.to_string()])
             .args(["--grace", &GRACE_MS.to_string()])
             .args(["--data", &format!("10.9.0.{}", n % 250)])
             .arg("--trace")
@@ -580,11 +584,21 @@ impl Scene {
     /// Ends every candidate (SIGTERM), checks no command outlived its
     /// supervisor, and runs both checkers.
     pub fn finish(mut self) -> Stats {
-        for c in self.cands.iter().filter(|c| !c.ended) {
-            let _ = c.signal(libc::SIGCONT);
-            let _ = c.signal(libc::SIGTERM);
-        }
         let mut errors = Vec::new();
+        for c in self.cands.iter_mut().filter(|c| !c.ended) {
+            // A candidate nobody stopped must still be running.
+            if let Ok(Some(status)) = c.child.try_wait() {
+                errors.push(format!("{} exited by itself ({status})", c.name));
+                c.ended = true;
+                continue;
+            }
+            if let Err(e) = c
+                .signal(libc::SIGCONT)
+                .and_then(|()| c.signal(libc::SIGTERM))
+            {
+                errors.push(e);
+            }
+        }
         for c in self.cands.iter_mut().filter(|c| !c.ended) {
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline && matches!(c.child.try_wait(), Ok(None)) {
