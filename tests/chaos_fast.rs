@@ -161,6 +161,11 @@ mod checkers {
         all.extend(command(&d, "b", &[(2, 7, 900.0, 2000.0)]));
         let found = blackbox_check(&all, 0.0, "test");
         assert_eq!((found.overlaps, found.stale), (0, 1), "{found:?}");
+        // Woken, but writing on for a second: its supervisor did not stop it.
+        let mut all = command(&d, "a", &[(1, 5, 0.0, 300.0), (1, 5, 1000.0, 2000.0)]);
+        all.extend(command(&d, "b", &[(2, 7, 900.0, 2000.0)]));
+        let found = blackbox_check(&all, 0.0, "test");
+        assert_eq!((found.overlaps, found.stale), (1, 0), "{found:?}");
         // The same, but never frozen: an overlap.
         let mut all = command(&d, "a", &[(1, 5, 0.0, 1030.0)]);
         all.extend(command(&d, "b", &[(2, 7, 900.0, 2000.0)]));

@@ -13,9 +13,11 @@
 //!   started, never go down. A gap of more than [`FREEZE_GAP_MS`] in one
 //!   command's lines means it was itself frozen (SIGSTOP of the whole
 //!   master); lines it writes on waking, carrying an older token than a
-//!   command that started meanwhile, are stale work that the token fences
-//!   off: counted (`stale`) and reported, not an overlap. A command that
-//!   ran on without a gap while another wrote is always an overlap.
+//!   command that started meanwhile, for at most [`STALE_MAX_MS`] (its
+//!   supervisor woke too and stops it within its grace period), are stale
+//!   work that the token fences off: counted (`stale`) and reported, not an
+//!   overlap. A command that ran on without a gap while another wrote is
+//!   always an overlap.
 //! - **trace** (the candidates' own JSON traces): a mastership runs from
 //!   `became_master` to its last `work` line. `lost_master`'s `t` and
 //!   `valid_until` are not used: they are the candidate's own claim.
@@ -44,6 +46,10 @@ pub const FREEZE_GAP_MS: f64 = 250.0;
 const LIVE_MS: f64 = 300.0;
 /// `zkha run --grace` (its default).
 const GRACE_MS: u64 = 300;
+/// How long a command woken from a freeze may write with an older token
+/// before it counts as an overlap: its supervisor woke with it and has its
+/// grace period (SIGTERM, then SIGKILL) to stop it.
+pub const STALE_MAX_MS: f64 = GRACE_MS as f64 + FREEZE_GAP_MS;
 
 /// What a scenario did and found.
 #[derive(Debug, Default, Clone)]
@@ -843,9 +849,13 @@ pub fn blackbox_check(runs: &[CmdRun], t0: f64, label: &str) -> BlackBox {
                 continue;
             }
             // Stale work of a command that was itself frozen, with an older
-            // token than the one that ran meanwhile: fenced off.
+            // token than the one that ran meanwhile, stopped by its
+            // supervisor (which woke with it) within the grace period:
+            // fenced off.
             let older = |x: &Segment, y: &Segment| {
-                x.after_freeze && matches!((x.run.token, y.run.token), (Some(p), Some(q)) if p < q)
+                x.after_freeze
+                    && x.last - x.first <= STALE_MAX_MS
+                    && matches!((x.run.token, y.run.token), (Some(p), Some(q)) if p < q)
             };
             if older(a, b) || older(b, a) {
                 let (s, o) = if older(a, b) { (a, b) } else { (b, a) };
