@@ -52,11 +52,13 @@ check-leaks:
 ## commands' own files; ends with `chaos: F faults injected, N failovers, K
 ## overlapping safe masterships` and fails unless K is 0 and every scenario
 ## did its part (faults injected, takeovers made). CHAOS_ROUNDS scales it:
-## the default 10 injects over 200 faults in about 15 minutes.
+## the default 10 injects over 200 faults in about 15 minutes;
+## CHAOS_ONLY=<text> runs only the scenarios whose name contains the text.
 CHAOS_ROUNDS ?= 10
+CHAOS_ONLY ?=
 chaos: setup
 	$(CARGO) build --release --bin zkha --example chaos_worker
-	CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(CARGO) run --release --example chaos
+	CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_ONLY='$(CHAOS_ONLY)' $(CARGO) run --release --example chaos
 
 ## Formatting and lints, as CI checks them.
 lint: setup

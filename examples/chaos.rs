@@ -6,7 +6,8 @@
 //! did what it should: faults injected, masters found, takeovers made).
 //!
 //! `CHAOS_ROUNDS` (default 10) scales every scenario; the default injects
-//! over 200 faults in about 15 minutes. Run with `cargo run --release
+//! over 200 faults in about 15 minutes. `CHAOS_ONLY=<text>` runs only the
+//! scenarios whose name contains the text (`CHAOS_ONLY=member`, say). Run with `cargo run --release
 //! --example chaos` after `cargo build --release --bin zkha --example
 //! chaos_worker`.
 
@@ -29,6 +30,8 @@ fn main() {
         },
         Err(_) => 10,
     };
+    // CHAOS_ONLY=<text>: only the scenarios whose name contains it.
+    let only = std::env::var("CHAOS_ONLY").ok().filter(|o| !o.is_empty());
     let exe = std::env::current_exe().expect("current exe");
     // target/<profile>/examples/chaos -> target/<profile>/zkha
     let examples = exe.parent().expect("examples dir");
@@ -69,26 +72,50 @@ fn main() {
         total += s;
     };
     let n = rounds;
-    record("SIGKILL of zkha run", c.kill_master(&hosts, 6 * n));
-    record(
-        "SIGSTOP of zkha run alone",
-        c.stop_supervisor(&hosts, 2 * n),
-    );
-    record("SIGSTOP of the whole master", c.pause_master(&hosts, 2 * n));
-    record(
-        "partitions (blackhole, resets, latency)",
-        c.partition(&hosts, 6 * n),
-    );
-    record(
-        "restart with the saved session",
-        c.restart_with_saved_session(&hosts),
-    );
-    record("server down at start", c.server_down_at_start());
-    record("ensemble: leader, follower, quorum", c.ensemble(n));
-    record(
-        "member partitions: the master's follower isolated, the leader paused",
-        c.member_partitions(n.div_ceil(2), &MemberFault::ALL),
-    );
+    let h = hosts.as_str();
+    type Scenario<'a> = Box<dyn FnOnce(&mut Chaos) -> Stats + 'a>;
+    let scenarios: Vec<(&str, Scenario)> = vec![
+        ("SIGKILL of zkha run", Box::new(|c| c.kill_master(h, 6 * n))),
+        (
+            "SIGSTOP of zkha run alone",
+            Box::new(|c| c.stop_supervisor(h, 2 * n)),
+        ),
+        (
+            "SIGSTOP of the whole master",
+            Box::new(|c| c.pause_master(h, 2 * n)),
+        ),
+        (
+            "partitions (blackhole, resets, latency)",
+            Box::new(|c| c.partition(h, 6 * n)),
+        ),
+        (
+            "restart with the saved session",
+            Box::new(|c| c.restart_with_saved_session(h)),
+        ),
+        (
+            "server down at start",
+            Box::new(|c| c.server_down_at_start()),
+        ),
+        (
+            "ensemble: leader, follower, quorum",
+            Box::new(|c| c.ensemble(n)),
+        ),
+        (
+            "member partitions: the master's follower isolated, the leader paused",
+            Box::new(|c| c.member_partitions(n.div_ceil(2), &MemberFault::ALL)),
+        ),
+    ];
+    for (name, run) in scenarios {
+        if only.as_deref().is_some_and(|o| !name.contains(o)) {
+            continue;
+        }
+        eprintln!("chaos: -- {name}");
+        let stats = run(&mut c);
+        record(name, stats);
+    }
+    if total.faults == 0 {
+        total.errors.push("no fault was injected at all".into());
+    }
     for e in &total.errors {
         eprintln!("chaos: FAILED: {e}");
     }

@@ -3,7 +3,8 @@
 //! the outside, when it was alive.
 //!
 //! `chaos_worker FILE` appends one line to FILE at start, then one every
-//! 15 ms while it runs, and a last one when SIGTERM arrives (then exits 0):
+//! 15 ms while it runs, and a last one as soon as SIGTERM arrives (then
+//! exits 0):
 //!
 //! ```text
 //! <monotonic_ms> <token> <pid> start|tick|stop
@@ -16,7 +17,6 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 use zkha::elector::trace::monotonic_ms;
 
 static TERM: AtomicBool = AtomicBool::new(false);
@@ -68,6 +68,13 @@ fn main() {
             return;
         }
         line("tick");
-        std::thread::sleep(Duration::from_millis(15));
+        // Not std::thread::sleep, which sleeps on after a signal: SIGTERM
+        // ends this nanosleep at once, so `stop` is written when it came.
+        let nap = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 15_000_000,
+        };
+        // SAFETY: nanosleep reads the timespec we own; no remainder wanted.
+        unsafe { libc::nanosleep(&nap, std::ptr::null_mut()) };
     }
 }
