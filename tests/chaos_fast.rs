@@ -216,8 +216,9 @@ mod checkers {
     }
 }
 
-/// The takeover bound catches a standby that does not watch the node: one
-/// that polls once a minute does not take over in time.
+/// A standby that does not watch the node (it polls once a minute) is
+/// caught twice: the server lists no watch of its session, and it does not
+/// take over within the bound.
 #[test]
 fn chaos_a_standby_that_does_not_watch_is_caught() {
     use std::time::Duration;
@@ -233,13 +234,16 @@ fn chaos_a_standby_that_does_not_watch_is_caught() {
         chaos::wait_until(Duration::from_secs(30), || cb.count("create") > 0),
         "the standby never tried"
     );
+    // The server's own list of watches shows it.
+    assert!(!s.wait_standbys_watch(hosts(), &path, a, "test"));
     let at = zkha::elector::trace::monotonic_ms();
     s.cands[a].kill().unwrap();
     s.fault(at, a, "SIGKILL of zkha run");
     assert_eq!(s.wait_takeover(a, at, "test"), None);
     let st = s.finish();
     assert!(
-        st.errors.iter().any(|e| e.contains("no takeover")),
+        st.errors.iter().any(|e| e.contains("no watch on"))
+            && st.errors.iter().any(|e| e.contains("no takeover")),
         "{:?}",
         st.errors
     );

@@ -25,10 +25,11 @@
 //! One clock for all: CLOCK_MONOTONIC, one machine. K (overlaps) is what
 //! both checkers find, added. A scenario also fails (an entry in
 //! [`Stats::errors`]) when a fault could not be injected, when nobody was
-//! master, when an expected takeover by another candidate did not come
-//! within [`Scene::takeover_bound`] (derived from the session timeout: a
-//! standby that never set its watch never takes over), or when a command
-//! outlived its supervisor. `failovers` counts faults after which another
+//! master, when a standby had no watch on the node before a fault (the
+//! server's own `wchc` list), when an expected takeover by another candidate
+//! did not come within [`Scene::takeover_bound`] (derived from the session
+//! timeout: a standby that never set its watch never takes over), or when a
+//! command outlived its supervisor. `failovers` counts faults after which another
 //! candidate became master and started its command.
 #![allow(dead_code)]
 
@@ -128,6 +129,8 @@ struct Ev {
     t: f64,
     event: String,
     token: Option<i64>,
+    /// `connected`: the session id.
+    session: Option<i64>,
 }
 
 fn events(trace: &Path) -> Vec<Ev> {
@@ -139,6 +142,11 @@ fn events(trace: &Path) -> Vec<Ev> {
             t: v["t"].as_f64().unwrap_or(0.0),
             event: v["event"].as_str().unwrap_or_default().to_owned(),
             token: v["token"].as_i64(),
+            session: v["session"]
+                .as_str()
+                .and_then(|x| x.strip_prefix("0x"))
+                .and_then(|x| u64::from_str_radix(x, 16).ok())
+                .map(|x| x as i64),
         })
         .collect();
     // Two threads write a trace; each line's time is taken before the write.
@@ -220,6 +228,25 @@ pub fn command_alive(pid: u32) -> bool {
         .is_ok_and(|c| String::from_utf8_lossy(&c).contains("chaos_worker"))
 }
 
+/// The data watches a server holds, by session (`wchc`): session -> paths.
+pub fn watches_by_session(address: &str) -> std::collections::HashMap<i64, Vec<String>> {
+    let text = zkha::testing::four_letter_word(address, "wchc", Duration::from_secs(2))
+        .unwrap_or_default();
+    let mut out: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    let mut session = None;
+    for line in text.lines() {
+        if let Some(hex) = line.strip_prefix("0x") {
+            session = u64::from_str_radix(hex.trim(), 16).ok().map(|x| x as i64);
+            if let Some(x) = session {
+                out.entry(x).or_default();
+            }
+        } else if let (Some(x), Some(path)) = (session, line.strip_prefix('\t')) {
+            out.entry(x).or_default().push(path.trim().to_owned());
+        }
+    }
+    out
+}
+
 /// Sends `sig` to `pid`; an error if it did not arrive.
 pub fn signal_pid(pid: u32, sig: i32) -> Result<(), String> {
     // SAFETY: kill(2) on a pid of a process this program started (a
@@ -271,6 +298,15 @@ impl Cand {
     pub fn live_run(&self) -> Option<CmdRun> {
         let now = monotonic_ms();
         self.runs().into_iter().rev().find(|r| r.is_live(now))
+    }
+
+    /// Its current session, by its trace's last `connected` line.
+    pub fn session(&self) -> Option<i64> {
+        self.events()
+            .iter()
+            .rev()
+            .find(|e| e.event == "connected")
+            .and_then(|e| e.session)
     }
 
     /// Became master after `t` (by its trace) and started a command after `t`.
@@ -527,6 +563,38 @@ impl Scene {
                 None
             }
         }
+    }
+
+    /// Waits until every running candidate but the master `m` has a watch on
+    /// `path` on the server at `address` (by the server's own `wchc`); an
+    /// error otherwise: a standby without a watch would not take over.
+    pub fn wait_standbys_watch(&mut self, address: &str, path: &str, m: usize, when: &str) -> bool {
+        let cands = &self.cands;
+        let standbys: Vec<usize> = (0..cands.len())
+            .filter(|&i| i != m && !cands[i].ended)
+            .collect();
+        let unwatched = || -> Vec<String> {
+            let watches = watches_by_session(address);
+            standbys
+                .iter()
+                .filter(|&&i| {
+                    !cands[i].session().is_some_and(|sid| {
+                        watches
+                            .get(&sid)
+                            .is_some_and(|paths| paths.iter().any(|p| p == path))
+                    })
+                })
+                .map(|&i| cands[i].name.clone())
+                .collect()
+        };
+        let ok = wait_until(Duration::from_secs(15), || unwatched().is_empty());
+        if !ok {
+            let names = unwatched();
+            self.error(format!(
+                "{when}: standbys {names:?} have no watch on {path} (the server's wchc)"
+            ));
+        }
+        ok
     }
 
     /// Waits until no command of candidate `i` runs (its last line is `stop`,
@@ -939,6 +1007,9 @@ impl Chaos {
             let Some(m) = s.one_master(Duration::from_secs(30), &when) else {
                 break;
             };
+            if !s.wait_standbys_watch(hosts, &path, m, &when) {
+                break;
+            }
             let at = monotonic_ms();
             if let Err(e) = s.cands[m].kill() {
                 s.error(format!("{when}: {e}"));
@@ -986,6 +1057,9 @@ impl Chaos {
             let Some(m) = s.one_master(Duration::from_secs(30), &when) else {
                 break;
             };
+            if !s.wait_standbys_watch(hosts, &path, m, &when) {
+                break;
+            }
             let Some(run) = s.cands[m].live_run() else {
                 s.error(format!("{when}: the master's command stopped writing"));
                 break;
@@ -1056,6 +1130,9 @@ impl Chaos {
             let Some(m) = s.one_master(Duration::from_secs(30), &when) else {
                 break;
             };
+            if !s.wait_standbys_watch(server, &path, m, &when) {
+                break;
+            }
             let proxy = &proxies[m];
             let at = monotonic_ms();
             match round % 3 {
@@ -1389,12 +1466,8 @@ impl Chaos {
                     break;
                 }
                 let b = s.spawn(&l_addr, &path, &[]);
-                let cb = &s.cands[b];
-                // The standby found the node taken (and set its watch).
-                if !wait_until(settle, || cb.count("create") > 0) {
-                    s.error(format!(
-                        "{when}: the standby never tried to create the node"
-                    ));
+                // The standby found the node taken and set its watch.
+                if !s.wait_standbys_watch(&l_addr, &path, a, &when) {
                     break;
                 }
                 let at = monotonic_ms();
