@@ -1,60 +1,140 @@
 //! Chaos scenarios for the safe profile, shared by `examples/chaos.rs`
 //! (`make chaos`, everything) and `tests/chaos_fast.rs` (the fast ones, in
-//! `make test`). Candidates are `zkha candidate` processes writing traces;
-//! after each scenario a checker asserts that no two safe masterships
-//! overlapped in time (one clock: CLOCK_MONOTONIC, one machine) and that
-//! fencing tokens never went down.
+//! `make test`).
+//!
+//! Candidates are `zkha run` processes (safe profile) supervising
+//! `examples/chaos_worker.rs`, a command that knows nothing of zkha and
+//! appends `<monotonic_ms> <token> <pid> start|tick|stop` to one file per
+//! candidate every 15 ms while it runs. Two checkers judge each scenario:
+//!
+//! - **black box** (the commands' files, what a user of `zkha run` sees): a
+//!   command is alive from its first line to its last; two commands writing
+//!   in the same interval are an overlap, and tokens, in the order commands
+//!   started, never go down. A gap of more than [`FREEZE_GAP_MS`] in one
+//!   command's lines means it was itself frozen (SIGSTOP of the whole
+//!   master); lines it writes on waking, carrying an older token than a
+//!   command that started meanwhile, for at most [`STALE_MAX_MS`] (its
+//!   supervisor woke too and stops it within its grace period), are stale
+//!   work that the token fences off: counted (`stale`) and reported, not an
+//!   overlap. A command that ran on without a gap while another wrote is
+//!   always an overlap.
+//! - **trace** (the candidates' own JSON traces): a mastership runs from
+//!   `became_master` to its last `work` line. `lost_master`'s `t` and
+//!   `valid_until` are not used: they are the candidate's own claim.
+//!
+//! One clock for all: CLOCK_MONOTONIC, one machine. K (overlaps) is what
+//! both checkers find, added. A scenario also fails (an entry in
+//! [`Stats::errors`]) when a fault could not be injected, when nobody was
+//! master, when a standby had no watch on the node before a fault (the
+//! server's own `wchc` list), when an expected takeover by another candidate
+//! did not come within [`Scene::takeover_bound`] (derived from the session
+//! timeout: a standby that never set its watch never takes over), or when a
+//! command outlived its supervisor. `failovers` counts faults after which another
+//! candidate became master and started its command.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use zkha::elector::trace::monotonic_ms;
 use zkha::testing::{ProxyMode, TcpProxy, TestingCluster, TestingServer};
 
+/// A gap in one command's lines longer than this (it writes every 15 ms)
+/// means the command itself was frozen.
+pub const FREEZE_GAP_MS: f64 = 250.0;
+/// A command whose last line is younger than this, and not `stop`, is alive.
+const LIVE_MS: f64 = 300.0;
+/// `zkha run --grace` (its default).
+const GRACE_MS: u64 = 300;
+/// How long a command woken from a freeze may write with an older token
+/// before it counts as an overlap: its supervisor woke with it and has its
+/// grace period (SIGTERM, then SIGKILL) to stop it.
+pub const STALE_MAX_MS: f64 = GRACE_MS as f64 + FREEZE_GAP_MS;
+
 /// What a scenario did and found.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Stats {
+    /// Faults injected (and checked to have been injected).
     pub faults: usize,
+    /// Faults after which another candidate became master and ran its command.
     pub failovers: usize,
-    pub overlaps: usize,
+    /// Overlapping masterships by the candidates' traces.
+    pub trace_overlaps: usize,
+    /// Overlapping commands by their own files.
+    pub blackbox_overlaps: usize,
+    /// The longest black-box overlap, in ms.
+    pub max_overlap_ms: f64,
+    /// Tokens going down (both checkers).
     pub token_regressions: usize,
+    /// Stale lines after a command's own freeze, fenced by an older token.
+    pub stale: usize,
+    /// The longest time from a fault to the takeover it should cause, in ms.
+    pub max_takeover_ms: f64,
+    /// What went wrong besides overlaps (a fault not injected, no master, no
+    /// takeover, a command outliving its supervisor, …).
+    pub errors: Vec<String>,
+}
+
+impl Stats {
+    /// K: what both checkers found.
+    pub fn overlaps(&self) -> usize {
+        self.trace_overlaps + self.blackbox_overlaps
+    }
+
+    /// Nothing went wrong.
+    pub fn ok(&self) -> bool {
+        self.overlaps() == 0 && self.token_regressions == 0 && self.errors.is_empty()
+    }
 }
 
 impl std::ops::AddAssign for Stats {
     fn add_assign(&mut self, o: Stats) {
         self.faults += o.faults;
         self.failovers += o.failovers;
-        self.overlaps += o.overlaps;
+        self.trace_overlaps += o.trace_overlaps;
+        self.blackbox_overlaps += o.blackbox_overlaps;
+        self.max_overlap_ms = self.max_overlap_ms.max(o.max_overlap_ms);
         self.token_regressions += o.token_regressions;
+        self.stale += o.stale;
+        self.max_takeover_ms = self.max_takeover_ms.max(o.max_takeover_ms);
+        self.errors.extend(o.errors);
     }
 }
 
-/// Runs scenarios: where the `zkha` binary is, where traces go.
+/// Where scenarios find their programs and put their files.
 pub struct Chaos {
     pub zkha: PathBuf,
+    pub worker: PathBuf,
     pub dir: PathBuf,
     pub session_ms: u64,
-    serial: usize,
+    /// Print a line per round (`make chaos`).
+    pub verbose: bool,
+    scenes: usize,
 }
 
+/// One `zkha run` process and the files it (and its command) write.
 pub struct Cand {
     pub child: Child,
-    pub trace: PathBuf,
     pub name: String,
-    /// When it was killed or stopped for good (no work after this).
-    pub ended: Option<f64>,
+    pub trace: PathBuf,
+    pub work: PathBuf,
+    /// Killed or waited for: no signals to it any more.
+    pub ended: bool,
 }
 
+/// One line of a trace.
+#[derive(Debug, Clone)]
 struct Ev {
     t: f64,
     event: String,
     token: Option<i64>,
-    valid_until: Option<f64>,
+    /// `connected`: the session id.
+    session: Option<i64>,
 }
 
 fn events(trace: &Path) -> Vec<Ev> {
-    std::fs::read_to_string(trace)
+    let mut evs: Vec<Ev> = std::fs::read_to_string(trace)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -62,9 +142,123 @@ fn events(trace: &Path) -> Vec<Ev> {
             t: v["t"].as_f64().unwrap_or(0.0),
             event: v["event"].as_str().unwrap_or_default().to_owned(),
             token: v["token"].as_i64(),
-            valid_until: v["valid_until"].as_f64(),
+            session: v["session"]
+                .as_str()
+                .and_then(|x| x.strip_prefix("0x"))
+                .and_then(|x| u64::from_str_radix(x, 16).ok())
+                .map(|x| x as i64),
         })
-        .collect()
+        .collect();
+    // Two threads write a trace; each line's time is taken before the write.
+    evs.sort_by(|a, b| a.t.total_cmp(&b.t));
+    evs
+}
+
+/// One command process: the lines it wrote.
+#[derive(Debug, Clone)]
+pub struct CmdRun {
+    pub cand: String,
+    pub pid: u32,
+    /// `None` if its token was not a number.
+    pub token: Option<i64>,
+    pub first: f64,
+    pub last: f64,
+    /// Wrote `stop` (SIGTERM from its supervisor).
+    pub stopped: bool,
+    /// Line times.
+    times: Vec<f64>,
+}
+
+impl CmdRun {
+    fn is_live(&self, now: f64) -> bool {
+        !self.stopped && now - self.last < LIVE_MS
+    }
+}
+
+/// The runs in a command file, in order of their first line.
+pub fn runs(work: &Path, cand: &str) -> Vec<CmdRun> {
+    let text = std::fs::read_to_string(work).unwrap_or_default();
+    let mut out: Vec<CmdRun> = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [t, token, pid, kind] = f[..] else {
+            continue;
+        };
+        let (Ok(t), Ok(pid)) = (t.parse::<f64>(), pid.parse::<u32>()) else {
+            continue;
+        };
+        let run = match out.iter_mut().rposition(|r| r.pid == pid) {
+            Some(i) => &mut out[i],
+            None => {
+                out.push(CmdRun {
+                    cand: cand.to_owned(),
+                    pid,
+                    token: token.parse().ok(),
+                    first: t,
+                    last: t,
+                    stopped: false,
+                    times: Vec::new(),
+                });
+                out.last_mut().unwrap()
+            }
+        };
+        run.first = run.first.min(t);
+        run.last = run.last.max(t);
+        run.times.push(t);
+        if kind == "stop" {
+            run.stopped = true;
+        }
+    }
+    out.sort_by(|a, b| a.first.total_cmp(&b.first));
+    out
+}
+
+/// Whether `pid` is a chaos_worker still running (not a zombie).
+pub fn command_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    if matches!(state, Some('Z' | 'X') | None) {
+        return false;
+    }
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("chaos_worker"))
+}
+
+/// The data watches a server holds, by session (`wchc`): session -> paths.
+pub fn watches_by_session(address: &str) -> std::collections::HashMap<i64, Vec<String>> {
+    let text = zkha::testing::four_letter_word(address, "wchc", Duration::from_secs(2))
+        .unwrap_or_default();
+    let mut out: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    let mut session = None;
+    for line in text.lines() {
+        if let Some(hex) = line.strip_prefix("0x") {
+            session = u64::from_str_radix(hex.trim(), 16).ok().map(|x| x as i64);
+            if let Some(x) = session {
+                out.entry(x).or_default();
+            }
+        } else if let (Some(x), Some(path)) = (session, line.strip_prefix('\t')) {
+            out.entry(x).or_default().push(path.trim().to_owned());
+        }
+    }
+    out
+}
+
+/// Sends `sig` to `pid`; an error if it did not arrive.
+pub fn signal_pid(pid: u32, sig: i32) -> Result<(), String> {
+    // SAFETY: kill(2) on a pid of a process this program started (a
+    // `zkha run` child or the command it started); no memory is involved.
+    if unsafe { libc::kill(pid as i32, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "signal {sig} to pid {pid}: {}",
+            std::io::Error::last_os_error()
+        ))
+    }
 }
 
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
@@ -73,38 +267,74 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         if f() {
             return true;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(20));
     }
     f()
 }
 
 impl Cand {
-    pub fn count(&self, event: &str) -> usize {
+    fn events(&self) -> Vec<Ev> {
         events(&self.trace)
-            .iter()
-            .filter(|e| e.event == event)
-            .count()
+    }
+
+    pub fn runs(&self) -> Vec<CmdRun> {
+        runs(&self.work, &self.name)
+    }
+
+    pub fn count(&self, event: &str) -> usize {
+        self.events().iter().filter(|e| e.event == event).count()
     }
 
     /// Master now, by its own trace.
-    pub fn is_master(&self) -> bool {
-        let evs = events(&self.trace);
-        let last = evs
+    pub fn is_master_by_trace(&self) -> bool {
+        let last =
+            self.events().into_iter().rev().find(|e| {
+                e.event == "became_master" || e.event == "lost_master" || e.event == "exit"
+            });
+        !self.ended && last.is_some_and(|e| e.event == "became_master")
+    }
+
+    /// Its command, if one is writing now.
+    pub fn live_run(&self) -> Option<CmdRun> {
+        let now = monotonic_ms();
+        self.runs().into_iter().rev().find(|r| r.is_live(now))
+    }
+
+    /// Its current session, by its trace's last `connected` line.
+    pub fn session(&self) -> Option<i64> {
+        self.events()
             .iter()
             .rev()
-            .find(|e| e.event == "became_master" || e.event == "lost_master" || e.event == "exit");
-        self.ended.is_none() && last.is_some_and(|e| e.event == "became_master")
+            .find(|e| e.event == "connected")
+            .and_then(|e| e.session)
     }
 
-    pub fn signal(&self, sig: i32) {
-        // SAFETY: signals our own child process.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
+    /// Became master after `t` (by its trace) and started a command after `t`.
+    fn took_over_since(&self, t: f64) -> Option<f64> {
+        let became = self
+            .events()
+            .iter()
+            .any(|e| e.event == "became_master" && e.t > t);
+        let run = self.runs().into_iter().find(|r| r.first > t)?;
+        became.then_some(run.first)
     }
 
-    pub fn kill(&mut self) {
-        self.ended = Some(monotonic_ms());
-        let _ = self.child.kill();
+    pub fn signal(&self, sig: i32) -> Result<(), String> {
+        if self.ended {
+            return Err(format!("{} has already ended", self.name));
+        }
+        signal_pid(self.child.id(), sig).map_err(|e| format!("{}: {e}", self.name))
+    }
+
+    /// SIGKILL; an error if it was not running.
+    pub fn kill(&mut self) -> Result<(), String> {
+        if self.ended || !matches!(self.child.try_wait(), Ok(None)) {
+            return Err(format!("{} is not running", self.name));
+        }
+        self.ended = true;
+        let killed = self.child.kill();
         let _ = self.child.wait();
+        killed.map_err(|e| format!("SIGKILL of {}: {e}", self.name))
     }
 }
 
@@ -115,317 +345,1187 @@ impl Drop for Cand {
     }
 }
 
+/// A fault injected at `at` on the master `victim` (if it hit a master).
+#[derive(Debug, Clone)]
+struct Fault {
+    at: f64,
+    victim: Option<String>,
+}
+
+/// One scenario: its candidates, faults and errors.
+pub struct Scene {
+    zkha: PathBuf,
+    worker: PathBuf,
+    pub dir: PathBuf,
+    pub label: String,
+    pub session_ms: u64,
+    /// `--poll-interval` of the candidates spawned from now on (100 ms: in
+    /// the safe profile's watch mode, how often a master writes `work`).
+    pub poll_ms: u64,
+    verbose: bool,
+    pub cands: Vec<Cand>,
+    faults: Vec<Fault>,
+    /// When candidates were retired: a takeover after that is no failover.
+    retired: Vec<f64>,
+    pub errors: Vec<String>,
+    takeovers: Vec<f64>,
+    serial: usize,
+    t0: f64,
+}
+
 impl Chaos {
-    pub fn new(zkha: PathBuf, dir: PathBuf, session_ms: u64) -> Chaos {
+    pub fn new(zkha: PathBuf, worker: PathBuf, dir: PathBuf, session_ms: u64) -> Chaos {
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("chaos directory");
         Chaos {
             zkha,
+            worker,
             dir,
             session_ms,
-            serial: 0,
+            verbose: false,
+            scenes: 0,
         }
     }
 
-    pub fn spawn(&mut self, hosts: &str, path: &str, extra: &[&str]) -> Cand {
+    /// A new scenario with its own directory.
+    pub fn scene(&mut self, label: &str) -> Scene {
+        self.scenes += 1;
+        let dir = self.dir.join(format!("{:02}-{label}", self.scenes));
+        std::fs::create_dir_all(&dir).expect("scenario directory");
+        Scene {
+            zkha: self.zkha.clone(),
+            worker: self.worker.clone(),
+            dir,
+            label: label.to_owned(),
+            session_ms: self.session_ms,
+            poll_ms: 100,
+            verbose: self.verbose,
+            cands: Vec::new(),
+            faults: Vec::new(),
+            retired: Vec::new(),
+            errors: Vec::new(),
+            takeovers: Vec::new(),
+            serial: 0,
+            t0: monotonic_ms(),
+        }
+    }
+}
+
+impl Scene {
+    /// How long after a fault that ends the master's session another
+    /// candidate must have taken over: the session expires at most `T` plus
+    /// a tick after the server last heard from the master, the standby's
+    /// watch fires then. Three `T` and two seconds leave room for a loaded
+    /// machine; a standby without a watch never takes over.
+    pub fn takeover_bound(&self) -> Duration {
+        Duration::from_millis(self.session_ms * 3 + 2000)
+    }
+
+    pub fn note(&self, msg: &str) {
+        if self.verbose {
+            eprintln!(
+                "chaos: [{} +{:.1}s] {msg}",
+                self.label,
+                (monotonic_ms() - self.t0) / 1000.0
+            );
+        }
+    }
+
+    pub fn error(&mut self, msg: impl Into<String>) {
+        let msg = msg.into();
+        eprintln!("chaos: [{}] ERROR: {msg}", self.label);
+        self.errors.push(msg);
+    }
+
+    /// Starts a `zkha run` candidate; returns its index.
+    pub fn spawn(&mut self, hosts: &str, path: &str, extra: &[&str]) -> usize {
         self.serial += 1;
         let name = format!("c{}", self.serial);
+        let cand = self.start(&name, hosts, path, extra);
+        self.cands.push(cand);
+        self.cands.len() - 1
+    }
+
+    /// Starts candidate `i` again (same name and files) after it ended.
+    pub fn respawn(&mut self, i: usize, hosts: &str, path: &str, extra: &[&str]) {
+        let name = self.cands[i].name.clone();
+        self.cands[i] = self.start(&name, hosts, path, extra);
+    }
+
+    fn start(&self, name: &str, hosts: &str, path: &str, extra: &[&str]) -> Cand {
         let trace = self.dir.join(format!("{name}.trace"));
-        let log = std::fs::File::create(self.dir.join(format!("{name}.log"))).unwrap();
+        let work = self.dir.join(format!("{name}.work"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{name}.log")))
+            .expect("candidate log");
+        let n: usize = name.trim_start_matches('c').parse().unwrap_or(0);
         let child = Command::new(&self.zkha)
             .env("RUST_LOG", "zkha=info,warn")
-            .args([
-                "candidate",
-                "--hosts",
-                hosts,
-                "--path",
-                path,
-                "--profile",
-                "safe",
-            ])
-            .args([
-                "--session-timeout",
-                &self.session_ms.to_string(),
-                "--poll-interval",
-                "100",
-            ])
-            .args(["--data", &format!("10.9.0.{}", self.serial % 250)])
+            .args(["run", "--hosts", hosts, "--path", path])
+            .args(["--profile", "safe"])
+            .args(["--session-timeout", &self.session_ms.to_string()])
+            .args(["--poll-interval", &self.poll_ms.to_string()])
+            .args(["--grace", &GRACE_MS.to_string()])
+            .args(["--data", &format!("10.9.0.{}", n % 250)])
             .arg("--trace")
             .arg(&trace)
-            .args(["--name", &name])
+            .args(["--name", name])
             .args(extra)
+            .arg("--")
+            .arg(&self.worker)
+            .arg(&work)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("spawn zkha candidate");
+            .expect("spawn zkha run");
         Cand {
             child,
+            name: name.to_owned(),
             trace,
-            name,
-            ended: None,
+            work,
+            ended: false,
         }
     }
 
-    /// Waits until exactly one candidate is master (by their traces).
-    pub fn one_master<'a>(&self, cands: &'a [Cand], timeout: Duration) -> Option<&'a Cand> {
+    /// Records a fault injected at `at` (taken just before it) on `victim`.
+    pub fn fault(&mut self, at: f64, victim: usize, what: &str) {
+        self.faults.push(Fault {
+            at,
+            victim: Some(self.cands[victim].name.clone()),
+        });
+        self.note(&format!("fault: {what} ({})", self.cands[victim].name));
+    }
+
+    /// Records a fault with no master to hit (the server down at start):
+    /// it counts no failover.
+    pub fn fault_without_master(&mut self, at: f64, what: &str) {
+        self.faults.push(Fault { at, victim: None });
+        self.note(&format!("fault: {what}"));
+    }
+
+    /// Waits until exactly one candidate is master by its trace with its
+    /// command writing, and no other command writes; an error otherwise.
+    pub fn one_master(&mut self, timeout: Duration, when: &str) -> Option<usize> {
         let mut found = None;
+        let cands = &self.cands;
         wait_until(timeout, || {
-            let masters: Vec<&Cand> = cands.iter().filter(|c| c.is_master()).collect();
-            found = (masters.len() == 1).then(|| masters[0]);
+            let live: Vec<usize> = (0..cands.len())
+                .filter(|&i| !cands[i].ended && cands[i].live_run().is_some())
+                .collect();
+            found = match live[..] {
+                [i] if cands[i].is_master_by_trace() => Some(i),
+                _ => None,
+            };
             found.is_some()
         });
+        if found.is_none() {
+            self.error(format!(
+                "{when}: no single master running its command within {timeout:?}"
+            ));
+        }
         found
     }
 
-    /// The invariant over every candidate of a scenario.
-    pub fn check(&self, cands: &[Cand]) -> Stats {
-        let now = monotonic_ms();
-        let mut spans: Vec<(f64, f64, i64, String)> = Vec::new();
-        let mut became: usize = 0;
-        for c in cands {
-            let mut start: Option<(f64, i64)> = None;
-            for e in events(&c.trace) {
-                match e.event.as_str() {
-                    "became_master" => {
-                        became += 1;
-                        start = start.or(Some((e.t, e.token.unwrap_or(0))));
-                    }
-                    "lost_master" | "exit" => {
-                        if let Some((s, tok)) = start.take() {
-                            let end = e.valid_until.unwrap_or(e.t).min(e.t);
-                            // A mastership whose lease had already run out
-                            // when it began never allowed any work.
-                            if end > s {
-                                spans.push((s, end, tok, c.name.clone()));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            if let Some((s, tok)) = start {
-                spans.push((s, c.ended.unwrap_or(now), tok, c.name.clone()));
-            }
-        }
-        spans.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut overlaps = 0;
-        for (i, a) in spans.iter().enumerate() {
-            for b in &spans[i + 1..] {
-                if a.3 != b.3 && b.0 < a.1 {
-                    eprintln!(
-                        "chaos: OVERLAP {} [{:.0}, {:.0}] and {} [{:.0}, {:.0}]",
-                        a.3, a.0, a.1, b.3, b.0, b.1
-                    );
-                    overlaps += 1;
-                }
-            }
-        }
-        let token_regressions = spans.windows(2).filter(|w| w[1].2 < w[0].2).count();
-        Stats {
-            faults: 0,
-            failovers: became.saturating_sub(1),
-            overlaps,
-            token_regressions,
-        }
-    }
-
-    fn unique(&self, name: &str) -> String {
-        zkha::testing::unique_path(name)
-    }
-
-    /// SIGKILL the master `rounds` times; a new candidate replaces it.
-    pub fn kill_master(&mut self, hosts: &str, rounds: usize) -> Stats {
-        let path = format!("{}/m", self.unique("chaos-kill"));
-        let mut cands = vec![self.spawn(hosts, &path, &[]), self.spawn(hosts, &path, &[])];
-        let mut faults = 0;
-        for _ in 0..rounds {
-            let i = cands.iter().position(|c| c.is_master()).or_else(|| {
-                self.one_master(&cands, Duration::from_secs(30))
-                    .map(|m| cands.iter().position(|c| c.name == m.name).unwrap())
-            });
-            let Some(i) = i else { break };
-            cands[i].kill();
-            faults += 1;
-            let fresh = self.spawn(hosts, &path, &[]);
-            cands.push(fresh);
-            let alive: Vec<&Cand> = cands.iter().filter(|c| c.ended.is_none()).collect();
-            wait_until(Duration::from_secs(30), || {
-                alive.iter().any(|c| c.is_master())
-            });
-        }
-        self.finish(cands, faults)
-    }
-
-    /// SIGSTOP the master past the session timeout (a long GC-like pause),
-    /// then SIGCONT: it must not count as master once its lease is gone.
-    pub fn pause_master(&mut self, hosts: &str, rounds: usize) -> Stats {
-        let path = format!("{}/m", self.unique("chaos-pause"));
-        let cands = vec![self.spawn(hosts, &path, &[]), self.spawn(hosts, &path, &[])];
-        let mut faults = 0;
-        for _ in 0..rounds {
-            let Some(m) = self.one_master(&cands, Duration::from_secs(30)) else {
-                break;
-            };
-            let others_before: usize = cands
+    /// Waits until a candidate other than `victim` became master after `at`
+    /// and started its command, within [`Scene::takeover_bound`]; an error
+    /// otherwise.
+    pub fn wait_takeover(&mut self, victim: usize, at: f64, when: &str) -> Option<usize> {
+        let bound = self.takeover_bound();
+        let name = self.cands[victim].name.clone();
+        let mut found = None;
+        let cands = &self.cands;
+        wait_until(bound, || {
+            found = cands
                 .iter()
-                .filter(|c| c.name != m.name)
-                .map(|c| c.count("became_master"))
-                .sum();
-            m.signal(libc::SIGSTOP);
-            faults += 1;
-            // Someone else wins after the paused master's session expires.
-            wait_until(Duration::from_millis(self.session_ms * 3 + 5000), || {
-                cands
-                    .iter()
-                    .filter(|c| c.name != m.name)
-                    .map(|c| c.count("became_master"))
-                    .sum::<usize>()
-                    > others_before
-            });
-            m.signal(libc::SIGCONT);
-            std::thread::sleep(Duration::from_millis(self.session_ms));
+                .enumerate()
+                .filter(|(_, c)| c.name != name)
+                .find_map(|(i, c)| c.took_over_since(at).map(|t| (i, t)));
+            found.is_some()
+        });
+        match found {
+            Some((i, t)) => {
+                self.takeovers.push(t - at);
+                self.note(&format!(
+                    "{} took over from {name} {:.0} ms after the fault",
+                    self.cands[i].name,
+                    t - at
+                ));
+                Some(i)
+            }
+            None => {
+                self.error(format!(
+                    "{when}: no takeover from {name} by another candidate within {bound:?} \
+                     (does the standby watch the node?)"
+                ));
+                None
+            }
         }
-        self.finish(cands, faults)
     }
 
-    /// Partitions the master from the server through per-candidate proxies:
-    /// blackhole past the timeout, connection resets, added latency.
-    pub fn partition(&mut self, server: &str, rounds: usize) -> Stats {
-        let path = format!("{}/m", self.unique("chaos-part"));
-        let proxies: Vec<TcpProxy> = (0..3).map(|_| TcpProxy::start(server).unwrap()).collect();
-        let cands: Vec<Cand> = proxies
-            .iter()
-            .map(|p| self.spawn(&p.connect_string(), &path, &[]))
-            .collect::<Vec<_>>();
-        let mut faults = 0;
-        for round in 0..rounds {
-            let Some(m) = self.one_master(&cands, Duration::from_secs(30)) else {
-                break;
-            };
-            let i = cands.iter().position(|c| c.name == m.name).unwrap();
-            match round % 3 {
-                0 => {
-                    proxies[i].set_mode(ProxyMode::Blackhole);
-                    std::thread::sleep(Duration::from_millis(self.session_ms * 3 / 2));
-                    proxies[i].set_mode(ProxyMode::Pass);
-                }
-                1 => proxies[i].reset_all(),
-                _ => {
-                    // Added latency: a third of the session timeout each way.
-                    proxies[i].set_delay(Duration::from_millis(self.session_ms / 3));
-                    proxies[i].set_mode(ProxyMode::Delay);
-                    std::thread::sleep(Duration::from_millis(self.session_ms * 2));
-                    proxies[i].set_mode(ProxyMode::Pass);
+    /// Waits until every running candidate but the master `m` has a watch on
+    /// `path` on the server at `address` (by the server's own `wchc`); an
+    /// error otherwise: a standby without a watch would not take over.
+    pub fn wait_standbys_watch(&mut self, address: &str, path: &str, m: usize, when: &str) -> bool {
+        let cands = &self.cands;
+        let standbys: Vec<usize> = (0..cands.len())
+            .filter(|&i| i != m && !cands[i].ended)
+            .collect();
+        let unwatched = || -> Vec<String> {
+            let watches = watches_by_session(address);
+            standbys
+                .iter()
+                .filter(|&&i| {
+                    !cands[i].session().is_some_and(|sid| {
+                        watches
+                            .get(&sid)
+                            .is_some_and(|paths| paths.iter().any(|p| p == path))
+                    })
+                })
+                .map(|&i| cands[i].name.clone())
+                .collect()
+        };
+        let ok = wait_until(Duration::from_secs(15), || unwatched().is_empty());
+        if !ok {
+            let names = unwatched();
+            self.error(format!(
+                "{when}: standbys {names:?} have no watch on {path} (the server's wchc)"
+            ));
+        }
+        ok
+    }
+
+    /// Waits until no command of candidate `i` runs (its last line is `stop`,
+    /// or its process is gone); an error otherwise.
+    pub fn wait_command_gone(&mut self, i: usize, timeout: Duration, when: &str) -> bool {
+        let c = &self.cands[i];
+        let gone = wait_until(timeout, || {
+            c.runs().iter().all(|r| r.stopped || !command_alive(r.pid))
+        });
+        if !gone {
+            let name = c.name.clone();
+            self.error(format!(
+                "{when}: the command of {name} still runs {timeout:?} later"
+            ));
+        }
+        gone
+    }
+
+    /// Ends candidate `i` for good (SIGCONT, SIGTERM, waits for it to leave).
+    pub fn retire(&mut self, i: usize) -> Result<(), String> {
+        self.retired.push(monotonic_ms());
+        let c = &mut self.cands[i];
+        c.signal(libc::SIGCONT)?;
+        c.signal(libc::SIGTERM)?;
+        let left = wait_until(Duration::from_secs(10), || {
+            !matches!(c.child.try_wait(), Ok(None))
+        });
+        c.ended = true;
+        if left {
+            Ok(())
+        } else {
+            let _ = c.child.kill();
+            let _ = c.child.wait();
+            Err(format!("{} did not leave within 10 s of SIGTERM", c.name))
+        }
+    }
+
+    /// Waits until no candidate's command runs; an error otherwise.
+    pub fn wait_no_command(&mut self, timeout: Duration, when: &str) -> bool {
+        let cands = &self.cands;
+        let gone = wait_until(timeout, || {
+            cands
+                .iter()
+                .flat_map(|c| c.runs())
+                .all(|r| r.stopped || !command_alive(r.pid))
+        });
+        if !gone {
+            let running: Vec<String> = cands
+                .iter()
+                .flat_map(|c| c.runs())
+                .filter(|r| !r.stopped && command_alive(r.pid))
+                .map(|r| r.cand)
+                .collect();
+            self.error(format!(
+                "{when}: commands of {running:?} still run {timeout:?} later"
+            ));
+        }
+        gone
+    }
+
+    /// Ends every candidate (SIGTERM), checks no command outlived its
+    /// supervisor, and runs both checkers.
+    pub fn finish(mut self) -> Stats {
+        let mut errors = Vec::new();
+        for c in self.cands.iter_mut().filter(|c| !c.ended) {
+            // A candidate nobody stopped must still be running.
+            if let Ok(Some(status)) = c.child.try_wait() {
+                errors.push(format!("{} exited by itself ({status})", c.name));
+                c.ended = true;
+                continue;
+            }
+            if let Err(e) = c
+                .signal(libc::SIGCONT)
+                .and_then(|()| c.signal(libc::SIGTERM))
+            {
+                errors.push(e);
+            }
+        }
+        for c in self.cands.iter_mut().filter(|c| !c.ended) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && matches!(c.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if matches!(c.child.try_wait(), Ok(None)) {
+                errors.push(format!("{} did not leave within 10 s of SIGTERM", c.name));
+                let _ = c.child.kill();
+                let _ = c.child.wait();
+            }
+            c.ended = true;
+        }
+        let all_runs: Vec<CmdRun> = self.cands.iter().flat_map(|c| c.runs()).collect();
+        // The supervisors are gone: so must their commands be (a killed
+        // supervisor's command dies of PR_SET_PDEATHSIG at once).
+        std::thread::sleep(Duration::from_millis(100));
+        for r in &all_runs {
+            if command_alive(r.pid) {
+                errors.push(format!(
+                    "the command of {} (pid {}) outlived its supervisor",
+                    r.cand, r.pid
+                ));
+                let _ = signal_pid(r.pid, libc::SIGKILL);
+            }
+        }
+        for e in errors {
+            self.error(e);
+        }
+        // Each command ran with a token its candidate's trace shows.
+        let mut token_errors = Vec::new();
+        for c in &self.cands {
+            let tokens: BTreeSet<i64> = c
+                .events()
+                .iter()
+                .filter(|e| e.event == "became_master")
+                .filter_map(|e| e.token)
+                .collect();
+            for r in c.runs() {
+                match r.token {
+                    Some(t) if tokens.contains(&t) => {}
+                    t => {
+                        token_errors.push(format!(
+                            "the command of {} (pid {}) ran with token {t:?}, \
+                             not one its trace shows ({tokens:?})",
+                            c.name, r.pid
+                        ));
+                    }
                 }
             }
-            faults += 1;
-            std::thread::sleep(Duration::from_millis(self.session_ms));
         }
-        self.finish(cands, faults)
+        for e in token_errors {
+            self.error(e);
+        }
+        let t0 = self.t0;
+        let label = self.label.clone();
+        let traces: Vec<(String, PathBuf)> = self
+            .cands
+            .iter()
+            .map(|c| (c.name.clone(), c.trace.clone()))
+            .collect();
+        let (trace_overlaps, trace_regressions) = trace_check(&traces, t0, &label);
+        let bb = blackbox_check(&all_runs, t0, &label);
+        let failovers = self.failovers(&all_runs);
+        let mut stats = Stats {
+            faults: self.faults.len(),
+            failovers,
+            trace_overlaps,
+            blackbox_overlaps: bb.overlaps,
+            max_overlap_ms: bb.max_overlap_ms,
+            token_regressions: trace_regressions + bb.regressions,
+            stale: bb.stale,
+            max_takeover_ms: self.takeovers.iter().copied().fold(0.0, f64::max),
+            errors: Vec::new(),
+        };
+        if stats.faults == 0 {
+            self.error("no fault was injected");
+        }
+        stats.errors = std::mem::take(&mut self.errors)
+            .into_iter()
+            .map(|e| format!("{label}: {e}"))
+            .collect();
+        stats
+    }
+
+    /// Faults after which a candidate other than the victim became master
+    /// and started its command (before the next fault or retirement).
+    fn failovers(&self, all_runs: &[CmdRun]) -> usize {
+        let mut faults = self.faults.clone();
+        faults.sort_by(|a, b| a.at.total_cmp(&b.at));
+        let traces: Vec<(String, Vec<f64>)> = self
+            .cands
+            .iter()
+            .map(|c| {
+                let became = c
+                    .events()
+                    .iter()
+                    .filter(|e| e.event == "became_master")
+                    .map(|e| e.t)
+                    .collect();
+                (c.name.clone(), became)
+            })
+            .collect();
+        (0..faults.len())
+            .filter(|&k| {
+                let f = &faults[k];
+                let Some(victim) = &f.victim else {
+                    return false;
+                };
+                let end = faults
+                    .get(k + 1)
+                    .map(|n| n.at)
+                    .into_iter()
+                    .chain(self.retired.iter().copied().filter(|&r| r > f.at))
+                    .fold(f64::INFINITY, f64::min);
+                let within = |t: f64| t > f.at && t < end;
+                traces.iter().any(|(name, became)| {
+                    name != victim
+                        && became.iter().any(|&t| within(t))
+                        && all_runs.iter().any(|r| r.cand == *name && within(r.first))
+                })
+            })
+            .count()
+    }
+}
+
+/// Masterships by the traces: `became_master` to the last `work` line
+/// before the next `lost_master`/`exit`/`became_master` (or the trace's end).
+/// `traces`: (candidate, trace file). Returns (overlaps, token regressions).
+pub fn trace_check(traces: &[(String, PathBuf)], t0: f64, label: &str) -> (usize, usize) {
+    // (start, end, token, candidate)
+    let mut spans: Vec<(f64, f64, i64, String)> = Vec::new();
+    for (name, trace) in traces {
+        let mut open: Option<(f64, f64, i64)> = None;
+        for e in events(trace) {
+            match e.event.as_str() {
+                "became_master" => {
+                    if let Some((s, last, tok)) = open.take() {
+                        spans.push((s, last, tok, name.clone()));
+                    }
+                    open = Some((e.t, e.t, e.token.unwrap_or(i64::MIN)));
+                }
+                "work" => {
+                    if let Some(o) = open.as_mut() {
+                        o.1 = e.t;
+                    }
+                }
+                "lost_master" | "exit" => {
+                    if let Some((s, last, tok)) = open.take() {
+                        spans.push((s, last, tok, name.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some((s, last, tok)) = open {
+            spans.push((s, last, tok, name.clone()));
+        }
+    }
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut overlaps = 0;
+    for (i, a) in spans.iter().enumerate() {
+        for b in &spans[i + 1..] {
+            if a.3 != b.3 && b.0 <= a.1 {
+                eprintln!(
+                    "chaos: [{label}] TRACE OVERLAP: {} master [{:.0}, {:.0}] ms and {} [{:.0}, {:.0}] ms",
+                    a.3,
+                    a.0 - t0,
+                    a.1 - t0,
+                    b.3,
+                    b.0 - t0,
+                    b.1 - t0
+                );
+                overlaps += 1;
+            }
+        }
+    }
+    let mut regressions = 0;
+    let mut max = i64::MIN;
+    for s in &spans {
+        if s.2 < max {
+            eprintln!(
+                "chaos: [{label}] TRACE TOKEN REGRESSION: {} became master with {} after {max}",
+                s.3, s.2
+            );
+            regressions += 1;
+        }
+        max = max.max(s.2);
+    }
+    (overlaps, regressions)
+}
+
+/// What the black-box checker found.
+#[derive(Debug, Default)]
+pub struct BlackBox {
+    pub overlaps: usize,
+    pub max_overlap_ms: f64,
+    pub regressions: usize,
+    pub stale: usize,
+}
+
+/// A stretch of one command's lines without a freeze gap.
+struct Segment<'a> {
+    run: &'a CmdRun,
+    first: f64,
+    last: f64,
+    /// Began after a gap: the command was frozen and woke up.
+    after_freeze: bool,
+}
+
+fn segments(run: &CmdRun) -> Vec<Segment<'_>> {
+    let mut out = Vec::new();
+    let mut times = run.times.clone();
+    times.sort_by(f64::total_cmp);
+    let mut start = 0;
+    for i in 1..=times.len() {
+        if i == times.len() || times[i] - times[i - 1] > FREEZE_GAP_MS {
+            out.push(Segment {
+                run,
+                first: times[start],
+                last: times[i - 1],
+                after_freeze: start > 0,
+            });
+            start = i;
+        }
+    }
+    out
+}
+
+/// The black-box checker over every command of a scenario.
+pub fn blackbox_check(runs: &[CmdRun], t0: f64, label: &str) -> BlackBox {
+    let mut found = BlackBox::default();
+    let segs: Vec<Segment> = runs.iter().flat_map(segments).collect();
+    // Overlap per pair of commands: (pid, pid) -> ms.
+    let mut pairs: std::collections::BTreeMap<(u32, u32), f64> = Default::default();
+    for (i, a) in segs.iter().enumerate() {
+        for b in &segs[i + 1..] {
+            if a.run.pid == b.run.pid {
+                continue;
+            }
+            let (from, to) = (a.first.max(b.first), a.last.min(b.last));
+            if from > to {
+                continue;
+            }
+            // Stale work of a command that was itself frozen, with an older
+            // token than the one that ran meanwhile, stopped by its
+            // supervisor (which woke with it) within the grace period:
+            // fenced off.
+            let older = |x: &Segment, y: &Segment| {
+                x.after_freeze
+                    && x.last - x.first <= STALE_MAX_MS
+                    && matches!((x.run.token, y.run.token), (Some(p), Some(q)) if p < q)
+            };
+            if older(a, b) || older(b, a) {
+                let (s, o) = if older(a, b) { (a, b) } else { (b, a) };
+                eprintln!(
+                    "chaos: [{label}] stale (fenced): {} (pid {}, token {:?}) woke from a freeze and wrote \
+                     [{:.0}, {:.0}] ms while {} (pid {}, token {:?}) ran",
+                    s.run.cand,
+                    s.run.pid,
+                    s.run.token,
+                    s.first - t0,
+                    s.last - t0,
+                    o.run.cand,
+                    o.run.pid,
+                    o.run.token
+                );
+                found.stale += 1;
+                continue;
+            }
+            let key = (a.run.pid.min(b.run.pid), a.run.pid.max(b.run.pid));
+            let ms = pairs.entry(key).or_insert(0.0);
+            *ms += to - from;
+            eprintln!(
+                "chaos: [{label}] BLACK-BOX OVERLAP: {} (pid {}, token {:?}) wrote [{:.0}, {:.0}] ms and {} \
+                 (pid {}, token {:?}) wrote [{:.0}, {:.0}] ms: both for {:.0} ms",
+                a.run.cand,
+                a.run.pid,
+                a.run.token,
+                a.first - t0,
+                a.last - t0,
+                b.run.cand,
+                b.run.pid,
+                b.run.token,
+                b.first - t0,
+                b.last - t0,
+                to - from
+            );
+        }
+    }
+    found.overlaps = pairs.len();
+    found.max_overlap_ms = pairs.values().copied().fold(0.0, f64::max);
+    let mut sorted: Vec<&CmdRun> = runs.iter().collect();
+    sorted.sort_by(|a, b| a.first.total_cmp(&b.first));
+    let mut max: Option<i64> = None;
+    for r in sorted {
+        match (r.token, max) {
+            (None, _) => {
+                eprintln!(
+                    "chaos: [{label}] BLACK-BOX: the command of {} (pid {}) had no token",
+                    r.cand, r.pid
+                );
+                found.regressions += 1;
+            }
+            (Some(t), Some(m)) if t < m => {
+                eprintln!(
+                    "chaos: [{label}] BLACK-BOX TOKEN REGRESSION: {} (pid {}) started with token {t} after {m}",
+                    r.cand, r.pid
+                );
+                found.regressions += 1;
+            }
+            (Some(t), _) => max = Some(max.map_or(t, |m| m.max(t))),
+        }
+    }
+    found
+}
+
+impl Chaos {
+    fn unique(&self, name: &str) -> String {
+        format!("{}/m", zkha::testing::unique_path(name))
+    }
+
+    /// SIGKILL of the master's `zkha run` (its command dies with it, by
+    /// PR_SET_PDEATHSIG); another candidate must take over; a fresh
+    /// candidate replaces the dead one.
+    pub fn kill_master(&mut self, hosts: &str, rounds: usize) -> Stats {
+        let mut s = self.scene("sigkill");
+        let path = self.unique("chaos-kill");
+        s.spawn(hosts, &path, &[]);
+        s.spawn(hosts, &path, &[]);
+        for round in 1..=rounds {
+            let when = format!("round {round}");
+            let Some(m) = s.one_master(Duration::from_secs(30), &when) else {
+                break;
+            };
+            if !s.wait_standbys_watch(hosts, &path, m, &when) {
+                break;
+            }
+            let at = monotonic_ms();
+            if let Err(e) = s.cands[m].kill() {
+                s.error(format!("{when}: {e}"));
+                break;
+            }
+            s.fault(at, m, "SIGKILL of zkha run");
+            s.spawn(hosts, &path, &[]);
+            if !s.wait_command_gone(m, Duration::from_secs(2), &when) {
+                break;
+            }
+            if s.wait_takeover(m, at, &when).is_none() {
+                break;
+            }
+        }
+        s.finish()
+    }
+
+    /// SIGSTOP of the master's `zkha run` alone (its command runs on), past
+    /// the session timeout: another candidate takes over; the stopped
+    /// supervisor stays stopped one session timeout more, then SIGCONT; it must
+    /// stop its command.
+    pub fn stop_supervisor(&mut self, hosts: &str, rounds: usize) -> Stats {
+        self.pause(hosts, rounds, false)
+    }
+
+    /// SIGSTOP of the whole master (`zkha run` and its command) past the
+    /// session timeout, then SIGCONT of both.
+    pub fn pause_master(&mut self, hosts: &str, rounds: usize) -> Stats {
+        self.pause(hosts, rounds, true)
+    }
+
+    fn pause(&mut self, hosts: &str, rounds: usize, whole: bool) -> Stats {
+        let mut s = self.scene(if whole {
+            "sigstop-whole"
+        } else {
+            "sigstop-zkha-run"
+        });
+        let path = self.unique("chaos-pause");
+        s.spawn(hosts, &path, &[]);
+        s.spawn(hosts, &path, &[]);
+        let after = Duration::from_millis(self.session_ms);
+        let gone_within = Duration::from_millis(self.session_ms + GRACE_MS + 2000);
+        for round in 1..=rounds {
+            let when = format!("round {round}");
+            let Some(m) = s.one_master(Duration::from_secs(30), &when) else {
+                break;
+            };
+            if !s.wait_standbys_watch(hosts, &path, m, &when) {
+                break;
+            }
+            let Some(run) = s.cands[m].live_run() else {
+                s.error(format!("{when}: the master's command stopped writing"));
+                break;
+            };
+            let at = monotonic_ms();
+            let stopped = s.cands[m].signal(libc::SIGSTOP).and_then(|()| {
+                if whole {
+                    signal_pid(run.pid, libc::SIGSTOP)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = stopped {
+                s.error(format!("{when}: {e}"));
+                break;
+            }
+            s.fault(
+                at,
+                m,
+                if whole {
+                    "SIGSTOP of zkha run and its command"
+                } else {
+                    "SIGSTOP of zkha run alone"
+                },
+            );
+            let took = s.wait_takeover(m, at, &when);
+            if took.is_some() {
+                std::thread::sleep(after);
+            }
+            let resumed = s.cands[m].signal(libc::SIGCONT).and_then(|()| {
+                if whole {
+                    signal_pid(run.pid, libc::SIGCONT)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = resumed {
+                s.error(format!("{when}: {e}"));
+                break;
+            }
+            if took.is_none() || !s.wait_command_gone(m, gone_within, &when) {
+                break;
+            }
+        }
+        s.finish()
+    }
+
+    /// Partitions of the master's client link through per-candidate proxies,
+    /// in turn: blackhole until another candidate took over (and half a
+    /// session timeout more), connection resets, latency near the renewal
+    /// period (T/5 each way) for 2T.
+    pub fn partition(&mut self, server: &str, rounds: usize) -> Stats {
+        let mut s = self.scene("partitions");
+        let path = self.unique("chaos-part");
+        let proxies: Vec<TcpProxy> = match (0..3).map(|_| TcpProxy::start(server)).collect() {
+            Ok(p) => p,
+            Err(e) => {
+                s.error(format!("proxy: {e}"));
+                return s.finish();
+            }
+        };
+        for p in &proxies {
+            s.spawn(&p.connect_string(), &path, &[]);
+        }
+        let t = self.session_ms;
+        for round in 1..=rounds {
+            let when = format!("round {round}");
+            let Some(m) = s.one_master(Duration::from_secs(30), &when) else {
+                break;
+            };
+            if !s.wait_standbys_watch(server, &path, m, &when) {
+                break;
+            }
+            let proxy = &proxies[m];
+            let at = monotonic_ms();
+            match round % 3 {
+                1 => {
+                    proxy.set_mode(ProxyMode::Blackhole);
+                    // The injection, checked: nothing comes back through it.
+                    let probe = zkha::testing::four_letter_word(
+                        &proxy.connect_string(),
+                        "ruok",
+                        Duration::from_millis(500),
+                    );
+                    if matches!(&probe, Ok(a) if !a.is_empty()) {
+                        proxy.set_mode(ProxyMode::Pass);
+                        s.error(format!("{when}: the blackhole let {probe:?} through"));
+                        break;
+                    }
+                    s.fault(at, m, "blackhole of the master's link");
+                    let took = s.wait_takeover(m, at, &when);
+                    if took.is_some() {
+                        std::thread::sleep(Duration::from_millis(t / 2));
+                    }
+                    proxy.set_mode(ProxyMode::Pass);
+                    if took.is_none() {
+                        break;
+                    }
+                }
+                2 => {
+                    let before = s.cands[m].count("connected");
+                    proxy.reset_all();
+                    s.fault(at, m, "reset of the master's connections");
+                    // The injection, checked: the master's client reconnected.
+                    let c = &s.cands[m];
+                    if !wait_until(Duration::from_millis(t * 3), || {
+                        c.count("connected") > before
+                    }) {
+                        s.error(format!(
+                            "{when}: the master did not reconnect after the reset"
+                        ));
+                        break;
+                    }
+                }
+                _ => {
+                    let delay = Duration::from_millis(t / 5);
+                    proxy.set_delay(delay);
+                    proxy.set_mode(ProxyMode::Delay);
+                    // The injection, checked: an answer takes two delays.
+                    let sent = Instant::now();
+                    let probe = zkha::testing::four_letter_word(
+                        &proxy.connect_string(),
+                        "ruok",
+                        Duration::from_millis(t * 2),
+                    );
+                    if !matches!(&probe, Ok(a) if a.starts_with("imok"))
+                        || sent.elapsed() < delay * 2
+                    {
+                        proxy.set_mode(ProxyMode::Pass);
+                        s.error(format!(
+                            "{when}: the delay was not applied ({probe:?} in {:?})",
+                            sent.elapsed()
+                        ));
+                        break;
+                    }
+                    s.fault(at, m, "latency of T/5 each way on the master's link");
+                    std::thread::sleep(Duration::from_millis(t * 2));
+                    proxy.set_mode(ProxyMode::Pass);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(t));
+        }
+        s.finish()
     }
 
     /// A master restarted within the session timeout with its saved session
     /// keeps mastership: no failover, the same token.
-    pub fn restart_with_saved_session(&mut self, hosts: &str) -> (Stats, bool) {
-        let path = format!("{}/m", self.unique("chaos-resume"));
-        let file = self.dir.join(format!("session-{}", self.serial + 1));
-        let f = file.to_str().unwrap().to_owned();
-        let mut a = self.spawn(hosts, &path, &["--session-file", &f]);
-        let a_won = wait_until(Duration::from_secs(30), || a.is_master());
-        let b = self.spawn(hosts, &path, &[]);
-        wait_until(Duration::from_secs(30), || b.count("create") > 0);
-        let mut cands = vec![];
-        let kept = a_won && {
-            let token = events(&a.trace)
-                .iter()
-                .find(|e| e.event == "became_master")
-                .and_then(|e| e.token);
-            a.kill();
-            let a2 = self.spawn(hosts, &path, &["--session-file", &f]);
-            let ok = wait_until(Duration::from_secs(10), || a2.is_master());
-            let same = events(&a2.trace)
-                .iter()
-                .find(|e| e.event == "became_master")
-                .and_then(|e| e.token)
-                == token;
-            std::thread::sleep(Duration::from_millis(self.session_ms));
-            let no_failover = b.count("became_master") == 0;
-            cands.push(a2);
-            ok && same && no_failover
-        };
-        cands.push(a);
-        cands.push(b);
-        (self.finish(cands, 1), kept)
-    }
-
-    /// Ensemble faults: kill the leader, a follower, lose and regain quorum.
-    pub fn ensemble(&mut self) -> Stats {
-        let cluster = TestingCluster::start().expect("ensemble");
-        let hosts = cluster.connect_string();
-        let path = format!("{}/m", self.unique("chaos-ens"));
-        let cands: Vec<Cand> = (0..3).map(|_| self.spawn(&hosts, &path, &[])).collect();
-        let mut faults = 0;
-        let settle = Duration::from_millis(self.session_ms * 2);
-        self.one_master(&cands, Duration::from_secs(60));
-        // The leader.
-        if let Ok(l) = cluster.leader() {
-            cluster.kill(l).unwrap();
-            faults += 1;
-            cluster.wait_for_leader(Duration::from_secs(60)).ok();
-            std::thread::sleep(settle);
-            cluster.restart(l).ok();
+    pub fn restart_with_saved_session(&mut self, hosts: &str) -> Stats {
+        let mut s = self.scene("resume");
+        let path = self.unique("chaos-resume");
+        let file = s.dir.join("session");
+        let f = file.to_str().expect("utf-8 path").to_owned();
+        let a = s.spawn(hosts, &path, &["--session-file", &f]);
+        let b;
+        'run: {
+            if s.one_master(Duration::from_secs(30), "start").is_none() {
+                break 'run;
+            }
+            b = s.spawn(hosts, &path, &[]);
+            let cb = &s.cands[b];
+            if !wait_until(Duration::from_secs(30), || cb.count("create") > 0) {
+                s.error("the standby never tried to create the node");
+                break 'run;
+            }
+            let token = s.cands[a].live_run().and_then(|r| r.token);
+            let at = monotonic_ms();
+            if let Err(e) = s.cands[a].kill() {
+                s.error(e);
+                break 'run;
+            }
+            s.fault(at, a, "SIGKILL, then a restart with the saved session");
+            s.respawn(a, hosts, &path, &["--session-file", &f]);
+            let ca = &s.cands[a];
+            let back = wait_until(Duration::from_millis(s.session_ms * 3), || {
+                ca.runs()
+                    .iter()
+                    .any(|r| r.first > at && r.is_live(monotonic_ms()))
+            });
+            if !back {
+                s.error("the restarted master did not run its command again");
+                break 'run;
+            }
+            let again = s.cands[a].live_run().and_then(|r| r.token);
+            if again != token {
+                s.error(format!("the token changed: {token:?} then {again:?}"));
+            }
+            // Past the old session's timeout: still no takeover.
+            std::thread::sleep(Duration::from_millis(s.session_ms));
+            if s.cands[b].count("became_master") != 0 {
+                s.error("the standby took over although the session was kept");
+            }
         }
-        // A follower.
-        if let Ok(l) = cluster.wait_for_leader(Duration::from_secs(60)) {
-            let f = (l + 1) % cluster.len();
-            cluster.kill(f).unwrap();
-            faults += 1;
-            std::thread::sleep(settle);
-            cluster.restart(f).ok();
-        }
-        // Quorum lost (two of three down), then regained.
-        cluster.kill(0).unwrap();
-        cluster.kill(1).unwrap();
-        faults += 2;
-        std::thread::sleep(Duration::from_millis(self.session_ms * 2));
-        // With the third member up, restarting one restores a quorum.
-        cluster.restart(0).ok();
-        cluster.restart(1).ok();
-        self.one_master(&cands, Duration::from_secs(60));
-        std::thread::sleep(settle);
-        let s = self.finish(cands, faults);
-        drop(cluster);
-        s
+        s.finish()
     }
 
     /// Candidates started while the server is down; it comes up later.
     pub fn server_down_at_start(&mut self) -> Stats {
-        let server = TestingServer::start().expect("server");
+        let mut s = self.scene("server-down-at-start");
+        let server = match TestingServer::start() {
+            Ok(server) => server,
+            Err(e) => {
+                s.error(format!("server: {e}"));
+                return s.finish();
+            }
+        };
         let hosts = server.connect_string().to_owned();
+        let at = monotonic_ms();
         server.stop();
-        let path = format!("{}/m", self.unique("chaos-down"));
-        let cands: Vec<Cand> = (0..3).map(|_| self.spawn(&hosts, &path, &[])).collect();
+        if server.is_running() {
+            s.error("the server did not stop");
+            return s.finish();
+        }
+        let path = self.unique("chaos-down");
+        for _ in 0..3 {
+            s.spawn(&hosts, &path, &[]);
+        }
+        s.fault_without_master(at, "server down at start");
         std::thread::sleep(Duration::from_millis(1500));
-        server.restart().expect("restart");
-        self.one_master(&cands, Duration::from_secs(30));
-        self.finish(cands, 1)
+        match server.restart() {
+            Ok(()) => {
+                s.one_master(Duration::from_secs(30), "after the server came up");
+            }
+            Err(e) => s.error(format!("restart of the server: {e}")),
+        }
+        s.finish()
     }
 
-    fn finish(&self, mut cands: Vec<Cand>, faults: usize) -> Stats {
-        // Graceful exits end open masterships in the traces.
-        for c in cands.iter().filter(|c| c.ended.is_none()) {
-            c.signal(libc::SIGCONT);
-            c.signal(libc::SIGTERM);
+    /// Ensemble faults on a 3-member `TestingCluster`, `rounds` times: kill
+    /// the leader, kill a follower, lose quorum (two members killed: the
+    /// master must stop its command) and regain it. After each, a master
+    /// must run its command again.
+    pub fn ensemble(&mut self, rounds: usize) -> Stats {
+        let mut s = self.scene("ensemble");
+        let cluster = match TestingCluster::start() {
+            Ok(c) => c,
+            Err(e) => {
+                s.error(format!("ensemble: {e}"));
+                return s.finish();
+            }
+        };
+        let hosts = cluster.connect_string();
+        let path = self.unique("chaos-ens");
+        for _ in 0..3 {
+            s.spawn(&hosts, &path, &[]);
         }
-        for c in cands.iter_mut().filter(|c| c.ended.is_none()) {
-            let end = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < end && matches!(c.child.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(10));
+        let settle = Duration::from_secs(60);
+        let t = self.session_ms;
+        'rounds: for round in 1..=rounds {
+            macro_rules! check {
+                ($what:expr, $e:expr) => {
+                    match $e {
+                        Ok(v) => v,
+                        Err(e) => {
+                            s.error(format!("round {round}: {}: {e}", $what));
+                            break 'rounds;
+                        }
+                    }
+                };
+            }
+            // The leader.
+            let Some(m) = s.one_master(settle, &format!("round {round}")) else {
+                break;
+            };
+            let l = check!("no leader", cluster.wait_for_leader(settle));
+            let at = monotonic_ms();
+            check!("kill of the leader", cluster.kill(l));
+            s.fault(at, m, &format!("kill of the leader (member {l})"));
+            check!("no new leader", cluster.wait_for_leader(settle));
+            if s.one_master(settle, &format!("round {round}, leader killed"))
+                .is_none()
+            {
+                break;
+            }
+            check!("restart of the old leader", cluster.restart(l));
+            // A follower.
+            let l = check!("no leader", cluster.wait_for_leader(settle));
+            let f = (l + 1) % cluster.len();
+            let Some(m) = s.one_master(settle, &format!("round {round}")) else {
+                break;
+            };
+            let at = monotonic_ms();
+            check!("kill of a follower", cluster.kill(f));
+            s.fault(at, m, &format!("kill of a follower (member {f})"));
+            if s.one_master(settle, &format!("round {round}, follower killed"))
+                .is_none()
+            {
+                break;
+            }
+            check!("restart of the follower", cluster.restart(f));
+            // Quorum lost (two of three down), then regained.
+            let Some(m) = s.one_master(settle, &format!("round {round}")) else {
+                break;
+            };
+            let (a, b) = (round % 3, (round + 1) % 3);
+            let at = monotonic_ms();
+            check!("kill for quorum loss", cluster.kill(a));
+            s.fault(at, m, &format!("quorum lost: member {a} killed"));
+            let at = monotonic_ms();
+            check!("kill for quorum loss", cluster.kill(b));
+            s.fault(at, m, &format!("quorum lost: member {b} killed"));
+            // Without a quorum nobody may run: the master stops its command.
+            let gone_within = Duration::from_millis(t * 3 + GRACE_MS + 2000);
+            if !s.wait_no_command(gone_within, &format!("round {round}, quorum lost")) {
+                break;
+            }
+            // Restarting one restores a quorum (restart waits until it serves).
+            check!("restart after quorum loss", cluster.restart(a));
+            check!("restart after quorum loss", cluster.restart(b));
+            if s.one_master(settle, &format!("round {round}, quorum regained"))
+                .is_none()
+            {
+                break;
             }
         }
-        let mut s = self.check(&cands);
-        s.faults = faults;
-        s
+        let stats = s.finish();
+        drop(cluster);
+        stats
+    }
+}
+
+/// A fault between the members of a partitionable ensemble
+/// ([`TestingCluster::with_partitions`]), with the master's `zkha run`
+/// connected only to follower F and the standby only to the leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberFault {
+    /// F cut off from the other members, silently (bytes dropped): F serves
+    /// its clients from its own state until it notices, after about
+    /// `syncLimit` ticks; the master's session expires at the leader after
+    /// T, and the standby takes over.
+    IsolateFollowerBlackhole,
+    /// F's links to the other members reset: F stops serving at once.
+    IsolateFollowerReset,
+    /// The leader's JVM frozen (SIGSTOP) for 2T: the others elect a new
+    /// leader; the standby (connected to the old leader only) is stuck. No
+    /// takeover is required.
+    PauseLeader,
+}
+
+impl MemberFault {
+    pub const ALL: [MemberFault; 3] = [
+        MemberFault::IsolateFollowerBlackhole,
+        MemberFault::IsolateFollowerReset,
+        MemberFault::PauseLeader,
+    ];
+
+    fn what(self) -> &'static str {
+        match self {
+            MemberFault::IsolateFollowerBlackhole => {
+                "the master's follower isolated from the ensemble (blackhole)"
+            }
+            MemberFault::IsolateFollowerReset => {
+                "the master's follower isolated from the ensemble (resets)"
+            }
+            MemberFault::PauseLeader => "the leader's JVM paused (SIGSTOP)",
+        }
+    }
+}
+
+impl Chaos {
+    /// Member partitions, `rounds` times each of `kinds`, on one 3-member
+    /// ensemble whose member links go through proxies. Each round: a fresh
+    /// path, the master connected to a follower F only, the standby to the
+    /// leader only, then the fault; after it, the ensemble is healed and
+    /// must serve again on every member.
+    pub fn member_partitions(&mut self, rounds: usize, kinds: &[MemberFault]) -> Stats {
+        let mut s = self.scene("member-partitions");
+        let cluster = match TestingCluster::with_partitions(3, Default::default()) {
+            Ok(c) => c,
+            Err(e) => {
+                s.error(format!("partitionable ensemble: {e}"));
+                return s.finish();
+            }
+        };
+        let t = self.session_ms;
+        let settle = Duration::from_secs(60);
+        let mut n = 0;
+        'rounds: for _ in 0..rounds {
+            for &kind in kinds {
+                n += 1;
+                let when = format!("round {n} ({kind:?})");
+                macro_rules! check {
+                    ($what:expr, $e:expr) => {
+                        match $e {
+                            Ok(v) => v,
+                            Err(e) => {
+                                s.error(format!("{when}: {}: {e}", $what));
+                                break 'rounds;
+                            }
+                        }
+                    };
+                }
+                let l = check!("no leader", cluster.wait_for_leader(settle));
+                let f = (l + 1 + n % 2) % cluster.len();
+                let (l_addr, f_addr) = (
+                    check!("address", cluster.address(l)).to_owned(),
+                    check!("address", cluster.address(f)).to_owned(),
+                );
+                let path = self.unique("chaos-member");
+                let a = s.spawn(&f_addr, &path, &[]);
+                if s.one_master(settle, &when) != Some(a) {
+                    s.error(format!(
+                        "{when}: the candidate on the follower is not master"
+                    ));
+                    break;
+                }
+                let b = s.spawn(&l_addr, &path, &[]);
+                // The standby found the node taken and set its watch.
+                if !s.wait_standbys_watch(&l_addr, &path, a, &when) {
+                    break;
+                }
+                let at = monotonic_ms();
+                match kind {
+                    MemberFault::IsolateFollowerBlackhole | MemberFault::IsolateFollowerReset => {
+                        let mode = if kind == MemberFault::IsolateFollowerReset {
+                            ProxyMode::Reset
+                        } else {
+                            ProxyMode::Blackhole
+                        };
+                        check!("isolate", cluster.isolate(f, mode));
+                        s.fault(at, a, kind.what());
+                        let took = s.wait_takeover(a, at, &when);
+                        // The cut-off master must stop (F leaves the quorum
+                        // after syncLimit ticks at the latest).
+                        let gone = s.wait_command_gone(a, settle, &when);
+                        check!("heal", cluster.heal(f));
+                        if took.is_none() || !gone {
+                            break 'rounds;
+                        }
+                    }
+                    MemberFault::PauseLeader => {
+                        check!("pause of the leader", cluster.pause(l));
+                        s.fault(at, a, kind.what());
+                        std::thread::sleep(Duration::from_millis(t * 2));
+                        check!("resume of the leader", cluster.resume(l));
+                    }
+                }
+                // Healed: every member serves again, and a master runs.
+                let all_serve = wait_until(settle, || {
+                    (0..cluster.len()).all(|i| {
+                        matches!(
+                            cluster.mode(i),
+                            Ok(Some(
+                                zkha::testing::Mode::Leader | zkha::testing::Mode::Follower
+                            ))
+                        )
+                    })
+                });
+                if !all_serve {
+                    s.error(format!(
+                        "{when}: the ensemble did not serve again after healing"
+                    ));
+                    break;
+                }
+                if s.one_master(settle, &format!("{when}, healed")).is_none() {
+                    break;
+                }
+                for i in [a, b] {
+                    if let Err(e) = s.retire(i) {
+                        s.error(format!("{when}: {e}"));
+                        break 'rounds;
+                    }
+                }
+            }
+        }
+        let stats = s.finish();
+        drop(cluster);
+        stats
     }
 }
