@@ -89,6 +89,10 @@ fn main() {
             Box::new(|c| c.partition(h, 6 * n)),
         ),
         (
+            "refused connections (disconnect timer)",
+            Box::new(|c| c.refused_connections(h, 2 * n)),
+        ),
+        (
             "restart with the saved session",
             Box::new(|c| c.restart_with_saved_session(h)),
         ),

@@ -91,6 +91,15 @@ fn chaos_partition_of_the_master() {
     assert_clean(&c, &s, 3, 1);
 }
 
+/// Every connection refused: the master steps down on its disconnect
+/// timer, before its lease would end it.
+#[test]
+fn chaos_refused_connections_step_down_on_the_disconnect_timer() {
+    let mut c = chaos("refused");
+    let s = c.refused_connections(hosts(), 1);
+    assert_clean(&c, &s, 1, 1);
+}
+
 #[test]
 fn chaos_restart_with_the_saved_session_keeps_mastership() {
     let mut c = chaos("resume");

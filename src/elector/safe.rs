@@ -229,7 +229,7 @@ fn wait(shared: &Shared, seen: &mut u64, limit: Option<Instant>) {
             let left = inner.lease_until - boot_ms();
             if left <= 0.0 {
                 drop(inner);
-                shared.lost_master(LostReason::Disconnected);
+                shared.lost_master(LostReason::LeaseExpired);
                 return;
             }
             let at = Instant::now() + Duration::from_secs_f64(left / 1000.0);

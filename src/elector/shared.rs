@@ -33,8 +33,13 @@ pub enum LostReason {
     /// `resign()` was called.
     Resigned,
     /// Cut off from ZooKeeper long enough that the session might expire
-    /// soon: stepped down on our own timer (F1).
+    /// soon: stepped down on our own timer after the C client reported the
+    /// disconnection (F1).
     Disconnected,
+    /// The lease ran out: no renewal proved in time that the leader still
+    /// counts the session (a follower cut off from its leader, added
+    /// latency, or this process paused). See [`lease`](super::lease).
+    LeaseExpired,
     /// The session expired.
     SessionExpired,
     /// The master node was deleted or taken by another session.
@@ -48,6 +53,7 @@ impl LostReason {
         match self {
             LostReason::Resigned => "resigned",
             LostReason::Disconnected => "disconnected",
+            LostReason::LeaseExpired => "lease_expired",
             LostReason::SessionExpired => "expired",
             LostReason::NodeLost => "node_lost",
             LostReason::Shutdown => "shutdown",

@@ -131,6 +131,8 @@ struct Ev {
     token: Option<i64>,
     /// `connected`: the session id.
     session: Option<i64>,
+    /// `lost_master`: why.
+    reason: Option<String>,
 }
 
 fn events(trace: &Path) -> Vec<Ev> {
@@ -147,6 +149,7 @@ fn events(trace: &Path) -> Vec<Ev> {
                 .and_then(|x| x.strip_prefix("0x"))
                 .and_then(|x| u64::from_str_radix(x, 16).ok())
                 .map(|x| x as i64),
+            reason: v["reason"].as_str().map(str::to_owned),
         })
         .collect();
     // Two threads write a trace; each line's time is taken before the write.
@@ -248,6 +251,30 @@ pub fn watches_by_session(address: &str) -> std::collections::HashMap<i64, Vec<S
 }
 
 /// Sends `sig` to `pid`; an error if it did not arrive.
+/// The parent of `pid` (from /proc), e.g. the watchdog `zkha run` starts
+/// its command under.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // pid (comm) state ppid …: comm may hold spaces, so split after ')'.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Every process of a master frozen as a whole: `zkha run`, its command's
+/// watchdog (when it is a process of its own) and the command.
+fn whole_master(zkha: u32, command: u32) -> Vec<u32> {
+    let mut pids = vec![zkha];
+    if let Some(wd) = parent_of(command).filter(|&p| p != zkha && p > 1) {
+        pids.push(wd);
+    }
+    pids.push(command);
+    pids
+}
+
 pub fn signal_pid(pid: u32, sig: i32) -> Result<(), String> {
     // SAFETY: kill(2) on a pid of a process this program started (a
     // `zkha run` child or the command it started); no memory is involved.
@@ -1064,13 +1091,19 @@ impl Chaos {
                 s.error(format!("{when}: the master's command stopped writing"));
                 break;
             };
+            // The whole master: zkha run, the watchdog and the command, as a
+            // frozen machine would be; nothing on the client side can fence
+            // then, and stale work must carry an older token.
+            let frozen = if whole {
+                whole_master(s.cands[m].child.id(), run.pid)
+            } else {
+                vec![s.cands[m].child.id()]
+            };
             let at = monotonic_ms();
             let stopped = s.cands[m].signal(libc::SIGSTOP).and_then(|()| {
-                if whole {
-                    signal_pid(run.pid, libc::SIGSTOP)
-                } else {
-                    Ok(())
-                }
+                frozen[1..]
+                    .iter()
+                    .try_for_each(|&p| signal_pid(p, libc::SIGSTOP))
             });
             if let Err(e) = stopped {
                 s.error(format!("{when}: {e}"));
@@ -1089,11 +1122,11 @@ impl Chaos {
             if took.is_some() {
                 std::thread::sleep(after);
             }
-            let resumed = s.cands[m].signal(libc::SIGCONT).and_then(|()| {
-                if whole {
-                    signal_pid(run.pid, libc::SIGCONT)
-                } else {
-                    Ok(())
+            // The frozen watchdog and command may be gone by now (killed
+            // while stopped): only zkha run itself must still be there.
+            let resumed = s.cands[m].signal(libc::SIGCONT).map(|()| {
+                for &p in &frozen[1..] {
+                    let _ = signal_pid(p, libc::SIGCONT);
                 }
             });
             if let Err(e) = resumed {
@@ -1201,6 +1234,56 @@ impl Chaos {
                 }
             }
             std::thread::sleep(Duration::from_millis(t));
+        }
+        s.finish()
+    }
+
+    /// The master's link refuses and resets every connection: its C client
+    /// reports the disconnection at once, so the master must step down on
+    /// its own disconnect timer (F1, `T/4` later: `lost_master` reason
+    /// `disconnected`), before its lease (`T/2` after the last renewal)
+    /// would have ended it (`lease_expired`). Then a standby takes over.
+    pub fn refused_connections(&mut self, server: &str, rounds: usize) -> Stats {
+        let mut s = self.scene("refused");
+        let path = self.unique("chaos-refused");
+        let proxies: Vec<TcpProxy> = match (0..2).map(|_| TcpProxy::start(server)).collect() {
+            Ok(p) => p,
+            Err(e) => {
+                s.error(format!("proxy: {e}"));
+                return s.finish();
+            }
+        };
+        for p in &proxies {
+            s.spawn(&p.connect_string(), &path, &[]);
+        }
+        for round in 1..=rounds {
+            let when = format!("round {round}");
+            let Some(m) = s.one_master(Duration::from_secs(30), &when) else {
+                break;
+            };
+            if !s.wait_standbys_watch(server, &path, m, &when) {
+                break;
+            }
+            let at = monotonic_ms();
+            proxies[m].set_mode(ProxyMode::Reset);
+            s.fault(at, m, "every connection of the master refused");
+            let took = s.wait_takeover(m, at, &when);
+            let why = s.cands[m]
+                .events()
+                .into_iter()
+                .find(|e| e.event == "lost_master" && e.t >= at)
+                .map(|e| e.reason.unwrap_or_default());
+            proxies[m].set_mode(ProxyMode::Pass);
+            if why.as_deref() != Some("disconnected") {
+                s.error(format!(
+                    "{when}: the master stepped down by {why:?}, not by its disconnect timer"
+                ));
+                break;
+            }
+            if took.is_none() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(self.session_ms));
         }
         s.finish()
     }
