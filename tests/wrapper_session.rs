@@ -418,6 +418,13 @@ fn client_id_reattaches_across_processes_and_expires_when_dead() {
         dead.get(&path, false).unwrap_err().code(),
         Some(ErrorCode::InvalidState)
     );
+    // An async call C refuses at once returns the error, and its completion
+    // closure (and whatever it holds) is freed, not leaked.
+    let held = Arc::new(());
+    let inside = held.clone();
+    let refused = dead.aget(&path, move |_| drop(inside));
+    assert_eq!(refused.unwrap_err().code(), Some(ErrorCode::InvalidState));
+    assert_eq!(Arc::strong_count(&held), 1, "the completion closure leaked");
     // And the example's own resume now fails with a clear error.
     let resumed = run("--resume");
     assert!(!resumed.status.success());
