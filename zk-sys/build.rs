@@ -119,6 +119,16 @@ fn link_system() -> Vec<PathBuf> {
     vec![include]
 }
 
+/// Writes `data` to `path` unless it already holds exactly that: bindgen
+/// asks cargo to rerun this script when a header it read changes, so a
+/// header rewritten with the same bytes (a newer mtime) would make every
+/// build rebuild zk-sys and everything above it.
+fn write_if_changed(path: &Path, data: &[u8]) {
+    if fs::read(path).ok().as_deref() != Some(data) {
+        fs::write(path, data).unwrap();
+    }
+}
+
 /// Compiles the vendored C client into `libzookeeper_mt.a`; returns the
 /// include directories (public headers, generated jute header, config.h).
 fn build_vendored(manifest: &Path, out: &Path) -> Vec<PathBuf> {
@@ -148,11 +158,10 @@ fn build_vendored(manifest: &Path, out: &Path) -> Vec<PathBuf> {
 
     let config_dir = out.join("config");
     fs::create_dir_all(&config_dir).unwrap();
-    fs::write(
-        config_dir.join("config.h"),
-        CONFIG_H.replace("@VERSION@", &version),
-    )
-    .unwrap();
+    write_if_changed(
+        &config_dir.join("config.h"),
+        CONFIG_H.replace("@VERSION@", &version).as_bytes(),
+    );
 
     // Public headers for dependents: the C client's include/ plus the generated
     // jute header, gathered in one directory.
@@ -160,13 +169,15 @@ fn build_vendored(manifest: &Path, out: &Path) -> Vec<PathBuf> {
     fs::create_dir_all(&include).unwrap();
     for entry in fs::read_dir(root.join("include")).unwrap() {
         let path = entry.unwrap().path();
-        fs::copy(&path, include.join(path.file_name().unwrap())).unwrap();
+        write_if_changed(
+            &include.join(path.file_name().unwrap()),
+            &fs::read(&path).unwrap(),
+        );
     }
-    fs::copy(
-        generated.join("zookeeper.jute.h"),
-        include.join("zookeeper.jute.h"),
-    )
-    .unwrap();
+    write_if_changed(
+        &include.join("zookeeper.jute.h"),
+        &fs::read(generated.join("zookeeper.jute.h")).unwrap(),
+    );
 
     let mut build = cc::Build::new();
     // Upstream builds with -Wall only; cc's default adds -Wextra, which would
