@@ -6,8 +6,11 @@
 //! node lost, expiry, shutdown) the group gets SIGTERM, then SIGKILL after
 //! the grace period, and the command is gone before the node is released or
 //! the session can expire: in the safe profile no other candidate can win
-//! while it still runs. If zkha itself dies, even by SIGKILL, the command
-//! gets SIGKILL too (PR_SET_PDEATHSIG).
+//! while it still runs. The command runs under a watchdog process
+//! (`watchdog.rs`) that holds the lease deadline itself, so a stalled or
+//! dead zkha cannot leave it running past the lease; if zkha dies, the
+//! watchdog stops the command and (`--on-crash handover`) ends the session
+//! so a standby takes over at once.
 
 use super::candidate::ElectionArgs;
 use super::common::{exit, LogArgs};
