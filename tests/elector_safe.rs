@@ -423,3 +423,32 @@ fn a_resign_during_a_disconnection_holds_after_reconnecting() {
     assert!(e.token().is_none(), "{token:?} still held");
     e.shutdown();
 }
+
+#[test]
+fn real_errors_are_retried_every_poll_interval_not_in_a_hot_loop() {
+    // F7's retry pace: a real error (here, a missing parent) is reported
+    // and retried once per poll interval, never faster.
+    let path = format!("{}/test", unique_path("retry-pace"));
+    let errors = Arc::new(Mutex::new(Vec::<std::time::Instant>::new()));
+    let seen = errors.clone();
+    let mut c = config(&path, "10.0.0.1");
+    c.create_parents = false;
+    c.poll_interval = Duration::from_millis(250);
+    let hooks =
+        zkha::elector::Hooks::new().on_error(move |_| seen.lock().push(std::time::Instant::now()));
+    let e = Elector::start(c, Arc::new(hooks)).unwrap();
+    assert!(
+        eventually(LONG, || errors.lock().len() >= 5),
+        "the error was not retried: {} reports",
+        errors.lock().len()
+    );
+    e.shutdown();
+    let at = errors.lock().clone();
+    for pair in at.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(240),
+            "retried after {gap:?}, before the poll interval (250 ms)"
+        );
+    }
+}

@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use zkha::elector::{Candidate, Control, Elector, FencingToken, LostReason, Profile};
@@ -133,6 +133,9 @@ struct Supervisor {
     lease_ns: AtomicU64,
     control: OnceLock<Control>,
     start_error: Mutex<Option<String>>,
+    /// Master, but the command is not running (its lease was too short to
+    /// start it, or the watchdog stopped it): start it once the lease allows.
+    pending_start: AtomicBool,
 }
 
 impl Supervisor {
@@ -146,19 +149,23 @@ impl Supervisor {
         }
     }
 
-    fn start(&self, token: FencingToken) {
+    /// Starts the command (under its watchdog); whether it runs now.
+    fn start(&self, token: FencingToken) -> bool {
         let mut slot = self.slot.lock();
         if slot.is_some() {
-            return;
+            return true;
         }
         let deadline = if self.leased {
             self.lease_ns.load(Ordering::Acquire)
         } else {
             0
         };
-        if self.leased && deadline <= watchdog::boot_ns() {
-            log::warn!(target: "zkha", "master, but the lease already ran out: not starting {:?}", self.command);
-            return;
+        // A command whose lease ends within the grace would be stopped as
+        // soon as it starts: wait for a renewal instead.
+        let min_left = (self.grace + watchdog::KILL_MARGIN).as_nanos() as u64;
+        if self.leased && deadline <= watchdog::boot_ns() + min_left {
+            log::warn!(target: "zkha", "master, but the lease ends too soon: not starting {:?} yet", self.command);
+            return false;
         }
         match self.spawn(token, deadline) {
             Ok((running, ctl)) => {
@@ -166,10 +173,12 @@ impl Supervisor {
                 *self.ctl.lock() = Some(Arc::new(ctl));
                 *slot = Some(running);
                 self.send_session(&mut slot);
+                true
             }
             Err(e) => {
                 log::error!(target: "zkha", "cannot start {:?}: {e}", self.command);
                 *self.start_error.lock() = Some(format!("cannot start {:?}: {e}", self.command[0]));
+                false
             }
         }
     }
@@ -319,7 +328,10 @@ fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
 /// goes on (and before the node is released).
 impl Candidate for Supervisor {
     fn on_became_master(&self, token: FencingToken) {
-        self.start(token);
+        if !self.start(token) {
+            // Retried by the main loop once a renewal extends the lease.
+            self.pending_start.store(true, Ordering::Release);
+        }
     }
     fn on_lost_master(&self, reason: LostReason) {
         self.stop(&format!("lost mastership ({reason:?})"));
@@ -376,6 +388,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         lease_ns: AtomicU64::new(0),
         control: OnceLock::new(),
         start_error: Mutex::new(None),
+        pending_start: AtomicBool::new(false),
     });
     signals::install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1]);
     let elector = Arc::new(Elector::start(config, sup.clone())?);
@@ -408,17 +421,32 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
             break exit::CANNOT_START;
         }
         sup.send_session(&mut sup.slot.lock());
+        // Master without its command (a lapse, or a lease too short to start
+        // it): start it when a renewal allows; if mastership ended, the
+        // election starts it when it wins again.
+        if sup.pending_start.load(Ordering::Acquire) {
+            match elector.token() {
+                Some(token) => {
+                    if sup.start(token) {
+                        sup.pending_start.store(false, Ordering::Release);
+                    }
+                }
+                None => sup.pending_start.store(false, Ordering::Release),
+            }
+        }
         if let Some(ended) = sup.exited() {
             if let Some(e) = ended.error {
                 eprintln!("zkha: {e}");
                 break exit::CANNOT_START;
             }
             if ended.lapsed {
-                // Not the command's doing: we could not renew in time.
-                log::warn!(target: "zkha", "the watchdog stopped {:?}: the lease ran out before zkha renewed it; resigning", args.command);
-                if let Err(e) = control.resign() {
-                    log::error!(target: "zkha", "resign: {e}");
-                }
+                // Not the command's doing: no renewal reached the watchdog in
+                // time (zkha stalled, or renewals were slow). If a late
+                // renewal still proved mastership, run the command again
+                // under the same token; otherwise the election ends this
+                // mastership and starts it when it wins again.
+                log::warn!(target: "zkha", "the watchdog stopped {:?}: the lease was about to run out before zkha renewed it", args.command);
+                sup.pending_start.store(true, Ordering::Release);
             } else {
                 log::warn!(target: "zkha", "{:?} exited: {}", args.command, ended.status);
                 match args.on_exit {
@@ -430,7 +458,9 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                     }
                     OnExit::Restart => {
                         if let Some(token) = elector.token() {
-                            sup.start(token);
+                            if !sup.start(token) {
+                                sup.pending_start.store(true, Ordering::Release);
+                            }
                         }
                     }
                 }
