@@ -136,6 +136,8 @@ struct Supervisor {
     /// Master, but the command is not running (its lease was too short to
     /// start it, or the watchdog stopped it): start it once the lease allows.
     pending_start: AtomicBool,
+    /// zkha run is leaving (a signal): no new command starts.
+    leaving: AtomicBool,
 }
 
 impl Supervisor {
@@ -154,6 +156,9 @@ impl Supervisor {
         let mut slot = self.slot.lock();
         if slot.is_some() {
             return true;
+        }
+        if self.leaving.load(Ordering::Acquire) {
+            return false;
         }
         let deadline = if self.leased {
             self.lease_ns.load(Ordering::Acquire)
@@ -389,6 +394,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         control: OnceLock::new(),
         start_error: Mutex::new(None),
         pending_start: AtomicBool::new(false),
+        leaving: AtomicBool::new(false),
     });
     signals::install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1]);
     let elector = Arc::new(Elector::start(config, sup.clone())?);
@@ -411,6 +417,10 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
             }
             Some(sig) => {
                 log::warn!(target: "zkha", "signal {sig}: leaving");
+                // Leaving: no command may start from here on (the election
+                // could still win in the meantime), then stop the one running.
+                sup.leaving.store(true, Ordering::Release);
+                control.stop();
                 sup.stop("interrupted");
                 break 128 + sig as u8;
             }

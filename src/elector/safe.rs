@@ -544,6 +544,11 @@ fn hold_inner(
         shared.inner.lock().lease_until = 0.0;
         return Held::Lost;
     }
+    // Asked to stop meanwhile: do not start a mastership (the node goes
+    // with the session at shutdown).
+    if shared.stopping() {
+        return Held::End(End::Stop);
+    }
     shared.became_master(token);
     let renew_every = renew_every(shared.inner.lock().negotiated_ms);
     let mut next_renew = Instant::now() + renew_every;
