@@ -132,6 +132,17 @@ fn chaos_member_partition_of_the_masters_follower() {
     assert_clean(&c, &s, 1, 1);
 }
 
+/// The leader's JVM paused for 2T while the master's `zkha run` is on a
+/// follower: commits stall, renewals (syncs) cannot complete; no two
+/// masters, whoever ends up master.
+#[test]
+fn chaos_member_leader_paused() {
+    let _serial = one_at_a_time();
+    let mut c = chaos("leader-pause");
+    let s = c.member_partitions(1, &[MemberFault::PauseLeader]);
+    assert_clean(&c, &s, 1, 0);
+}
+
 /// The checkers themselves, on files written here: what they must see and
 /// what they must not.
 mod checkers {
