@@ -159,5 +159,9 @@ mod tests {
         assert!(b >= a && a > 0.0);
         let m = boot_to_monotonic_ms(a);
         assert!((m - super::super::trace::monotonic_ms()).abs() < 1000.0);
+        // An instant half a second ago stays half a second ago.
+        let earlier = boot_to_monotonic_ms(boot_ms() - 500.0);
+        let ago = super::super::trace::monotonic_ms() - earlier;
+        assert!((499.0..600.0).contains(&ago), "{ago}");
     }
 }
