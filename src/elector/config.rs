@@ -296,6 +296,21 @@ mod tests {
                 credential: b"nocolon".to_vec(),
             });
         });
+        // The session timeout's edges: i32::MAX ms is C's limit.
+        let mut edge = ElectorConfig::new("127.0.0.1:2181", "/m");
+        edge.session_timeout = Duration::from_millis(i32::MAX as u64);
+        edge.validate().unwrap();
+        bad(&|c| c.session_timeout = Duration::from_millis(i32::MAX as u64 + 1));
+        bad(&|c| c.session_timeout = Duration::from_millis(u64::MAX));
+        // Each bad auth scheme alone is refused.
+        for scheme in ["", "dig\0est"] {
+            bad(&|c| {
+                c.auth = Some(Auth {
+                    scheme: scheme.into(),
+                    credential: b"u:p".to_vec(),
+                })
+            });
+        }
         // Seed options the design has no place for are refused, by S-id.
         let seed_refuses = |f: &dyn Fn(&mut ElectorConfig), sid: &str| {
             let mut c = ElectorConfig::seed("127.0.0.1:2181", "/m");
