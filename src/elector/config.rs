@@ -296,6 +296,12 @@ mod tests {
                 credential: b"nocolon".to_vec(),
             });
         });
+        // Trace labels: the profile's by default, the given name otherwise.
+        assert_eq!(ElectorConfig::new("h:1", "/m").label(), "rust-safe");
+        assert_eq!(ElectorConfig::seed("h:1", "/m").label(), "rust-seed");
+        let mut named = ElectorConfig::new("h:1", "/m");
+        named.name = Some("c7".into());
+        assert_eq!(named.label(), "c7");
         // The session timeout's edges: i32::MAX ms is C's limit.
         let mut edge = ElectorConfig::new("127.0.0.1:2181", "/m");
         edge.session_timeout = Duration::from_millis(i32::MAX as u64);
