@@ -238,6 +238,12 @@ fn the_commands_exit_code_comes_back() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Said as such, naming the command (the watchdog reports it to zkha).
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("zkha: cannot start") && text.contains("/nonexistent/cmd"),
+        "{text}"
+    );
     // Released: a second run becomes master at once.
     let out = zkha()
         .args(["run", "--hosts", hosts(), "--path", &path, "--", "true"])
