@@ -722,3 +722,117 @@ fn one_command_at_a_time_when_a_paused_master_comes_back() {
     assert!(bad.is_empty(), "{bad:?}");
     term_and_wait(&mut a);
 }
+
+/// Whether `pid` runs (a zombie, or no process at all, does not).
+fn pid_running(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the `(comm)`.
+        Ok(s) => s
+            .rsplit_once(") ")
+            .map(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+fn ppid_of(pid: i32) -> Option<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s.rsplit_once(") ")?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_stalled_watchdog_cannot_keep_the_command_running_after_a_stop() {
+    // zkha's last resort: when the watchdog itself does not act on `stop`
+    // (here: SIGSTOPped), zkha kills the command's whole process group, and
+    // the watchdog, before it releases the node.
+    let d = dir("stalled-watchdog");
+    let log = d.join("cmds.log");
+    let (cpid, gpid) = (d.join("command.pid"), d.join("grandchild.pid"));
+    let path = format!("{}/m", unique_path("cli-stalled-watchdog"));
+    // A stubborn command with a stubborn grandchild in its process group,
+    // both ticking under the command's pid: only a SIGKILL to the group
+    // ends both (PDEATHSIG only reaches the command itself).
+    let tick = "while true; do echo $(date +%s%N) a tick $ZKHA_TOKEN $$ >> LOG; sleep 0.01; done";
+    let script = format!(
+        "trap '' TERM; echo $$ > CPID; echo $(date +%s%N) a start $ZKHA_TOKEN $$ >> LOG; \
+         ({tick}) & echo $! > GPID; {tick}"
+    )
+    .replace("CPID", &cpid.display().to_string())
+    .replace("GPID", &gpid.display().to_string())
+    .replace("LOG", &log.display().to_string());
+    let cmd = vec!["sh".to_string(), "-c".to_string(), script];
+    let args = ["--session-timeout", "4000", "--grace", "300"];
+    let mut a = run_proc(&path, "10.0.0.1", &cmd, &args);
+    let read_pid = |p: &Path| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+    };
+    assert!(
+        eventually(LONG, || read_pid(&cpid).is_some()
+            && read_pid(&gpid).is_some()),
+        "a never started its command"
+    );
+    let (command, grandchild) = (read_pid(&cpid).unwrap(), read_pid(&gpid).unwrap());
+    let watchdog = ppid_of(command).expect("the command's parent");
+    assert_ne!(
+        watchdog,
+        a.id() as i32,
+        "the command is not under a watchdog"
+    );
+    assert_eq!(
+        ppid_of(watchdog),
+        Some(a.id() as i32),
+        "the watchdog is not zkha's child"
+    );
+    let mut b = run_proc(&path, "10.0.0.2", &ticker("b", &log, false), &args);
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signals the watchdog that our child zkha started.
+    unsafe { libc::kill(watchdog, libc::SIGSTOP) };
+    let exited = term_and_wait_within(&mut a, LONG);
+    let gone = eventually(Duration::from_secs(5), || {
+        !pid_running(command) && !pid_running(grandchild) && !pid_running(watchdog)
+    });
+    let (alive_c, alive_g, alive_w) = (
+        pid_running(command),
+        pid_running(grandchild),
+        pid_running(watchdog),
+    );
+    // Clean up whatever a broken build left behind before judging.
+    for (pid, sig) in [
+        (-command, libc::SIGKILL),
+        (grandchild, libc::SIGKILL),
+        (watchdog, libc::SIGKILL),
+    ] {
+        // SAFETY: processes this test started (through zkha).
+        unsafe { libc::kill(pid, sig) };
+    }
+    let took_over = eventually(LONG, || started(&log, "b") == 1);
+    term_and_wait(&mut b);
+    assert!(exited, "zkha did not exit within {LONG:?} of SIGTERM");
+    assert!(
+        gone,
+        "left running after zkha exited: command {alive_c}, grandchild {alive_g}, watchdog {alive_w}"
+    );
+    assert!(took_over, "b never took over");
+    let (bad, _) = judge(&log);
+    assert!(bad.is_empty(), "{bad:?}");
+}
+
+/// SIGTERM, then waits at most `limit` for the exit (SIGKILL past it);
+/// whether it exited by itself.
+fn term_and_wait_within(p: &mut Child, limit: Duration) -> bool {
+    // SAFETY: signals our own child process.
+    unsafe { libc::kill(p.id() as i32, libc::SIGTERM) };
+    let exited = eventually(limit, || matches!(p.try_wait(), Ok(Some(_))));
+    if !exited {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    exited
+}
