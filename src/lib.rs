@@ -14,6 +14,7 @@
 mod async_ops;
 mod callback;
 pub mod child;
+pub mod clock;
 pub mod elector;
 pub mod error;
 pub mod logging;

@@ -85,15 +85,7 @@ pub struct WatchdogArgs {
 }
 
 /// Nanoseconds on CLOCK_BOOTTIME.
-pub fn boot_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+pub use zkha::clock::boot_ns;
 
 /// When, given the lease `deadline` (ns), the command gets SIGTERM and
 /// SIGKILL: SIGKILL `KILL_MARGIN` before the deadline, SIGTERM `grace`

@@ -75,13 +75,7 @@ pub const DRIFT: f64 = 0.01;
 /// Milliseconds on CLOCK_BOOTTIME: like CLOCK_MONOTONIC, but it keeps
 /// counting through system suspend, so a lease never outlives a suspend.
 pub fn boot_ms() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-    ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1_000_000.0
+    crate::clock::boot_ns() as f64 / 1_000_000.0
 }
 
 /// How long one renewal, sent at `s`, keeps the lease: `(T/2)·(1 − ρ)`.

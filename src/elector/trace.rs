@@ -18,13 +18,7 @@ use std::path::Path;
 
 /// Milliseconds on CLOCK_MONOTONIC (the clock C++'s steady_clock uses).
 pub fn monotonic_ms() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1_000_000.0
+    crate::clock::monotonic_ns() as f64 / 1_000_000.0
 }
 
 /// A field value in a trace line.
