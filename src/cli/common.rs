@@ -79,27 +79,13 @@ impl ObserveArgs {
     }
 }
 
-/// `ms` since the epoch as `YYYY-MM-DD HH:MM:SS.mmm UTC`.
+/// `ms` since the epoch as `YYYY-MM-DD HH:MM:SS.mmm UTC` (out-of-range
+/// values, which no clock gives, are shown as the raw number).
 pub fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03} UTC",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        ms.rem_euclid(1000)
-    )
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => t.strftime("%Y-%m-%d %H:%M:%S%.3f UTC").to_string(),
+        Err(_) => format!("{ms} ms since 1970 (out of range)"),
+    }
 }
 
 /// Milliseconds since the epoch, now.
@@ -117,5 +103,7 @@ mod tests {
         assert_eq!(super::utc(0), "1970-01-01 00:00:00.000 UTC");
         assert_eq!(super::utc(1_795_000_000_123), "2026-11-18 11:06:40.123 UTC");
         assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00:00.000 UTC");
+        assert_eq!(super::utc(-1), "1969-12-31 23:59:59.999 UTC");
+        assert!(super::utc(i64::MAX).contains("out of range"));
     }
 }

@@ -9,6 +9,11 @@
 //! `lost_master` (with `reason` and `valid_until`: when mastership really
 //! ended, earlier than `t` if a lease ran out), `error` (with `rc`,
 //! `message`), `exit`.
+//!
+//! The lines are written by hand, not with serde_json: they are flat objects
+//! of strings and numbers, and the library stays free of serde for users
+//! who never trace (`default-features = false` pulls in no serialisation
+//! crate). A test parses what `emit` writes with serde_json.
 
 use parking_lot::Mutex;
 use std::fmt::Write as _;
@@ -78,6 +83,10 @@ impl Trace {
                 Value::Int(i) => {
                     let _ = write!(line, ",\"{}\":{i}", escape(k));
                 }
+                // JSON has no NaN or infinity.
+                Value::Float(x) if !x.is_finite() => {
+                    let _ = write!(line, ",\"{}\":null", escape(k));
+                }
                 Value::Float(x) => {
                     let _ = write!(line, ",\"{}\":{x:.3}", escape(k));
                 }
@@ -130,5 +139,48 @@ mod tests {
         let t1 = monotonic_ms();
         let t2 = monotonic_ms();
         assert!(t2 >= t1 && t1 > 0.0);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+        /// Whatever the strings and numbers, each line is one JSON object
+        /// that serde_json reads back to the same values.
+        #[test]
+        fn every_line_is_json_that_reads_back(
+            who in "\\PC*|[\u{0}-\u{1f}\"\\\\]{0,8}",
+            key in "[a-z_]{1,8}",
+            text in proptest::prelude::any::<String>(),
+            int in proptest::prelude::any::<i64>(),
+            x in proptest::prop_oneof![
+                8 => proptest::prelude::any::<f64>(),
+                1 => proptest::strategy::Just(f64::NAN),
+                1 => proptest::strategy::Just(f64::INFINITY),
+            ],
+        ) {
+            let dir = std::env::temp_dir().join(format!("zkha-trace-prop-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let file = dir.join("t.trace");
+            let _ = std::fs::remove_file(&file);
+            let t = Trace::to_file(&file, &who).unwrap();
+            t.emit(&text, &[(&key, Value::Str(&text)), ("i", Value::Int(int)), ("x", Value::Float(x))]);
+            drop(t);
+            let line = std::fs::read_to_string(&file).unwrap();
+            proptest::prop_assert_eq!(line.lines().count(), 1, "{:?}", line);
+            let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+                proptest::test_runner::TestCaseError::fail(format!("{e}: {line:?}"))
+            })?;
+            proptest::prop_assert_eq!(v["who"].as_str(), Some(who.as_str()));
+            proptest::prop_assert_eq!(v["event"].as_str(), Some(text.as_str()));
+            if key != "i" && key != "x" && key != "t" && key != "who" && key != "pid" && key != "event" {
+                proptest::prop_assert_eq!(v[key.as_str()].as_str(), Some(text.as_str()));
+            }
+            proptest::prop_assert_eq!(v["i"].as_i64(), Some(int));
+            if x.is_finite() {
+                let back = v["x"].as_f64().unwrap();
+                proptest::prop_assert!((back - x).abs() <= 0.0005 + x.abs() * 1e-12, "{} vs {}", back, x);
+            } else {
+                proptest::prop_assert!(v["x"].is_null());
+            }
+        }
     }
 }
