@@ -1,0 +1,191 @@
+//! [`AsyncZooKeeper`]: the session's calls as futures, for async code.
+//!
+//! Layer: a thin view over [`ZooKeeper`]'s async calls (`zoo_acreate`,
+//! `zoo_aget`, …). Each method queues its C call before it returns (not on
+//! first poll, as an `async fn` would), so requests reach the server in the
+//! order they were made, whether or when they are awaited. The result is a
+//! [`Pending`], a [`Future`](std::future::Future) woken by the C completion:
+//!
+//! - runtime-agnostic: no timer, no spawned task, no runtime dependency; it
+//!   works under tokio's multi-thread runtime and under a plain `block_on`;
+//! - threads: the C completion thread only stores the result and wakes the
+//!   task (no user code, no lock held while waking, no blocking); the task
+//!   runs wherever its executor polls it;
+//! - errors, one way everywhere: an argument rejected before reaching C, or
+//!   a closed handle, is a future that is ready at once with that error;
+//!   server answers map as in the blocking calls (`ZNONODE` is
+//!   `Error::Zk(ErrorCode::NoNode)`, …);
+//! - close: a future still waiting when the handle closes gets
+//!   [`ErrorCode::Closing`](crate::ErrorCode::Closing) (the request may or
+//!   may not have been applied);
+//! - drop does not cancel: the request is already queued, so a dropped
+//!   `create` may still create its node. The completion still arrives
+//!   later (or at close) and frees its context; only the result is lost.
+//!   Time a call out (e.g. `tokio::time::timeout`) only where "maybe
+//!   applied" is acceptable: after a timed-out create, check the node's
+//!   `ephemeral_owner` against the session, as the elector does (F3).
+//!
+//! ```no_run
+//! # async fn demo() -> zkha::Result<()> {
+//! use std::time::Duration;
+//! use zkha::{Acl, AsyncZooKeeper, CreateMode, ZooKeeper};
+//!
+//! let zk = ZooKeeper::builder("127.0.0.1:2181").connect(Duration::from_secs(10))?.into_async();
+//! zk.create("/app", b"v1", &Acl::open_unsafe(), CreateMode::Persistent).await?;
+//! let (data, stat) = zk.get("/app").await?;
+//! assert_eq!((data.as_slice(), stat.version), (&b"v1"[..], 0));
+//! # Ok(()) }
+//! ```
+
+use crate::async_ops::{pending, Pending};
+use crate::error::{Error, Result};
+use crate::multi::{Op, OpResult};
+use crate::types::{Acl, CreateMode, Stat};
+use crate::zookeeper::ZooKeeper;
+use std::sync::Arc;
+
+/// A session's calls as futures: a cheap `Clone` view over one shared
+/// [`ZooKeeper`] (an `Arc`), to move into tasks. The session closes when
+/// the last view and every other `Arc` holder are dropped, or at
+/// [`close`](Self::close).
+///
+/// The methods have the blocking names, without the `watch` flags (watches
+/// stay on [`ZooKeeper`]: `wexists`, `wget`, …), and return a [`Pending`]
+/// that is `#[must_use]`, `Send` and `'static`. Dropping the last view
+/// closes the session, which waits for the C client's threads: drop it
+/// where blocking briefly is fine (not inside a C callback, where the close
+/// is handed to a helper thread anyway).
+#[derive(Clone, Debug)]
+pub struct AsyncZooKeeper {
+    zk: Arc<ZooKeeper>,
+}
+
+impl From<ZooKeeper> for AsyncZooKeeper {
+    fn from(zk: ZooKeeper) -> Self {
+        AsyncZooKeeper { zk: Arc::new(zk) }
+    }
+}
+
+impl From<Arc<ZooKeeper>> for AsyncZooKeeper {
+    fn from(zk: Arc<ZooKeeper>) -> Self {
+        AsyncZooKeeper { zk }
+    }
+}
+
+impl ZooKeeper {
+    /// This session as an [`AsyncZooKeeper`] (futures instead of blocking
+    /// calls). [`AsyncZooKeeper::blocking`] gives the handle back.
+    pub fn into_async(self) -> AsyncZooKeeper {
+        AsyncZooKeeper::from(self)
+    }
+}
+
+/// Queues `submit` with a fresh completion; its queueing error, if any,
+/// becomes a ready future.
+fn start<T: Send + 'static>(
+    submit: impl FnOnce(Box<dyn FnOnce(Result<T>) + Send>) -> Result<()>,
+) -> Pending<T> {
+    let (done, result) = pending::<T>();
+    match submit(Box::new(done)) {
+        Ok(()) => result,
+        Err(e) => Pending::ready(Err(e)),
+    }
+}
+
+impl AsyncZooKeeper {
+    /// The blocking handle of the same session (for watches, ACLs, client
+    /// ids, …). Its calls block the calling thread: from async code, run
+    /// them on a blocking thread (e.g. `tokio::task::spawn_blocking`).
+    pub fn blocking(&self) -> &ZooKeeper {
+        &self.zk
+    }
+
+    /// The shared handle itself.
+    pub fn handle(&self) -> Arc<ZooKeeper> {
+        self.zk.clone()
+    }
+
+    /// `zoo_acreate`: the created path (with its sequence suffix for
+    /// sequential modes). TTL modes have no async form in this C client:
+    /// a ready [`Error::InvalidArgument`].
+    pub fn create(
+        &self,
+        path: &str,
+        data: &[u8],
+        acl: &[Acl],
+        mode: CreateMode,
+    ) -> Pending<String> {
+        start(|done| self.zk.acreate(path, data, acl, mode, done))
+    }
+
+    /// `zoo_adelete`; `version` -1 matches any version.
+    pub fn delete(&self, path: &str, version: i32) -> Pending<()> {
+        start(|done| self.zk.adelete(path, version, done))
+    }
+
+    /// `zoo_aexists` (no watch): the Stat, or `None` for no node.
+    pub fn exists(&self, path: &str) -> Pending<Option<Stat>> {
+        start(|done| self.zk.aexists(path, done))
+    }
+
+    /// `zoo_aget` (no watch): the whole value and its Stat.
+    pub fn get(&self, path: &str) -> Pending<(Vec<u8>, Stat)> {
+        start(|done| self.zk.aget(path, done))
+    }
+
+    /// `zoo_aset`; `version` -1 matches any version. Gives the new Stat
+    /// (like the blocking `set2`).
+    pub fn set(&self, path: &str, data: &[u8], version: i32) -> Pending<Stat> {
+        start(|done| self.zk.aset(path, data, version, done))
+    }
+
+    /// `zoo_aget_children` (no watch): the children's names.
+    pub fn get_children(&self, path: &str) -> Pending<Vec<String>> {
+        start(|done| self.zk.aget_children(path, done))
+    }
+
+    /// `zoo_async`: done once the server this client is connected to has
+    /// caught up with the leader for `path`.
+    pub fn sync(&self, path: &str) -> Pending<()> {
+        start(|done| {
+            self.zk
+                .async_sync(path, move |r: Result<String>| done(r.map(|_| ())))
+        })
+    }
+
+    /// `zoo_amulti`: all operations or none, with what the blocking
+    /// [`ZooKeeper::multi`] returns ([`Error::Multi`] on failure, every
+    /// operation `Unknown` when the handle closed before the answer).
+    pub fn multi(&self, ops: &[Op]) -> Pending<Vec<OpResult>> {
+        start(|done| self.zk.amulti(ops, done))
+    }
+
+    /// Closes the session now (`zookeeper_close`, which waits for the C
+    /// client's threads); every future still waiting gets
+    /// [`ErrorCode::Closing`](crate::ErrorCode::Closing). Later calls on
+    /// any view are ready at once with [`Error::Closed`].
+    pub fn close(&self) -> Result<()> {
+        self.zk.close()
+    }
+
+    /// Whether the session was closed.
+    pub fn is_closed(&self) -> bool {
+        self.zk.is_closed()
+    }
+
+    /// Callback contexts still held for C (completions not yet called,
+    /// path watchers not yet fired): 0 once every request has completed,
+    /// whether its future was awaited or dropped.
+    pub fn outstanding_callbacks(&self) -> usize {
+        self.zk.outstanding_callbacks()
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send_static() {
+    fn is<T: Send + Sync + 'static>() {}
+    is::<AsyncZooKeeper>();
+    is::<Pending<(Vec<u8>, Stat)>>();
+    is::<Pending<Vec<OpResult>>>();
+    let _: fn(Error) -> Pending<()> = |e| Pending::ready(Err(e));
+}
