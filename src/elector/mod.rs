@@ -25,6 +25,7 @@
 //! # Ok::<(), zkha::Error>(())
 //! ```
 
+mod changes;
 mod config;
 pub mod lease;
 mod safe;
@@ -32,6 +33,7 @@ mod seed;
 mod shared;
 pub mod trace;
 
+pub use changes::{MasterChange, MasterChanges, UntilMaster};
 pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
 pub use lease::step_down_after;
 pub use shared::{read_master, read_queue, Candidate, FencingToken, Hooks, LostReason, MasterInfo};
@@ -115,6 +117,24 @@ impl Elector {
     /// whether master.
     pub fn wait_until_master(&self, timeout: Duration) -> bool {
         self.shared.wait_until_master(timeout)
+    }
+
+    /// A future ready once master with a valid lease, with the fencing
+    /// token: the async form of [`wait_until_master`](Self::wait_until_master)
+    /// (no timeout of its own; an error once the elector stops). See
+    /// [`UntilMaster`].
+    pub fn until_master(&self) -> UntilMaster {
+        UntilMaster {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// A stream of this candidate's mastership changes (became master with
+    /// its token, lost with the reason), starting with the current state if
+    /// master; each call is a new subscriber that gets every change. See
+    /// [`MasterChanges`].
+    pub fn changes(&self) -> MasterChanges {
+        self.shared.subscribe()
     }
 
     /// Gives up mastership gracefully: the node is deleted at once so a
@@ -208,6 +228,23 @@ impl Control {
     /// Same as [`Elector::resign`].
     pub fn resign(&self) -> Result<()> {
         resign(&self.0)
+    }
+
+    /// Same as [`Elector::until_master`].
+    pub fn until_master(&self) -> UntilMaster {
+        UntilMaster {
+            shared: self.0.clone(),
+        }
+    }
+
+    /// Same as [`Elector::changes`].
+    pub fn changes(&self) -> MasterChanges {
+        self.0.subscribe()
+    }
+
+    /// Same as [`Elector::token`].
+    pub fn token(&self) -> Option<FencingToken> {
+        self.0.token()
     }
 
     /// Same as [`Elector::client_id`].

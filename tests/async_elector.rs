@@ -1,0 +1,147 @@
+//! The elector from async code, against a real server: `until_master()`
+//! and the `changes()` streams, with two electors failing over (a resign,
+//! then a shutdown), under tokio's multi-thread runtime and a plain
+//! `block_on`.
+
+use futures::StreamExt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use zkha::elector::{Elector, ElectorConfig, LostReason, MasterChange, MasterChanges};
+use zkha::testing::{unique_path, TestingServer};
+use zkha::Error;
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn config(path: &str, ip: &str) -> ElectorConfig {
+    zkha::logging::set_debug_level(zkha::logging::LogLevel::Error);
+    let hosts = TestingServer::shared().unwrap().connect_string();
+    let mut c = ElectorConfig::new(hosts, path);
+    c.data = zkha::net::seed_text_data(ip);
+    c.poll_interval = Duration::from_millis(100);
+    c.session_timeout = Duration::from_millis(4000);
+    c
+}
+
+async fn within<F: Future>(what: &str, f: F) -> F::Output {
+    tokio::time::timeout(LONG, f)
+        .await
+        .unwrap_or_else(|_| panic!("deadline passed waiting for {what}"))
+}
+
+async fn next(what: &str, s: &mut MasterChanges) -> Option<MasterChange> {
+    within(what, s.next()).await
+}
+
+fn token_of(change: Option<MasterChange>) -> zkha::elector::FencingToken {
+    match change {
+        Some(MasterChange::BecameMaster(t)) => t,
+        other => panic!("expected BecameMaster, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn until_master_and_change_streams_follow_a_failover() {
+    let path = format!("{}/test", unique_path("async-elect"));
+    // Subscribed before anything happens: two subscribers on `a`.
+    let a = Arc::new(Elector::start(config(&path, "10.0.0.1"), Arc::new(())).unwrap());
+    let mut a1 = a.changes();
+    let mut a2 = a.changes();
+    let ta = within("a to win", a.until_master()).await.unwrap();
+    assert_eq!(a.token(), Some(ta));
+
+    let b = Elector::start(config(&path, "10.0.0.2"), Arc::new(())).unwrap();
+    let mut b1 = b.changes();
+    let b_master = tokio::spawn(b.control().until_master());
+
+    // Every subscriber of `a` sees the same first change.
+    assert_eq!(token_of(next("a1", &mut a1).await), ta);
+    assert_eq!(token_of(next("a2", &mut a2).await), ta);
+    assert!(!b_master.is_finished() && !b.is_master(), "two masters");
+
+    // Failover 1: a resigns, b takes over with a greater token.
+    a.resign().unwrap();
+    let tb = within("b to take over", b_master).await.unwrap().unwrap();
+    assert!(tb > ta, "fencing tokens must grow: {ta:?} then {tb:?}");
+    assert_eq!(
+        next("a1", &mut a1).await,
+        Some(MasterChange::LostMaster(LostReason::Resigned))
+    );
+    assert_eq!(
+        next("a2", &mut a2).await,
+        Some(MasterChange::LostMaster(LostReason::Resigned))
+    );
+    assert_eq!(token_of(next("b1", &mut b1).await), tb);
+    // A late subscriber starts with the current state.
+    let mut b2 = b.changes();
+    assert_eq!(b2.try_next(), Some(MasterChange::BecameMaster(tb)));
+    assert_eq!(b2.try_next(), None);
+
+    // Failover 2: b shuts down (on a blocking thread: it joins the
+    // election thread), a wins again.
+    let a_master = a.until_master();
+    tokio::task::spawn_blocking(move || b.shutdown())
+        .await
+        .unwrap();
+    let ta2 = within("a to win again", a_master).await.unwrap();
+    assert!(ta2 > tb, "{tb:?} then {ta2:?}");
+    assert_eq!(token_of(next("a1", &mut a1).await), ta2);
+    assert_eq!(token_of(next("a2", &mut a2).await), ta2);
+    // b's streams: lost by shutdown, then the end.
+    assert_eq!(
+        next("b1", &mut b1).await,
+        Some(MasterChange::LostMaster(LostReason::Shutdown))
+    );
+    assert_eq!(next("b1 end", &mut b1).await, None);
+    assert_eq!(
+        next("b2", &mut b2).await,
+        Some(MasterChange::LostMaster(LostReason::Shutdown))
+    );
+    assert_eq!(next("b2 end", &mut b2).await, None);
+    // A dropped subscriber does not hold anything up.
+    drop(a2);
+
+    // A standby's "until master" ends with an error when its elector shuts
+    // down instead of hanging.
+    let c = Elector::start(config(&path, "10.0.0.3"), Arc::new(())).unwrap();
+    let c_master = tokio::spawn(c.control().until_master());
+    let mut c1 = c.changes();
+    tokio::task::spawn_blocking(move || c.shutdown())
+        .await
+        .unwrap();
+    assert!(matches!(
+        within("c's until_master", c_master).await.unwrap(),
+        Err(Error::Closed)
+    ));
+    assert_eq!(next("c1 end", &mut c1).await, None, "c never was master");
+
+    let a = Arc::try_unwrap(a).unwrap_or_else(|_| panic!("a is still shared"));
+    tokio::task::spawn_blocking(move || a.shutdown())
+        .await
+        .unwrap();
+    assert_eq!(
+        next("a1", &mut a1).await,
+        Some(MasterChange::LostMaster(LostReason::Shutdown))
+    );
+    assert_eq!(next("a1 end", &mut a1).await, None);
+}
+
+/// No runtime: `until_master` and a change stream under a plain
+/// `block_on`, on its own thread with a deadline.
+#[test]
+fn until_master_under_a_plain_block_on() {
+    let path = format!("{}/test", unique_path("async-elect-block"));
+    let a = Elector::start(config(&path, "10.0.0.1"), Arc::new(())).unwrap();
+    let (until, mut changes) = (a.until_master(), a.changes());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = futures::executor::block_on(async {
+            let token = until.await?;
+            Ok::<_, Error>((token, changes.next().await))
+        });
+        drop(tx.send(r));
+    });
+    let (token, first) = rx.recv_timeout(LONG).expect("deadline").unwrap();
+    assert_eq!(first, Some(MasterChange::BecameMaster(token)));
+    assert_eq!(a.token(), Some(token));
+}
