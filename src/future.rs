@@ -1,41 +1,6 @@
-//! [`AsyncZooKeeper`]: the session's calls as futures, for async code.
-//!
-//! Layer: a thin view over [`ZooKeeper`]'s async calls (`zoo_acreate`,
-//! `zoo_aget`, …). Each method queues its C call before it returns (not on
-//! first poll, as an `async fn` would), so requests reach the server in the
-//! order they were made, whether or when they are awaited. The result is a
-//! [`Pending`], a [`Future`](std::future::Future) woken by the C completion:
-//!
-//! - runtime-agnostic: no timer, no spawned task, no runtime dependency; it
-//!   works under tokio's multi-thread runtime and under a plain `block_on`;
-//! - threads: the C completion thread only stores the result and wakes the
-//!   task (no user code, no lock held while waking, no blocking); the task
-//!   runs wherever its executor polls it;
-//! - errors, one way everywhere: an argument rejected before reaching C, or
-//!   a closed handle, is a future that is ready at once with that error;
-//!   server answers map as in the blocking calls (`ZNONODE` is
-//!   `Error::Zk(ErrorCode::NoNode)`, …);
-//! - close: a future still waiting when the handle closes gets
-//!   [`ErrorCode::Closing`](crate::ErrorCode::Closing) (the request may or
-//!   may not have been applied);
-//! - drop does not cancel: the request is already queued, so a dropped
-//!   `create` may still create its node. The completion still arrives
-//!   later (or at close) and frees its context; only the result is lost.
-//!   Time a call out (e.g. `tokio::time::timeout`) only where "maybe
-//!   applied" is acceptable: after a timed-out create, check the node's
-//!   `ephemeral_owner` against the session, as the elector does (F3).
-//!
-//! ```no_run
-//! # async fn demo() -> zkha::Result<()> {
-//! use std::time::Duration;
-//! use zkha::{Acl, AsyncZooKeeper, CreateMode, ZooKeeper};
-//!
-//! let zk = ZooKeeper::builder("127.0.0.1:2181").connect(Duration::from_secs(10))?.into_async();
-//! zk.create("/app", b"v1", &Acl::open_unsafe(), CreateMode::Persistent).await?;
-//! let (data, stat) = zk.get("/app").await?;
-//! assert_eq!((data.as_slice(), stat.version), (&b"v1"[..], 0));
-//! # Ok(()) }
-//! ```
+//! [`AsyncZooKeeper`]: the session's calls as futures, for async code (a
+//! thin view over the `zoo_a*` calls of `async_ops.rs`; the rules are on
+//! the type, where rustdoc shows them).
 
 use crate::async_ops::{pending, Pending};
 use crate::error::{Error, Result};
@@ -45,16 +10,61 @@ use crate::zookeeper::ZooKeeper;
 use std::sync::Arc;
 
 /// A session's calls as futures: a cheap `Clone` view over one shared
-/// [`ZooKeeper`] (an `Arc`), to move into tasks. The session closes when
-/// the last view and every other `Arc` holder are dropped, or at
-/// [`close`](Self::close).
+/// [`ZooKeeper`] (an `Arc`), to move into tasks.
 ///
 /// The methods have the blocking names, without the `watch` flags (watches
-/// stay on [`ZooKeeper`]: `wexists`, `wget`, …), and return a [`Pending`]
-/// that is `#[must_use]`, `Send` and `'static`. Dropping the last view
-/// closes the session, which waits for the C client's threads: drop it
-/// where blocking briefly is fine (not inside a C callback, where the close
-/// is handed to a helper thread anyway).
+/// stay on [`ZooKeeper`]: `wexists`, `wget`, …), and each returns a
+/// [`Pending`], a `#[must_use]`, `Send + 'static`
+/// [`Future`](std::future::Future) woken by the C completion.
+///
+/// - Order: each method queues its C call (`zoo_acreate`, `zoo_aget`, …)
+///   before it returns, not on first poll as an `async fn` would, so
+///   requests reach the server in the order they were made, whether or
+///   when they are awaited.
+/// - Runtime-agnostic: no timer, no spawned task, no runtime dependency;
+///   it works under tokio's multi-thread runtime and under a plain
+///   `block_on`.
+/// - Threads: the C completion thread only stores the result and wakes the
+///   task (no user code, no lock held while waking, no blocking); the task
+///   runs wherever its executor polls it.
+/// - Errors, one way everywhere: an argument rejected before reaching C,
+///   or a closed handle, is a future that is ready at once with that error;
+///   server answers map as in the blocking calls (`ZNONODE` is
+///   `Error::Zk(ErrorCode::NoNode)`, …).
+/// - Close: a future still waiting when the handle closes gets
+///   [`ErrorCode::Closing`](crate::ErrorCode::Closing) (the request may or
+///   may not have been applied).
+/// - Drop does not cancel: the request is already queued, so a dropped
+///   `create` may still create its node. Its completion still arrives later
+///   (or at close) and frees its context; only the result is lost. Time a
+///   call out (e.g. `tokio::time::timeout`) only where "maybe applied" is
+///   acceptable: after a timed-out create, compare the node's
+///   `ephemeral_owner` with the session, as the elector does (F3).
+/// - Lifetime: the session closes when the last view and every other `Arc`
+///   holder are dropped, or at [`close`](Self::close). Both wait for the C
+///   client's threads: do them where blocking briefly is fine (e.g.
+///   `tokio::task::spawn_blocking`).
+///
+/// ```
+/// use std::time::Duration;
+/// use zkha::{Acl, CreateMode, ErrorCode, ZooKeeper};
+///
+/// let server = zkha::testing::TestingServer::shared()?;
+/// let zk = ZooKeeper::builder(server.connect_string())
+///     .connect(Duration::from_secs(30))?
+///     .into_async();
+/// let path = zkha::testing::unique_path("doc-async");
+/// // No runtime needed: any executor drives these futures.
+/// futures::executor::block_on(async {
+///     zk.create(&path, b"v1", &Acl::open_unsafe(), CreateMode::Persistent).await?;
+///     let (data, stat) = zk.get(&path).await?;
+///     assert_eq!((data.as_slice(), stat.version), (&b"v1"[..], 0));
+///     let missing = zk.get(&format!("{path}/none")).await;
+///     assert_eq!(missing.unwrap_err().code(), Some(ErrorCode::NoNode));
+///     zk.delete(&path, 0).await
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct AsyncZooKeeper {
     zk: Arc<ZooKeeper>,

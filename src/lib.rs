@@ -6,7 +6,8 @@
 //!   watcher callbacks, client ids, and async calls;
 //! - [`AsyncZooKeeper`]: the same session's calls as futures (`.await`),
 //!   runtime-agnostic (tokio or a plain `block_on`), see [`Pending`];
-//! - [`elector`]: master/standby election, seed and safe profiles;
+//! - [`elector`]: master/standby election, seed and safe profiles, with a
+//!   future for "until master" and a stream of mastership changes;
 //! - [`logging`]: the C client's process-wide log level and stream, and a
 //!   bridge into the `log` crate;
 //! - [`testing`]: real ZooKeeper servers (`TestingServer`, `TestingCluster`)

@@ -24,6 +24,29 @@
 //! elector.run(); // S4: every poll interval, do_work while master; returns after stop()
 //! # Ok::<(), zkha::Error>(())
 //! ```
+//!
+//! From async code (any executor; no runtime needed): [`Elector::until_master`]
+//! is a future for "until master" (the token, lease-aware like
+//! [`Elector::wait_until_master`]), [`Elector::changes`] a `Stream` of
+//! [`MasterChange`]s, one queue per subscriber; both are also on
+//! [`Control`], which tasks can own.
+//!
+//! ```
+//! use futures::StreamExt;
+//! use std::sync::Arc;
+//! use zkha::elector::{Elector, ElectorConfig, MasterChange};
+//!
+//! let server = zkha::testing::TestingServer::shared()?;
+//! let path = format!("{}/master", zkha::testing::unique_path("doc-elector"));
+//! let elector = Elector::start(ElectorConfig::new(server.connect_string(), &path), Arc::new(()))?;
+//! let mut changes = elector.changes();
+//! futures::executor::block_on(async {
+//!     let token = elector.until_master().await?;
+//!     assert_eq!(changes.next().await, Some(MasterChange::BecameMaster(token)));
+//!     Ok::<_, zkha::Error>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod changes;
 mod config;
