@@ -139,3 +139,58 @@ impl<T> std::fmt::Debug for Receiver<T> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+    use std::time::Duration;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_send_wakes_the_polling_task_once_and_then_reads_closed() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let (tx, rx) = channel::<u8>();
+        assert!(rx.poll(&mut cx).is_pending());
+        assert!(rx.poll(&mut cx).is_pending()); // same waker: kept, not stacked
+        tx.send(Ok(7));
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(rx.poll(&mut cx), Poll::Ready(Ok(7))));
+        assert!(matches!(rx.poll(&mut cx), Poll::Ready(Err(Error::Closed))));
+    }
+
+    #[test]
+    fn a_sender_dropped_unsent_ends_waits_and_polls_with_closed() {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let (tx, rx) = channel::<u8>();
+        assert!(rx.poll(&mut Context::from_waker(&waker)).is_pending());
+        drop(tx);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(rx.wait_until(None), Some(Err(Error::Closed))));
+    }
+
+    #[test]
+    fn a_timed_out_wait_leaves_the_value_to_come() {
+        let (tx, rx) = channel::<u8>();
+        let soon = Instant::now() + Duration::from_millis(10);
+        assert!(rx.wait_until(Some(soon)).is_none());
+        assert!(rx.try_take().is_none() && !rx.is_done());
+        let sender = std::thread::spawn(move || tx.send(Ok(3)));
+        assert!(matches!(rx.wait_until(None), Some(Ok(3))));
+        sender.join().unwrap();
+        assert!(matches!(
+            ready::<u8>(Err(Error::Closed)).try_take(),
+            Some(Err(Error::Closed))
+        ));
+    }
+}

@@ -58,12 +58,14 @@ impl Hub {
     /// A new subscriber whose queue starts with `first` (the state at the
     /// time of subscribing, taken under the same lock as the changes).
     pub(crate) fn subscribe(&self, first: Option<MasterChange>) -> MasterChanges {
+        // Under the subscribers' lock, which `end` holds while it marks the
+        // end: a subscriber is either ended here or drained (and ended) there.
+        let mut subs = self.subscribers.lock();
         let queue = Arc::new(Mutex::new(Queue {
             items: first.into_iter().collect(),
-            ended: self.ended.load(std::sync::atomic::Ordering::Acquire),
+            ended: self.ended(),
             waker: None,
         }));
-        let mut subs = self.subscribers.lock();
         subs.retain(|s| s.strong_count() > 0);
         subs.push(Arc::downgrade(&queue));
         MasterChanges { queue }
@@ -96,13 +98,11 @@ impl Hub {
     /// The elector shut down: streams end once drained, "until master"
     /// futures resolve with an error.
     pub(crate) fn end(&self) {
-        self.ended.store(true, std::sync::atomic::Ordering::Release);
-        let subs: Vec<_> = self
-            .subscribers
-            .lock()
-            .drain(..)
-            .filter_map(|s| s.upgrade())
-            .collect();
+        let subs: Vec<_> = {
+            let mut subs = self.subscribers.lock();
+            self.ended.store(true, std::sync::atomic::Ordering::Release);
+            subs.drain(..).filter_map(|s| s.upgrade()).collect()
+        };
         let mut wake = self.take_waiters();
         for queue in subs {
             let mut q = queue.lock();
@@ -216,5 +216,83 @@ impl std::future::Future for UntilMaster {
 impl std::fmt::Debug for UntilMaster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UntilMaster").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn poll(s: &mut MasterChanges, waker: &Waker) -> Poll<Option<MasterChange>> {
+        Pin::new(s).poll_next(&mut Context::from_waker(waker))
+    }
+
+    const TOKEN: FencingToken = FencingToken {
+        czxid: 42,
+        sequence: None,
+    };
+
+    #[test]
+    fn every_subscriber_gets_every_change_then_the_end() {
+        let hub = Hub::default();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut a = hub.subscribe(None);
+        let mut b = hub.subscribe(Some(MasterChange::BecameMaster(TOKEN)));
+        assert!(poll(&mut a, &waker).is_pending());
+        hub.publish(MasterChange::LostMaster(LostReason::Resigned))
+            .wake();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "a's task is woken");
+        let dropped = hub.subscribe(None);
+        drop(dropped);
+        hub.publish(MasterChange::BecameMaster(TOKEN)).wake();
+        assert_eq!(hub.subscribers.lock().len(), 2, "dropped ones are pruned");
+        hub.end();
+        let lost = MasterChange::LostMaster(LostReason::Resigned);
+        let became = MasterChange::BecameMaster(TOKEN);
+        for (s, want) in [
+            (&mut a, vec![lost.clone(), became.clone()]),
+            (&mut b, vec![became.clone(), lost, became]),
+        ] {
+            for w in want {
+                assert_eq!(poll(s, &waker), Poll::Ready(Some(w)));
+            }
+            assert_eq!(poll(s, &waker), Poll::Ready(None));
+        }
+        let mut late = hub.subscribe(None);
+        assert_eq!(
+            poll(&mut late, &waker),
+            Poll::Ready(None),
+            "subscribed after the end"
+        );
+    }
+
+    #[test]
+    fn waiters_are_woken_by_pings_changes_and_the_end() {
+        let hub = Hub::default();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        hub.wait(&waker);
+        hub.wait(&waker); // the same task once
+        hub.ping();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        hub.ping();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "woken once per wait");
+        hub.wait(&waker);
+        hub.publish(MasterChange::BecameMaster(TOKEN)).wake();
+        hub.wait(&waker);
+        assert!(!hub.ended());
+        hub.end();
+        assert!(hub.ended());
+        assert_eq!(count.0.load(Ordering::SeqCst), 3);
     }
 }
