@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use zkha::elector::{Elector, ElectorConfig, LostReason, MasterChange, MasterChanges};
-use zkha::testing::{unique_path, TestingServer};
+use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 use zkha::Error;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -124,6 +124,47 @@ async fn until_master_and_change_streams_follow_a_failover() {
         Some(MasterChange::LostMaster(LostReason::Shutdown))
     );
     assert_eq!(next("a1 end", &mut a1).await, None);
+}
+
+/// Cut off from ZooKeeper, the master steps down on its own (lease or
+/// disconnection, F1) and says so on the stream; a new `until_master`
+/// stays pending while cut off (its lease cannot be renewed) and resolves
+/// once the link is back and mastership is proved again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_shows_on_the_stream_and_until_master_waits_for_a_valid_lease() {
+    let path = format!("{}/test", unique_path("async-elect-cut"));
+    let proxy = TcpProxy::start(TestingServer::shared().unwrap().connect_string()).unwrap();
+    let mut c = config(&path, "10.0.0.1");
+    c.hosts = proxy.connect_string();
+    let e = Elector::start(c, Arc::new(())).unwrap();
+    let mut changes = e.changes();
+    let t1 = within("the first win", e.until_master()).await.unwrap();
+    assert_eq!(token_of(next("became", &mut changes).await), t1);
+
+    proxy.set_mode(ProxyMode::Blackhole);
+    match next("the step-down", &mut changes).await {
+        Some(MasterChange::LostMaster(
+            LostReason::LeaseExpired | LostReason::Disconnected | LostReason::SessionExpired,
+        )) => {}
+        other => panic!("expected a step-down for the partition, got {other:?}"),
+    }
+    assert!(!e.is_master());
+    let mut again = e.until_master();
+    assert!(
+        futures::poll!(&mut again).is_pending(),
+        "until_master resolved while cut off"
+    );
+
+    proxy.set_mode(ProxyMode::Pass);
+    let t2 = within("mastership after the partition", again)
+        .await
+        .unwrap();
+    // The same node kept by a surviving session (F3), or a new one.
+    assert!(t2 >= t1, "{t1:?} then {t2:?}");
+    assert_eq!(token_of(next("became again", &mut changes).await), t2);
+    tokio::task::spawn_blocking(move || e.shutdown())
+        .await
+        .unwrap();
 }
 
 /// No runtime: `until_master` and a change stream under a plain
