@@ -79,13 +79,7 @@ async fn run() -> Result<(), BoxError> {
     let mut config = ElectorConfig::new(&o.hosts, &o.path);
     config.data = zkha::net::seed_text_data(&o.name);
     config.poll_interval = Duration::from_millis(100);
-    // Connecting blocks briefly: do it off the runtime's worker threads.
-    let hosts = o.hosts.clone();
-    let zk: AsyncZooKeeper = tokio::task::spawn_blocking(move || {
-        ZooKeeper::builder(&hosts).connect(Duration::from_secs(30))
-    })
-    .await??
-    .into_async();
+    let zk = AsyncZooKeeper::connect(ZooKeeper::builder(&o.hosts), Duration::from_secs(30)).await?;
     let elector = Elector::start(config, Arc::new(()))?;
     let mut changes = elector.changes();
     let record = format!("{}-work", o.path);

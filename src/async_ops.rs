@@ -50,6 +50,13 @@ impl<T> Pending<T> {
         }
     }
 
+    /// A sender and the `Pending` it fills, for results made in Rust (not
+    /// by a C completion).
+    pub(crate) fn channel() -> (oneshot::Sender<T>, Pending<T>) {
+        let (tx, rx) = oneshot::channel();
+        (tx, Pending { rx })
+    }
+
     /// Blocks until the completion runs.
     ///
     /// From a callback (the C completion thread, which alone can run the

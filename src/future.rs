@@ -6,8 +6,9 @@ use crate::async_ops::{pending, Pending};
 use crate::error::Result;
 use crate::multi::{Op, OpResult};
 use crate::types::{Acl, CreateMode, Stat};
-use crate::zookeeper::ZooKeeper;
+use crate::zookeeper::{ZooKeeper, ZooKeeperBuilder};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A session's calls as futures: a cheap `Clone` view over one shared
 /// [`ZooKeeper`] (an `Arc`), to move into tasks.
@@ -103,6 +104,33 @@ fn start<T: Send + 'static>(
 }
 
 impl AsyncZooKeeper {
+    /// `builder.init()` at once (its errors make a ready future), then a
+    /// future ready once the session is connected, as
+    /// [`ZooKeeperBuilder::connect`] with `timeout` but without blocking the
+    /// caller: the wait runs on a helper thread of its own, which only waits
+    /// on the session's state. Dropped before that, the helper closes the
+    /// session when its wait ends.
+    pub fn connect(builder: ZooKeeperBuilder, timeout: Duration) -> Pending<AsyncZooKeeper> {
+        let zk = match builder.init() {
+            Ok(zk) => zk,
+            Err(e) => return Pending::ready(Err(e)),
+        };
+        let (tx, result) = Pending::channel();
+        let waiter = std::thread::Builder::new()
+            .name("zkha-connect".into())
+            .spawn(move || {
+                let connected = zk.wait_connected(timeout).map(|()| zk.into_async());
+                tx.send(connected);
+            });
+        match waiter {
+            Ok(_) => result,
+            Err(e) => Pending::ready(Err(crate::Error::invalid(
+                crate::error::Argument::Other,
+                format!("cannot start the connecting thread: {e}"),
+            ))),
+        }
+    }
+
     /// The blocking handle of the same session (for watches, ACLs, client
     /// ids, …). Its calls block the calling thread: from async code, run
     /// them on a blocking thread (e.g. `tokio::task::spawn_blocking`).

@@ -195,6 +195,39 @@ async fn calls_and_errors_under_tokio() {
     assert_eq!(within(zk.get_children(&base)).await.unwrap().len(), 64);
 }
 
+/// Connecting without blocking: ready once connected; bad hosts are a
+/// ready typed error; a server that never answers ends in a timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_is_a_future_too() {
+    let server = TestingServer::shared().unwrap();
+    let zk = within(AsyncZooKeeper::connect(
+        ZooKeeper::builder(server.connect_string()),
+        LONG,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        zk.blocking().state().unwrap(),
+        zkha::State::Connected,
+        "ready only once connected"
+    );
+    assert!(within(zk.exists("/")).await.unwrap().is_some());
+
+    assert!(matches!(
+        AsyncZooKeeper::connect(ZooKeeper::builder(""), LONG).now_or_never(),
+        Some(Err(Error::InvalidArgument { .. }))
+    ));
+
+    let proxy = TcpProxy::start(server.connect_string()).unwrap();
+    proxy.set_mode(ProxyMode::Blackhole);
+    let r = within(AsyncZooKeeper::connect(
+        ZooKeeper::builder(&proxy.connect_string()),
+        Duration::from_millis(500),
+    ))
+    .await;
+    assert!(matches!(r, Err(Error::Timeout(_))), "{r:?}");
+}
+
 #[test]
 fn calls_and_errors_under_a_plain_block_on() {
     let zk = connect().into_async();

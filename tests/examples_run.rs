@@ -112,6 +112,7 @@ fn async_term(out: &str, name: &str, works: u32) -> i64 {
 /// last write.
 #[test]
 fn async_master_example_fails_over_under_tokio() {
+    zkha::logging::set_debug_level(zkha::logging::LogLevel::Warn);
     let server = TestingServer::shared().unwrap();
     let path = format!("{}/test", unique_path("asyncex"));
     let start = |name: &str, works: &str| {
