@@ -50,6 +50,11 @@ impl<T> Pending<T> {
         }
     }
 
+    /// The `Pending` of a receiver made elsewhere (a watch's).
+    pub(crate) fn from_receiver(rx: oneshot::Receiver<T>) -> Pending<T> {
+        Pending { rx }
+    }
+
     /// A sender and the `Pending` it fills, for results made in Rust (not
     /// by a C completion).
     pub(crate) fn channel() -> (oneshot::Sender<T>, Pending<T>) {
@@ -128,7 +133,7 @@ pub(crate) extern "C" fn string_done(rc: c_int, value: *const c_char, data: *con
     }
 }
 
-extern "C" fn stat_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
+pub(crate) extern "C" fn stat_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
     // SAFETY: data is a CompletionContext<Stat>, called once; stat is valid
     // (or NULL) during the call.
     if let Some(ctx) = unsafe { take_completion::<Stat>(data) } {
@@ -143,7 +148,7 @@ extern "C" fn stat_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_voi
     }
 }
 
-extern "C" fn exists_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
+pub(crate) extern "C" fn exists_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
     // SAFETY: data is a CompletionContext<Option<Stat>>, called once.
     if let Some(ctx) = unsafe { take_completion::<Option<Stat>>(data) } {
         let r = match rc {
@@ -155,7 +160,7 @@ extern "C" fn exists_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_v
     }
 }
 
-extern "C" fn data_done(
+pub(crate) extern "C" fn data_done(
     rc: c_int,
     value: *const c_char,
     len: c_int,
@@ -177,7 +182,11 @@ extern "C" fn data_done(
     }
 }
 
-extern "C" fn strings_done(rc: c_int, strings: *const zk_sys::String_vector, data: *const c_void) {
+pub(crate) extern "C" fn strings_done(
+    rc: c_int,
+    strings: *const zk_sys::String_vector,
+    data: *const c_void,
+) {
     // SAFETY: data is a CompletionContext<Vec<String>>, called once; the
     // vector is valid (C frees it) during the call.
     if let Some(ctx) = unsafe { take_completion::<Vec<String>>(data) } {

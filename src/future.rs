@@ -3,9 +3,11 @@
 //! the type, where rustdoc shows them).
 
 use crate::async_ops::{pending, Pending};
+use crate::async_watch::duplicate;
 use crate::error::Result;
 use crate::multi::{Op, OpResult};
-use crate::types::{Acl, CreateMode, Stat};
+use crate::oneshot;
+use crate::types::{Acl, CreateMode, Stat, WatchedEvent};
 use crate::zookeeper::{ZooKeeper, ZooKeeperBuilder};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +15,10 @@ use std::time::Duration;
 /// A session's calls as futures: a cheap `Clone` view over one shared
 /// [`ZooKeeper`] (an `Arc`), to move into tasks.
 ///
-/// The methods have the blocking names, without the `watch` flags (watches
-/// stay on [`ZooKeeper`]: `wexists`, `wget`, …), and each returns a
-/// [`Pending`], a `#[must_use]`, `Send + 'static`
-/// [`Future`](std::future::Future) woken by the C completion.
+/// The methods have the blocking names, without the `watch` flags, and
+/// each returns a [`Pending`], a `#[must_use]`, `Send + 'static`
+/// [`Future`](std::future::Future) woken by the C completion; `wexists`,
+/// `wget` and `wget_children` return a second one for their one-shot watch.
 ///
 /// - Order: each method queues its C call (`zoo_acreate`, `zoo_aget`, …)
 ///   before it returns, not on first poll as an `async fn` would, so
@@ -103,6 +105,20 @@ fn start<T: Send + 'static>(
     }
 }
 
+/// Queues a watched read; a queueing error makes both futures ready with it.
+fn start_watched<T: Send + 'static>(
+    submit: impl FnOnce(Box<dyn FnOnce(Result<T>) + Send>) -> Result<oneshot::Receiver<WatchedEvent>>,
+) -> (Pending<T>, Pending<WatchedEvent>) {
+    let (done, result) = pending::<T>();
+    match submit(Box::new(done)) {
+        Ok(watch) => (result, Pending::from_receiver(watch)),
+        Err(e) => {
+            let again = duplicate(&e);
+            (Pending::ready(Err(e)), Pending::ready(Err(again)))
+        }
+    }
+}
+
 impl AsyncZooKeeper {
     /// `builder.init()` at once (its errors make a ready future), then a
     /// future ready once the session is connected, as
@@ -169,6 +185,33 @@ impl AsyncZooKeeper {
     /// `zoo_aget` (no watch): the whole value and its Stat.
     pub fn get(&self, path: &str) -> Pending<(Vec<u8>, Stat)> {
         start(|done| self.zk.aget(path, done))
+    }
+
+    /// `zoo_awexists`: like [`exists`](Self::exists), and a one-shot watch
+    /// on `path` (set whether or not the node exists), as a second future.
+    /// See [`wget`](Self::wget) for what the watch future gives.
+    pub fn wexists(&self, path: &str) -> (Pending<Option<Stat>>, Pending<WatchedEvent>) {
+        start_watched(|done| self.zk.awexists(path, done))
+    }
+
+    /// `zoo_awget`: like [`get`](Self::get), and a one-shot watch on the
+    /// node as a second future. The watch future gives the node event
+    /// (changed, deleted, …: the watch's last call; the C client's session
+    /// events in between are not sent); the read's error when it set no
+    /// watch (`ZNONODE` here: watch with `wexists` for a node to appear);
+    /// `ErrorCode::SessionExpired` if the session ends first; and
+    /// [`Error::Closed`](crate::Error::Closed) if the handle closes first.
+    /// Dropping it leaves the watch set in the C client until it fires or
+    /// the handle closes, which then frees it.
+    pub fn wget(&self, path: &str) -> (Pending<(Vec<u8>, Stat)>, Pending<WatchedEvent>) {
+        start_watched(|done| self.zk.awget(path, done))
+    }
+
+    /// `zoo_awget_children`: like [`get_children`](Self::get_children), and
+    /// a one-shot watch on the children as a second future (see
+    /// [`wget`](Self::wget)).
+    pub fn wget_children(&self, path: &str) -> (Pending<Vec<String>>, Pending<WatchedEvent>) {
+        start_watched(|done| self.zk.awget_children(path, done))
     }
 
     /// `zoo_aset`; `version` -1 matches any version. Gives the new Stat

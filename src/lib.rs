@@ -15,6 +15,7 @@
 //! - [`net`]: this host's address, the seed design's node data.
 
 mod async_ops;
+mod async_watch;
 mod callback;
 pub mod child;
 pub mod clock;

@@ -7,7 +7,8 @@ use std::future::Future;
 use std::time::Duration;
 use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 use zkha::{
-    pending, Acl, AsyncZooKeeper, CreateMode, Error, ErrorCode, Op, OpResult, Pending, ZooKeeper,
+    pending, Acl, AsyncZooKeeper, CreateMode, Error, ErrorCode, EventType, Op, OpResult, Pending,
+    WatchedEvent, ZooKeeper,
 };
 
 const LONG: Duration = Duration::from_secs(30);
@@ -313,10 +314,11 @@ async fn close_completes_pending_futures_with_closing_and_frees_dropped_ones() {
         }
     }
     let get = zk.get(&base);
+    let (wget, wget_watch) = zk.wget(&base);
     // A future dropped by a timeout, as `select!`/`timeout` do.
     let timed = tokio::time::timeout(Duration::from_millis(50), zk.get(&base)).await;
     assert!(timed.is_err(), "no answer can come through a blackhole");
-    assert!(zk.outstanding_callbacks() >= 102);
+    assert!(zk.outstanding_callbacks() >= 104);
 
     // Close on a blocking thread (it joins the C client's threads).
     let closer = zk.clone();
@@ -328,6 +330,9 @@ async fn close_completes_pending_futures_with_closing_and_frees_dropped_ones() {
         assert_eq!(code(within(f).await), ErrorCode::Closing);
     }
     assert_eq!(code(within(get).await), ErrorCode::Closing);
+    // A watched read in flight: no answer, so no watch; both say Closing.
+    assert_eq!(code(within(wget).await), ErrorCode::Closing);
+    assert_eq!(code(within(wget_watch).await), ErrorCode::Closing);
     assert_eq!(
         zk.outstanding_callbacks(),
         0,
@@ -345,6 +350,96 @@ async fn close_completes_pending_futures_with_closing_and_frees_dropped_ones() {
         Vec::<String>::new(),
         "nothing passed the blackhole"
     );
+}
+
+/// Watched reads: the read's result, then the watch's node event as a
+/// second future (session events in between are not sent). A read that
+/// sets no watch (ZNONODE for get) gives its error to both and frees the
+/// watch context; a dropped watch future leaves the watch to fire and be
+/// freed; close ends a watch still set with `Error::Closed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_are_futures_of_their_node_event() {
+    let zk = connect().into_async();
+    let other = connect().into_async();
+    let base = unique_path("async-watch");
+    let open = Acl::open_unsafe();
+    within(zk.create(&base, b"v0", &open, CreateMode::Persistent))
+        .await
+        .unwrap();
+    let event = |t: EventType, path: &str| WatchedEvent {
+        event_type: t,
+        state: zkha::State::Connected,
+        path: path.to_owned(),
+    };
+
+    // get + data watch: fires on the change, not before.
+    let (got, mut changed) = zk.wget(&base);
+    assert_eq!(within(got).await.unwrap().0, b"v0");
+    assert!(futures::poll!(&mut changed).is_pending(), "fired early");
+    within(other.set(&base, b"v1", -1)).await.unwrap();
+    assert_eq!(
+        within(changed).await.unwrap(),
+        event(EventType::Changed, &base)
+    );
+
+    // exists on no node + exists watch: fires on creation.
+    let child = format!("{base}/c");
+    let (none, created) = zk.wexists(&child);
+    assert_eq!(within(none).await.unwrap(), None);
+    let (kids, kids_changed) = zk.wget_children(&base);
+    assert!(within(kids).await.unwrap().is_empty());
+    within(other.create(&child, b"", &open, CreateMode::Persistent))
+        .await
+        .unwrap();
+    assert_eq!(
+        within(created).await.unwrap(),
+        event(EventType::Created, &child)
+    );
+    assert_eq!(
+        within(kids_changed).await.unwrap(),
+        event(EventType::Child, &base)
+    );
+
+    // No node for get: no watch set; both futures get ZNONODE, nothing kept.
+    let (missing, no_watch) = zk.wget(&format!("{base}/none"));
+    assert_eq!(code(within(missing).await), ErrorCode::NoNode);
+    assert_eq!(code(within(no_watch).await), ErrorCode::NoNode);
+    assert_eq!(zk.outstanding_callbacks(), 0, "the unset watch was kept");
+
+    // A dropped watch future: the watch still fires and is freed.
+    let (got, dropped) = zk.wget(&child);
+    within(got).await.unwrap();
+    drop(dropped);
+    assert_eq!(zk.outstanding_callbacks(), 1, "the watch is set");
+    within(other.delete(&child, -1)).await.unwrap();
+    within(async {
+        while zk.outstanding_callbacks() != 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+
+    // Bad input: both ready with the error.
+    let (bad, bad_watch) = zk.wexists("relative");
+    assert!(matches!(
+        bad.now_or_never(),
+        Some(Err(Error::InvalidArgument { .. }))
+    ));
+    assert!(matches!(
+        bad_watch.now_or_never(),
+        Some(Err(Error::InvalidArgument { .. }))
+    ));
+
+    // Close with a watch set: the watch future ends with Closed.
+    let (got, never) = zk.wget(&base);
+    within(got).await.unwrap();
+    let closer = zk.clone();
+    within(tokio::task::spawn_blocking(move || closer.close()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(within(never).await, Err(Error::Closed)));
+    assert_eq!(zk.outstanding_callbacks(), 0);
 }
 
 /// `Pending` from `pending()` is the same future: a completion closure
