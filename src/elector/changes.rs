@@ -191,6 +191,8 @@ impl std::fmt::Debug for MasterChanges {
 /// timeout of its own: wrap it in your runtime's (`tokio::time::timeout`).
 /// Once the elector is stopped or shut down (it will not become master any
 /// more) it resolves with [`Error::Closed`](crate::Error::Closed).
+/// In the seed profile the election happens in [`Elector::run`](super::Elector::run)
+/// (S4): it must be running, on a thread of its own, for this to resolve.
 #[must_use = "futures do nothing unless polled"]
 pub struct UntilMaster {
     pub(crate) shared: Arc<super::shared::Shared>,
