@@ -1,42 +1,79 @@
 //! Asynchronous calls (`zoo_acreate`, `zoo_aget`, …): the request is queued
 //! at once and a completion closure runs on the C completion thread, so many
 //! requests can be in flight on one handle. [`pending`] turns a completion
-//! into a value to wait for.
+//! into a [`Pending`] value to wait for, or to `.await` (see
+//! [`AsyncZooKeeper`](crate::AsyncZooKeeper) for the future-returning view).
 
 use crate::callback::{self, complete, take_completion};
 use crate::error::{check, Error, Result};
+use crate::oneshot;
 use crate::raw::{data_from_c, string_from_c, strings_from_c, CAcl};
 use crate::types::{Acl, CreateMode, Stat};
 use crate::validate::{c_path, check_data};
 use crate::zookeeper::ZooKeeper;
+use std::future::Future;
 use std::os::raw::{c_char, c_int, c_void};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-/// The result of an async call, to wait for.
+/// The result of an async call: wait for it ([`Pending::wait`],
+/// [`Pending::wait_timeout`]), look at it ([`Pending::try_take`]), or
+/// `.await` it: `Pending` is a [`Future`] woken by the C completion itself,
+/// so it works under any executor (tokio's multi-thread runtime, a plain
+/// `block_on`) and needs none. `Send + 'static` when `T` is `Send`.
+///
+/// The call was queued before this value existed: dropping it does not
+/// cancel the call (a dropped create may still create its node); the
+/// completion still arrives later and frees its context. When the handle
+/// closes first, the result is [`ErrorCode::Closing`](crate::ErrorCode::Closing)
+/// (the call may or may not have been applied).
 #[derive(Debug)]
+#[must_use = "the call is queued either way; its result is lost unless awaited or waited for"]
 pub struct Pending<T> {
-    rx: mpsc::Receiver<Result<T>>,
+    rx: oneshot::Receiver<T>,
 }
 
 /// A completion closure and the [`Pending`] it fills:
 /// `let (done, result) = pending(); zk.aget("/x", done)?; result.wait()`.
 pub fn pending<T: Send + 'static>() -> (impl FnOnce(Result<T>) + Send + 'static, Pending<T>) {
-    let (tx, rx) = mpsc::sync_channel(1);
-    (move |r| drop(tx.send(r)), Pending { rx })
+    let (tx, rx) = oneshot::channel();
+    (move |r| tx.send(r), Pending { rx })
 }
 
 impl<T> Pending<T> {
+    /// A result known before any call was queued (an invalid argument, a
+    /// closed handle): the future is ready at once.
+    pub(crate) fn ready(value: Result<T>) -> Pending<T> {
+        Pending {
+            rx: oneshot::ready(value),
+        }
+    }
+
+    /// The `Pending` of a receiver made elsewhere (a watch's).
+    pub(crate) fn from_receiver(rx: oneshot::Receiver<T>) -> Pending<T> {
+        Pending { rx }
+    }
+
+    /// A sender and the `Pending` it fills, for results made in Rust (not
+    /// by a C completion).
+    pub(crate) fn channel() -> (oneshot::Sender<T>, Pending<T>) {
+        let (tx, rx) = oneshot::channel();
+        (tx, Pending { rx })
+    }
+
     /// Blocks until the completion runs.
     ///
     /// From a callback (the C completion thread, which alone can run the
     /// completion waited for) it would wait for itself forever: refused with
     /// [`Error::CalledFromCallback`] without blocking (the call itself stays
     /// in flight; its result is lost with this value). In a callback, use
-    /// [`Pending::try_take`] or chain work in the completion closure.
+    /// [`Pending::try_take`] or chain work in the completion closure. Do not
+    /// call it from async code either (it blocks the executor's thread):
+    /// `.await` instead.
     pub fn wait(self) -> Result<T> {
         refuse_in_callback("Pending::wait")?;
-        self.rx.recv().unwrap_or(Err(Error::Closed))
+        self.rx.wait_until(None).unwrap_or(Err(Error::Closed))
     }
 
     /// Like `wait`, giving up after `timeout` (the call stays in flight).
@@ -44,22 +81,26 @@ impl<T> Pending<T> {
     /// (the result stays available to `try_take`).
     pub fn wait_timeout(&self, timeout: Duration) -> Result<T> {
         refuse_in_callback("Pending::wait_timeout")?;
-        match self.rx.recv_timeout(timeout) {
-            Ok(r) => r,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                Err(Error::Timeout("waiting for an async completion"))
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Error::Closed),
-        }
+        let deadline = Instant::now().checked_add(timeout);
+        self.rx
+            .wait_until(deadline)
+            .unwrap_or(Err(Error::Timeout("waiting for an async completion")))
     }
 
-    /// The result if the completion already ran.
+    /// The result if the completion already ran (once: later calls give
+    /// [`Error::Closed`]).
     pub fn try_take(&self) -> Option<Result<T>> {
-        match self.rx.try_recv() {
-            Ok(r) => Some(r),
-            Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => Some(Err(Error::Closed)),
-        }
+        self.rx.try_take()
+    }
+}
+
+/// Ready once the completion ran, with its result. Polling again after
+/// `Ready` gives [`Error::Closed`] (never a panic).
+impl<T> Future for Pending<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        self.rx.poll(cx)
     }
 }
 
@@ -92,7 +133,7 @@ pub(crate) extern "C" fn string_done(rc: c_int, value: *const c_char, data: *con
     }
 }
 
-extern "C" fn stat_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
+pub(crate) extern "C" fn stat_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
     // SAFETY: data is a CompletionContext<Stat>, called once; stat is valid
     // (or NULL) during the call.
     if let Some(ctx) = unsafe { take_completion::<Stat>(data) } {
@@ -107,7 +148,7 @@ extern "C" fn stat_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_voi
     }
 }
 
-extern "C" fn exists_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
+pub(crate) extern "C" fn exists_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_void) {
     // SAFETY: data is a CompletionContext<Option<Stat>>, called once.
     if let Some(ctx) = unsafe { take_completion::<Option<Stat>>(data) } {
         let r = match rc {
@@ -119,7 +160,7 @@ extern "C" fn exists_done(rc: c_int, stat: *const zk_sys::Stat, data: *const c_v
     }
 }
 
-extern "C" fn data_done(
+pub(crate) extern "C" fn data_done(
     rc: c_int,
     value: *const c_char,
     len: c_int,
@@ -141,7 +182,11 @@ extern "C" fn data_done(
     }
 }
 
-extern "C" fn strings_done(rc: c_int, strings: *const zk_sys::String_vector, data: *const c_void) {
+pub(crate) extern "C" fn strings_done(
+    rc: c_int,
+    strings: *const zk_sys::String_vector,
+    data: *const c_void,
+) {
     // SAFETY: data is a CompletionContext<Vec<String>>, called once; the
     // vector is valid (C frees it) during the call.
     if let Some(ctx) = unsafe { take_completion::<Vec<String>>(data) } {

@@ -198,6 +198,18 @@ pub(crate) fn discard_watch(ptr: *mut c_void) {
     }
 }
 
+/// Frees a watch context whose async call completed without registering
+/// it (C will never call it), unless close took it first. Unlike
+/// `discard_watch` it reads nothing through `ptr` before taking it from the
+/// registry: at close, `Registry::settle` may already have freed it.
+pub(crate) fn forget_watch(registry: Option<&Arc<Registry>>, ptr: *mut c_void) {
+    if registry.is_none_or(|r| r.take(ptr)) {
+        // SAFETY: ptr came from new_watch, C never registered it, and it
+        // was taken from the registry (or never in one): freed once here.
+        unsafe { drop_watch(ptr) };
+    }
+}
+
 // SAFETY: callers pass a pointer from `new_watch` that C will not use again.
 unsafe fn drop_watch(ptr: *mut c_void) {
     // SAFETY: (caller) ptr is a WatchContext from new_watch, freed once.

@@ -4,7 +4,10 @@
 //!
 //! - [`ZooKeeper`]: a safe handle, call for call like the C API, with its
 //!   watcher callbacks, client ids, and async calls;
-//! - [`elector`]: master/standby election, seed and safe profiles;
+//! - [`AsyncZooKeeper`]: the same session's calls as futures (`.await`),
+//!   runtime-agnostic (tokio or a plain `block_on`), see [`Pending`];
+//! - [`elector`]: master/standby election, seed and safe profiles, with a
+//!   future for "until master" and a stream of mastership changes;
 //! - [`logging`]: the C client's process-wide log level and stream, and a
 //!   bridge into the `log` crate;
 //! - [`testing`]: real ZooKeeper servers (`TestingServer`, `TestingCluster`)
@@ -12,14 +15,17 @@
 //! - [`net`]: this host's address, the seed design's node data.
 
 mod async_ops;
+mod async_watch;
 mod callback;
 pub mod child;
 pub mod clock;
 pub mod elector;
 pub mod error;
+mod future;
 pub mod logging;
 mod multi;
 pub mod net;
+mod oneshot;
 mod raw;
 pub mod testing;
 pub mod types;
@@ -29,6 +35,7 @@ mod zookeeper;
 pub use async_ops::{pending, Pending};
 pub use callback::in_callback;
 pub use error::{Error, ErrorCode, Result};
+pub use future::AsyncZooKeeper;
 pub use multi::{Op, OpResult};
 pub use types::{Acl, ClientId, CreateMode, EventType, Id, Perms, Stat, State, WatchedEvent};
 pub use zookeeper::{WatcherType, ZooKeeper, ZooKeeperBuilder, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY};

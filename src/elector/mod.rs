@@ -24,7 +24,31 @@
 //! elector.run(); // S4: every poll interval, do_work while master; returns after stop()
 //! # Ok::<(), zkha::Error>(())
 //! ```
+//!
+//! From async code (any executor; no runtime needed): [`Elector::until_master`]
+//! is a future for "until master" (the token, lease-aware like
+//! [`Elector::wait_until_master`]), [`Elector::changes`] a `Stream` of
+//! [`MasterChange`]s, one queue per subscriber; both are also on
+//! [`Control`], which tasks can own.
+//!
+//! ```
+//! use futures::StreamExt;
+//! use std::sync::Arc;
+//! use zkha::elector::{Elector, ElectorConfig, MasterChange};
+//!
+//! let server = zkha::testing::TestingServer::shared()?;
+//! let path = format!("{}/master", zkha::testing::unique_path("doc-elector"));
+//! let elector = Elector::start(ElectorConfig::new(server.connect_string(), &path), Arc::new(()))?;
+//! let mut changes = elector.changes();
+//! futures::executor::block_on(async {
+//!     let token = elector.until_master().await?;
+//!     assert_eq!(changes.next().await, Some(MasterChange::BecameMaster(token)));
+//!     Ok::<_, zkha::Error>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+mod changes;
 mod config;
 pub mod lease;
 mod safe;
@@ -32,6 +56,7 @@ mod seed;
 mod shared;
 pub mod trace;
 
+pub use changes::{MasterChange, MasterChanges, UntilMaster};
 pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
 pub use lease::step_down_after;
 pub use shared::{read_master, read_queue, Candidate, FencingToken, Hooks, LostReason, MasterInfo};
@@ -115,6 +140,24 @@ impl Elector {
     /// whether master.
     pub fn wait_until_master(&self, timeout: Duration) -> bool {
         self.shared.wait_until_master(timeout)
+    }
+
+    /// A future ready once master with a valid lease, with the fencing
+    /// token: the async form of [`wait_until_master`](Self::wait_until_master)
+    /// (no timeout of its own; an error once the elector stops). See
+    /// [`UntilMaster`].
+    pub fn until_master(&self) -> UntilMaster {
+        UntilMaster {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// A stream of this candidate's mastership changes (became master with
+    /// its token, lost with the reason), starting with the current state if
+    /// master; each call is a new subscriber that gets every change. See
+    /// [`MasterChanges`].
+    pub fn changes(&self) -> MasterChanges {
+        self.shared.subscribe()
     }
 
     /// Gives up mastership gracefully: the node is deleted at once so a
@@ -208,6 +251,23 @@ impl Control {
     /// Same as [`Elector::resign`].
     pub fn resign(&self) -> Result<()> {
         resign(&self.0)
+    }
+
+    /// Same as [`Elector::until_master`].
+    pub fn until_master(&self) -> UntilMaster {
+        UntilMaster {
+            shared: self.0.clone(),
+        }
+    }
+
+    /// Same as [`Elector::changes`].
+    pub fn changes(&self) -> MasterChanges {
+        self.0.subscribe()
+    }
+
+    /// Same as [`Elector::token`].
+    pub fn token(&self) -> Option<FencingToken> {
+        self.0.token()
     }
 
     /// Same as [`Elector::client_id`].

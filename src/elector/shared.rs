@@ -1,5 +1,6 @@
 //! State shared by the election, the run loop and the public API.
 
+use super::changes::{Hub, MasterChange, MasterChanges};
 use super::config::{ElectorConfig, Mode, Profile};
 use super::trace::{Trace, Value};
 use crate::error::{Error, ErrorCode, Result};
@@ -148,6 +149,8 @@ pub(crate) struct Shared {
     pub session: AtomicI64,
     /// Node watch notifications received (herd-effect measurements).
     pub notifications: std::sync::atomic::AtomicU64,
+    /// Async subscribers: change streams and "until master" futures.
+    pub changes: Hub,
 }
 
 impl Shared {
@@ -185,6 +188,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             session: AtomicI64::new(0),
             notifications: std::sync::atomic::AtomicU64::new(0),
+            changes: Hub::default(),
         }))
     }
 
@@ -195,6 +199,7 @@ impl Shared {
     pub(crate) fn request_stop(&self) {
         self.stop.store(true, Ordering::Release);
         self.wake();
+        self.changes.ping();
     }
 
     /// Asks the election to resign; nothing to do when not master.
@@ -251,6 +256,13 @@ impl Shared {
         }
     }
 
+    /// A new change stream, starting with the current mastership.
+    pub(crate) fn subscribe(&self) -> MasterChanges {
+        let inner = self.inner.lock();
+        self.changes
+            .subscribe(inner.master.map(MasterChange::BecameMaster))
+    }
+
     /// Sleeps up to `d`, returning early (true) when stopping.
     pub(crate) fn sleep(&self, d: Duration) -> bool {
         let deadline = Instant::now() + d;
@@ -264,8 +276,13 @@ impl Shared {
     }
 
     pub(crate) fn became_master(&self, token: FencingToken) {
-        self.inner.lock().master = Some(token);
+        let wakeups = {
+            let mut inner = self.inner.lock();
+            inner.master = Some(token);
+            self.changes.publish(MasterChange::BecameMaster(token))
+        };
         self.changed.notify_all();
+        wakeups.wake();
         let mut fields = vec![
             ("path", Value::Str(&self.config.path)),
             ("token", Value::Int(token.czxid)),
@@ -289,6 +306,7 @@ impl Shared {
             inner.lease_until = until;
             until
         };
+        self.changes.ping();
         self.candidate
             .on_lease_extended(Duration::from_secs_f64(until.max(0.0) / 1000.0));
     }
@@ -307,11 +325,19 @@ impl Shared {
     /// `valid_until` is when it really ended: an expired lease ends it in
     /// the past (work was already refused from then on).
     pub(crate) fn lost_master(&self, reason: LostReason) -> bool {
-        let (was, lease) = {
+        let (was, lease, wakeups) = {
             let mut inner = self.inner.lock();
             let lease = std::mem::replace(&mut inner.lease_until, 0.0);
-            (inner.master.take().is_some(), lease)
+            let was = inner.master.take().is_some();
+            let wakeups = was.then(|| {
+                self.changes
+                    .publish(MasterChange::LostMaster(reason.clone()))
+            });
+            (was, lease, wakeups)
         };
+        if let Some(w) = wakeups {
+            w.wake();
+        }
         if was {
             self.changed.notify_all();
             let now = super::lease::boot_ms();
@@ -395,6 +421,7 @@ impl Shared {
             (inner.zk.take(), std::mem::take(&mut inner.abandoned))
         };
         self.lost_master(LostReason::Shutdown);
+        self.changes.end();
         for h in abandoned.into_iter().chain(zk) {
             let _ = h.close();
         }
