@@ -108,12 +108,13 @@ fn main() {
     }
 
     let bundle = Bundle::locate(&manifest);
-    let include_dirs = if use_system() {
+    let system = use_system();
+    let include_dirs = if system {
         link_system()
     } else {
         build_bundled(&bundle, &out)
     };
-    check_version(&include_dirs);
+    check_version(&include_dirs, system);
     provide_bindings(&manifest, &bundle, &out, &include_dirs);
     list_header_consts(&out, &include_dirs);
 }
@@ -253,11 +254,11 @@ fn header_version(include_dirs: &[PathBuf]) -> String {
 /// The C client's version must be the pinned one: exactly for the bundle,
 /// the same major.minor for an installed library (the bindings, generated
 /// from the pinned headers, describe that API).
-fn check_version(include_dirs: &[PathBuf]) {
+fn check_version(include_dirs: &[PathBuf], system: bool) {
     let pinned = pinned_version();
     let found = header_version(include_dirs);
     let minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
-    let ok = if use_system() {
+    let ok = if system {
         minor(&found) == minor(&pinned)
     } else {
         found == pinned
