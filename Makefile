@@ -3,7 +3,7 @@
 # fresh machine.
 CARGO ?= cargo
 
-.PHONY: all setup vendor build test demo bench chaos lint check-leaks mutants clean
+.PHONY: all setup vendor build test demo bench chaos lint check-leaks mutants package package-check clean
 
 all: build
 
@@ -11,16 +11,33 @@ all: build
 setup:
 	@scripts/setup
 
-## Fetch, verify and generate the vendored C client only.
+## Fetch, verify and generate the C client, and assemble the bundle zk-sys
+## builds from and packages (zk-sys/zookeeper/, with pre-generated bindings).
 vendor:
 	@vendor/fetch
 
 build: setup
 	$(CARGO) build --workspace --all-targets
 
-## Every test of the workspace, against real ZooKeeper servers.
+## Every test of the workspace, against real ZooKeeper servers, then the
+## packaged crates built and run as a Rust user would (package-check).
 test: setup
 	$(CARGO) test --workspace
+	@$(MAKE) --no-print-directory package-check
+
+## The .crate files of zk-sys (the C client bundled) and zkha, in
+## target/package/; `cargo package` also builds each unpacked crate.
+package: setup
+	@scripts/package
+
+## The .crate files alone, in a scratch workspace outside the repository
+## (no vendor/, ZK_SYS_VENDOR_DIR unset): build a dependent with
+## `default-features = false`, run it against a real server (the design's
+## ephemeral master node), and check the build is lean (no CLI or test-kit
+## crates in `cargo tree -e normal`, no C++ compiled). Records in
+## target/package-check/.
+package-check: package
+	@scripts/package-check
 
 ## The main job, on an embedded ZooKeeper server.
 demo: setup
@@ -74,4 +91,4 @@ lint: setup
 
 clean:
 	$(CARGO) clean
-	rm -rf vendor/src vendor/cache
+	rm -rf vendor/src vendor/cache zk-sys/zookeeper

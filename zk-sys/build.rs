@@ -1,8 +1,16 @@
-//! Builds (or finds) the ZooKeeper C client and generates its bindings.
+//! Builds (or finds) the ZooKeeper C client and provides its bindings.
 //!
-//! Default: compile the pinned, vendored official C client (fetched into
-//! `../vendor/src` by `vendor/fetch`) as the multithreaded `zookeeper_mt`
-//! static library. Feature `system`: link an installed `libzookeeper_mt`.
+//! Feature `bundled` (default): compile the pinned official C client that
+//! ships inside this crate, in `zookeeper/` (in the repository `vendor/fetch`
+//! fills that directory; it is git-ignored but packaged), as the multithreaded
+//! `zookeeper_mt` static library. Feature `system`, or `ZK_SYS_NO_BUNDLED=1`
+//! (features are additive, so a dependent cannot switch `bundled` off): link
+//! an installed `libzookeeper_mt` of the same minor version instead.
+//!
+//! Bindings: `zookeeper/bindings.rs` is pre-generated with bindgen when the
+//! bundle is made, so building this crate needs no libclang. Feature
+//! `buildtime_bindgen` generates them here instead (e.g. for another target's
+//! layout, or the system headers).
 //!
 //! Either way the include and library directories are exported as build
 //! metadata (`links = "zookeeper_mt"`): a dependent build script reads
@@ -14,8 +22,13 @@ use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The C client's translation units, as upstream's CMakeLists lists them for
-/// the multithreaded (`WANT_SYNCAPI`) build without SSL and SASL.
+#[cfg(feature = "buildtime_bindgen")]
+include!("bindgen.rs");
+
+/// The C client's translation units (paths below the bundle's C root), as
+/// upstream's CMakeLists lists them for the multithreaded (`WANT_SYNCAPI`)
+/// build without SSL and SASL.
+#[cfg_attr(not(feature = "bundled"), allow(dead_code))]
 const C_SOURCES: &[&str] = &[
     "src/zookeeper.c",
     "src/recordio.c",
@@ -28,6 +41,7 @@ const C_SOURCES: &[&str] = &[
 ];
 
 /// `config.h` for Linux/glibc, as upstream's cmake_config.h.in would produce it.
+#[cfg_attr(not(feature = "bundled"), allow(dead_code))]
 const CONFIG_H: &str = r#"/* Written by zk-sys/build.rs for a Linux (glibc) build. */
 #ifndef CONFIG_H_
 #define CONFIG_H_
@@ -82,17 +96,98 @@ fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=bindgen.rs");
     println!("cargo:rerun-if-changed=wrapper.h");
-    println!("cargo:rerun-if-env-changed=ZK_SYS_VENDOR_DIR");
-    println!("cargo:rerun-if-env-changed=ZOOKEEPER_INCLUDE_DIR");
-    println!("cargo:rerun-if-env-changed=ZOOKEEPER_LIB_DIR");
+    for var in [
+        "ZK_SYS_VENDOR_DIR",
+        "ZK_SYS_NO_BUNDLED",
+        "ZOOKEEPER_INCLUDE_DIR",
+        "ZOOKEEPER_LIB_DIR",
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
 
-    let include_dirs = if env::var_os("CARGO_FEATURE_SYSTEM").is_some() {
+    let bundle = Bundle::locate(&manifest);
+    let system = use_system();
+    let include_dirs = if system {
         link_system()
     } else {
-        build_vendored(&manifest, &out)
+        build_bundled(&bundle, &out)
     };
-    generate_bindings(&manifest, &out, &include_dirs);
+    check_version(&include_dirs, system);
+    provide_bindings(&manifest, &bundle, &out, &include_dirs);
+    list_header_consts(&out, &include_dirs);
+}
+
+/// Whether to link an installed library: feature `system` wins over
+/// `bundled` (with a warning), and `ZK_SYS_NO_BUNDLED=1` forces it.
+fn use_system() -> bool {
+    let bundled = cfg!(feature = "bundled");
+    let system = cfg!(feature = "system");
+    let no_bundled = env::var("ZK_SYS_NO_BUNDLED").is_ok_and(|v| !v.is_empty() && v != "0");
+    if bundled && system {
+        println!(
+            "cargo:warning=zk-sys: features `bundled` and `system` are both on; `system` wins \
+             (linking the installed libzookeeper_mt)"
+        );
+    } else if bundled && no_bundled {
+        println!(
+            "cargo:warning=zk-sys: ZK_SYS_NO_BUNDLED is set; linking the installed \
+             libzookeeper_mt instead of the bundled C client"
+        );
+    }
+    system || no_bundled || !bundled
+}
+
+/// Where the bundled C client is: `zookeeper/` in this crate, or the
+/// directory `ZK_SYS_VENDOR_DIR` names (used by builds of a copy of the
+/// repository without its git-ignored files, e.g. mutation testing).
+struct Bundle {
+    /// The directory: `bindings.rs` and `generated/` (jute output) are here.
+    dir: PathBuf,
+    /// The C client: `include/`, `src/`, `LICENSE`, `NOTICE.txt`.
+    c_root: PathBuf,
+}
+
+impl Bundle {
+    fn locate(manifest: &Path) -> Bundle {
+        let dir = env::var_os("ZK_SYS_VENDOR_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| manifest.join("zookeeper"));
+        // vendor/fetch's full extraction (vendor/src) keeps upstream's
+        // directory name; the bundle flattens it.
+        let upstream = dir.join("zookeeper-client-c");
+        let c_root = if upstream.is_dir() {
+            upstream
+        } else {
+            dir.clone()
+        };
+        Bundle { dir, c_root }
+    }
+
+    #[cfg_attr(not(feature = "bundled"), allow(dead_code))]
+    fn generated(&self) -> PathBuf {
+        self.dir.join("generated")
+    }
+
+    #[cfg_attr(feature = "buildtime_bindgen", allow(dead_code))]
+    fn bindings(&self) -> PathBuf {
+        self.dir.join("bindings.rs")
+    }
+
+    fn missing(&self, what: &str) -> ! {
+        let problem = if self.dir.is_dir() {
+            format!("is incomplete: {} has no {what}", self.dir.display())
+        } else {
+            format!("is missing (looked in {})", self.dir.display())
+        };
+        fail(&format!(
+            "the bundled ZooKeeper C client {problem}.\n\
+             In the zkha repository, fetch it with `make setup` (installs the Debian packages \
+             it needs, then runs vendor/fetch) or `vendor/fetch`. Or link an installed \
+             libzookeeper_mt: feature `system`, or ZK_SYS_NO_BUNDLED=1."
+        ))
+    }
 }
 
 /// Links an installed `libzookeeper_mt`; returns its include directories.
@@ -102,7 +197,7 @@ fn link_system() -> Vec<PathBuf> {
         .unwrap_or_else(|| PathBuf::from("/usr/include/zookeeper"));
     if !include.join("zookeeper.h").is_file() {
         fail(&format!(
-            "feature `system`: {} has no zookeeper.h. Install the C client's headers \
+            "linking the installed C client: {} has no zookeeper.h. Install its headers \
              (Debian: `apt-get install libzookeeper-mt-dev`) or set ZOOKEEPER_INCLUDE_DIR.",
             include.display()
         ));
@@ -119,42 +214,89 @@ fn link_system() -> Vec<PathBuf> {
     vec![include]
 }
 
-/// Writes `data` to `path` unless it already holds exactly that: bindgen
-/// asks cargo to rerun this script when a header it read changes, so a
-/// header rewritten with the same bytes (a newer mtime) would make every
-/// build rebuild zk-sys and everything above it.
+/// Writes `data` to `path` unless it already holds exactly that: a build
+/// script reruns when a file it watches changes, so a file rewritten with the
+/// same bytes (a newer mtime) would rebuild zk-sys and everything above it.
 fn write_if_changed(path: &Path, data: &[u8]) {
     if fs::read(path).ok().as_deref() != Some(data) {
         fs::write(path, data).unwrap();
     }
 }
 
-/// Compiles the vendored C client into `libzookeeper_mt.a`; returns the
-/// include directories (public headers, generated jute header, config.h).
-fn build_vendored(manifest: &Path, out: &Path) -> Vec<PathBuf> {
-    let vendor = env::var_os("ZK_SYS_VENDOR_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../vendor/src"));
-    let root = vendor.join("zookeeper-client-c");
-    let generated = vendor.join("generated");
-    let stamp = vendor.join(".complete");
-    println!("cargo:rerun-if-changed={}", stamp.display());
-    if !stamp.is_file() || !generated.join("zookeeper.jute.c").is_file() {
+/// The upstream version this crate pins: its version's build metadata
+/// (`0.1.0+3.8.0` pins 3.8.0).
+fn pinned_version() -> String {
+    let version = env::var("CARGO_PKG_VERSION").unwrap();
+    match version.split_once('+') {
+        Some((_, upstream)) => upstream.to_owned(),
+        None => fail(&format!(
+            "version {version} has no `+<ZooKeeper version>` build metadata"
+        )),
+    }
+}
+
+/// `ZOO_VERSION` of the `zookeeper_version.h` in `include_dirs`.
+fn header_version(include_dirs: &[PathBuf]) -> String {
+    let header = include_dirs
+        .iter()
+        .map(|d| d.join("zookeeper_version.h"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| fail("no zookeeper_version.h next to zookeeper.h"));
+    let text = fs::read_to_string(&header).unwrap();
+    text.lines()
+        .find_map(|l| {
+            let v = l.trim().strip_prefix("#define ZOO_VERSION ")?;
+            Some(v.trim().trim_matches('"').to_owned())
+        })
+        .unwrap_or_else(|| fail(&format!("{} defines no ZOO_VERSION", header.display())))
+}
+
+/// The C client's version must be the pinned one: exactly for the bundle,
+/// the same major.minor for an installed library (the bindings, generated
+/// from the pinned headers, describe that API).
+fn check_version(include_dirs: &[PathBuf], system: bool) {
+    let pinned = pinned_version();
+    let found = header_version(include_dirs);
+    let minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
+    let ok = if system {
+        minor(&found) == minor(&pinned)
+    } else {
+        found == pinned
+    };
+    if !ok {
         fail(&format!(
-            "the vendored ZooKeeper C client is missing (looked in {}).\n\
-             Fetch it with `vendor/fetch` (or `make setup`, which also installs the Debian \
-             packages it needs), or build with `--features system` to link an installed \
-             libzookeeper_mt.",
-            vendor.display()
+            "the C client's headers are version {found}, but this zk-sys pins {pinned} \
+             (an installed library must be {}.x; a bundle must match exactly: rerun vendor/fetch)",
+            minor(&pinned)
         ));
     }
-    let version = fs::read_to_string(manifest.join("../vendor/zookeeper.pin"))
-        .ok()
-        .and_then(|pin| {
-            pin.lines()
-                .find_map(|l| l.strip_prefix("UPSTREAM_VERSION=").map(str::to_owned))
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
+}
+
+/// Compiles the bundled C client into `libzookeeper_mt.a`; returns the
+/// include directories (public headers, generated jute header, config.h).
+#[cfg(feature = "bundled")]
+fn build_bundled(bundle: &Bundle, out: &Path) -> Vec<PathBuf> {
+    let generated = bundle.generated();
+    for file in [
+        generated.join("zookeeper.jute.c"),
+        generated.join("zookeeper.jute.h"),
+    ]
+    .into_iter()
+    .chain(C_SOURCES.iter().map(|s| bundle.c_root.join(s)))
+    .chain([bundle.c_root.join("include/zookeeper.h")])
+    {
+        if !file.is_file() {
+            bundle.missing(
+                &file
+                    .strip_prefix(&bundle.dir)
+                    .unwrap_or(&file)
+                    .display()
+                    .to_string(),
+            );
+        }
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+    let version = header_version(&[bundle.c_root.join("include")]);
 
     let config_dir = out.join("config");
     fs::create_dir_all(&config_dir).unwrap();
@@ -167,7 +309,7 @@ fn build_vendored(manifest: &Path, out: &Path) -> Vec<PathBuf> {
     // jute header, gathered in one directory.
     let include = out.join("include");
     fs::create_dir_all(&include).unwrap();
-    for entry in fs::read_dir(root.join("include")).unwrap() {
+    for entry in fs::read_dir(bundle.c_root.join("include")).unwrap() {
         let path = entry.unwrap().path();
         write_if_changed(
             &include.join(path.file_name().unwrap()),
@@ -190,13 +332,11 @@ fn build_vendored(manifest: &Path, out: &Path) -> Vec<PathBuf> {
         .define("USE_STATIC_LIB", None)
         .include(&config_dir)
         .include(&include)
-        .include(root.join("src"))
+        .include(bundle.c_root.join("src"))
         .include(&generated)
         .file(generated.join("zookeeper.jute.c"));
     for src in C_SOURCES {
-        let path = root.join(src);
-        println!("cargo:rerun-if-changed={}", path.display());
-        build.file(path);
+        build.file(bundle.c_root.join(src));
     }
     build.compile("zookeeper_mt");
     println!("cargo:rustc-link-lib=dylib=pthread");
@@ -207,30 +347,44 @@ fn build_vendored(manifest: &Path, out: &Path) -> Vec<PathBuf> {
     vec![include, generated]
 }
 
-fn generate_bindings(manifest: &Path, out: &Path, include_dirs: &[PathBuf]) {
-    let mut builder = bindgen::Builder::default()
-        .header(manifest.join("wrapper.h").to_string_lossy())
-        .clang_arg("-DTHREADED")
-        .allowlist_function("zoo_.*|zookeeper_.*|zerror|is_unrecoverable|deallocate_.*|allocate_.*|serialize_.*|deserialize_.*|log_message|format_log_message|get_log_callback")
-        .allowlist_var("ZOO.*|ZOOKEEPER_.*")
-        .allowlist_type("zhandle_t|clientid_t|Stat|ACL|ACL_vector|Id|String_vector|zoo_op.*|watcher_fn|log_callback_fn|.*_completion_t|ZOO_ERRORS|ZooLogLevel|buffer|iarchive|oarchive")
-        .default_enum_style(bindgen::EnumVariation::Consts)
-        .prepend_enum_name(false)
-        .derive_default(true)
-        .derive_debug(true)
-        .layout_tests(true)
-        .generate_comments(true)
-        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
-    for dir in include_dirs {
-        builder = builder.clang_arg(format!("-I{}", dir.display()));
-    }
-    let bindings = builder
-        .generate()
-        .unwrap_or_else(|e| fail(&format!("bindgen failed on zookeeper.h: {e}")));
-    bindings.write_to_file(out.join("bindings.rs")).unwrap();
+/// Without feature `bundled` the installed library is always used
+/// (`use_system`), so this is never reached.
+#[cfg(not(feature = "bundled"))]
+fn build_bundled(_: &Bundle, _: &Path) -> Vec<PathBuf> {
+    unreachable!("zk-sys links the installed library without feature `bundled`")
+}
 
-    // The names of every `extern const int` the header declares, so a test can
-    // check that `zk_sys::consts` covers them all.
+/// Puts the bindings in `OUT_DIR/bindings.rs`: generated now with feature
+/// `buildtime_bindgen`, else copied from the bundle's pre-generated file.
+fn provide_bindings(manifest: &Path, bundle: &Bundle, out: &Path, include_dirs: &[PathBuf]) {
+    let target = out.join("bindings.rs");
+    #[cfg(feature = "buildtime_bindgen")]
+    {
+        let _ = bundle;
+        let bindings = zookeeper_bindings(&manifest.join("wrapper.h"), include_dirs)
+            .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
+            .generate()
+            .unwrap_or_else(|e| fail(&format!("bindgen failed on zookeeper.h: {e}")));
+        write_if_changed(&target, bindings.to_string().as_bytes());
+    }
+    #[cfg(not(feature = "buildtime_bindgen"))]
+    {
+        let _ = (manifest, include_dirs);
+        let pregenerated = bundle.bindings();
+        println!("cargo:rerun-if-changed={}", pregenerated.display());
+        match fs::read(&pregenerated) {
+            Ok(data) => write_if_changed(&target, &data),
+            Err(_) => bundle.missing(
+                "bindings.rs (pre-generated bindings; feature `buildtime_bindgen` makes them \
+                 at build time instead, with libclang)",
+            ),
+        }
+    }
+}
+
+/// The names of every `extern const int` the header declares, so a test can
+/// check that `zk_sys::consts` covers them all.
+fn list_header_consts(out: &Path, include_dirs: &[PathBuf]) {
     let header = include_dirs
         .iter()
         .map(|d| d.join("zookeeper.h"))
@@ -250,7 +404,7 @@ fn generate_bindings(manifest: &Path, out: &Path, include_dirs: &[PathBuf]) {
     let list = format!(
         "/// Every `extern const int` declared by zookeeper.h.\npub const HEADER_CONST_INTS: &[&str] = &{names:?};\n"
     );
-    fs::write(out.join("header_consts.rs"), list).unwrap();
+    write_if_changed(&out.join("header_consts.rs"), list.as_bytes());
 }
 
 fn fail(msg: &str) -> ! {

@@ -1,0 +1,61 @@
+//! Writes the bindings zk-sys ships pre-generated, so that crates depending
+//! on zk-sys need neither libclang nor bindgen. vendor/fetch runs it on the
+//! bundle it assembles:
+//!
+//! ```text
+//! zk-sys-bindgen <wrapper.h> <out.rs> <include dir>...
+//! ```
+//!
+//! With `--check`, it writes nothing and fails if `<out.rs>` differs from
+//! what it would write (bindings regenerated and compared, as CI should).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+include!("../../../zk-sys/bindgen.rs");
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let check = args.first().is_some_and(|a| a == "--check");
+    if check {
+        args.remove(0);
+    }
+    if args.len() < 3 {
+        eprintln!("usage: zk-sys-bindgen [--check] <wrapper.h> <out.rs> <include dir>...");
+        return ExitCode::from(2);
+    }
+    let wrapper = PathBuf::from(&args[0]);
+    let out = PathBuf::from(&args[1]);
+    let include_dirs: Vec<PathBuf> = args[2..].iter().map(PathBuf::from).collect();
+    let bindings = match zookeeper_bindings(&wrapper, &include_dirs).generate() {
+        Ok(b) => b.to_string(),
+        Err(e) => {
+            eprintln!(
+                "zk-sys-bindgen: bindgen failed on {}: {e}",
+                wrapper.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    if check {
+        return match std::fs::read_to_string(&out) {
+            Ok(old) if old == bindings => ExitCode::SUCCESS,
+            Ok(_) => {
+                eprintln!(
+                    "zk-sys-bindgen: {} is stale: rerun vendor/fetch",
+                    out.display()
+                );
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("zk-sys-bindgen: cannot read {}: {e}", out.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Err(e) = std::fs::write(&out, bindings) {
+        eprintln!("zk-sys-bindgen: cannot write {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
