@@ -3,7 +3,7 @@
 # fresh machine.
 CARGO ?= cargo
 
-.PHONY: all setup vendor build test demo bench chaos lint check-leaks mutants clean
+.PHONY: all setup vendor build test lean-check demo bench chaos lint check-leaks mutants clean
 
 all: build
 
@@ -18,9 +18,18 @@ vendor:
 build: setup
 	$(CARGO) build --workspace --all-targets
 
-## Every test of the workspace, against real ZooKeeper servers.
+## Every test of the workspace, against real ZooKeeper servers; then the
+## lean-build check.
 test: setup
 	$(CARGO) test --workspace
+	@scripts/lean-check
+
+## A crate using zkha as a library (default-features = false), built in a
+## scratch directory: no clap, env_logger, serde_json or zkha-testing in its
+## `cargo tree -e normal`, no C++ in its build (plus a control that must be
+## caught: the same with the cli feature).
+lean-check: setup
+	@scripts/lean-check
 
 ## The main job, on an embedded ZooKeeper server.
 demo: setup

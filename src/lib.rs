@@ -7,13 +7,15 @@
 //! - [`elector`]: master/standby election, seed and safe profiles;
 //! - [`logging`]: the C client's process-wide log level and stream, and a
 //!   bridge into the `log` crate;
-//! - [`testing`]: real ZooKeeper servers (`TestingServer`, `TestingCluster`)
-//!   for tests, demos and benchmarks;
 //! - [`net`]: this host's address, the seed design's node data.
+//!
+//! The real ZooKeeper servers the tests, examples and benchmark run against
+//! (`TestingServer`, `TestingCluster`, `TcpProxy`) are in the workspace crate
+//! `zkha-testing`, a dev-dependency: a crate using zkha as a library builds
+//! no test kit and no C++.
 
 mod async_ops;
 mod callback;
-pub mod child;
 pub mod clock;
 pub mod elector;
 pub mod error;
@@ -21,7 +23,6 @@ pub mod logging;
 mod multi;
 pub mod net;
 mod raw;
-pub mod testing;
 pub mod types;
 pub mod validate;
 mod zookeeper;

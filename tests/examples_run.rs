@@ -4,7 +4,7 @@ mod common;
 
 use common::example;
 use std::process::Command;
-use zkha::testing::{unique_path, TestingServer};
+use zkha_testing::{unique_path, TestingServer};
 
 #[test]
 fn seed_c_api_example_becomes_master_with_ip_and_nul() {

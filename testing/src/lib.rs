@@ -1,4 +1,10 @@
-//! Real ZooKeeper servers for tests, demos and benchmarks.
+//! zkha's test kit: real ZooKeeper servers for tests, demos and benchmarks,
+//! and the C/C++ programs built against zk-sys's C client.
+//!
+//! A workspace crate of its own, so that a crate using zkha as a library
+//! builds none of it: zkha's tests, examples and benchmark take it as a
+//! dev-dependency, and only the `zkha` command (its `cli` feature: `zkha demo`,
+//! `zkha server`) needs it at run time. It does not depend on zkha.
 //!
 //! [`TestingServer`] (standalone) and [`TestingCluster`] (an ensemble, 3 members
 //! by default) are named after Apache Curator's test harness. They run Debian's
@@ -21,20 +27,31 @@
 //! [`ProxyMode::Partition`]) while clients still reach it, and
 //! [`TestingCluster::pause`] freezes a member's JVM (SIGSTOP).
 //!
+//! [`programs`] gives the paths of the C++ reference peer of the seed design
+//! and of a plain C client (driven by [`CTrace`]), both compiled by this
+//! crate's build script against the very C library zk-sys links.
+//!
 //! ```no_run
-//! use zkha::testing::TestingServer;
+//! use zkha_testing::TestingServer;
 //! let server = TestingServer::start()?;
 //! println!("ZooKeeper at {}", server.connect_string());
-//! # Ok::<(), zkha::testing::Error>(())
+//! # Ok::<(), zkha_testing::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
+mod c_trace;
+mod child;
 mod cluster;
 mod error;
 mod member;
 mod process;
+pub mod programs;
 mod proxy;
 mod server;
 
+pub use c_trace::CTrace;
+pub use child::spawn_tied_to_process;
 pub use cluster::TestingCluster;
 pub use error::Error;
 pub use member::{four_letter_word, Mode};
