@@ -3,7 +3,7 @@
 # fresh machine.
 CARGO ?= cargo
 
-.PHONY: all setup vendor build test demo bench chaos lint check-leaks mutants package package-check clean
+.PHONY: all setup vendor build test lean-check demo bench chaos lint check-leaks mutants package package-check clean
 
 all: build
 
@@ -20,9 +20,10 @@ build: setup
 	$(CARGO) build --workspace --all-targets
 
 ## Every test of the workspace, against real ZooKeeper servers, then the
-## packaged crates built and run as a Rust user would (package-check).
+## lean-build check and the packaged crates built and run as a Rust user would (package-check).
 test: setup
 	$(CARGO) test --workspace
+	@scripts/lean-check
 	@$(MAKE) --no-print-directory package-check
 
 ## The .crate files of zk-sys (the C client bundled) and zkha, in
@@ -38,6 +39,13 @@ package: setup
 ## target/package-check/.
 package-check: package
 	@scripts/package-check
+
+## A crate using zkha as a library (default-features = false), built in a
+## scratch directory: no clap, env_logger, serde_json or zkha-testing in its
+## `cargo tree -e normal`, no C++ in its build (plus a control that must be
+## caught: the same with the cli feature).
+lean-check: setup
+	@scripts/lean-check
 
 ## The main job, on an embedded ZooKeeper server.
 demo: setup

@@ -1,11 +1,9 @@
-//! Builds the C/C++ peers of the benchmark against zk-sys's copy of the C
-//! client: `c/raw_c_bench.c` (raw C throughput) and the C++ reference peer.
+//! Builds the benchmark's own C program against zk-sys's copy of the C
+//! client: `c/raw_c_bench.c` (raw C throughput). The C++ reference peer comes
+//! built from zkha-testing (`zkha_testing::programs::seed_peer`).
 
-include!("../build_support/c_program.rs");
+include!("../testing/build_support/c_program.rs");
 
 fn main() {
-    build_programs(&[
-        ("raw_c_bench", "c/raw_c_bench.c", false),
-        ("seed_peer", "../cpp/seed_peer.cpp", true),
-    ]);
+    build_programs(&[("raw_c_bench", "c/raw_c_bench.c", false)]);
 }

@@ -16,7 +16,7 @@ mod chaos;
 
 use chaos::{Chaos, MemberFault, Stats};
 use std::time::Instant;
-use zkha::testing::TestingServer;
+use zkha_testing::TestingServer;
 
 fn main() {
     zkha::logging::set_debug_level(zkha::logging::LogLevel::Error);

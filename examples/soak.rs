@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hosts = match opt("--hosts") {
         Some(h) => h,
         None => {
-            embedded = zkha::testing::TestingServer::start()?;
+            embedded = zkha_testing::TestingServer::start()?;
             embedded.connect_string().to_owned()
         }
     };

@@ -52,11 +52,11 @@ use std::time::Duration;
 /// use std::time::Duration;
 /// use zkha::{Acl, CreateMode, ErrorCode, ZooKeeper};
 ///
-/// let server = zkha::testing::TestingServer::shared()?;
+/// let server = zkha_testing::TestingServer::shared()?;
 /// let zk = ZooKeeper::builder(server.connect_string())
 ///     .connect(Duration::from_secs(30))?
 ///     .into_async();
-/// let path = zkha::testing::unique_path("doc-async");
+/// let path = zkha_testing::unique_path("doc-async");
 /// // No runtime needed: any executor drives these futures.
 /// futures::executor::block_on(async {
 ///     zk.create(&path, b"v1", &Acl::open_unsafe(), CreateMode::Persistent).await?;

@@ -10,14 +10,16 @@
 //!   future for "until master" and a stream of mastership changes;
 //! - [`logging`]: the C client's process-wide log level and stream, and a
 //!   bridge into the `log` crate;
-//! - [`testing`]: real ZooKeeper servers (`TestingServer`, `TestingCluster`)
-//!   for tests, demos and benchmarks;
 //! - [`net`]: this host's address, the seed design's node data.
+//!
+//! The real ZooKeeper servers the tests, examples and benchmark run against
+//! (`TestingServer`, `TestingCluster`, `TcpProxy`) are in the workspace crate
+//! `zkha-testing`, a dev-dependency: a crate using zkha as a library builds
+//! no test kit and no C++.
 
 mod async_ops;
 mod async_watch;
 mod callback;
-pub mod child;
 pub mod clock;
 pub mod elector;
 pub mod error;
@@ -27,7 +29,6 @@ mod multi;
 pub mod net;
 mod oneshot;
 mod raw;
-pub mod testing;
 pub mod types;
 pub mod validate;
 mod zookeeper;

@@ -2,6 +2,7 @@
 
 mod cli {
     pub mod candidate;
+    pub mod child;
     pub mod common;
     pub mod demo;
     pub mod run;
@@ -108,7 +109,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(print_pid: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let server = zkha::testing::TestingServer::start()?;
+    let server = zkha_testing::TestingServer::start()?;
     if print_pid {
         println!(
             "java-pid {} {}",

@@ -5,7 +5,7 @@
 use futures::FutureExt;
 use std::future::Future;
 use std::time::Duration;
-use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
+use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 use zkha::{
     pending, Acl, AsyncZooKeeper, CreateMode, Error, ErrorCode, EventType, Op, OpResult, Pending,
     WatchedEvent, ZooKeeper,

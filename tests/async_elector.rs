@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use zkha::elector::{Elector, ElectorConfig, LostReason, MasterChange, MasterChanges};
-use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
+use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 use zkha::Error;
 
 const LONG: Duration = Duration::from_secs(30);

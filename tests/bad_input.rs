@@ -86,7 +86,7 @@ fn hosts_timeouts_flags() {
 #[test]
 fn accepted_init_flags_connect() {
     zkha::logging::set_debug_level(zkha::logging::LogLevel::Error);
-    let server = zkha::testing::TestingServer::shared().unwrap();
+    let server = zkha_testing::TestingServer::shared().unwrap();
     for flags in [
         0,
         ZOO_READONLY,
@@ -104,7 +104,7 @@ fn accepted_init_flags_connect() {
 #[test]
 fn paths_data_acls_multi_with_a_server() {
     zkha::logging::set_debug_level(zkha::logging::LogLevel::Error);
-    let server = zkha::testing::TestingServer::shared().unwrap();
+    let server = zkha_testing::TestingServer::shared().unwrap();
     let zk = ZooKeeper::builder(server.connect_string())
         .connect(Duration::from_secs(30))
         .unwrap();
@@ -153,7 +153,7 @@ fn paths_data_acls_multi_with_a_server() {
         );
     }
     // Just outside those ranges: accepted by zkha and by the server.
-    let parent = zkha::testing::unique_path("bad-input-chars");
+    let parent = zkha_testing::unique_path("bad-input-chars");
     zk.create(&parent, b"", &open, CreateMode::Persistent)
         .unwrap();
     for c in ['~', '\u{a0}', '\u{d7ff}', '\u{f900}', '\u{ffef}'] {

@@ -10,7 +10,7 @@ mod chaos;
 use chaos::{Chaos, MemberFault, Stats};
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use zkha::testing::TestingServer;
+use zkha_testing::TestingServer;
 
 /// `examples/chaos_worker.rs`, the command the candidates supervise, built
 /// once (cargo builds examples for `cargo test`, not for `--test chaos_fast`).
@@ -260,7 +260,7 @@ fn chaos_a_standby_that_does_not_watch_is_caught() {
     use std::time::Duration;
     let mut c = chaos("no-watch");
     let mut s = c.scene("no-watch");
-    let path = format!("{}/m", zkha::testing::unique_path("chaos-no-watch"));
+    let path = format!("{}/m", zkha_testing::unique_path("chaos-no-watch"));
     let a = s.spawn(hosts(), &path, &[]);
     assert_eq!(s.one_master(Duration::from_secs(30), "start"), Some(a));
     s.poll_ms = 60_000;

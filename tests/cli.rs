@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use zkha::testing::{unique_path, TestingServer};
+use zkha_testing::{unique_path, TestingServer};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -419,6 +419,34 @@ fn demo_shows_failovers_and_leaves_no_process() {
         processes_with(&server_marker).is_empty(),
         "server left behind: {:?}",
         processes_with(&server_marker)
+    );
+}
+
+#[test]
+fn server_serves_until_killed_and_its_server_dies_with_it() {
+    // `zkha server` runs an embedded TestingServer until killed; the JVM has
+    // PDEATHSIG, so even SIGKILL takes it along.
+    let mut child = zkha()
+        .args(["server", "--print-pid"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "java-pid <pid> <connect string>"
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields.len(), 3, "{line:?}");
+    let java: i32 = fields[1].parse().unwrap();
+    assert!(pid_alive(java));
+    let ruok = zkha_testing::four_letter_word(fields[2], "ruok", Duration::from_secs(5));
+    assert_eq!(ruok.unwrap(), "imok");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        eventually(LONG, || !pid_alive(java)),
+        "java {java} outlived the SIGKILLed `zkha server` that started it"
     );
 }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 use zkha::elector::{
     AclChoice, Auth, Candidate, Elector, ElectorConfig, FencingToken, LostReason, Mode,
 };
-use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 use zkha::{Acl, CreateMode, Error, ErrorCode, ZooKeeper};
+use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 
 const LONG: Duration = Duration::from_secs(30);
 

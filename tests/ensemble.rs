@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::mpsc;
 use std::time::Duration;
 use zk_sys::consts::*;
-use zkha::testing::{Error, Mode, ProxyMode, ServerConfig, TestingCluster};
+use zkha_testing::{Error, Mode, ProxyMode, ServerConfig, TestingCluster};
 
 #[test]
 fn ensemble_session_and_ephemeral_survive_losing_the_connected_member() {

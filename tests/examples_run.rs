@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use zkha::testing::{unique_path, TestingServer};
+use zkha_testing::{unique_path, TestingServer};
 
 #[test]
 fn seed_c_api_example_becomes_master_with_ip_and_nul() {

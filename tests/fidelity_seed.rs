@@ -1,4 +1,4 @@
-//! Fidelity: the C++ reference peer (cpp/seed_peer.cpp, written from SEED.md)
+//! Fidelity: the C++ reference peer (testing/cpp/seed_peer.cpp, from SEED.md)
 //! and the Rust seed profile run the same scenarios side by side (separate
 //! paths, one server) and must leave the same traces: the same event kinds
 //! in the same order with the same rc values, each event within
@@ -10,7 +10,7 @@ mod common;
 use common::election::{spawn, work_dir, Ev, Impl, Proc, Spec};
 use common::RawSession;
 use std::time::Duration;
-use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
+use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 
 /// Allowed timing difference between the two implementations' events.
 const TOLERANCE_MS: f64 = 300.0;

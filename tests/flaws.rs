@@ -9,7 +9,7 @@ use common::{eventually, RawSession};
 use std::sync::Arc;
 use std::time::Duration;
 use zkha::elector::{Elector, ElectorConfig};
-use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
+use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 
 const LONG: Duration = Duration::from_secs(30);
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use zkha::elector::{Elector, ElectorConfig, Mode};
-use zkha::testing::{unique_path, TestingServer};
+use zkha_testing::{unique_path, TestingServer};
 
 const N: usize = 50;
 const FAILOVERS: usize = 5;

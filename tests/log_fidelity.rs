@@ -5,13 +5,12 @@
 
 mod common;
 
-use common::c_trace::CTrace;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 use zkha::logging::{parse_c_log_line, set_debug_level, set_log_stream, LogLevel, LogStream};
-use zkha::testing::TestingServer;
 use zkha::{Acl, CreateMode, ZooKeeper};
+use zkha_testing::{CTrace, TestingServer};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -69,7 +68,7 @@ fn c_and_rust_write_the_same_log_lines_and_the_bridge_takes_them() {
         dir.join("rust.log"),
         dir.join("bridge.log"),
     );
-    let path = zkha::testing::unique_path("logfid");
+    let path = zkha_testing::unique_path("logfid");
 
     // C: level INFO (3), stream to c.log.
     {

@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::c_trace::CTrace;
 use common::election::{masterships, now_ms, overlaps, spawn, work_dir, Impl, Proc, Spec};
 use common::RawSession;
 use std::time::{Duration, Instant};
-use zkha::testing::{unique_path, TestingServer};
+use zkha_testing::{unique_path, CTrace, TestingServer};
 
 const LONG: Duration = Duration::from_secs(30);
 

@@ -8,8 +8,8 @@ use common::eventually;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use zkha::testing::{unique_path, TestingServer};
 use zkha::{ErrorCode, ZooKeeper};
+use zkha_testing::{unique_path, TestingServer};
 
 const SECRET: &str = "Tr0ub4dor-s3cret";
 

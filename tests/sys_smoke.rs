@@ -5,7 +5,7 @@ mod common;
 use common::{eventually, RawSession};
 use std::time::{Duration, Instant};
 use zk_sys::consts::*;
-use zkha::testing::{unique_path, TestingServer};
+use zkha_testing::{unique_path, TestingServer};
 
 #[test]
 fn sys_smoke_ephemeral_master_node_round_trip() {

@@ -1,15 +1,14 @@
 //! S2: the Rust global watcher sees exactly what a C watcher sees — the same
 //! events, values, order and number — for one scenario observed by both: a
-//! plain C client (tests/c/zk_trace.c) and the wrapper, in parallel.
+//! plain C client (testing/c/zk_trace.c) and the wrapper, in parallel.
 
 mod common;
 
-use common::c_trace::CTrace;
 use common::eventually;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use zkha::testing::TestingServer;
 use zkha::{Acl, ClientId, CreateMode, ZooKeeper};
+use zkha_testing::{CTrace, TestingServer};
 
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 use zkha::validate::MAX_DATA_LEN;
 use zkha::{pending, Acl, CreateMode, Error, ErrorCode, Id, Op, OpResult, Perms, ZooKeeper};
+use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 
 fn connect() -> ZooKeeper {
     zkha::logging::set_debug_level(zkha::logging::LogLevel::Warn);

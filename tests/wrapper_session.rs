@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use zkha::testing::{unique_path, TestingServer};
 use zkha::{
     Acl, ClientId, CreateMode, Error, ErrorCode, EventType, State, WatchedEvent, WatcherType,
     ZooKeeper,
 };
+use zkha_testing::{unique_path, TestingServer};
 
 const WAIT: Duration = Duration::from_secs(20);
 

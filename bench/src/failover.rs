@@ -52,7 +52,7 @@ fn spawn(
     let t = o.session_ms.to_string();
     let mut cmd = match peer {
         "cpp_peer" => {
-            let mut c = Command::new(env!("ZKHA_SEED_PEER"));
+            let mut c = Command::new(zkha_testing::programs::seed_peer());
             c.args([hosts, path, "10.0.0.1", &t, "1000", "--trace"])
                 .arg(&trace);
             c
@@ -111,7 +111,7 @@ fn spawn(
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     // Tied to this process: an interrupted bench leaves no candidate behind.
-    let child = zkha::child::spawn_tied_to_process(cmd)?;
+    let child = zkha_testing::spawn_tied_to_process(cmd)?;
     Ok(Cand { child, trace })
 }
 

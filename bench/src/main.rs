@@ -14,7 +14,7 @@ mod throughput;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
-use zkha::testing::{ServerConfig, TestingServer};
+use zkha_testing::{ServerConfig, TestingServer};
 
 pub struct Options {
     pub failovers: usize,

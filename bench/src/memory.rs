@@ -88,7 +88,7 @@ pub fn run(o: &Options, hosts: &str) -> Result<Value, Box<dyn std::error::Error>
     )?;
     let t2 = dir.join("cpp.trace");
     let cpp = candidate_rss(
-        Command::new(env!("ZKHA_SEED_PEER")).args([
+        Command::new(zkha_testing::programs::seed_peer()).args([
             hosts,
             &node,
             "10.0.0.1",

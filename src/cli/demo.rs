@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use zkha::elector::trace::monotonic_ms;
-use zkha::testing::TestingServer;
 use zkha::{Acl, CreateMode, ZooKeeper};
+use zkha_testing::TestingServer;
 
 /// `zkha demo` arguments.
 #[derive(Debug, Args)]
@@ -76,7 +76,7 @@ impl Demo {
         let timeout = self.session_ms.to_string();
         let mut cmd = match kind {
             Kind::Cpp => {
-                let peer = PathBuf::from(env!("ZKHA_SEED_PEER"));
+                let peer = zkha_testing::programs::seed_peer();
                 if !peer.exists() {
                     return Err(format!(
                         "the C++ peer {} is missing: build with `cargo build`",
@@ -117,7 +117,7 @@ impl Demo {
             }
         };
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
-        let child = zkha::child::spawn_tied_to_process(cmd)?;
+        let child = super::child::spawn_tied_to_process(cmd)?;
         let what = match kind {
             Kind::RustSafe => "Rust, safe profile",
             Kind::RustSeed => "Rust, seed profile",

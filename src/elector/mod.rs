@@ -36,8 +36,8 @@
 //! use std::sync::Arc;
 //! use zkha::elector::{Elector, ElectorConfig, MasterChange};
 //!
-//! let server = zkha::testing::TestingServer::shared()?;
-//! let path = format!("{}/master", zkha::testing::unique_path("doc-elector"));
+//! let server = zkha_testing::TestingServer::shared()?;
+//! let path = format!("{}/master", zkha_testing::unique_path("doc-elector"));
 //! let elector = Elector::start(ElectorConfig::new(server.connect_string(), &path), Arc::new(()))?;
 //! let mut changes = elector.changes();
 //! futures::executor::block_on(async {

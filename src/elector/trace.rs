@@ -1,5 +1,5 @@
 //! The election trace: one JSON object per line, shared with the C++
-//! reference peer (cpp/seed_peer.cpp) so traces can be compared.
+//! reference peer (testing/cpp/seed_peer.cpp) so traces can be compared.
 //!
 //! Every line has `t` (CLOCK_MONOTONIC in ms, comparable across processes
 //! on one machine), `who`, `pid` and `event`, one of: `init` (a

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use zkha::elector::trace::monotonic_ms;
-use zkha::testing::{ProxyMode, TcpProxy, TestingCluster, TestingServer};
+use zkha_testing::{ProxyMode, TcpProxy, TestingCluster, TestingServer};
 
 /// A gap in one command's lines longer than this (it writes every 15 ms)
 /// means the command itself was frozen.
@@ -233,8 +233,8 @@ pub fn command_alive(pid: u32) -> bool {
 
 /// The data watches a server holds, by session (`wchc`): session -> paths.
 pub fn watches_by_session(address: &str) -> std::collections::HashMap<i64, Vec<String>> {
-    let text = zkha::testing::four_letter_word(address, "wchc", Duration::from_secs(2))
-        .unwrap_or_default();
+    let text =
+        zkha_testing::four_letter_word(address, "wchc", Duration::from_secs(2)).unwrap_or_default();
     let mut out: std::collections::HashMap<i64, Vec<String>> = Default::default();
     let mut session = None;
     for line in text.lines() {
@@ -1018,7 +1018,7 @@ pub fn blackbox_check(runs: &[CmdRun], t0: f64, label: &str) -> BlackBox {
 
 impl Chaos {
     fn unique(&self, name: &str) -> String {
-        format!("{}/m", zkha::testing::unique_path(name))
+        format!("{}/m", zkha_testing::unique_path(name))
     }
 
     /// SIGKILL of the master's `zkha run` (its command dies with it, by
@@ -1172,7 +1172,7 @@ impl Chaos {
                 1 => {
                     proxy.set_mode(ProxyMode::Blackhole);
                     // The injection, checked: nothing comes back through it.
-                    let probe = zkha::testing::four_letter_word(
+                    let probe = zkha_testing::four_letter_word(
                         &proxy.connect_string(),
                         "ruok",
                         Duration::from_millis(500),
@@ -1213,7 +1213,7 @@ impl Chaos {
                     proxy.set_mode(ProxyMode::Delay);
                     // The injection, checked: an answer takes two delays.
                     let sent = Instant::now();
-                    let probe = zkha::testing::four_letter_word(
+                    let probe = zkha_testing::four_letter_word(
                         &proxy.connect_string(),
                         "ruok",
                         Duration::from_millis(t * 2),
@@ -1585,7 +1585,7 @@ impl Chaos {
                         matches!(
                             cluster.mode(i),
                             Ok(Some(
-                                zkha::testing::Mode::Leader | zkha::testing::Mode::Follower
+                                zkha_testing::Mode::Leader | zkha_testing::Mode::Follower
                             ))
                         )
                     })

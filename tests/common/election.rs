@@ -155,7 +155,7 @@ impl Drop for Proc {
 /// Which implementation of the seed design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Impl {
-    /// cpp/seed_peer.cpp
+    /// testing/cpp/seed_peer.cpp (`zkha_testing::programs::seed_peer`)
     Cpp,
     /// `zkha candidate --profile seed`
     RustSeed,
@@ -180,7 +180,7 @@ pub fn spawn(which: Impl, spec: &Spec, dir: &Path, name: &str) -> Proc {
     let err = std::fs::File::create(&stderr).unwrap();
     let mut cmd = match which {
         Impl::Cpp => {
-            let mut c = Command::new(env!("ZKHA_SEED_PEER"));
+            let mut c = Command::new(zkha_testing::programs::seed_peer());
             c.args([spec.hosts, spec.path, spec.data])
                 .arg(spec.session_ms.to_string())
                 .arg(spec.interval_ms.to_string())

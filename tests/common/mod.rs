@@ -2,7 +2,6 @@
 //! a C watcher that records every event, and a few synchronous calls.
 #![allow(dead_code)]
 
-pub mod c_trace;
 pub mod election;
 
 use std::ffi::{CStr, CString};

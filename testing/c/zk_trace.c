@@ -14,6 +14,8 @@
  *   get PATH             zoo_get(zh, PATH, 1, buf, &len, &stat)                  -> "rc N"
  *   children PATH        zoo_get_children(zh, PATH, 1, &strings)                 -> "rc N"
  *   create_eph PATH DATA zoo_create(..., DATA + NUL, ZOO_EPHEMERAL)               -> "rc N"
+ *   create PATH DATA     zoo_create(..., DATA + NUL, ZOO_PERSISTENT)              -> "rc N"
+ *   recv_timeout         zoo_recv_timeout(zh): the negotiated session timeout    -> "timeout N"
  *   getdata PATH         zoo_get without watch   -> "data HEX owner 0xID" | "rc N"
  *   clientid             -> "clientid 0xID:PASSWDHEX"
  *   close                zookeeper_close                                         -> "rc N"
@@ -158,6 +160,11 @@ int main(int argc, char **argv)
         } else if (!strcmp(cmd, "create_eph")) {
             say("rc %ld\n", NULL,
                 zoo_create(zh, arg, arg2, (int)strlen(arg2) + 1, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0));
+        } else if (!strcmp(cmd, "create")) {
+            say("rc %ld\n", NULL,
+                zoo_create(zh, arg, arg2, (int)strlen(arg2) + 1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, NULL, 0));
+        } else if (!strcmp(cmd, "recv_timeout")) {
+            say("timeout %ld\n", NULL, zoo_recv_timeout(zh));
         } else if (!strcmp(cmd, "clientid")) {
             const clientid_t *id = zoo_client_id(zh);
             int i;

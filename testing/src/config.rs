@@ -1,48 +1,7 @@
-//! Real ZooKeeper servers for tests, demos and benchmarks.
-//!
-//! [`TestingServer`] (standalone) and [`TestingCluster`] (an ensemble, 3 members
-//! by default) are named after Apache Curator's test harness. They run Debian's
-//! ZooKeeper 3.8 server (`apt-get install zookeeper`, or `make setup`) as
-//! `java … org.apache.zookeeper.server.quorum.QuorumPeerMain <cfg>` on free
-//! 127.0.0.1 ports, each member with a private temporary directory holding its
-//! config, data and log. A small `tickTime` (200 ms by default) lets sessions
-//! as short as 400 ms be negotiated, so expiry tests are fast.
-//!
-//! No server outlives its owner: dropping a server kills it and removes its
-//! directory; a server still running when the process exits normally (for
-//! example the [`TestingServer::shared`] one) is killed by an `atexit` hook; and
-//! every server gets `PR_SET_PDEATHSIG(SIGKILL)` from a spawner thread that
-//! lives as long as the process, so even a test binary killed by a signal takes
-//! its servers with it. Directories left by such a kill are swept the next
-//! time a server starts.
-//!
-//! [`TestingCluster::with_partitions`] puts [`TcpProxy`]s on every link between
-//! members, so that a member can be cut off ([`TestingCluster::isolate`],
-//! [`ProxyMode::Partition`]) while clients still reach it, and
-//! [`TestingCluster::pause`] freezes a member's JVM (SIGSTOP).
-//!
-//! ```no_run
-//! use zkha::testing::TestingServer;
-//! let server = TestingServer::start()?;
-//! println!("ZooKeeper at {}", server.connect_string());
-//! # Ok::<(), zkha::testing::Error>(())
-//! ```
-
-mod cluster;
-mod error;
-mod member;
-mod process;
-mod proxy;
-mod server;
-
-pub use cluster::TestingCluster;
-pub use error::Error;
-pub use member::{four_letter_word, Mode};
-pub use proxy::{ProxyMode, TcpProxy};
-pub use server::TestingServer;
+//! How the servers' JVMs are run: tick, session bounds, Java, classpath,
+//! heap, and the ensemble's init/sync limits.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How to run the server JVMs. `Default` gives fast test settings.
@@ -127,12 +86,4 @@ impl Default for ServerConfig {
             sync_limit: 0,
         }
     }
-}
-
-/// A znode path unique to this process and call, for tests sharing one
-/// server: `/zkha-test-<pid>-<n>-<name>`.
-pub fn unique_path(name: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("/zkha-test-{}-{}-{}", std::process::id(), n, name)
 }

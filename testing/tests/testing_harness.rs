@@ -1,20 +1,42 @@
-//! The testing servers themselves: start, stop, restart, cleanup, errors.
+//! The testing servers themselves: start, stop, restart, cleanup, errors;
+//! the proxy; and the C client the kit builds, which the checks use to talk
+//! to the servers (this crate does not depend on zkha).
 
-mod common;
-
-use common::{eventually, RawSession};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use zk_sys::consts::*;
-use zkha::testing::{
-    four_letter_word, Error, ProxyMode, ServerConfig, TcpProxy, TestingCluster, TestingServer,
+use zkha_testing::{
+    four_letter_word, programs, CTrace, Error, ProxyMode, ServerConfig, TcpProxy, TestingCluster,
+    TestingServer,
 };
 
 fn pid_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only probes for existence.
     unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+/// Waits until `f` holds or `timeout` passes; returns whether it held.
+fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A connected C client (the kit's `zk_trace`) with `timeout_ms` requested.
+fn c_client(hosts: &str, timeout_ms: u32) -> CTrace {
+    let mut c = CTrace::spawn(&[hosts, &timeout_ms.to_string()]);
+    assert_eq!(c.cmd("init"), "init ok");
+    assert_eq!(c.cmd("wait_connected"), "connected");
+    c
 }
 
 #[test]
@@ -30,36 +52,35 @@ fn server_answers_and_keeps_data_across_restart() {
         format!("127.0.0.1:{}", server.port())
     );
 
-    let s = RawSession::connect(server.connect_string(), 4_000);
-    s.create("/kept", b"v1", ZOO_PERSISTENT).unwrap();
-    drop(s);
+    let mut c = c_client(server.connect_string(), 4_000);
+    assert_eq!(c.cmd("create /kept v1"), "rc 0");
+    drop(c);
 
     server.stop();
     assert!(!server.is_running());
     assert!(four_letter_word(server.connect_string(), "ruok", Duration::from_millis(500)).is_err());
     server.restart().unwrap();
     assert!(server.is_running());
-    let s = RawSession::connect(server.connect_string(), 4_000);
-    assert_eq!(s.get("/kept").unwrap().0, b"v1");
+    // "v1" and its NUL, persistent (no ephemeral owner).
+    let mut c = c_client(server.connect_string(), 4_000);
+    assert_eq!(c.cmd("getdata /kept"), "data 763100 owner 0x0");
+    drop(c);
 
     server.kill();
     assert!(!server.is_running());
     server.restart().unwrap();
-    let s2 = RawSession::connect(server.connect_string(), 4_000);
-    assert_eq!(s2.get("/kept").unwrap().0, b"v1");
+    let mut c2 = c_client(server.connect_string(), 4_000);
+    assert_eq!(c2.cmd("getdata /kept"), "data 763100 owner 0x0");
 }
 
 #[test]
 fn small_tick_time_allows_short_sessions() {
     let server = TestingServer::shared().unwrap();
-    let s = RawSession::connect(server.connect_string(), 500);
-    // SAFETY: live handle.
-    let negotiated = unsafe { zk_sys::zoo_recv_timeout(s.zh) };
-    assert_eq!(negotiated, 500);
+    let mut short = c_client(server.connect_string(), 500);
+    assert_eq!(short.cmd("recv_timeout"), "timeout 500");
     // And the seed's 5000 ms is granted unchanged.
-    let seed = RawSession::connect(server.connect_string(), 5_000);
-    // SAFETY: live handle.
-    assert_eq!(unsafe { zk_sys::zoo_recv_timeout(seed.zh) }, 5_000);
+    let mut seed = c_client(server.connect_string(), 5_000);
+    assert_eq!(seed.cmd("recv_timeout"), "timeout 5000");
 }
 
 #[test]
@@ -74,29 +95,78 @@ fn drop_kills_the_server_and_removes_its_directory() {
     assert!(!dir.exists(), "{} left behind", dir.display());
 }
 
+/// Set in the process [`servers_die_with_a_process_killed_by_sigkill`]
+/// starts: [`hold_a_server`] then holds a server instead of returning.
+const HOLDER: &str = "ZKHA_TESTING_HOLD_A_SERVER";
+
+/// Not a test of its own (ignored): the process
+/// [`servers_die_with_a_process_killed_by_sigkill`] kills. With [`HOLDER`]
+/// set it starts a server, prints `java-pid <pid>` and waits to be killed.
+#[test]
+#[ignore = "run by servers_die_with_a_process_killed_by_sigkill"]
+fn hold_a_server() {
+    if std::env::var_os(HOLDER).is_none() {
+        return;
+    }
+    let server = TestingServer::start().unwrap();
+    println!("java-pid {}", server.pid().unwrap());
+    std::io::stdout().flush().unwrap();
+    loop {
+        std::thread::park();
+    }
+}
+
 #[test]
 fn servers_die_with_a_process_killed_by_sigkill() {
-    // `zkha server` runs an embedded TestingServer until killed.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zkha"))
-        .args(["server", "--print-pid"])
-        .stdout(std::process::Stdio::piped())
+    // This test binary again, running only `hold_a_server`.
+    let mut holder = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "hold_a_server", "--ignored", "--nocapture"])
+        .args(["--test-threads", "1"])
+        .env(HOLDER, "1")
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    // "java-pid <pid> <connect string>"
-    let java: u32 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // libtest's own words come first, on the same line too.
+    let out = BufReader::new(holder.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let pid = out.lines().map_while(Result::ok).find_map(|l| {
+            let (_, rest) = l.split_once("java-pid ")?;
+            rest.trim().parse::<u32>().ok()
+        });
+        let _ = tx.send(pid);
+    });
+    // The server's start timeout is 60 s.
+    let java = match rx.recv_timeout(Duration::from_secs(90)) {
+        Ok(Some(pid)) => pid,
+        other => {
+            let _ = holder.kill();
+            let _ = holder.wait();
+            panic!("the holder printed no java pid: {other:?}");
+        }
+    };
     assert!(pid_alive(java));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
     assert!(
         eventually(Duration::from_secs(10), || !pid_alive(java)),
         "java {java} outlived the SIGKILLed process that started it"
     );
+}
+
+#[test]
+fn the_c_programs_are_built_and_run() {
+    // Both were compiled by build.rs against zk-sys's C client.
+    for program in [programs::seed_peer(), programs::zk_trace()] {
+        assert!(program.is_file(), "{} was not built", program.display());
+    }
+    // Without arguments each states its usage and exits with 2.
+    for program in [programs::seed_peer(), programs::zk_trace()] {
+        let out = Command::new(program).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", program.display());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("usage: "), "{stderr}");
+    }
 }
 
 #[test]

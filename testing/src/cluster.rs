@@ -65,7 +65,7 @@ impl TestingCluster {
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// use zkha::testing::{ProxyMode, ServerConfig, TestingCluster};
+    /// use zkha_testing::{ProxyMode, ServerConfig, TestingCluster};
     ///
     /// // syncLimit 5 ticks of 200 ms: a member cut off leaves after about 1 s.
     /// let config = ServerConfig { sync_limit: 5, ..ServerConfig::default() };
@@ -73,7 +73,7 @@ impl TestingCluster {
     /// let leader = cluster.wait_for_leader(Duration::from_secs(30))?;
     /// cluster.isolate(leader, ProxyMode::Partition)?; // the others elect a new leader
     /// cluster.heal(leader)?; // it rejoins as a follower
-    /// # Ok::<(), zkha::testing::Error>(())
+    /// # Ok::<(), zkha_testing::Error>(())
     /// ```
     pub fn with_partitions(size: usize, config: ServerConfig) -> Result<TestingCluster, Error> {
         Self::launch(size, config, true)

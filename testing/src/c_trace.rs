@@ -1,6 +1,6 @@
-//! Drives `tests/c/zk_trace.c` (a plain C client built by build.rs against the
-//! same library) over its stdin/stdout protocol.
-#![allow(dead_code)]
+//! Drives `c/zk_trace.c` (a plain C client built by build.rs against the
+//! same library) over its stdin/stdout protocol, so a test can run one
+//! scenario through the C client and through zkha and compare them.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -8,6 +8,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A running `zk_trace` ([`programs::zk_trace`](crate::programs::zk_trace)):
+/// commands go to its stdin, one answer line comes back for each, and its
+/// watcher's `event TYPE STATE PATH` lines are collected apart. The process
+/// is told to quit (then killed) on drop.
 pub struct CTrace {
     child: Child,
     stdin: ChildStdin,
@@ -16,9 +20,13 @@ pub struct CTrace {
 }
 
 impl CTrace {
-    /// `zk_trace HOSTS TIMEOUT_MS [LOG_LEVEL LOG_FILE]`.
+    /// Starts `zk_trace HOSTS TIMEOUT_MS [LOG_LEVEL LOG_FILE]`; the commands
+    /// are listed at the top of `c/zk_trace.c`.
+    ///
+    /// # Panics
+    /// If the program cannot be started (a test fixture, not an API).
     pub fn spawn(args: &[&str]) -> CTrace {
-        let mut child = Command::new(env!("ZKHA_ZK_TRACE"))
+        let mut child = Command::new(crate::programs::zk_trace())
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -48,6 +56,9 @@ impl CTrace {
     }
 
     /// Sends one command and returns its one-line answer.
+    ///
+    /// # Panics
+    /// If no answer comes within 30 s.
     pub fn cmd(&mut self, line: &str) -> String {
         writeln!(self.stdin, "{line}").unwrap();
         self.stdin.flush().unwrap();
@@ -56,6 +67,8 @@ impl CTrace {
             .unwrap_or_else(|_| panic!("zk_trace did not answer {line:?}"))
     }
 
+    /// The watcher calls seen so far, as `event TYPE STATE PATH` lines (PATH
+    /// `-` when empty), in order.
     pub fn events(&self) -> Vec<String> {
         self.events.lock().unwrap().clone()
     }
