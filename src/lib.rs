@@ -17,28 +17,23 @@
 //! `zkha-testing`, a dev-dependency: a crate using zkha as a library builds
 //! no test kit and no C++.
 
-mod async_ops;
-mod async_watch;
-mod callback;
+mod client;
 pub mod clock;
 pub mod elector;
 pub mod error;
-mod future;
 pub mod logging;
-mod multi;
 pub mod net;
-mod oneshot;
-mod raw;
 pub mod types;
 pub mod validate;
-mod zookeeper;
 
-pub use async_ops::{pending, Pending};
-pub use callback::in_callback;
+pub use client::async_ops::{pending, Pending};
+pub use client::callback::in_callback;
+pub use client::future::AsyncZooKeeper;
+pub use client::multi::{Op, OpResult};
+pub use client::zookeeper::{
+    WatcherType, ZooKeeper, ZooKeeperBuilder, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY,
+};
 pub use error::{Error, ErrorCode, Result};
-pub use future::AsyncZooKeeper;
-pub use multi::{Op, OpResult};
 pub use types::{Acl, ClientId, CreateMode, EventType, Id, Perms, Stat, State, WatchedEvent};
-pub use zookeeper::{WatcherType, ZooKeeper, ZooKeeperBuilder, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY};
 
 pub use zk_sys;

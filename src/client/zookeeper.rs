@@ -1,9 +1,9 @@
 //! [`ZooKeeper`]: a safe handle over the C client's `zhandle_t`, call for
 //! call like the C API (`zookeeper_init`, `zoo_create`, `zoo_wexists`, …).
 
-use crate::callback::{self, GlobalContext, Registry, SessionSignal};
+use crate::client::callback::{self, GlobalContext, Registry, SessionSignal};
+use crate::client::raw::{acl_from_c, strings_from_c, CAcl};
 use crate::error::{check, Argument, Error, ErrorCode, Result};
-use crate::raw::{acl_from_c, strings_from_c, CAcl};
 use crate::types::{Acl, ClientId, CreateMode, Stat, State, WatchedEvent};
 use crate::validate::{c_path, c_text, check_data, check_hosts, check_timeout_ms};
 use parking_lot::{RwLock, RwLockReadGuard};
@@ -450,7 +450,7 @@ impl ZooKeeper {
         let zh = self.handle()?;
         // SAFETY: live handle; the returned text is copied at once.
         let p = unsafe { zk_sys::zoo_get_current_server(zh.0) };
-        Ok(crate::raw::string_from_c(p))
+        Ok(crate::client::raw::string_from_c(p))
     }
 
     /// `zoo_set_servers`: a new server list (rebalances clients).
@@ -843,7 +843,7 @@ impl ZooKeeper {
         }
         let cscheme = c_text(scheme, Argument::Acl)?;
         let (tx, rx) = mpsc::sync_channel::<Result<()>>(1);
-        crate::async_ops::refuse_in_callback("add_auth")?;
+        crate::client::async_ops::refuse_in_callback("add_auth")?;
         {
             let zh = self.handle()?;
             let ctx = callback::new_completion::<()>(
@@ -859,7 +859,7 @@ impl ZooKeeper {
                     cscheme.as_ptr(),
                     cert.as_ptr() as *const c_char,
                     cert.len() as c_int,
-                    Some(crate::async_ops::void_done),
+                    Some(crate::client::async_ops::void_done),
                     ctx,
                 )
             };
@@ -876,7 +876,7 @@ impl ZooKeeper {
     /// [`Error::CalledFromCallback`]; use [`ZooKeeper::async_sync`] there.
     pub fn sync(&self, path: &str) -> Result<()> {
         let (tx, rx) = mpsc::sync_channel::<Result<String>>(1);
-        crate::async_ops::refuse_in_callback("sync")?;
+        crate::client::async_ops::refuse_in_callback("sync")?;
         self.async_sync(path, move |r| drop(tx.send(r)))?;
         rx.recv().unwrap_or(Err(Error::Closed)).map(|_| ())
     }
