@@ -5,11 +5,11 @@
 use futures::FutureExt;
 use std::future::Future;
 use std::time::Duration;
-use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 use zkha::{
     pending, Acl, AsyncZooKeeper, CreateMode, Error, ErrorCode, EventType, Op, OpResult, Pending,
     WatchedEvent, ZooKeeper,
 };
+use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 
 const LONG: Duration = Duration::from_secs(30);
 

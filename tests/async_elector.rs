@@ -8,8 +8,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use zkha::elector::{Elector, ElectorConfig, LostReason, MasterChange, MasterChanges};
-use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 use zkha::Error;
+use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 
 const LONG: Duration = Duration::from_secs(30);
 
