@@ -195,7 +195,7 @@ pub enum Error {
         /// Per-operation results: failed ones as `OpResult::Error`, the
         /// others `RolledBack`; all `OpResult::Unknown` when no answer came
         /// and the transaction may or may not have been applied.
-        results: Vec<crate::client::multi::OpResult>,
+        results: Vec<crate::OpResult>,
     },
     /// A call that waits for the C completion thread was made on that very
     /// thread, from a callback (watcher or completion): it would wait for

@@ -26,12 +26,9 @@ pub mod net;
 pub mod types;
 pub mod validate;
 
-pub use client::async_ops::{pending, Pending};
-pub use client::callback::in_callback;
-pub use client::future::AsyncZooKeeper;
-pub use client::multi::{Op, OpResult};
-pub use client::zookeeper::{
-    WatcherType, ZooKeeper, ZooKeeperBuilder, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY,
+pub use client::{
+    in_callback, pending, AsyncZooKeeper, Op, OpResult, Pending, WatcherType, ZooKeeper,
+    ZooKeeperBuilder, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY,
 };
 pub use error::{Error, ErrorCode, Result};
 pub use types::{Acl, ClientId, CreateMode, EventType, Id, Perms, Stat, State, WatchedEvent};

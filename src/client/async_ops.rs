@@ -4,13 +4,13 @@
 //! into a [`Pending`] value to wait for, or to `.await` (see
 //! [`AsyncZooKeeper`](crate::AsyncZooKeeper) for the future-returning view).
 
-use crate::client::callback::{self, complete, take_completion};
-use crate::client::oneshot;
-use crate::client::raw::{data_from_c, string_from_c, strings_from_c, CAcl};
-use crate::client::zookeeper::ZooKeeper;
+use super::callback::{self, complete, take_completion};
+use super::oneshot;
+use super::raw::{data_from_c, string_from_c, strings_from_c, CAcl};
 use crate::error::{check, Error, Result};
 use crate::types::{Acl, CreateMode, Stat};
 use crate::validate::{c_path, check_data};
+use crate::ZooKeeper;
 use std::future::Future;
 use std::os::raw::{c_char, c_int, c_void};
 use std::pin::Pin;

@@ -9,13 +9,13 @@
 //! (`ZOK`, and `ZNONODE` for exists); otherwise C never calls it, and the
 //! completion frees it (`forget_watch`), unless close's settle took it first.
 
-use crate::client::async_ops::{data_done, exists_done, strings_done};
-use crate::client::callback::{self, PathWatcher};
-use crate::client::oneshot;
-use crate::client::zookeeper::ZooKeeper;
+use super::async_ops::{data_done, exists_done, strings_done};
+use super::callback::{self, PathWatcher};
+use super::oneshot;
 use crate::error::{check, Error, ErrorCode, Result};
 use crate::types::{EventType, Stat, State, WatchedEvent};
 use crate::validate::c_path;
+use crate::ZooKeeper;
 use parking_lot::Mutex;
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::Arc;

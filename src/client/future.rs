@@ -2,13 +2,13 @@
 //! thin view over the `zoo_a*` calls of `async_ops.rs`; the rules are on
 //! the type, where rustdoc shows them).
 
-use crate::client::async_ops::{pending, Pending};
-use crate::client::async_watch::duplicate;
-use crate::client::multi::{Op, OpResult};
-use crate::client::oneshot;
-use crate::client::zookeeper::{ZooKeeper, ZooKeeperBuilder};
+use super::async_ops::{pending, Pending};
+use super::async_watch::duplicate;
+use super::multi::{Op, OpResult};
+use super::oneshot;
 use crate::error::Result;
 use crate::types::{Acl, CreateMode, Stat, WatchedEvent};
+use crate::{ZooKeeper, ZooKeeperBuilder};
 use std::sync::Arc;
 use std::time::Duration;
 

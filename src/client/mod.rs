@@ -1,11 +1,36 @@
-//! The ZooKeeper client: the safe handle over the C client's `zhandle_t`,
-//! its callbacks, async calls and futures.
+//! The ZooKeeper client: a safe handle over the C client's `zhandle_t`, call
+//! for call like the C API, with its callbacks, async calls and futures.
+//!
+//! One job per file, each layer on the one below:
+//! - `handle.rs`: the raw handle's lifecycle (the only caller of
+//!   `zookeeper_init*`/`zookeeper_close`), the close protocol, raw access;
+//! - `builder.rs`: [`ZooKeeperBuilder`], `init`, `connect`;
+//! - `session.rs`: state, session id and timeout, servers, `add_auth`;
+//! - `ops.rs`: blocking node operations; `watch.rs`: the `zoo_w*` calls;
+//! - `read_buffer.rs`: the per-thread buffer blocking reads hand to C;
+//! - `callback.rs`: the C trampolines, callback contexts and their registry;
+//! - `raw.rs`: conversions of C results and arguments;
+//! - `async_ops.rs`, `async_watch.rs`, `multi.rs`: the `zoo_a*` calls;
+//! - `oneshot.rs`, `future.rs`: [`Pending`] and [`AsyncZooKeeper`].
 
-pub(crate) mod async_ops;
-pub(crate) mod async_watch;
+mod async_ops;
+mod async_watch;
+mod builder;
 pub(crate) mod callback;
-pub(crate) mod future;
-pub(crate) mod multi;
-pub(crate) mod oneshot;
-pub(crate) mod raw;
-pub(crate) mod zookeeper;
+mod future;
+mod handle;
+mod multi;
+mod oneshot;
+mod ops;
+mod raw;
+mod read_buffer;
+mod session;
+mod watch;
+
+pub use async_ops::{pending, Pending};
+pub use builder::{ZooKeeperBuilder, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY};
+pub use callback::in_callback;
+pub use future::AsyncZooKeeper;
+pub use handle::ZooKeeper;
+pub use multi::{Op, OpResult};
+pub use watch::WatcherType;

@@ -1,11 +1,11 @@
 //! `zoo_multi` / `zoo_amulti`: several operations applied atomically.
 
-use crate::client::callback::{complete, take_completion, Keep};
-use crate::client::raw::{string_from_c, CAcl};
-use crate::client::zookeeper::ZooKeeper;
+use super::callback::{complete, take_completion, Keep};
+use super::raw::{string_from_c, CAcl};
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{Acl, CreateMode, Stat};
 use crate::validate::{c_path, check_data};
+use crate::ZooKeeper;
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
 

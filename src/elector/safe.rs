@@ -5,9 +5,9 @@
 use super::config::Mode;
 use super::lease::{boot_ms, renew_every, step_down_after};
 use super::shared::{FencingToken, LostReason, Shared};
-use crate::client::zookeeper::ZooKeeper;
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{Acl, ClientId, CreateMode, EventType, State, WatchedEvent};
+use crate::ZooKeeper;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};

@@ -9,9 +9,9 @@
 //! logged at INFO and followed by a 2 s sleep; S6 no parent creation.
 
 use super::shared::{FencingToken, LostReason, Shared};
-use crate::client::zookeeper::ZooKeeper;
 use crate::error::Result;
 use crate::types::{ClientId, CreateMode, EventType, State};
+use crate::ZooKeeper;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 

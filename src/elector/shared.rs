@@ -3,8 +3,8 @@
 use super::changes::{Hub, MasterChange, MasterChanges};
 use super::config::{ElectorConfig, Mode, Profile};
 use super::trace::{Trace, Value};
-use crate::client::zookeeper::ZooKeeper;
 use crate::error::{Error, ErrorCode, Result};
+use crate::ZooKeeper;
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
