@@ -1,5 +1,6 @@
 //! Mastership changes for async code: [`MasterChanges`], a stream of
-//! changes per subscriber, and [`UntilMaster`], a future for "until master".
+//! changes per subscriber, and the hub that feeds them and wakes the
+//! "until master" futures (`until_master.rs`).
 //!
 //! Threads: the election (its thread, or the C completion thread) feeds
 //! them from the same places that call `on_became_master` and
@@ -8,7 +9,7 @@
 //! subscriber, however slow, and runs no user code beyond the executor's
 //! `wake`. Both are runtime-agnostic (no timer, no task of their own).
 
-use super::shared::{FencingToken, LostReason};
+use super::candidate::{FencingToken, LostReason};
 use futures_core::Stream;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -180,44 +181,6 @@ impl std::fmt::Debug for MasterChanges {
             .field("queued", &q.items.len())
             .field("ended", &q.ended)
             .finish()
-    }
-}
-
-/// A future ready once this candidate is master with a valid lease, with
-/// its fencing token: the async [`Elector::wait_until_master`](super::Elector::wait_until_master),
-/// from [`Elector::until_master`](super::Elector::until_master). It looks
-/// at the state when polled and is woken by every change and lease
-/// renewal, so it does not resolve on a lease that has run out. With no
-/// timeout of its own: wrap it in your runtime's (`tokio::time::timeout`).
-/// Once the elector is stopped or shut down (it will not become master any
-/// more) it resolves with [`Error::Closed`](crate::Error::Closed).
-/// In the seed profile the election happens in [`Elector::run`](super::Elector::run)
-/// (S4): it must be running, on a thread of its own, for this to resolve.
-#[must_use = "futures do nothing unless polled"]
-pub struct UntilMaster {
-    pub(crate) shared: Arc<super::shared::Shared>,
-}
-
-impl std::future::Future for UntilMaster {
-    type Output = crate::Result<FencingToken>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let shared = &self.shared;
-        // Register first, then look: a change between the two wakes us.
-        shared.changes.wait(cx.waker());
-        if let Some(token) = shared.token() {
-            return Poll::Ready(Ok(token));
-        }
-        if shared.changes.ended() || shared.stopping() {
-            return Poll::Ready(Err(crate::Error::Closed));
-        }
-        Poll::Pending
-    }
-}
-
-impl std::fmt::Debug for UntilMaster {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UntilMaster").finish_non_exhaustive()
     }
 }
 

@@ -48,28 +48,33 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod candidate;
 mod changes;
 mod config;
 pub mod lease;
+mod master;
 mod safe;
 mod seed;
 mod shared;
 pub mod trace;
+mod until_master;
 
-pub use changes::{MasterChange, MasterChanges, UntilMaster};
+pub use candidate::{Candidate, FencingToken, Hooks, LostReason};
+pub use changes::{MasterChange, MasterChanges};
 pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
 pub use lease::step_down_after;
-pub use shared::{read_master, read_queue, Candidate, FencingToken, Hooks, LostReason, MasterInfo};
+pub use master::{read_master, read_queue, MasterInfo};
+pub use until_master::UntilMaster;
 
 use crate::error::{Error, Result};
-use shared::Shared;
+use shared::ElectionState;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// One candidate in the election for a master path.
 pub struct Elector {
-    shared: Arc<Shared>,
+    shared: Arc<ElectionState>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -79,7 +84,7 @@ impl Elector {
     /// profile elects on a background thread at once.
     pub fn start(config: ElectorConfig, candidate: Arc<dyn Candidate>) -> Result<Elector> {
         config.validate()?;
-        let shared = Shared::new(config, candidate)?;
+        let shared = ElectionState::new(config, candidate)?;
         let thread = match shared.config.profile {
             Profile::Seed => {
                 seed::start(&shared)?;
@@ -227,7 +232,7 @@ impl Drop for Elector {
     }
 }
 
-fn resign(shared: &Shared) -> Result<()> {
+fn resign(shared: &ElectionState) -> Result<()> {
     match shared.config.profile {
         Profile::Seed => seed::resign(shared),
         Profile::Safe => {
@@ -240,7 +245,7 @@ fn resign(shared: &Shared) -> Result<()> {
 /// Stops an elector, or makes it resign, from another thread. Holding one
 /// does not keep the elector alive: its owner still shuts it down.
 #[derive(Clone)]
-pub struct Control(Arc<Shared>);
+pub struct Control(Arc<ElectionState>);
 
 impl Control {
     /// Same as [`Elector::stop`].

@@ -2,9 +2,11 @@
 //! the design's flaws fixed. One election thread per elector; session events
 //! and watches only wake it, so the C completion thread never blocks.
 
+use super::candidate::{FencingToken, LostReason};
 use super::config::Mode;
 use super::lease::{boot_ms, renew_every, step_down_after};
-use super::shared::{FencingToken, LostReason, Shared};
+use super::master::{candidates, sequence_of};
+use super::shared::ElectionState;
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{Acl, ClientId, CreateMode, EventType, State, WatchedEvent};
 use crate::ZooKeeper;
@@ -20,7 +22,7 @@ enum End {
     Stop,
 }
 
-pub(crate) fn run(shared: Arc<Shared>) {
+pub(crate) fn run(shared: Arc<ElectionState>) {
     // A saved session is tried once, at start; after that, fresh ones (F2).
     let mut resume = shared
         .config
@@ -58,7 +60,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
 /// Only the election thread changes mastership; this loop merely refuses to
 /// work on a lease that ran out (after a pause, say) and wakes the election
 /// so that it steps down.
-pub(crate) fn work_loop(shared: &Shared) {
+pub(crate) fn work_loop(shared: &ElectionState) {
     loop {
         if shared.sleep(shared.config.poll_interval) {
             return;
@@ -104,7 +106,7 @@ fn save_session(file: &std::path::Path, id: ClientId) {
     }
 }
 
-fn new_session(shared: &Arc<Shared>, resume: Option<ClientId>) -> Result<Arc<ZooKeeper>> {
+fn new_session(shared: &Arc<ElectionState>, resume: Option<ClientId>) -> Result<Arc<ZooKeeper>> {
     shared.trace_init(resume.map_or(0, |id| id.id));
     let weak = Arc::downgrade(shared);
     let mut builder = ZooKeeper::builder(&shared.config.hosts)
@@ -135,7 +137,7 @@ fn new_session(shared: &Arc<Shared>, resume: Option<ClientId>) -> Result<Arc<Zoo
 /// Reads the session id and negotiated timeout from the handle: called by
 /// the election thread once connected, so a CONNECTED event that arrived
 /// before the handle was published (and saw neither) is harmless.
-fn refresh(shared: &Shared, zk: &ZooKeeper) {
+fn refresh(shared: &ElectionState, zk: &ZooKeeper) {
     if let Ok(id) = zk.client_id() {
         if id.id != 0 {
             shared.session.store(id.id, Ordering::Release);
@@ -149,7 +151,7 @@ fn refresh(shared: &Shared, zk: &ZooKeeper) {
 }
 
 /// The global watcher: records the session state and wakes the election.
-fn on_session_event(weak: &Weak<Shared>, e: WatchedEvent) {
+fn on_session_event(weak: &Weak<ElectionState>, e: WatchedEvent) {
     let Some(shared) = weak.upgrade() else { return };
     if e.event_type != EventType::Session {
         return;
@@ -204,19 +206,19 @@ fn on_session_event(weak: &Weak<Shared>, e: WatchedEvent) {
 }
 
 /// F7: a real error, told apart from "someone else is master".
-fn report(shared: &Shared, e: &Error) {
+fn report(shared: &ElectionState, e: &Error) {
     log::error!(target: "zkha", "election on {}: {e}", shared.config.path);
     shared.trace_error(e);
     shared.candidate.on_error(e);
 }
 
-fn wake_count(shared: &Shared) -> u64 {
+fn wake_count(shared: &ElectionState) -> u64 {
     shared.inner.lock().wake
 }
 
 /// Waits for a wake (a watch, a session change, resign, stop), `limit`, or
 /// the F1 step-down deadline (stepping down when it passes).
-fn wait(shared: &Shared, seen: &mut u64, limit: Option<Instant>) {
+fn wait(shared: &ElectionState, seen: &mut u64, limit: Option<Instant>) {
     let mut inner = shared.inner.lock();
     loop {
         if inner.wake != *seen || shared.stopping() || inner.resign {
@@ -261,7 +263,7 @@ fn wait(shared: &Shared, seen: &mut u64, limit: Option<Instant>) {
 
 /// A watch that only wakes the election (on the completion thread).
 fn waker(
-    shared: &Arc<Shared>,
+    shared: &Arc<ElectionState>,
     fired: Option<Arc<AtomicBool>>,
 ) -> impl FnMut(WatchedEvent) + Send + 'static {
     let weak = Arc::downgrade(shared);
@@ -305,7 +307,7 @@ fn is_transient(e: &Error) -> bool {
 }
 
 /// Waits until connected; otherwise says how this session's contention ends.
-fn until_connected(shared: &Shared, seen: &mut u64) -> Result<(), End> {
+fn until_connected(shared: &ElectionState, seen: &mut u64) -> Result<(), End> {
     loop {
         {
             let inner = shared.inner.lock();
@@ -323,7 +325,7 @@ fn until_connected(shared: &Shared, seen: &mut u64) -> Result<(), End> {
     }
 }
 
-fn contend(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
+fn contend(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
     let mut seen = wake_count(shared);
     if let Err(end) = until_connected(shared, &mut seen) {
         return end;
@@ -352,7 +354,7 @@ enum Next {
 
 /// Common handling of a failed call: wait out disconnections, end dead
 /// sessions, report and pace real errors.
-fn after_error(shared: &Shared, seen: &mut u64, e: &Error) -> Next {
+fn after_error(shared: &ElectionState, seen: &mut u64, e: &Error) -> Next {
     if shared.stopping() {
         return Next::End(End::Stop);
     }
@@ -392,7 +394,7 @@ fn ensure_parents(zk: &ZooKeeper, path: &str, acl: &[Acl]) -> Result<()> {
 }
 
 /// Watch and poll modes: one node, whoever creates it is master.
-fn contend_plain(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
+fn contend_plain(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
     let cfg = &shared.config;
     let path = cfg.path.as_str();
     let acl = cfg.acl_list();
@@ -517,7 +519,7 @@ enum Held {
 /// session dies, we are cut off too long (F1), resign or stop.
 /// `sent`: when the request whose answer proved the node ours was sent.
 fn hold(
-    shared: &Arc<Shared>,
+    shared: &Arc<ElectionState>,
     zk: &Arc<ZooKeeper>,
     node: &str,
     token: FencingToken,
@@ -530,7 +532,7 @@ fn hold(
 }
 
 fn hold_inner(
-    shared: &Arc<Shared>,
+    shared: &Arc<ElectionState>,
     zk: &Arc<ZooKeeper>,
     node: &str,
     token: FencingToken,
@@ -628,7 +630,7 @@ fn hold_inner(
 /// holds (after a reconnection the node must not be found ours again).
 /// Only our own node is deleted: its owner is checked and its version given.
 fn release(
-    shared: &Shared,
+    shared: &ElectionState,
     zk: &ZooKeeper,
     node: &str,
     sid: i64,
@@ -662,7 +664,7 @@ fn synced_exists(zk: &ZooKeeper, path: &str) -> (f64, Result<Option<crate::types
 /// One renewal (see lease.rs): `sync` then `exists` on our node, pipelined;
 /// the exists answer counts only after a successful sync, and extends the
 /// lease from the time the sync was sent.
-fn renew(shared: &Arc<Shared>, zk: &ZooKeeper, node: &str, sid: i64) {
+fn renew(shared: &Arc<ElectionState>, zk: &ZooKeeper, node: &str, sid: i64) {
     if shared.held().is_none() {
         return;
     }
@@ -686,31 +688,10 @@ fn renew(shared: &Arc<Shared>, zk: &ZooKeeper, node: &str, sid: i64) {
     });
 }
 
-/// Sequence numbers are the last 10 digits of a sequential node's name.
-fn sequence_of(name: &str) -> Option<i64> {
-    let digits = name.get(name.len().checked_sub(10)?..)?;
-    // Digits only: i64's parser would also take a sign.
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// Children of `parent` that are election nodes, lowest sequence first.
-pub(crate) fn candidates(zk: &ZooKeeper, parent: &str) -> Result<Vec<String>> {
-    let mut kids: Vec<String> = zk
-        .get_children(parent, false)?
-        .into_iter()
-        .filter(|k| k.contains("-n_") && sequence_of(k).is_some())
-        .collect();
-    kids.sort_by_key(|k| sequence_of(k));
-    Ok(kids)
-}
-
 /// Sequence mode: ephemeral-sequential children `<session>-n_<seq>` under
 /// the path; the lowest is master; each candidate watches its predecessor
 /// only. The session prefix finds our node again after an ambiguous create.
-fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
+fn contend_sequence(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
     let cfg = &shared.config;
     let parent = cfg.path.as_str();
     let acl = cfg.acl_list();
@@ -791,53 +772,6 @@ fn contend_sequence(shared: &Arc<Shared>, zk: &Arc<ZooKeeper>) -> End {
             Ok(None) => continue,
             Ok(Some(_)) => wait(shared, &mut seen, None),
             Err(e) => on_err!(e),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sequence_of;
-
-    #[test]
-    fn sequence_is_the_last_ten_digits() {
-        assert_eq!(sequence_of("0000000042"), Some(42));
-        assert_eq!(sequence_of("n_0000000000"), Some(0));
-        // The form this profile creates: `<session hex>-n_<seq>`.
-        assert_eq!(sequence_of("00000100000abcde-n_0000000007"), Some(7));
-        assert_eq!(sequence_of("0123456789abcdef-n_0000012345"), Some(12345));
-        // Digits in the session prefix do not count.
-        assert_eq!(sequence_of("9999999999999999-n_0000000001"), Some(1));
-    }
-
-    #[test]
-    fn large_sequences() {
-        // ZooKeeper's counter is an int: its largest value, and beyond.
-        assert_eq!(sequence_of("abc-n_2147483647"), Some(i64::from(i32::MAX)));
-        assert_eq!(sequence_of("abc-n_9999999999"), Some(9_999_999_999));
-        assert!(sequence_of("a-n_2147483647") > sequence_of("a-n_0000000009"));
-    }
-
-    #[test]
-    fn too_short_or_not_digits() {
-        for bad in [
-            "",
-            "n_",
-            "n_123",
-            "123456789",
-            "x-n_00000000a1",
-            "x-n_000000000x",
-            "x-n_ 000000001",
-            "x-n_0000000001 ",
-            "x-n_00000é001",
-            // A sign is no digit (i64's parser would take it).
-            "x-n_+000000001",
-            "x-n_-000000001",
-            "é00000000",
-            // The last 10 bytes start inside a character: no panic.
-            "xé000000000",
-        ] {
-            assert_eq!(sequence_of(bad), None, "{bad:?}");
         }
     }
 }

@@ -8,7 +8,8 @@
 //! ZOO_EPHEMERAL)`, failures logged at DEBUG on failures 1, 601, …, success
 //! logged at INFO and followed by a 2 s sleep; S6 no parent creation.
 
-use super::shared::{FencingToken, LostReason, Shared};
+use super::candidate::{FencingToken, LostReason};
+use super::shared::ElectionState;
 use crate::error::Result;
 use crate::types::{ClientId, CreateMode, EventType, State};
 use crate::ZooKeeper;
@@ -18,12 +19,12 @@ use std::sync::{Arc, Weak};
 /// The design's failure counter: shared by the whole process (S5).
 static FAILURES: AtomicU64 = AtomicU64::new(0);
 
-pub(crate) fn start(shared: &Arc<Shared>) -> Result<()> {
+pub(crate) fn start(shared: &Arc<ElectionState>) -> Result<()> {
     init(shared, None)
 }
 
 /// S1: `zookeeper_init(hosts, watcher, timeout, clientid, context, 0)`.
-fn init(shared: &Arc<Shared>, clientid: Option<ClientId>) -> Result<()> {
+fn init(shared: &Arc<ElectionState>, clientid: Option<ClientId>) -> Result<()> {
     shared.trace_init(clientid.map_or(0, |c| c.id));
     let weak = Arc::downgrade(shared);
     let timeout = shared.config.session_timeout.as_millis() as i32;
@@ -48,7 +49,7 @@ fn init(shared: &Arc<Shared>, clientid: Option<ClientId>) -> Result<()> {
 }
 
 /// S2: the single global watcher.
-fn watcher(weak: &Weak<Shared>, event: crate::types::WatchedEvent) {
+fn watcher(weak: &Weak<ElectionState>, event: crate::types::WatchedEvent) {
     let Some(shared) = weak.upgrade() else { return };
     match (event.event_type, event.state) {
         (EventType::Session, State::Connected) => on_connected(&shared, &event.path),
@@ -57,7 +58,7 @@ fn watcher(weak: &Weak<Shared>, event: crate::types::WatchedEvent) {
     }
 }
 
-fn on_connected(shared: &Arc<Shared>, path: &str) {
+fn on_connected(shared: &Arc<ElectionState>, path: &str) {
     shared.inner.lock().reinits = 0;
     let id = shared.zk().and_then(|zk| zk.client_id().ok());
     if let Some(id) = id {
@@ -72,7 +73,7 @@ fn on_connected(shared: &Arc<Shared>, path: &str) {
 
 /// S3: re-init with the previous session's clientid. With a dead id the new
 /// handle reports EXPIRED again, so this repeats (F2).
-fn on_expired(shared: &Arc<Shared>) {
+fn on_expired(shared: &Arc<ElectionState>) {
     shared.trace.emit("expired", &[]);
     shared.candidate.on_zookeeper_expired();
     shared.lost_master(LostReason::SessionExpired);
@@ -102,7 +103,7 @@ fn on_expired(shared: &Arc<Shared>) {
 }
 
 /// S5: try to become master; `true` on success.
-fn change_to_master(shared: &Shared) -> bool {
+fn change_to_master(shared: &ElectionState) -> bool {
     let Some(zk) = shared.zk() else { return false };
     let path = &shared.config.path;
     match zk.create(
@@ -148,7 +149,7 @@ fn should_log_failure(n_before: u64, every: u64) -> bool {
 
 /// S4: sleep; if not master, try to become master (skip the pass on
 /// failure); then work.
-pub(crate) fn run_loop(shared: &Shared) {
+pub(crate) fn run_loop(shared: &ElectionState) {
     loop {
         if shared.sleep(shared.config.poll_interval) {
             return;
@@ -180,7 +181,7 @@ pub(crate) fn run_loop(shared: &Shared) {
 }
 
 /// Not in the design: delete our node so a standby takes over at its next poll.
-pub(crate) fn resign(shared: &Shared) -> Result<()> {
+pub(crate) fn resign(shared: &ElectionState) -> Result<()> {
     // Stop working first, then let the node go.
     if !shared.lost_master(LostReason::Resigned) {
         return Ok(());

@@ -1,119 +1,26 @@
-//! State shared by the election, the run loop and the public API.
+//! [`ElectionState`]: the state shared by the election (its thread, or the
+//! seed's run loop and watcher), the work loop and the public API, and the
+//! transitions every profile goes through (became master, lost master,
+//! lease renewed, shutdown).
+//!
+//! The elector's modules depend one way, from the profiles down to leaves:
+//! `mod.rs` → `seed.rs`, `safe.rs` → `shared.rs` (this) → `changes.rs`,
+//! `master.rs`, `config.rs`, `lease.rs`, `trace.rs` → `candidate.rs`;
+//! `until_master.rs` → `shared.rs`. Nothing here names a profile's module.
 
+use super::candidate::{Candidate, FencingToken, LostReason};
 use super::changes::{Hub, MasterChange, MasterChanges};
 use super::config::{ElectorConfig, Mode, Profile};
+use super::master::{read_master, MasterInfo};
 use super::trace::{Trace, Value};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::ZooKeeper;
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Proof of mastership handed to the work (F5): the master node's creation
-/// zxid, which grows with every new master, so a resource can refuse a
-/// stale master's writes. The seed design has none (0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct FencingToken {
-    /// The node's czxid.
-    pub czxid: i64,
-    /// The node's sequence number, in sequence mode.
-    pub sequence: Option<i64>,
-}
-
-impl FencingToken {
-    /// The token as one number (the czxid).
-    pub fn value(&self) -> i64 {
-        self.czxid
-    }
-}
-
-/// Why mastership ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LostReason {
-    /// `resign()` was called.
-    Resigned,
-    /// Cut off from ZooKeeper long enough that the session might expire
-    /// soon: stepped down on our own timer after the C client reported the
-    /// disconnection (F1).
-    Disconnected,
-    /// The lease ran out: no renewal proved in time that the leader still
-    /// counts the session (a follower cut off from its leader, added
-    /// latency, or this process paused). See [`lease`](super::lease).
-    LeaseExpired,
-    /// The session expired.
-    SessionExpired,
-    /// The master node was deleted or taken by another session.
-    NodeLost,
-    /// The elector is shutting down.
-    Shutdown,
-}
-
-impl LostReason {
-    pub(crate) fn as_str(&self) -> &'static str {
-        match self {
-            LostReason::Resigned => "resigned",
-            LostReason::Disconnected => "disconnected",
-            LostReason::LeaseExpired => "lease_expired",
-            LostReason::SessionExpired => "expired",
-            LostReason::NodeLost => "node_lost",
-            LostReason::Shutdown => "shutdown",
-        }
-    }
-}
-
-/// What the master node says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MasterInfo {
-    /// The node's path (in sequence mode, the lowest child).
-    pub path: String,
-    /// The node's data (the seed's: IP text + NUL).
-    pub data: Vec<u8>,
-    /// The holder's session id (the node's ephemeralOwner).
-    pub session: i64,
-    /// When the node was created, ms since the epoch.
-    pub since_ms: i64,
-    /// The node's czxid (the holder's fencing token).
-    pub token: i64,
-    /// Whether the holder is this candidate, by the profile's rule.
-    pub is_me: bool,
-}
-
-impl MasterInfo {
-    /// The data as text without the trailing NUL (the IP, for seed data).
-    pub fn data_text(&self) -> String {
-        let d = self.data.strip_suffix(&[0]).unwrap_or(&self.data);
-        String::from_utf8_lossy(d).into_owned()
-    }
-}
-
-/// The hooks of the C++ design, plus mastership changes. All default to
-/// nothing; `do_work` is called by the run loop while master.
-pub trait Candidate: Send + Sync + 'static {
-    /// SESSION/CONNECTED (S2), with the event's path (empty for session events).
-    fn on_zookeeper_connected(&self, _path: &str) {}
-    /// SESSION/EXPIRED (S2, S3).
-    fn on_zookeeper_expired(&self) {}
-    /// This candidate became master.
-    fn on_became_master(&self, _token: FencingToken) {}
-    /// This candidate stopped being master.
-    fn on_lost_master(&self, _reason: LostReason) {}
-    /// One unit of work, every poll interval while master (S4).
-    fn do_work(&self, _token: FencingToken) {}
-    /// A real error (not "someone else is master"), reported (F7).
-    fn on_error(&self, _error: &Error) {}
-    /// Safe profile: the lease now runs until `until`, an instant on
-    /// CLOCK_BOOTTIME given as time since boot (see [`lease`](super::lease)).
-    /// Called on the C client's completion thread at every renewal, also
-    /// just before `on_became_master`: it must not block (`zkha run` writes
-    /// the deadline to its watchdog's pipe).
-    fn on_lease_extended(&self, _until: Duration) {}
-}
-
-/// A candidate with no hooks.
-impl Candidate for () {}
-
-pub(crate) struct Inner {
+pub(crate) struct LiveState {
     pub master: Option<FencingToken>,
     pub zk: Option<Arc<ZooKeeper>>,
     /// Seed: handles replaced on expiry, kept unclosed as the design leaves
@@ -138,11 +45,11 @@ pub(crate) struct Inner {
     pub resigned_at: Option<Instant>,
 }
 
-pub(crate) struct Shared {
+pub(crate) struct ElectionState {
     pub config: ElectorConfig,
     pub candidate: Arc<dyn Candidate>,
     pub trace: Trace,
-    pub inner: Mutex<Inner>,
+    pub inner: Mutex<LiveState>,
     pub changed: Condvar,
     pub stop: AtomicBool,
     pub closed: AtomicBool,
@@ -153,8 +60,11 @@ pub(crate) struct Shared {
     pub changes: Hub,
 }
 
-impl Shared {
-    pub(crate) fn new(config: ElectorConfig, candidate: Arc<dyn Candidate>) -> Result<Arc<Shared>> {
+impl ElectionState {
+    pub(crate) fn new(
+        config: ElectorConfig,
+        candidate: Arc<dyn Candidate>,
+    ) -> Result<Arc<ElectionState>> {
         let trace = match &config.trace {
             Some(path) => Trace::to_file(path, &config.label()).map_err(|e| {
                 Error::invalid(
@@ -164,11 +74,11 @@ impl Shared {
             })?,
             None => Trace::off(),
         };
-        Ok(Arc::new(Shared {
+        Ok(Arc::new(ElectionState {
             config,
             candidate,
             trace,
-            inner: Mutex::new(Inner {
+            inner: Mutex::new(LiveState {
                 master: None,
                 zk: None,
                 abandoned: Vec::new(),
@@ -433,157 +343,4 @@ impl Shared {
 /// the seed profile) still holds.
 fn lease_holds(until: f64) -> bool {
     until == 0.0 || super::lease::boot_ms() < until
-}
-
-/// Reads one election node (`is_me` false).
-fn read_node(zk: &ZooKeeper, path: &str) -> Result<Option<MasterInfo>> {
-    match zk.get(path, false) {
-        Ok((data, stat)) => Ok(Some(MasterInfo {
-            path: path.to_owned(),
-            data,
-            session: stat.ephemeral_owner,
-            since_ms: stat.ctime,
-            token: stat.czxid,
-            is_me: false,
-        })),
-        Err(e) if e.code() == Some(ErrorCode::NoNode) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Who is master of `path`, read by any client (`is_me` is false). In
-/// sequence mode (`sequence`), the lowest candidate under `path`.
-pub fn read_master(zk: &ZooKeeper, path: &str, sequence: bool) -> Result<Option<MasterInfo>> {
-    if !sequence {
-        return read_node(zk, path);
-    }
-    // The lowest may vanish between listing and reading: take the next.
-    for node in read_queue_paths(zk, path)? {
-        if let Some(info) = read_node(zk, &node)? {
-            return Ok(Some(info));
-        }
-    }
-    Ok(None)
-}
-
-/// Sequence mode: every candidate under `parent`, lowest (the master) first.
-pub fn read_queue(zk: &ZooKeeper, parent: &str) -> Result<Vec<MasterInfo>> {
-    let mut out = Vec::new();
-    for node in read_queue_paths(zk, parent)? {
-        if let Some(info) = read_node(zk, &node)? {
-            out.push(info);
-        }
-    }
-    Ok(out)
-}
-
-fn read_queue_paths(zk: &ZooKeeper, parent: &str) -> Result<Vec<String>> {
-    match super::safe::candidates(zk, parent) {
-        Ok(kids) => Ok(kids.into_iter().map(|k| format!("{parent}/{k}")).collect()),
-        Err(e) if e.code() == Some(ErrorCode::NoNode) => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
-}
-
-type Hook<A> = Option<Box<dyn Fn(A) + Send + Sync>>;
-type ErrorHook = Option<Box<dyn Fn(&Error) + Send + Sync>>;
-
-/// The [`Candidate`] hooks as closures, for callers who prefer them to a
-/// trait implementation: `Hooks::new().do_work(|token| …).on_lost_master(|why| …)`.
-#[derive(Default)]
-pub struct Hooks {
-    connected: Hook<&'static str>,
-    expired: Hook<()>,
-    became: Hook<FencingToken>,
-    lost: Hook<LostReason>,
-    work: Hook<FencingToken>,
-    error: ErrorHook,
-    lease: Hook<Duration>,
-}
-
-impl Hooks {
-    /// No hooks yet.
-    pub fn new() -> Hooks {
-        Hooks::default()
-    }
-
-    /// SESSION/CONNECTED (S2).
-    pub fn on_zookeeper_connected(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
-        self.connected = Some(Box::new(move |_| f()));
-        self
-    }
-
-    /// SESSION/EXPIRED (S2, S3).
-    pub fn on_zookeeper_expired(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
-        self.expired = Some(Box::new(move |_| f()));
-        self
-    }
-
-    /// Became master.
-    pub fn on_became_master(mut self, f: impl Fn(FencingToken) + Send + Sync + 'static) -> Self {
-        self.became = Some(Box::new(f));
-        self
-    }
-
-    /// Stopped being master.
-    pub fn on_lost_master(mut self, f: impl Fn(LostReason) + Send + Sync + 'static) -> Self {
-        self.lost = Some(Box::new(f));
-        self
-    }
-
-    /// One unit of work while master (S4).
-    pub fn do_work(mut self, f: impl Fn(FencingToken) + Send + Sync + 'static) -> Self {
-        self.work = Some(Box::new(f));
-        self
-    }
-
-    /// A real error (F7).
-    pub fn on_error(mut self, f: impl Fn(&Error) + Send + Sync + 'static) -> Self {
-        self.error = Some(Box::new(f));
-        self
-    }
-
-    /// The lease was extended (on the completion thread: must not block).
-    pub fn on_lease_extended(mut self, f: impl Fn(Duration) + Send + Sync + 'static) -> Self {
-        self.lease = Some(Box::new(f));
-        self
-    }
-}
-
-impl Candidate for Hooks {
-    fn on_zookeeper_connected(&self, _path: &str) {
-        if let Some(f) = &self.connected {
-            f("");
-        }
-    }
-    fn on_zookeeper_expired(&self) {
-        if let Some(f) = &self.expired {
-            f(());
-        }
-    }
-    fn on_became_master(&self, token: FencingToken) {
-        if let Some(f) = &self.became {
-            f(token);
-        }
-    }
-    fn on_lost_master(&self, reason: LostReason) {
-        if let Some(f) = &self.lost {
-            f(reason);
-        }
-    }
-    fn do_work(&self, token: FencingToken) {
-        if let Some(f) = &self.work {
-            f(token);
-        }
-    }
-    fn on_error(&self, error: &Error) {
-        if let Some(f) = &self.error {
-            f(error);
-        }
-    }
-    fn on_lease_extended(&self, until: Duration) {
-        if let Some(f) = &self.lease {
-            f(until);
-        }
-    }
 }
