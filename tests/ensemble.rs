@@ -7,16 +7,16 @@ use std::collections::HashSet;
 use std::sync::mpsc;
 use std::time::Duration;
 use zk_sys::consts::*;
-use zkha_testing::{Error, Mode, ProxyMode, ServerConfig, TestingCluster};
+use zkha_testing::{Error, ProxyMode, ServerConfig, ServerMode, TestingCluster};
 
 #[test]
 fn ensemble_session_and_ephemeral_survive_losing_the_connected_member() {
     let cluster = TestingCluster::start().unwrap();
     assert_eq!(cluster.len(), 3);
     let leader = cluster.leader().unwrap();
-    assert_eq!(cluster.mode(leader).unwrap(), Some(Mode::Leader));
+    assert_eq!(cluster.mode(leader).unwrap(), Some(ServerMode::Leader));
     let followers = (0..3)
-        .filter(|&i| cluster.mode(i).unwrap() == Some(Mode::Follower))
+        .filter(|&i| cluster.mode(i).unwrap() == Some(ServerMode::Follower))
         .count();
     assert_eq!(followers, 2);
 
@@ -93,7 +93,7 @@ const WAIT: Duration = Duration::from_secs(30);
 fn in_quorum(cluster: &TestingCluster, i: usize) -> bool {
     matches!(
         cluster.mode(i).unwrap(),
-        Some(Mode::Follower) | Some(Mode::Leader)
+        Some(ServerMode::Follower) | Some(ServerMode::Leader)
     )
 }
 
@@ -264,7 +264,8 @@ fn partitioned_cluster_routes_every_member_link_through_its_own_proxies() {
     assert!(answers > 0, "the isolated follower never answered a read");
 
     cluster.heal(f).unwrap();
-    assert!(eventually(WAIT, || cluster.mode(f).unwrap() == Some(Mode::Follower)));
+    assert!(eventually(WAIT, || cluster.mode(f).unwrap()
+        == Some(ServerMode::Follower)));
     let s = RawSession::connect(cluster.address(f).unwrap(), 10_000);
     assert!(eventually(WAIT, || matches!(
         s.exists("/during"),
@@ -278,7 +279,7 @@ fn isolated_follower_leaves_the_quorum_and_comes_back_when_healed() {
     let leader = cluster.wait_for_leader(WAIT).unwrap();
     let fs = followers_of(&cluster, leader);
     let (f, other) = (fs[0], fs[1]);
-    assert_eq!(cluster.mode(f).unwrap(), Some(Mode::Follower));
+    assert_eq!(cluster.mode(f).unwrap(), Some(ServerMode::Follower));
 
     cluster.isolate(f, ProxyMode::Blackhole).unwrap();
     // After about syncLimit * tickTime it stops serving.
@@ -290,8 +291,8 @@ fn isolated_follower_leaves_the_quorum_and_comes_back_when_healed() {
     let srvr = cluster.four_letter_word(f, "srvr").unwrap_or_default();
     assert!(!srvr.contains("Mode: follower"), "{srvr}");
     // The other two keep their leader and take writes.
-    assert_eq!(cluster.mode(leader).unwrap(), Some(Mode::Leader));
-    assert_eq!(cluster.mode(other).unwrap(), Some(Mode::Follower));
+    assert_eq!(cluster.mode(leader).unwrap(), Some(ServerMode::Leader));
+    assert_eq!(cluster.mode(other).unwrap(), Some(ServerMode::Follower));
     write_via(&cluster, other, "/while-cut").unwrap();
     write_via(&cluster, leader, "/while-cut-2").unwrap();
     // It does not come back on its own.
@@ -300,7 +301,8 @@ fn isolated_follower_leaves_the_quorum_and_comes_back_when_healed() {
 
     cluster.heal(f).unwrap();
     assert!(
-        eventually(WAIT, || cluster.mode(f).unwrap() == Some(Mode::Follower)),
+        eventually(WAIT, || cluster.mode(f).unwrap()
+            == Some(ServerMode::Follower)),
         "healed follower did not rejoin: {:?}",
         cluster.mode(f)
     );
@@ -321,7 +323,7 @@ fn isolated_leader_is_replaced_and_rejoins_as_follower() {
     let elected = eventually(WAIT, || {
         new = (0..3)
             .filter(|&i| i != old)
-            .find(|&i| cluster.mode(i).unwrap() == Some(Mode::Leader));
+            .find(|&i| cluster.mode(i).unwrap() == Some(ServerMode::Leader));
         new.is_some() && !in_quorum(&cluster, old)
     });
     assert!(
@@ -331,12 +333,13 @@ fn isolated_leader_is_replaced_and_rejoins_as_follower() {
     );
     let new = new.unwrap();
     let follower = (0..3).find(|&i| i != old && i != new).unwrap();
-    assert_eq!(cluster.mode(follower).unwrap(), Some(Mode::Follower));
+    assert_eq!(cluster.mode(follower).unwrap(), Some(ServerMode::Follower));
     write_via(&cluster, follower, "/after-failover").unwrap();
 
     cluster.heal(old).unwrap();
     assert!(
-        eventually(WAIT, || cluster.mode(old).unwrap() == Some(Mode::Follower)),
+        eventually(WAIT, || cluster.mode(old).unwrap()
+            == Some(ServerMode::Follower)),
         "old leader did not rejoin: {:?}",
         cluster.mode(old)
     );
@@ -420,12 +423,13 @@ fn one_way_and_reset_partitions_cut_a_follower_off() {
         );
         assert_eq!(
             cluster.mode(leader).unwrap(),
-            Some(Mode::Leader),
+            Some(ServerMode::Leader),
             "{mode:?}"
         );
         cluster.heal(f).unwrap();
         assert!(
-            eventually(WAIT, || cluster.mode(f).unwrap() == Some(Mode::Follower)),
+            eventually(WAIT, || cluster.mode(f).unwrap()
+                == Some(ServerMode::Follower)),
             "{mode:?}: healed follower did not rejoin: {:?}",
             cluster.mode(f)
         );

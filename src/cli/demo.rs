@@ -37,7 +37,7 @@ enum Kind {
     Cpp,
 }
 
-struct Candidate {
+struct DemoCandidate {
     name: String,
     ip: String,
     kind: Kind,
@@ -52,7 +52,7 @@ struct Demo {
     dir: PathBuf,
     session_ms: u64,
     t0: f64,
-    candidates: Vec<Candidate>,
+    candidates: Vec<DemoCandidate>,
     results: Vec<(String, String, String, String, f64, String)>,
 }
 
@@ -124,7 +124,7 @@ impl Demo {
             Kind::Cpp => "C++ reference peer (seed design)",
         };
         self.say(&format!("start {name:<7} {ip:<11} {what}"));
-        self.candidates.push(Candidate {
+        self.candidates.push(DemoCandidate {
             name: name.into(),
             ip: ip.into(),
             kind,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-struct State<T> {
+struct SlotContents<T> {
     value: Option<Result<T>>,
     /// The sender sent or was dropped: no value will come after this.
     done: bool,
@@ -25,7 +25,7 @@ struct State<T> {
 }
 
 struct Slot<T> {
-    state: Mutex<State<T>>,
+    state: Mutex<SlotContents<T>>,
     ready: Condvar,
 }
 
@@ -38,7 +38,7 @@ pub(crate) struct Receiver<T>(Arc<Slot<T>>);
 
 pub(crate) fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let slot = Arc::new(Slot {
-        state: Mutex::new(State {
+        state: Mutex::new(SlotContents {
             value: None,
             done: false,
             waker: None,
@@ -84,7 +84,7 @@ impl<T> Drop for Sender<T> {
 impl<T> Receiver<T> {
     /// The value once sent; [`Error::Closed`] if the sender was dropped
     /// unsent or the value was already taken.
-    fn take(state: &mut State<T>) -> Option<Result<T>> {
+    fn take(state: &mut SlotContents<T>) -> Option<Result<T>> {
         if state.done {
             Some(state.value.take().unwrap_or(Err(Error::Closed)))
         } else {

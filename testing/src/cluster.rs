@@ -1,7 +1,7 @@
 //! A ZooKeeper ensemble on one machine (Curator's `TestingCluster`), whose
 //! member-to-member links may go through proxies so that they can be cut.
 
-use super::member::{four_letter_word, mode_of, Member, Mode, PeerPorts, Ports};
+use super::member::{four_letter_word, mode_of, Member, PeerPorts, Ports, ServerMode};
 use super::server::{is_port_clash, PORT_RETRIES};
 use super::{Error, ProxyMode, ServerConfig, TcpProxy};
 use parking_lot::Mutex;
@@ -191,7 +191,7 @@ impl TestingCluster {
     }
 
     /// Member `i`'s mode, or `None` when it does not answer.
-    pub fn mode(&self, i: usize) -> Result<Option<Mode>, Error> {
+    pub fn mode(&self, i: usize) -> Result<Option<ServerMode>, Error> {
         let addr = self.address(i)?;
         Ok(mode_of(addr))
     }
@@ -199,7 +199,7 @@ impl TestingCluster {
     /// The index of the current leader.
     pub fn leader(&self) -> Result<usize, Error> {
         (0..self.len())
-            .find(|&i| mode_of(&self.addresses[i]) == Some(Mode::Leader))
+            .find(|&i| mode_of(&self.addresses[i]) == Some(ServerMode::Leader))
             .ok_or(Error::NoLeader)
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// What a member says of itself in its `srvr` answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum ServerMode {
     /// A single server.
     Standalone,
     /// The ensemble's leader.
@@ -45,7 +45,7 @@ pub fn four_letter_word(address: &str, word: &str, timeout: Duration) -> io::Res
 
 /// What the server at `address` says its mode is (`srvr`), or `None` when it
 /// does not answer.
-pub(crate) fn mode_of(address: &str) -> Option<Mode> {
+pub(crate) fn mode_of(address: &str) -> Option<ServerMode> {
     let answer = four_letter_word(address, "srvr", Duration::from_secs(2)).ok()?;
     Some(
         match answer
@@ -53,11 +53,11 @@ pub(crate) fn mode_of(address: &str) -> Option<Mode> {
             .find_map(|l| l.strip_prefix("Mode: "))
             .map(str::trim)
         {
-            Some("standalone") => Mode::Standalone,
-            Some("leader") => Mode::Leader,
-            Some("follower") => Mode::Follower,
-            Some("observer") => Mode::Observer,
-            _ => Mode::NotServing,
+            Some("standalone") => ServerMode::Standalone,
+            Some("leader") => ServerMode::Leader,
+            Some("follower") => ServerMode::Follower,
+            Some("observer") => ServerMode::Observer,
+            _ => ServerMode::NotServing,
         },
     )
 }
@@ -237,14 +237,14 @@ impl Member {
     }
 
     /// The member's `srvr` mode, or `None` when it does not answer at all.
-    pub(crate) fn mode(&self) -> Option<Mode> {
+    pub(crate) fn mode(&self) -> Option<ServerMode> {
         mode_of(&self.address())
     }
 
     /// Waits until the member serves clients (`srvr` reports a mode).
-    pub(crate) fn wait_serving(&mut self, deadline: Instant) -> Result<Mode, Error> {
+    pub(crate) fn wait_serving(&mut self, deadline: Instant) -> Result<ServerMode, Error> {
         loop {
-            if let Some(mode) = self.mode().filter(|m| *m != Mode::NotServing) {
+            if let Some(mode) = self.mode().filter(|m| *m != ServerMode::NotServing) {
                 return Ok(mode);
             }
             if let Some(child) = &mut self.child {

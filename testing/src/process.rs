@@ -12,13 +12,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Live server processes and directories, cleaned up at process exit for
 /// servers never dropped (statics such as the shared server).
-struct Registry {
+struct ProcessRegistry {
     pids: HashSet<i32>,
     dirs: HashMap<PathBuf, ()>,
 }
 
-fn registry() -> &'static Mutex<Registry> {
-    static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
+fn registry() -> &'static Mutex<ProcessRegistry> {
+    static REGISTRY: OnceLock<Mutex<ProcessRegistry>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         extern "C" fn reap_at_exit() {
             // No panic may unwind out of an atexit handler.
@@ -38,7 +38,7 @@ fn registry() -> &'static Mutex<Registry> {
         }
         // SAFETY: registers a plain extern "C" fn with no captured state.
         unsafe { libc::atexit(reap_at_exit) };
-        Mutex::new(Registry {
+        Mutex::new(ProcessRegistry {
             pids: HashSet::new(),
             dirs: HashMap::new(),
         })

@@ -90,7 +90,7 @@ impl ProxyMode {
     }
 }
 
-struct State {
+struct ProxyState {
     mode: AtomicU8,
     delay_ms: AtomicU64,
     stop: AtomicBool,
@@ -102,7 +102,7 @@ struct State {
     election_address: Mutex<Option<String>>,
 }
 
-impl State {
+impl ProxyState {
     fn mode(&self) -> ProxyMode {
         ProxyMode::from_u8(self.mode.load(Ordering::SeqCst))
     }
@@ -125,7 +125,7 @@ struct Link {
 pub struct TcpProxy {
     addr: SocketAddr,
     target: SocketAddr,
-    state: Arc<State>,
+    state: Arc<ProxyState>,
 }
 
 impl fmt::Debug for TcpProxy {
@@ -146,7 +146,7 @@ impl TcpProxy {
         })?;
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(State {
+        let state = Arc::new(ProxyState {
             mode: AtomicU8::new(ProxyMode::Pass as u8),
             delay_ms: AtomicU64::new(0),
             stop: AtomicBool::new(false),
@@ -239,7 +239,7 @@ impl Drop for TcpProxy {
     }
 }
 
-fn accept_loop(listener: TcpListener, target: SocketAddr, state: Arc<State>) {
+fn accept_loop(listener: TcpListener, target: SocketAddr, state: Arc<ProxyState>) {
     loop {
         let accepted = listener.accept();
         if state.stop.load(Ordering::SeqCst) {
@@ -263,7 +263,7 @@ fn accept_loop(listener: TcpListener, target: SocketAddr, state: Arc<State>) {
 
 /// Connects an accepted client to the target (once no partition stands in
 /// the way) and starts the two pumps.
-fn dial(client: TcpStream, target: SocketAddr, state: Arc<State>) {
+fn dial(client: TcpStream, target: SocketAddr, state: Arc<ProxyState>) {
     loop {
         if state.stop.load(Ordering::SeqCst) {
             return;
@@ -342,7 +342,7 @@ fn abort(link: &Link) {
 
 /// Waits while the mode holds this direction. False when the link or the
 /// proxy ended meanwhile.
-fn wait_released(state: &State, link: &Link, from_client: bool) -> bool {
+fn wait_released(state: &ProxyState, link: &Link, from_client: bool) -> bool {
     loop {
         if state.stop.load(Ordering::SeqCst) || link.reset.load(Ordering::SeqCst) {
             return false;
@@ -355,7 +355,7 @@ fn wait_released(state: &State, link: &Link, from_client: bool) -> bool {
 }
 
 /// Copies one direction of a link until either side ends.
-fn pump(link: Arc<Link>, state: Arc<State>, from_client: bool) {
+fn pump(link: Arc<Link>, state: Arc<ProxyState>, from_client: bool) {
     let (mut from, mut to) = if from_client {
         (&link.client, &link.server)
     } else {

@@ -1585,7 +1585,8 @@ impl Chaos {
                         matches!(
                             cluster.mode(i),
                             Ok(Some(
-                                zkha_testing::Mode::Leader | zkha_testing::Mode::Follower
+                                zkha_testing::ServerMode::Leader
+                                    | zkha_testing::ServerMode::Follower
                             ))
                         )
                     })
