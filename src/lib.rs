@@ -17,6 +17,8 @@
 //! `zkha-testing`, a dev-dependency: a crate using zkha as a library builds
 //! no test kit and no C++.
 
+#![warn(missing_docs)]
+
 mod client;
 pub mod clock;
 pub mod elector;

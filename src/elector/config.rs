@@ -100,7 +100,7 @@ pub struct ElectorConfig {
     pub resign_backoff: Duration,
     /// Write a JSON-lines trace of the election to this file ("-": stdout).
     pub trace: Option<PathBuf>,
-    /// A label for this candidate in traces (default "rust-<profile>").
+    /// A label for this candidate in traces (default `rust-<profile>`).
     pub name: Option<String>,
     /// Safe only: keep the session's client id in this file (mode 0600: it
     /// is a secret) and, on start, reattach to that session if it is still

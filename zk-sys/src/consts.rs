@@ -19,45 +19,70 @@ macro_rules! c_consts {
 }
 
 c_consts! {
-    /// Interest flags for `zookeeper_interest`.
+    /// Interest flag for `zookeeper_interest`: the socket is to be written.
     ZOOKEEPER_WRITE = 1 << 0;
+    /// Interest flag for `zookeeper_interest`: the socket is to be read.
     ZOOKEEPER_READ = 1 << 1;
 
-    /// Create modes.
+    /// Create mode: a persistent node.
     ZOO_PERSISTENT = 0;
+    /// Create mode: an ephemeral node, deleted when its session ends.
     ZOO_EPHEMERAL = 1;
+    /// Create mode: persistent, with a sequence number appended to the name.
     ZOO_PERSISTENT_SEQUENTIAL = 2;
+    /// Create mode: ephemeral, with a sequence number appended to the name.
     ZOO_EPHEMERAL_SEQUENTIAL = 3;
+    /// Create mode: a container node, deleted by the server once its last
+    /// child is gone.
     ZOO_CONTAINER = 4;
+    /// Create mode: persistent, deleted once childless for its TTL.
     ZOO_PERSISTENT_WITH_TTL = 5;
+    /// Create mode: persistent sequential, with a TTL.
     ZOO_PERSISTENT_SEQUENTIAL_WITH_TTL = 6;
     /// Legacy create flag (the design's `ZOO_EPHEMERAL|ZOO_SEQUENCE`, S7).
     ZOO_SEQUENCE = 1 << 1;
 
-    /// Session states.
+    /// Session state: the session expired (only a new handle helps).
     ZOO_EXPIRED_SESSION_STATE = -112;
+    /// Session state: authentication failed (only a new handle helps).
     ZOO_AUTH_FAILED_STATE = -113;
+    /// Session state: connecting to a server.
     ZOO_CONNECTING_STATE = 1;
+    /// Session state: connected, the session handshake in progress.
     ZOO_ASSOCIATING_STATE = 2;
+    /// Session state: connected.
     ZOO_CONNECTED_STATE = 3;
+    /// Session state: connected to a read-only server.
     ZOO_READONLY_STATE = 5;
+    /// Session state: the SSL handshake in progress (SSL builds only).
     ZOO_SSL_CONNECTING_STATE = 7;
+    /// Session state: not connected (no server tried yet, or closed).
     ZOO_NOTCONNECTED_STATE = 999;
 
-    /// Watch event types.
+    /// Watch event: the node was created.
     ZOO_CREATED_EVENT = 1;
+    /// Watch event: the node was deleted.
     ZOO_DELETED_EVENT = 2;
+    /// Watch event: the node's data changed.
     ZOO_CHANGED_EVENT = 3;
+    /// Watch event: the node's children changed.
     ZOO_CHILD_EVENT = 4;
+    /// Watch event: the session's state changed.
     ZOO_SESSION_EVENT = -1;
+    /// Watch event: the watch was removed (no further events).
     ZOO_NOTWATCHING_EVENT = -2;
 
-    /// ACL permissions.
+    /// ACL permission: read the data and list the children.
     ZOO_PERM_READ = 1 << 0;
+    /// ACL permission: set the data.
     ZOO_PERM_WRITE = 1 << 1;
+    /// ACL permission: create children.
     ZOO_PERM_CREATE = 1 << 2;
+    /// ACL permission: delete children.
     ZOO_PERM_DELETE = 1 << 3;
+    /// ACL permission: set the ACL.
     ZOO_PERM_ADMIN = 1 << 4;
+    /// ACL permission: all of the above.
     ZOO_PERM_ALL = 0x1f;
 }
 

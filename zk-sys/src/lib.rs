@@ -20,15 +20,27 @@
 //! `DEP_ZOOKEEPER_MT_INCLUDE`, `DEP_ZOOKEEPER_MT_LIB` and
 //! `DEP_ZOOKEEPER_MT_STATIC` in a dependent's build script.
 
-#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case)]
-#![allow(clippy::all)]
-#![allow(
+#![warn(missing_docs)]
+
+/// The bindgen output (pre-generated in the bundle, or generated at build
+/// time), re-exported at the crate root. Its items carry the C header's
+/// comments as they are: C names and casing, no doc on every item, C markup
+/// rustdoc misreads; the lints that would object are allowed here only.
+#[allow(
+    missing_docs,
+    non_upper_case_globals,
+    non_camel_case_types,
+    non_snake_case,
+    clippy::all,
     rustdoc::broken_intra_doc_links,
     rustdoc::invalid_html_tags,
     rustdoc::bare_urls
 )]
+mod bindings {
+    include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+}
 
-include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+pub use bindings::*;
 
 pub mod consts;
 
