@@ -213,8 +213,9 @@ impl ZooKeeper {
 
     /// Closes the session (`zookeeper_close`), returning C's result. Never
     /// closes twice: a second call is [`Error::Closed`]. In-flight async calls
-    /// complete with [`ErrorCode::Closing`](crate::ErrorCode::Closing). Called from a callback (the C
-    /// completion thread, which `zookeeper_close` must join), the close is
+    /// complete with [`ErrorCode::Closing`](crate::ErrorCode::Closing).
+    /// Called from a callback (the C completion thread, which
+    /// `zookeeper_close` must join), the close is
     /// handed to a helper thread and this returns `Ok(())` at once; the same
     /// holds for dropping the last reference there, including a reference
     /// owned by a watcher or completion closure, freed after its last call.
