@@ -521,10 +521,15 @@ fn a_watch_mode_standby_takes_over_by_its_watch_not_by_polling() {
             .four_letter_word("wchp")
             .is_ok_and(|w| w.contains(&path))
     }));
+    assert_eq!(b.watch_notifications(), 0, "no node changed yet");
     drop(a);
     assert!(
         b.wait_until_master(LONG),
         "b did not take over within {LONG:?} (its next poll is 10 minutes away)"
+    );
+    assert!(
+        b.watch_notifications() >= 1,
+        "the deletion's notification was not counted"
     );
     assert!(admin.exists(&path, false).unwrap().is_some());
 }
