@@ -244,6 +244,27 @@ fn the_commands_exit_code_comes_back() {
         text.contains("zkha: cannot start") && text.contains("/nonexistent/cmd"),
         "{text}"
     );
+    // A command killed by a signal: 128 + the signal, as a shell reports it.
+    let out = zkha()
+        .args([
+            "run",
+            "--hosts",
+            hosts(),
+            "--path",
+            &path,
+            "--",
+            "sh",
+            "-c",
+            "kill -9 $$",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(128 + 9),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Released: a second run becomes master at once.
     let out = zkha()
         .args(["run", "--hosts", hosts(), "--path", &path, "--", "true"])
@@ -348,10 +369,31 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
             "true",
         ],
         vec!["frobnicate"],
+        // Safe profile: the command must be gone before the lease (T/2)
+        // ends, so the grace must stay under T/4.
+        vec![
+            "run",
+            "--hosts",
+            "127.0.0.1:2181",
+            "--path",
+            "/m",
+            "--session-timeout",
+            "2000",
+            "--grace",
+            "500",
+            "--",
+            "true",
+        ],
     ];
     for args in cases {
         let out = zkha().args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
+        if args.contains(&"--grace") {
+            assert!(
+                err.contains("--grace (500 ms) must be under a quarter"),
+                "{err}"
+            );
+        }
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
         let first = err.lines().next().unwrap_or_default();

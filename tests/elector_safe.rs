@@ -454,3 +454,82 @@ fn real_errors_are_retried_every_poll_interval_not_in_a_hot_loop() {
         );
     }
 }
+
+#[test]
+fn missing_ancestors_are_created_and_existing_ones_are_no_error() {
+    // The first ancestor exists, the next does not: creating the parents
+    // meets NodeExists first (deterministically), which is no error.
+    let top = unique_path("parents");
+    let admin = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    admin
+        .create(&top, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    let path = format!("{top}/a/b/master");
+    let r = Arc::new(Recorder::default());
+    let e = Elector::start(config(&path, "10.0.0.1"), r.clone()).unwrap();
+    assert!(e.wait_until_master(LONG), "errors: {:?}", r.errors.lock());
+    assert!(admin
+        .exists(&format!("{top}/a/b"), false)
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        *r.errors.lock(),
+        vec![],
+        "an existing ancestor was reported as an error"
+    );
+}
+
+#[test]
+fn an_ancestor_it_may_not_create_is_reported_as_no_auth() {
+    // Anyone may read the top node but nobody may create under it: creating
+    // the election's parent fails with NoAuth, and that is what the
+    // candidate is told (not a later, misleading NoNode, nor silence).
+    let top = unique_path("parents-noauth");
+    let admin = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    admin
+        .create(&top, b"", &Acl::read_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    let r = Arc::new(Recorder::default());
+    let e = Elector::start(config(&format!("{top}/a/master"), "10.0.0.1"), r.clone()).unwrap();
+    assert!(
+        eventually(LONG, || !r.errors.lock().is_empty()),
+        "the failure was never reported"
+    );
+    assert!(!e.is_master());
+    assert_eq!(r.errors.lock()[0], Some(ErrorCode::NoAuth));
+}
+
+#[test]
+fn a_watch_mode_standby_takes_over_by_its_watch_not_by_polling() {
+    // Poll intervals of ten minutes: only the node watch (and the wake-up it
+    // gives the election thread) can make the standby take over in time.
+    let path = format!("{}/test", unique_path("watch-driven"));
+    let slow = |data: &str| {
+        let mut c = config(&path, data);
+        c.poll_interval = Duration::from_secs(600);
+        c
+    };
+    let a = Elector::start(slow("10.0.0.1"), Arc::new(())).unwrap();
+    assert!(a.wait_until_master(LONG));
+    let b = Elector::start(slow("10.0.0.2"), Arc::new(())).unwrap();
+    assert!(eventually(LONG, || b.session_id() != 0));
+    // b has tried once and watches the node (seen on the server).
+    let admin = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    assert!(eventually(LONG, || {
+        TestingServer::shared()
+            .unwrap()
+            .four_letter_word("wchp")
+            .is_ok_and(|w| w.contains(&path))
+    }));
+    assert_eq!(b.watch_notifications(), 0, "no node changed yet");
+    drop(a);
+    assert!(
+        b.wait_until_master(LONG),
+        "b did not take over within {LONG:?} (its next poll is 10 minutes away)"
+    );
+    assert!(
+        b.watch_notifications() >= 1,
+        "the deletion's notification was not counted"
+    );
+    assert!(admin.exists(&path, false).unwrap().is_some());
+}

@@ -111,14 +111,14 @@ fn flaw_f1_safe_steps_down_before_anyone_else_can_win() {
         .filter(|e| e.event == "lost_master")
         .collect();
     assert!(!lost.is_empty(), "A never stepped down");
-    // F1: step down on its own timer: the lease (T/2 after the last
-    // renewal) runs out before the C client even reports the blackhole.
-    assert!(
-        matches!(
-            lost[0].reason.as_deref(),
-            Some("lease_expired" | "disconnected")
-        ),
-        "F1: step down on its own timer, not {:?}",
+    // F1: step down on its own timer: the lease (0.495·T after the last
+    // renewal was sent) runs out before the C client even reports the
+    // blackhole (no byte for 2/3·T), so the reason is the lease, not the
+    // disconnect timer (which only starts at that report).
+    assert_eq!(
+        lost[0].reason.as_deref(),
+        Some("lease_expired"),
+        "F1: step down when the lease runs out, not on {:?}",
         lost[0].reason
     );
     assert!(
