@@ -9,8 +9,8 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Duration;
 use zkha::elector::{Candidate, Elector, ElectorConfig, FencingToken, LostReason};
-use zkha::testing::{unique_path, TestingServer};
 use zkha::{Acl, CreateMode, ZooKeeper};
+use zkha_testing::{unique_path, TestingServer};
 
 const LONG: Duration = Duration::from_secs(30);
 
