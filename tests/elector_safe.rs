@@ -533,3 +533,32 @@ fn a_watch_mode_standby_takes_over_by_its_watch_not_by_polling() {
     );
     assert!(admin.exists(&path, false).unwrap().is_some());
 }
+
+#[test]
+fn a_healthy_master_keeps_its_mastership_across_leases() {
+    // The lease is (T/2)(1-1%); renewals (sync + exists, every T/5) extend
+    // it. Without them a master would step down when its first lease ends
+    // and win its own node back: mastership must not flap.
+    let path = format!("{}/test", unique_path("renewals"));
+    let r = Arc::new(Recorder::default());
+    let mut c = config(&path, "10.0.0.1");
+    c.session_timeout = Duration::from_millis(8000);
+    let e = Elector::start(c, r.clone()).unwrap();
+    assert!(e.wait_until_master(LONG));
+    let first = e.lease_deadline().expect("a master has a lease");
+    // One and a half leases.
+    let until = std::time::Instant::now() + Duration::from_millis(6000);
+    let mut later = first;
+    while std::time::Instant::now() < until {
+        assert!(e.is_master(), "lost mastership: {:?}", r.events.lock());
+        later = later.max(e.lease_deadline().unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(later > first, "the lease was never extended");
+    let events = r.events.lock().clone();
+    let changes: Vec<&String> = events
+        .iter()
+        .filter(|x| x.starts_with("master") || x.starts_with("lost"))
+        .collect();
+    assert_eq!(changes.len(), 1, "mastership flapped: {changes:?}");
+}
