@@ -12,7 +12,7 @@ use zkha::elector::{
     AclChoice, Auth, Candidate, Elector, ElectorConfig, FencingToken, LostReason, Mode,
 };
 use zkha::testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
-use zkha::{Acl, CreateMode, Error, ErrorCode, ZooKeeper};
+use zkha::{Acl, CreateMode, Error, ErrorCode, Op, ZooKeeper};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -561,4 +561,50 @@ fn a_healthy_master_keeps_its_mastership_across_leases() {
         .filter(|x| x.starts_with("master") || x.starts_with("lost"))
         .collect();
     assert_eq!(changes.len(), 1, "mastership flapped: {changes:?}");
+}
+
+#[test]
+fn a_node_swapped_under_the_master_ends_its_mastership_at_once() {
+    // Someone replaces the master's (open-ACL) node by their own in one
+    // transaction. The master's watch fires and, checking the owner through
+    // the leader, it steps down for NodeLost at once, not T/2 later when
+    // its lease would have run out.
+    let path = format!("{}/test", unique_path("swapped"));
+    let r = Arc::new(Recorder::default());
+    let mut c = config(&path, "10.0.0.1");
+    c.session_timeout = Duration::from_millis(8000);
+    let a = Elector::start(c, r.clone()).unwrap();
+    assert!(a.wait_until_master(LONG));
+    let intruder = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    intruder
+        .multi(&[
+            Op::Delete {
+                path: path.clone(),
+                version: -1,
+            },
+            Op::Create {
+                path: path.clone(),
+                data: b"intruder".to_vec(),
+                acl: Acl::open_unsafe(),
+                mode: CreateMode::Ephemeral,
+            },
+        ])
+        .unwrap();
+    assert!(
+        eventually(LONG, || r
+            .events
+            .lock()
+            .iter()
+            .any(|x| x.starts_with("lost"))),
+        "a never stepped down"
+    );
+    assert!(!a.is_master());
+    let lost = r
+        .events
+        .lock()
+        .iter()
+        .find(|x| x.starts_with("lost"))
+        .cloned()
+        .unwrap();
+    assert_eq!(lost, "lost NodeLost", "{:?}", r.events.lock());
 }
