@@ -729,13 +729,29 @@ fn on_crash_hold_keeps_the_session_for_a_restart() {
     term_and_wait(&mut b);
 }
 
+/// A stubborn ticker (it ignores SIGTERM) with a stubborn grandchild in its
+/// process group that ticks under the same pid: only a SIGKILL to the whole
+/// group ends both.
+fn stubborn_group(name: &str, log: &Path) -> Vec<String> {
+    let tick =
+        "while true; do echo $(date +%s%N) NAME tick $ZKHA_TOKEN $$ >> LOG; sleep 0.01; done";
+    let script = format!(
+        "trap '' TERM; echo $(date +%s%N) NAME start $ZKHA_TOKEN $$ >> LOG; ({tick}) & {tick}"
+    )
+    .replace("NAME", name)
+    .replace("LOG", &log.display().to_string());
+    vec!["sh".into(), "-c".into(), script]
+}
+
 #[test]
 fn a_paused_zkha_cannot_keep_its_command_running_past_the_lease() {
     let d = dir("pause-run");
     let log = d.join("cmds.log");
     let path = format!("{}/m", unique_path("cli-pause-run"));
     let t = ["--session-timeout", "2000"];
-    let mut a = run_proc(&path, "10.0.0.1", &ticker("a", &log, false), &t);
+    // The watchdog alone has to end it: SIGTERM is ignored, so only its
+    // SIGKILL, sent to the whole group before the lease ends, can.
+    let mut a = run_proc(&path, "10.0.0.1", &stubborn_group("a", &log), &t);
     assert!(
         eventually(LONG, || started(&log, "a") == 1),
         "a never started"

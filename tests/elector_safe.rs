@@ -11,7 +11,7 @@ use std::time::Duration;
 use zkha::elector::{
     AclChoice, Auth, Candidate, Elector, ElectorConfig, FencingToken, LostReason, Mode,
 };
-use zkha::{Acl, CreateMode, Error, ErrorCode, ZooKeeper};
+use zkha::{Acl, CreateMode, Error, ErrorCode, Op, ZooKeeper};
 use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 
 const LONG: Duration = Duration::from_secs(30);
@@ -532,4 +532,79 @@ fn a_watch_mode_standby_takes_over_by_its_watch_not_by_polling() {
         "the deletion's notification was not counted"
     );
     assert!(admin.exists(&path, false).unwrap().is_some());
+}
+
+#[test]
+fn a_healthy_master_keeps_its_mastership_across_leases() {
+    // The lease is (T/2)(1-1%); renewals (sync + exists, every T/5) extend
+    // it. Without them a master would step down when its first lease ends
+    // and win its own node back: mastership must not flap.
+    let path = format!("{}/test", unique_path("renewals"));
+    let r = Arc::new(Recorder::default());
+    let mut c = config(&path, "10.0.0.1");
+    c.session_timeout = Duration::from_millis(8000);
+    let e = Elector::start(c, r.clone()).unwrap();
+    assert!(e.wait_until_master(LONG));
+    let first = e.lease_deadline().expect("a master has a lease");
+    // One and a half leases.
+    let until = std::time::Instant::now() + Duration::from_millis(6000);
+    let mut later = first;
+    while std::time::Instant::now() < until {
+        assert!(e.is_master(), "lost mastership: {:?}", r.events.lock());
+        later = later.max(e.lease_deadline().unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(later > first, "the lease was never extended");
+    let events = r.events.lock().clone();
+    let changes: Vec<&String> = events
+        .iter()
+        .filter(|x| x.starts_with("master") || x.starts_with("lost"))
+        .collect();
+    assert_eq!(changes.len(), 1, "mastership flapped: {changes:?}");
+}
+
+#[test]
+fn a_node_swapped_under_the_master_ends_its_mastership_at_once() {
+    // Someone replaces the master's (open-ACL) node by their own in one
+    // transaction. The master's watch fires and, checking the owner through
+    // the leader, it steps down for NodeLost at once, not T/2 later when
+    // its lease would have run out.
+    let path = format!("{}/test", unique_path("swapped"));
+    let r = Arc::new(Recorder::default());
+    let mut c = config(&path, "10.0.0.1");
+    c.session_timeout = Duration::from_millis(8000);
+    let a = Elector::start(c, r.clone()).unwrap();
+    assert!(a.wait_until_master(LONG));
+    let intruder = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    intruder
+        .multi(&[
+            Op::Delete {
+                path: path.clone(),
+                version: -1,
+            },
+            Op::Create {
+                path: path.clone(),
+                data: b"intruder".to_vec(),
+                acl: Acl::open_unsafe(),
+                mode: CreateMode::Ephemeral,
+            },
+        ])
+        .unwrap();
+    assert!(
+        eventually(LONG, || r
+            .events
+            .lock()
+            .iter()
+            .any(|x| x.starts_with("lost"))),
+        "a never stepped down"
+    );
+    assert!(!a.is_master());
+    let lost = r
+        .events
+        .lock()
+        .iter()
+        .find(|x| x.starts_with("lost"))
+        .cloned()
+        .unwrap();
+    assert_eq!(lost, "lost NodeLost", "{:?}", r.events.lock());
 }
