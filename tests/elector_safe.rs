@@ -608,3 +608,31 @@ fn a_node_swapped_under_the_master_ends_its_mastership_at_once() {
         .unwrap();
     assert_eq!(lost, "lost NodeLost", "{:?}", r.events.lock());
 }
+
+#[test]
+fn sequence_mode_ignores_nodes_that_are_not_candidates() {
+    // The election parent also holds other nodes: a sequential one without
+    // the `-n_` mark, and one with the mark but no sequence number. Neither
+    // is a candidate, so neither can stand before the real one.
+    let parent = unique_path("seq-foreign");
+    let zk = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    zk.create(&parent, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    for name in ["lock-", "x-n_"] {
+        let mode = if name == "lock-" {
+            CreateMode::PersistentSequential
+        } else {
+            CreateMode::Persistent
+        };
+        zk.create(&format!("{parent}/{name}"), b"", &Acl::open_unsafe(), mode)
+            .unwrap();
+    }
+    let mut c = config(&parent, "10.0.0.1");
+    c.mode = Mode::Sequence;
+    let a = Elector::start(c, Arc::new(())).unwrap();
+    assert!(
+        a.wait_until_master(LONG),
+        "a foreign node stood before the only candidate: {:?}",
+        zk.get_children(&parent, false)
+    );
+}
