@@ -636,3 +636,29 @@ fn sequence_mode_ignores_nodes_that_are_not_candidates() {
         zk.get_children(&parent, false)
     );
 }
+
+#[test]
+fn a_poll_mode_standby_takes_over_at_a_poll() {
+    // Poll mode sets no watch: the standby must look again every poll
+    // interval, or it would wait for a wake-up that never comes.
+    let path = format!("{}/test", unique_path("poll-mode"));
+    let poll = |data: &str| {
+        let mut c = config(&path, data);
+        c.mode = Mode::Poll;
+        c
+    };
+    let a = Elector::start(poll("10.0.0.1"), Arc::new(())).unwrap();
+    assert!(a.wait_until_master(LONG));
+    let b = Elector::start(poll("10.0.0.2"), Arc::new(())).unwrap();
+    assert!(eventually(LONG, || b.session_id() != 0));
+    assert!(
+        !b.wait_until_master(Duration::from_millis(300)),
+        "two masters"
+    );
+    drop(a);
+    assert!(
+        b.wait_until_master(LONG),
+        "the poll-mode standby never took over"
+    );
+    assert_eq!(b.watch_notifications(), 0, "poll mode set a watch");
+}
