@@ -637,6 +637,21 @@ fn term_and_wait(p: &mut Child) {
     let _ = p.wait();
 }
 
+/// What zkha says when its watchdog failed to stop the command in time and
+/// it had to kill both itself (its last resort).
+const LAST_RESORT: &str = "the watchdog did not stop";
+
+/// SIGTERM, wait, and everything the process wrote to its (piped) stderr.
+fn term_and_stderr(p: &mut Child) -> String {
+    use std::io::Read;
+    term_and_wait(p);
+    let mut err = String::new();
+    if let Some(mut e) = p.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    err
+}
+
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -806,7 +821,10 @@ fn one_command_at_a_time_when_a_paused_master_comes_back() {
     }
     let (bad, _) = judge(&log);
     assert!(bad.is_empty(), "{bad:?}");
-    term_and_wait(&mut a);
+    // Leaving: the watchdog ends the stubborn command (SIGKILL after the
+    // grace) by itself; zkha's last resort is never needed.
+    let err = term_and_stderr(&mut a);
+    assert!(!err.contains(LAST_RESORT), "{err}");
 }
 
 /// Whether `pid` runs (a zombie, or no process at all, does not).
@@ -881,6 +899,11 @@ fn a_stalled_watchdog_cannot_keep_the_command_running_after_a_stop() {
     // SAFETY: signals the watchdog that our child zkha started.
     unsafe { libc::kill(watchdog, libc::SIGSTOP) };
     let exited = term_and_wait_within(&mut a, LONG);
+    let mut err = String::new();
+    if let Some(mut e) = a.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
     let gone = eventually(Duration::from_secs(5), || {
         !pid_running(command) && !pid_running(grandchild) && !pid_running(watchdog)
     });
@@ -908,6 +931,10 @@ fn a_stalled_watchdog_cannot_keep_the_command_running_after_a_stop() {
     assert!(took_over, "b never took over");
     let (bad, _) = judge(&log);
     assert!(bad.is_empty(), "{bad:?}");
+    assert!(
+        err.contains(LAST_RESORT),
+        "the last resort was not reported: {err}"
+    );
 }
 
 /// SIGTERM, then waits at most `limit` for the exit (SIGKILL past it);
@@ -921,4 +948,26 @@ fn term_and_wait_within(p: &mut Child, limit: Duration) -> bool {
         let _ = p.wait();
     }
     exited
+}
+
+#[test]
+fn leaving_stops_a_stubborn_command_through_the_watchdog_alone() {
+    // zkha leaves (SIGTERM): the watchdog, told `stop`, sends SIGTERM, then
+    // SIGKILL after the grace. Neither of the other two fences may be what
+    // ended the command: the lease running out in the watchdog, or zkha's
+    // own last resort.
+    let d = dir("leave-stubborn");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("cli-leave-stubborn"));
+    let args = ["--session-timeout", "8000", "--grace", "300"];
+    let mut a = run_proc(&path, "10.0.0.1", &stubborn_group("a", &log), &args);
+    assert!(
+        eventually(LONG, || started(&log, "a") == 1),
+        "a never started"
+    );
+    let pid = lives(&log)[0].pid as i32;
+    let err = term_and_stderr(&mut a);
+    assert!(!pid_running(pid), "the command outlived zkha");
+    assert!(!err.contains(LAST_RESORT), "{err}");
+    assert!(!err.contains("the lease runs out"), "{err}");
 }

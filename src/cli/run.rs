@@ -275,6 +275,13 @@ impl Supervisor {
                     std::thread::sleep(Duration::from_millis(2))
                 }
                 _ => {
+                    // The last resort: never needed while the watchdog works.
+                    log::error!(
+                        target: "zkha",
+                        "the watchdog did not stop {:?} within {} ms: killing its process group and the watchdog",
+                        self.command,
+                        (self.grace + Duration::from_secs(2)).as_millis()
+                    );
                     running.read_status();
                     if let Some(pgid) = running.pgid {
                         // SAFETY: the command's own process group.
