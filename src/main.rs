@@ -2,7 +2,6 @@
 
 mod cli {
     pub mod candidate;
-    pub mod child;
     pub mod common;
     pub mod demo;
     pub mod run;

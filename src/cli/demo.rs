@@ -117,7 +117,7 @@ impl Demo {
             }
         };
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
-        let child = super::child::spawn_tied_to_process(cmd)?;
+        let child = zkha_testing::spawn_tied_to_process(cmd)?;
         let what = match kind {
             Kind::RustSafe => "Rust, safe profile",
             Kind::RustSeed => "Rust, seed profile",

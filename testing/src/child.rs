@@ -1,7 +1,7 @@
 //! Child processes that die with this process, even when it is killed with
-//! SIGKILL (`PR_SET_PDEATHSIG`): the servers' JVMs, and the peers a test or
-//! benchmark starts. (The `zkha` command has its own copy in src/cli/child.rs:
-//! this crate does not depend on zkha, and zkha's library has no use for it.)
+//! SIGKILL (`PR_SET_PDEATHSIG`): the servers' JVMs, the peers a test or
+//! benchmark starts, and the candidates `zkha demo` starts (the `zkha`
+//! command uses the kit already, for its embedded server).
 
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -21,7 +21,7 @@ pub fn spawn_tied_to_process(mut cmd: Command) -> io::Result<Child> {
     let spawner = SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();
         std::thread::Builder::new()
-            .name("zkha-testing-spawner".into())
+            .name("zkha-spawner".into())
             .spawn(move || {
                 for (mut cmd, reply) in rx {
                     let _ = reply.send(cmd.spawn());
