@@ -662,3 +662,123 @@ fn a_poll_mode_standby_takes_over_at_a_poll() {
     );
     assert_eq!(b.watch_notifications(), 0, "poll mode set a watch");
 }
+
+/// Packets the shared server has received from `session` over its current
+/// connection (`cons` lists each connection with `recved=` and `sid=`).
+fn requests_from(session: i64) -> Option<u64> {
+    let cons = TestingServer::shared()
+        .unwrap()
+        .four_letter_word("cons")
+        .unwrap();
+    let sid = format!("sid=0x{:x},", session as u64);
+    let line = cons.lines().find(|l| l.contains(&sid))?;
+    line.split("recved=")
+        .nth(1)?
+        .split(',')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn an_idle_master_and_standby_send_a_handful_of_requests() {
+    // Counted on the server: a master renews every T/5 (sync + exists, two
+    // requests), a standby waits on its watch. Neither may loop: over 3 s
+    // with T = 4 s each sends about ten requests (pings included), never
+    // hundreds.
+    let path = format!("{}/test", unique_path("request-count"));
+    let a = Elector::start(config(&path, "10.0.0.1"), Arc::new(())).unwrap();
+    assert!(a.wait_until_master(LONG));
+    let b = Elector::start(config(&path, "10.0.0.2"), Arc::new(())).unwrap();
+    assert!(eventually(LONG, || b.session_id() != 0
+        && requests_from(b.session_id()).is_some()));
+    let a0 = requests_from(a.session_id()).expect("the master's connection");
+    let b0 = requests_from(b.session_id()).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let a1 = requests_from(a.session_id()).expect("the master's connection");
+    let b1 = requests_from(b.session_id()).unwrap();
+    assert!(a.is_master() && !b.is_master());
+    let (master, standby) = (a1 - a0, b1 - b0);
+    assert!(
+        (2..60).contains(&master),
+        "the master sent {master} requests in 3 s (renewals every 800 ms)"
+    );
+    assert!(standby < 60, "the standby sent {standby} requests in 3 s");
+}
+
+#[test]
+fn a_disconnection_shorter_than_a_quarter_of_the_session_keeps_the_master() {
+    // The disconnect timer steps down T/4 after the C client reports the
+    // connection lost; reconnected before that (and within the lease), the
+    // master stays master: a blip must not cost a failover.
+    let path = format!("{}/m", unique_path("blip"));
+    let proxy = TcpProxy::start(hosts()).unwrap();
+    let mut c = config(&path, "10.0.0.1");
+    c.hosts = proxy.connect_string();
+    c.session_timeout = Duration::from_millis(8000);
+    let r = Arc::new(Recorder::default());
+    let e = Elector::start(c, r.clone()).unwrap();
+    assert!(e.wait_until_master(LONG));
+    let connected = |r: &Recorder| {
+        r.events
+            .lock()
+            .iter()
+            .filter(|x| x.as_str() == "connected")
+            .count()
+    };
+    assert_eq!(connected(&r), 1);
+    let cut = std::time::Instant::now();
+    // Drops the connection and refuses new ones for 300 ms.
+    proxy.set_mode(ProxyMode::Reset);
+    std::thread::sleep(Duration::from_millis(300));
+    proxy.set_mode(ProxyMode::Pass);
+    assert!(
+        eventually(LONG, || connected(&r) == 2),
+        "never reconnected: {:?}",
+        r.events.lock()
+    );
+    // Past the moment the disconnect timer (T/4 = 2 s) would have fired.
+    let past = cut + Duration::from_millis(2500);
+    std::thread::sleep(past.saturating_duration_since(std::time::Instant::now()));
+    assert!(e.is_master(), "{:?}", r.events.lock());
+    let changes: Vec<String> = r
+        .events
+        .lock()
+        .iter()
+        .filter(|x| x.starts_with("master") || x.starts_with("lost"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        changes.len(),
+        1,
+        "a 300 ms blip cost mastership: {changes:?}"
+    );
+    e.shutdown();
+}
+
+#[test]
+fn sequence_mode_reports_a_parent_it_may_not_read() {
+    // The election parent exists but its children may not be listed: that
+    // is a real error (NoAuth) to report, not a missing parent to create
+    // again and again.
+    let parent = unique_path("seq-noread");
+    let admin = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    let no_read = vec![Acl {
+        perms: zkha::Perms::CREATE | zkha::Perms::DELETE,
+        id: zkha::Id::anyone(),
+    }];
+    admin
+        .create(&parent, b"", &no_read, CreateMode::Persistent)
+        .unwrap();
+    let r = Arc::new(Recorder::default());
+    let mut c = config(&parent, "10.0.0.1");
+    c.mode = Mode::Sequence;
+    let e = Elector::start(c, r.clone()).unwrap();
+    assert!(
+        eventually(LONG, || !r.errors.lock().is_empty()),
+        "the failure was never reported"
+    );
+    assert!(!e.is_master());
+    assert_eq!(r.errors.lock()[0], Some(ErrorCode::NoAuth));
+    e.shutdown();
+}

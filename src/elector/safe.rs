@@ -725,9 +725,11 @@ fn contend_sequence(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
             }
             Err(e) => on_err!(e),
         };
-        if mine.as_ref().is_none_or(|m| !kids.contains(m)) {
-            mine = kids.iter().find(|k| k.starts_with(&prefix)).cloned();
-        }
+        // Ours: the node we created if it is still there, else (after an
+        // ambiguous create) the one that bears our session's prefix.
+        mine = mine
+            .filter(|m| kids.contains(m))
+            .or_else(|| kids.iter().find(|k| k.starts_with(&prefix)).cloned());
         let Some(me) = mine.clone() else {
             let created = zk.create(
                 &format!("{parent}/{prefix}"),
