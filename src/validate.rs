@@ -34,8 +34,8 @@ pub fn check_path(path: &str, sequential: bool) -> Result<(), Error> {
         ('\u{1}'..='\u{1f}').contains(&c)
             || ('\u{7f}'..='\u{9f}').contains(&c)
             || ('\u{e000}'..='\u{f8ff}').contains(&c)
-            || ('\u{fff0}'..='\u{ffff}').contains(&c)
-            || c > '\u{ffff}'
+            // U+FFF0-U+FFFF, and everything above (surrogates in Java).
+            || c >= '\u{fff0}'
     }) {
         return bad(&format!("contains the invalid character {c:?}"));
     }
