@@ -782,3 +782,107 @@ fn sequence_mode_reports_a_parent_it_may_not_read() {
     assert_eq!(r.errors.lock()[0], Some(ErrorCode::NoAuth));
     e.shutdown();
 }
+
+/// Cuts `e`'s connection (its proxy blackholes from now on) and has it
+/// resign meanwhile; true once the resign was taken.
+fn resign_while_cut_off(proxy: &TcpProxy, e: &Elector, r: &Recorder) -> bool {
+    proxy.set_mode(ProxyMode::Blackhole);
+    proxy.reset_all();
+    eventually(LONG, || {
+        r.events.lock().iter().any(|x| x.starts_with("lost"))
+            || e.resign().is_ok() && !e.is_master()
+    })
+}
+
+fn count(r: &Recorder, event: &str) -> usize {
+    r.events
+        .lock()
+        .iter()
+        .filter(|x| x.as_str() == event)
+        .count()
+}
+
+#[test]
+fn a_resign_carried_out_after_reconnecting_leaves_a_new_masters_node_alone() {
+    // A resigns while cut off; meanwhile its node is removed and B wins.
+    // Back within its session, A carries out the resign: it must delete
+    // only its own node, never the one B now owns at the same path.
+    let path = format!("{}/m", unique_path("resign-other"));
+    let proxy = TcpProxy::start(hosts()).unwrap();
+    let mut ca = config(&path, "10.0.0.1");
+    ca.hosts = proxy.connect_string();
+    ca.session_timeout = Duration::from_millis(8000);
+    ca.resign_backoff = Duration::from_secs(120);
+    let ra = Arc::new(Recorder::default());
+    let a = Elector::start(ca, ra.clone()).unwrap();
+    assert!(a.wait_until_master(LONG));
+    let rb = Arc::new(Recorder::default());
+    let b = Elector::start(config(&path, "10.0.0.2"), rb.clone()).unwrap();
+    assert!(eventually(LONG, || b.session_id() != 0));
+    assert!(
+        resign_while_cut_off(&proxy, &a, &ra),
+        "the resign was not taken"
+    );
+    let admin = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    admin.delete(&path, -1).unwrap();
+    assert!(b.wait_until_master(LONG), "b never took over");
+    let b_node = admin.exists(&path, false).unwrap().unwrap();
+    assert_eq!(b_node.ephemeral_owner, b.session_id());
+    proxy.set_mode(ProxyMode::Pass);
+    assert!(
+        eventually(LONG, || count(&ra, "connected") == 2),
+        "a never reconnected: {:?}",
+        ra.events.lock()
+    );
+    // A's resign runs at once on reconnecting; give it a second to do harm.
+    std::thread::sleep(Duration::from_secs(1));
+    let now = admin.exists(&path, false).unwrap();
+    assert_eq!(
+        now.map(|s| s.czxid),
+        Some(b_node.czxid),
+        "a's late resign removed b's node: {:?}",
+        ra.events.lock()
+    );
+    assert!(b.is_master(), "{:?}", rb.events.lock());
+    assert!(!a.is_master());
+}
+
+#[test]
+fn a_resign_during_a_partition_that_outlasts_the_session_ends_in_a_fresh_one() {
+    // A resigns while cut off, and stays cut off until its session has
+    // expired on the server: the resign cannot be carried out any more and
+    // must not hold the elector. Back, A opens a fresh session (F2) and
+    // contends again.
+    let path = format!("{}/m", unique_path("resign-expired"));
+    let proxy = TcpProxy::start(hosts()).unwrap();
+    let mut c = config(&path, "10.0.0.1");
+    c.hosts = proxy.connect_string();
+    c.resign_backoff = Duration::from_millis(200);
+    let r = Arc::new(Recorder::default());
+    let a = Elector::start(c, r.clone()).unwrap();
+    assert!(a.wait_until_master(LONG));
+    let first = a.session_id();
+    assert!(
+        resign_while_cut_off(&proxy, &a, &r),
+        "the resign was not taken"
+    );
+    let observer = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    assert!(
+        eventually(LONG, || observer.exists(&path, false).unwrap().is_none()),
+        "the session never expired on the server"
+    );
+    proxy.set_mode(ProxyMode::Pass);
+    assert!(
+        eventually(LONG, || a.session_id() != first && a.is_master()),
+        "no fresh session after the expiry: {:?}",
+        r.events.lock()
+    );
+    assert_eq!(count(&r, "expired"), 1, "{:?}", r.events.lock());
+    assert_eq!(
+        observer
+            .exists(&path, false)
+            .unwrap()
+            .map(|s| s.ephemeral_owner),
+        Some(a.session_id())
+    );
+}
