@@ -886,3 +886,47 @@ fn a_resign_during_a_partition_that_outlasts_the_session_ends_in_a_fresh_one() {
         Some(a.session_id())
     );
 }
+
+#[test]
+fn a_link_slower_than_the_lease_never_makes_a_master() {
+    // Every answer takes longer (2 × 1.1 s) than the lease (T/2 = 2 s):
+    // the create succeeds, but a lease counted from when it was sent has
+    // run out when its answer arrives, so it proves nothing. The candidate
+    // must not become master on it, however often it tries; on a fast link
+    // again it does.
+    let path = format!("{}/m", unique_path("slow-link"));
+    let proxy = TcpProxy::start(hosts()).unwrap();
+    let mut c = config(&path, "10.0.0.1");
+    c.hosts = proxy.connect_string();
+    let r = Arc::new(Recorder::default());
+    proxy.set_delay(Duration::from_millis(1100));
+    proxy.set_mode(ProxyMode::Delay);
+    let a = Elector::start(c, r.clone()).unwrap();
+    let observer = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    assert!(
+        eventually(LONG, || a.session_id() != 0
+            && observer
+                .exists(&path, false)
+                .unwrap()
+                .is_some_and(|s| s.ephemeral_owner == a.session_id())),
+        "the candidate never created its node: {:?}",
+        r.events.lock()
+    );
+    // Three more leases' worth of answers, none of them in time.
+    let until = std::time::Instant::now() + Duration::from_secs(6);
+    while std::time::Instant::now() < until {
+        assert!(!a.is_master());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !r.events.lock().iter().any(|x| x.starts_with("master")),
+        "master on answers older than the lease: {:?}",
+        r.events.lock()
+    );
+    proxy.set_mode(ProxyMode::Pass);
+    assert!(
+        a.wait_until_master(LONG),
+        "never master on a fast link: {:?}",
+        r.events.lock()
+    );
+}
