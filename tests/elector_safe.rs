@@ -930,3 +930,27 @@ fn a_link_slower_than_the_lease_never_makes_a_master() {
         r.events.lock()
     );
 }
+
+#[test]
+fn after_resigning_a_candidate_is_a_standby_again_once_another_is_master() {
+    // The resign back-off keeps the resigner out until another candidate has
+    // taken over, not for the whole back-off: once B is master, A watches
+    // like any standby and takes over as soon as B resigns in turn.
+    let path = format!("{}/m", unique_path("resign-back"));
+    let cfg = |data: &str| {
+        let mut c = config(&path, data);
+        c.resign_backoff = Duration::from_secs(120);
+        c
+    };
+    let a = Elector::start(cfg("10.0.0.1"), Arc::new(())).unwrap();
+    assert!(a.wait_until_master(LONG));
+    let b = Elector::start(cfg("10.0.0.2"), Arc::new(())).unwrap();
+    assert!(eventually(LONG, || b.session_id() != 0));
+    a.resign().unwrap();
+    assert!(b.wait_until_master(LONG), "b never took over");
+    b.resign().unwrap();
+    assert!(
+        a.wait_until_master(LONG),
+        "a stayed out for its whole back-off after b took over"
+    );
+}

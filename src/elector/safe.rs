@@ -117,11 +117,7 @@ fn new_session(shared: &Arc<ElectionState>, resume: Option<ClientId>) -> Result<
         builder = builder.client_id(id);
     }
     let zk = Arc::new(builder.init()?);
-    // Test hook: widen the window in which CONNECTED can arrive before the
-    // handle is published.
-    if !shared.config.test_publish_delay.is_zero() {
-        std::thread::sleep(shared.config.test_publish_delay);
-    }
+    test_hook_publish_delay(shared);
     let mut inner = shared.inner.lock();
     inner.zk = Some(zk.clone());
     // The session's events may already have arrived (CONNECTED can come
@@ -134,19 +130,25 @@ fn new_session(shared: &Arc<ElectionState>, resume: Option<ClientId>) -> Result<
     Ok(zk)
 }
 
+/// Test hook: widens the window in which CONNECTED can arrive before the
+/// handle is published (not part of the election: excluded from mutation
+/// testing by its name).
+fn test_hook_publish_delay(shared: &ElectionState) {
+    if !shared.config.test_publish_delay.is_zero() {
+        std::thread::sleep(shared.config.test_publish_delay);
+    }
+}
+
 /// Reads the session id and negotiated timeout from the handle: called by
-/// the election thread once connected, so a CONNECTED event that arrived
-/// before the handle was published (and saw neither) is harmless.
+/// the election thread once connected (the C client keeps both from the
+/// first connection on), so a CONNECTED event that arrived before the
+/// handle was published, and saw neither, is harmless.
 fn refresh(shared: &ElectionState, zk: &ZooKeeper) {
     if let Ok(id) = zk.client_id() {
-        if id.id != 0 {
-            shared.session.store(id.id, Ordering::Release);
-        }
+        shared.session.store(id.id, Ordering::Release);
     }
     if let Ok(t) = zk.recv_timeout() {
-        if t > 0 {
-            shared.inner.lock().negotiated_ms = t;
-        }
+        shared.inner.lock().negotiated_ms = t;
     }
 }
 
@@ -160,23 +162,15 @@ fn on_session_event(weak: &Weak<ElectionState>, e: WatchedEvent) {
         State::Connected | State::ReadOnly => {
             let id = {
                 let mut inner = shared.inner.lock();
-                // Before the handle is published there is nothing to read:
-                // the election thread reads it later (`refresh`).
-                let (id, negotiated) = inner.zk.as_ref().map_or((0, 0), |z| {
-                    (
-                        z.client_id().map_or(0, |c| c.id),
-                        z.recv_timeout().unwrap_or(0),
-                    )
-                });
-                if id != 0 {
-                    shared.session.store(id, Ordering::Release);
-                }
-                if negotiated > 0 {
-                    inner.negotiated_ms = negotiated;
-                }
                 inner.connected = true;
                 inner.disconnected_at = None;
-                id
+                // For the trace only: the election thread stores the session
+                // id and timeout itself once it sees the connection
+                // (`refresh`), published handle or not.
+                inner
+                    .zk
+                    .as_ref()
+                    .map_or(0, |z| z.client_id().map_or(0, |c| c.id))
             };
             shared.trace_connected(id);
             shared.candidate.on_zookeeper_connected(&e.path);
