@@ -9,7 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use zkha_testing::{unique_path, TestingServer};
+use zkha::ZooKeeper;
+use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -19,7 +20,10 @@ fn zkha() -> Command {
     let bin =
         std::env::var_os("ZKHA_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_zkha").into());
     let mut c = Command::new(bin);
-    c.env("RUST_LOG", "warn");
+    c.env(
+        "RUST_LOG",
+        std::env::var("ZKHA_TEST_LOG").unwrap_or("warn".into()),
+    );
     c
 }
 
@@ -970,4 +974,63 @@ fn leaving_stops_a_stubborn_command_through_the_watchdog_alone() {
     assert!(!pid_running(pid), "the command outlived zkha");
     assert!(!err.contains(LAST_RESORT), "{err}");
     assert!(!err.contains("the lease runs out"), "{err}");
+}
+
+#[test]
+fn a_lease_too_short_for_the_grace_holds_the_command_back_until_renewals_are_quick() {
+    // T = 10 s: the lease is T/2 = 4.95 s. Behind a slow link (about 2.7 s
+    // round trip) each answer leaves about 2.2 s of lease, less than the
+    // grace (2.4 s) needs: stopping the command in time could not be
+    // promised, so master zkha does not start it (and says so once, not at
+    // every retry). Once the link is quick, the command starts, on the same
+    // node.
+    let d = dir("too-soon");
+    let log = d.join("children.log");
+    let path = format!("{}/m", unique_path("cli-too-soon"));
+    let proxy = TcpProxy::start(hosts()).unwrap();
+    proxy.set_delay(Duration::from_millis(1360));
+    proxy.set_mode(ProxyMode::Delay);
+    let mut a = zkha()
+        .args(["run", "--hosts", &proxy.connect_string(), "--path", &path])
+        .args(["--data", "10.0.0.1", "--session-timeout", "10000"])
+        .args(["--grace", "2400", "--"])
+        .args(worker("a", &log))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let observer = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    assert!(
+        eventually(LONG, || observer.exists(&path, false).unwrap().is_some()),
+        "zkha never created its node"
+    );
+    let owner = observer.exists(&path, false).unwrap().unwrap();
+    // Master once the create's answer is back; then three renewals, each
+    // answered too late to start the command.
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(
+        lines(&log).is_empty(),
+        "started with too little lease left: {:?}",
+        lines(&log)
+    );
+    proxy.set_mode(ProxyMode::Pass);
+    if !eventually(LONG, || {
+        lines(&log).iter().any(|l| l.starts_with("start a"))
+    }) {
+        let err = term_and_stderr(&mut a);
+        panic!("never started on a quick link: {err}");
+    }
+    let now = observer.exists(&path, false).unwrap().unwrap();
+    assert_eq!(
+        (now.czxid, now.ephemeral_owner),
+        (owner.czxid, owner.ephemeral_owner),
+        "started under another node"
+    );
+    let err = term_and_stderr(&mut a);
+    assert_eq!(
+        err.matches("the lease ends too soon").count(),
+        1,
+        "said once per hold-back: {err}"
+    );
 }

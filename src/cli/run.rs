@@ -136,6 +136,9 @@ struct Supervisor {
     /// Master, but the command is not running (its lease was too short to
     /// start it, or the watchdog stopped it): start it once the lease allows.
     pending_start: AtomicBool,
+    /// The "lease ends too soon" warning was given for this hold-back: the
+    /// main loop retries every 10 ms, the log says it once.
+    held_back: AtomicBool,
     /// zkha run is leaving (a signal): no new command starts.
     leaving: AtomicBool,
 }
@@ -169,11 +172,14 @@ impl Supervisor {
         // soon as it starts: wait for a renewal instead.
         let min_left = (self.grace + watchdog::KILL_MARGIN).as_nanos() as u64;
         if self.leased && deadline <= watchdog::boot_ns() + min_left {
-            log::warn!(target: "zkha", "master, but the lease ends too soon: not starting {:?} yet", self.command);
+            if !self.held_back.swap(true, Ordering::AcqRel) {
+                log::warn!(target: "zkha", "master, but the lease ends too soon: not starting {:?} yet", self.command);
+            }
             return false;
         }
         match self.spawn(token, deadline) {
             Ok((running, ctl)) => {
+                self.held_back.store(false, Ordering::Release);
                 log::info!(target: "zkha", "master: started {:?} (watchdog pid {}, token {})", self.command, running.watchdog.id(), token.value());
                 *self.ctl.lock() = Some(Arc::new(ctl));
                 *slot = Some(running);
@@ -401,6 +407,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         control: OnceLock::new(),
         start_error: Mutex::new(None),
         pending_start: AtomicBool::new(false),
+        held_back: AtomicBool::new(false),
         leaving: AtomicBool::new(false),
     });
     signals::install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1]);

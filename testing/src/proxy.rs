@@ -9,8 +9,8 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 /// How often a held direction, a deferred dial or the accept loop looks at
 /// the mode again.
@@ -34,7 +34,8 @@ pub enum ProxyMode {
     /// Forward requests, drop replies: requests are applied, answers lost.
     DropReplies = 2,
     /// Forward both ways, each chunk held back by the delay set with
-    /// [`TcpProxy::set_delay`] (added latency).
+    /// [`TcpProxy::set_delay`]: added latency, not a throughput limit
+    /// (chunks in flight overlap, as on a long link).
     Delay = 3,
     /// Reset (TCP RST, no FIN) every open connection when the mode is set,
     /// and every new one as soon as it is accepted, until the mode changes:
@@ -354,6 +355,24 @@ fn wait_released(state: &ProxyState, link: &Link, from_client: bool) -> bool {
     }
 }
 
+/// A thread that writes each chunk to `to` at its due time, in order:
+/// [`ProxyMode::Delay`]'s latency. A reader that slept per chunk would queue
+/// chunks behind each other and limit throughput instead.
+fn delayed_writer(to: TcpStream) -> io::Result<mpsc::Sender<(Instant, Vec<u8>)>> {
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    std::thread::Builder::new()
+        .name("zkha-proxy-delay".into())
+        .spawn(move || {
+            for (due, bytes) in rx {
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                if (&to).write_all(&bytes).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(tx)
+}
+
 /// Copies one direction of a link until either side ends.
 fn pump(link: Arc<Link>, state: Arc<ProxyState>, from_client: bool) {
     let (mut from, mut to) = if from_client {
@@ -370,6 +389,7 @@ fn pump(link: Arc<Link>, state: Arc<ProxyState>, from_client: bool) {
         None
     };
     let mut head: Vec<u8> = Vec::new();
+    let mut delayed: Option<mpsc::Sender<(Instant, Vec<u8>)>> = None;
     loop {
         if !wait_released(&state, &link, from_client) {
             break;
@@ -395,19 +415,41 @@ fn pump(link: Arc<Link>, state: Arc<ProxyState>, from_client: bool) {
                 }
             }
         }
+        let mut due = None;
         let forward = match state.mode() {
             ProxyMode::Blackhole | ProxyMode::Reset => false,
             ProxyMode::DropReplies => from_client,
             ProxyMode::Delay => {
-                std::thread::sleep(Duration::from_millis(state.delay_ms.load(Ordering::SeqCst)));
+                let delay = Duration::from_millis(state.delay_ms.load(Ordering::SeqCst));
+                due = Some(Instant::now() + delay);
                 true
             }
             _ => true,
         };
-        if forward && to.write_all(chunk).is_err() {
+        if !forward {
+            continue;
+        }
+        if due.is_some() && delayed.is_none() {
+            delayed = to.try_clone().ok().and_then(|s| delayed_writer(s).ok());
+        }
+        // Once chunks go through the delayed writer, all of them do (even
+        // undelayed ones), so that they stay in order.
+        let failed = match &delayed {
+            Some(tx) => tx
+                .send((due.unwrap_or_else(Instant::now), chunk.to_vec()))
+                .is_err(),
+            None => {
+                if let Some(due) = due {
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                }
+                to.write_all(chunk).is_err()
+            }
+        };
+        if failed {
             break;
         }
     }
+    drop(delayed);
     if !link.reset.load(Ordering::SeqCst) {
         let _ = link.client.shutdown(Shutdown::Both);
         let _ = link.server.shutdown(Shutdown::Both);
