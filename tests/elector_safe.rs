@@ -954,3 +954,49 @@ fn after_resigning_a_candidate_is_a_standby_again_once_another_is_master() {
         "a stayed out for its whole back-off after b took over"
     );
 }
+
+#[test]
+fn read_master_tells_no_master_from_a_failed_read() {
+    // No node (or no election parent) means no master: Ok(None). A node or
+    // parent that may not be read is an error, never "no master" (which
+    // would send an operator or a standby the wrong way).
+    use zkha::elector::read_master;
+    let zk = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    let top = unique_path("read-master");
+    zk.create(&top, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    for sequence in [false, true] {
+        let missing = format!("{top}/missing");
+        assert_eq!(read_master(&zk, &missing, sequence).unwrap(), None);
+    }
+    let no_read = vec![Acl {
+        perms: zkha::Perms::CREATE | zkha::Perms::DELETE | zkha::Perms::WRITE,
+        id: zkha::Id::anyone(),
+    }];
+    let node = format!("{top}/unreadable");
+    zk.create(&node, b"10.0.0.1\0", &no_read, CreateMode::Persistent)
+        .unwrap();
+    assert_eq!(
+        read_master(&zk, &node, false).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        read_master(&zk, &node, true).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    // A readable parent whose lowest candidate may not be read.
+    let parent = format!("{top}/queue");
+    zk.create(&parent, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    zk.create(
+        &format!("{parent}/0000000000000001-n_"),
+        b"10.0.0.2\0",
+        &no_read,
+        CreateMode::EphemeralSequential,
+    )
+    .unwrap();
+    assert_eq!(
+        read_master(&zk, &parent, true).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+}
