@@ -289,10 +289,18 @@ fn resign_on_exit_keeps_the_candidate_and_hands_over() {
         "-c".into(),
         format!("echo start a >> {}; sleep 0.3", log.display()),
     ];
+    let observer = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    let owner = || {
+        observer
+            .exists(&path, false)
+            .unwrap()
+            .map(|s| s.ephemeral_owner)
+    };
     let mut a = run_proc(&path, "10.0.0.1", &short, &["--on-exit", "resign"]);
     assert!(eventually(LONG, || lines(&log)
         .iter()
         .any(|l| l == "start a")));
+    let a_session = owner().expect("a's node");
     let mut b = run_proc(&path, "10.0.0.2", &worker("b", &log), &[]);
     assert!(
         eventually(LONG, || lines(&log)
@@ -305,11 +313,18 @@ fn resign_on_exit_keeps_the_candidate_and_hands_over() {
         a.try_wait().unwrap().is_none(),
         "a left instead of resigning"
     );
-    for p in [&mut a, &mut b] {
-        // SAFETY: signals our own child process.
-        unsafe { libc::kill(p.id() as i32, libc::SIGTERM) };
-        p.wait().unwrap();
-    }
+    // The command's normal exit ended no session: only a crashed zkha has
+    // its watchdog close the session (handover). When b leaves, a wins
+    // again with the session it had.
+    let b_session = owner().expect("b's node");
+    assert_ne!(b_session, a_session);
+    term_and_wait(&mut b);
+    assert!(
+        eventually(LONG, || owner().is_some_and(|o| o != b_session)),
+        "a never took over again"
+    );
+    assert_eq!(owner(), Some(a_session), "a lost its session on resigning");
+    term_and_wait(&mut a);
 }
 
 #[test]
