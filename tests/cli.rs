@@ -1049,3 +1049,42 @@ fn a_lease_too_short_for_the_grace_holds_the_command_back_until_renewals_are_qui
         "said once per hold-back: {err}"
     );
 }
+
+#[test]
+fn stray_signals_to_the_watchdog_change_nothing() {
+    // zkha run decides when the command stops; a terminal's SIGINT or a
+    // stray SIGTERM/SIGHUP sent to the watchdog (say, to the whole process
+    // tree but zkha) must not take the fence away or stop the command, even
+    // when it interrupts the watchdog's wait (poll gives EINTR).
+    let d = dir("stray");
+    let log = d.join("children.log");
+    let path = format!("{}/m", unique_path("cli-stray"));
+    let mut a = run_proc(&path, "10.0.0.1", &worker("a", &log), &[]);
+    assert!(eventually(LONG, || lines(&log)
+        .iter()
+        .any(|l| l.starts_with("start a"))));
+    let line = lines(&log)[0].clone();
+    let pid: i32 = line.split(' ').nth(2).unwrap().parse().unwrap();
+    let watchdog = ppid_of(pid).expect("the command's parent");
+    assert_ne!(watchdog, a.id() as i32, "the command runs under a watchdog");
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: signals a process of our own test's tree.
+        unsafe { libc::kill(watchdog, sig) };
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A stopped command logs "stop a" within its grace; look well past it.
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        pid_running(pid),
+        "the command was stopped: {:?}",
+        lines(&log)
+    );
+    assert!(pid_running(watchdog), "the watchdog left");
+    assert!(a.try_wait().unwrap().is_none(), "zkha left");
+    assert_eq!(lines(&log).len(), 1, "{:?}", lines(&log));
+    term_and_wait(&mut a);
+    assert!(
+        eventually(LONG, || !pid_running(pid)),
+        "the command outlived zkha"
+    );
+}
