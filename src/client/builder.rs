@@ -3,10 +3,12 @@
 //! in `handle.rs`.
 
 use super::handle::InitArgs;
+use super::secure::{Sasl, Secret, Security, Tls};
 use crate::error::{Argument, Error, Result};
 use crate::types::{ClientId, WatchedEvent};
 use crate::validate::{c_text, check_hosts, check_timeout_ms};
 use crate::ZooKeeper;
+use std::path::Path;
 use std::time::Duration;
 
 /// `zookeeper_init` flag: allow connecting to read-only servers.
@@ -22,6 +24,7 @@ pub struct ZooKeeperBuilder {
     watcher: Option<Box<dyn Fn(WatchedEvent) + Send + Sync>>,
     log_to_rust: bool,
     flags: i32,
+    security: Security,
 }
 
 impl ZooKeeperBuilder {
@@ -63,17 +66,103 @@ impl ZooKeeperBuilder {
         self
     }
 
-    /// `zookeeper_init2`: returns at once, before the session is established.
+    /// Mutual TLS (`zookeeper_init_ssl`, feature `ssl`): the CA (PEM) the
+    /// servers' certificates must chain to, this client's certificate and
+    /// private key (PEM), and the key's password if it is encrypted. Each
+    /// path is checked (a readable file, no comma: the C client splits its
+    /// argument on commas) before C sees it. The C client does not check the
+    /// server's host name against its certificate, only the CA.
+    pub fn tls(
+        mut self,
+        ca: impl AsRef<Path>,
+        cert: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+        key_password: Option<Secret>,
+    ) -> Self {
+        self.security.tls = Some(Tls {
+            ca: ca.as_ref().to_path_buf(),
+            cert: cert.as_ref().to_path_buf(),
+            key: key.as_ref().to_path_buf(),
+            key_password,
+        });
+        self
+    }
+
+    /// SASL (`zookeeper_init_sasl`, feature `sasl`) with `mechanism`
+    /// (`DIGEST-MD5`, `PLAIN`, `GSSAPI`; see [`Sasl`]), `user` and
+    /// `password` (read it with [`Secret::from_file`] or from the
+    /// environment, never from a command line). Service `zookeeper`,
+    /// server name `zk-sasl-md5` (ZooKeeper's); [`security`](Self::security)
+    /// sets others. The process needs Cyrus SASL's mechanism plugins
+    /// (Debian: libsasl2-modules).
+    pub fn sasl(mut self, mechanism: &str, user: &str, password: Secret) -> Self {
+        self.security.sasl = Some(Sasl::new(mechanism, user, password));
+        self
+    }
+
+    /// TLS and SASL settings at once (replacing any set before).
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// `zookeeper_init2` (`zookeeper_init_ssl` / `zookeeper_init_sasl` with
+    /// TLS / SASL): returns at once, before the session is established.
     pub fn init(self) -> Result<ZooKeeper> {
         ZooKeeper::init_inner(self)
     }
 
-    /// `init`, then wait until connected.
+    /// `init`, then wait until connected. With TLS or SASL a failure is
+    /// typed and comes within `timeout` (the C client itself would retry a
+    /// refused handshake forever, silently): [`Error::Tls`] when no TLS
+    /// session came, [`Error::SaslAuth`] when the server rejected the
+    /// credentials (AUTH_FAILED) or none came; the handle is closed.
     pub fn connect(self, timeout: Duration) -> Result<ZooKeeper> {
+        let security = self.security.clone();
+        let hosts = self.hosts.clone();
         let zk = self.init()?;
-        zk.wait_connected(timeout)?;
-        Ok(zk)
+        match zk.wait_connected(timeout) {
+            Ok(()) => Ok(zk),
+            Err(e) => {
+                drop(zk);
+                Err(secure_failure(&security, &hosts, timeout, e))
+            }
+        }
     }
+}
+
+/// The typed error of a secure session that did not connect: what was
+/// tried and the likely causes; never a secret.
+fn secure_failure(security: &Security, hosts: &str, timeout: Duration, e: Error) -> Error {
+    let timed_out = matches!(e, Error::Timeout(_));
+    if let Some(tls) = &security.tls {
+        if timed_out {
+            return Error::Tls(format!(
+                "no TLS session with {hosts} within {timeout:?}: the handshake failed or the \
+                 server refused this client's certificate ({}; it must be signed by a CA the \
+                 server trusts), the server's certificate is not signed by {}, or no server \
+                 answered",
+                tls.cert.display(),
+                tls.ca.display()
+            ));
+        }
+    }
+    if let Some(sasl) = &security.sasl {
+        if matches!(e, Error::Zk(crate::ErrorCode::AuthFailed)) {
+            return Error::SaslAuth(format!(
+                "the server rejected {} credentials of user {:?} (AUTH_FAILED)",
+                sasl.mechanism, sasl.user
+            ));
+        }
+        if timed_out {
+            return Error::SaslAuth(format!(
+                "no authenticated session with {hosts} within {timeout:?} ({} as user {:?}): \
+                 the server does not offer the mechanism, or no server answered",
+                sasl.mechanism, sasl.user
+            ));
+        }
+    }
+    e
 }
 
 impl ZooKeeper {
@@ -86,6 +175,7 @@ impl ZooKeeper {
             watcher: None,
             log_to_rust: false,
             flags: 0,
+            security: Security::default(),
         }
     }
 
@@ -117,6 +207,7 @@ impl ZooKeeper {
                 format!("unknown zookeeper_init flags {:#x}", b.flags),
             ));
         }
+        b.security.check()?;
         let hosts = c_text(&b.hosts, Argument::Hosts)?;
         ZooKeeper::open(InitArgs {
             hosts: &hosts,
@@ -125,6 +216,7 @@ impl ZooKeeper {
             client_id: b.client_id,
             flags: b.flags,
             log_to_rust: b.log_to_rust,
+            security: &b.security,
         })
     }
 }

@@ -10,9 +10,26 @@ pub fn build_programs(programs: &[(&str, &str, bool)]) {
         .expect("zk-sys exports its include directory (a direct dependency on zk-sys is needed)");
     let lib_dir = std::env::var("DEP_ZOOKEEPER_MT_LIB").ok();
     let is_static = std::env::var("DEP_ZOOKEEPER_MT_STATIC").as_deref() == Ok("1");
+    // What a static copy built with zk-sys's `ssl` / `sasl` also needs
+    // (OpenSSL, Cyrus SASL), and the defines it was compiled with, so the
+    // programs see the same declarations (zookeeper_init_ssl, …).
+    let link_libs = std::env::var("DEP_ZOOKEEPER_MT_LINK_LIBS").unwrap_or_default();
+    let defines = std::env::var("DEP_ZOOKEEPER_MT_DEFINES").unwrap_or_default();
+    let extra = Extra {
+        libs: link_libs.split_whitespace().collect(),
+        defines: defines.split_whitespace().collect(),
+    };
     for (name, source, cpp) in programs {
-        build_program(&out, name, source, *cpp, &include, lib_dir.as_deref(), is_static);
+        build_program(&out, name, source, *cpp, &include, lib_dir.as_deref(), is_static, &extra);
     }
+}
+
+/// Libraries and defines of a zk-sys built with `ssl` / `sasl`.
+pub struct Extra<'a> {
+    /// Libraries after libzookeeper_mt (e.g. `ssl crypto sasl2`).
+    pub libs: Vec<&'a str>,
+    /// Defines (e.g. `HAVE_OPENSSL_H`).
+    pub defines: Vec<&'a str>,
 }
 
 /// Compiles and links one C (or C++) program to `OUT_DIR/<name>` and exports
@@ -25,6 +42,7 @@ pub fn build_program(
     include: &str,
     lib_dir: Option<&str>,
     is_static: bool,
+    extra: &Extra<'_>,
 ) {
     println!("cargo:rerun-if-changed={source}");
     let compiler = cc::Build::new().cpp(cpp).get_compiler();
@@ -33,6 +51,9 @@ pub fn build_program(
     cmd.args(["-O2", "-Wall", "-DTHREADED"]);
     if cpp {
         cmd.arg("-std=c++17");
+    }
+    for define in &extra.defines {
+        cmd.arg(format!("-D{define}"));
     }
     cmd.arg("-o")
         .arg(&exe)
@@ -48,6 +69,9 @@ pub fn build_program(
         (None, _) => {
             cmd.arg("-lzookeeper_mt");
         }
+    }
+    for lib in &extra.libs {
+        cmd.arg(format!("-l{lib}"));
     }
     cmd.args(["-lpthread", "-lm"]);
     let status = cmd

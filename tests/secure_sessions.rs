@@ -1,0 +1,233 @@
+//! Secure sessions against the test kit's own secure servers: mutual TLS
+//! (a TLS-only server) and SASL DIGEST-MD5 (a SASL-only server). Refusals
+//! are typed errors within the connect wait: a plaintext client, a client
+//! without a trusted certificate, a wrong password.
+#![cfg(all(feature = "ssl", feature = "sasl"))]
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use zkha::secure::Secret;
+use zkha::{Acl, CreateMode, Error, ErrorCode, ZooKeeper};
+use zkha_testing::{unique_path, SaslUsers, Security, ServerConfig, TestingServer, TlsAuthority};
+
+const LONG: Duration = Duration::from_secs(30);
+/// How long a refused client may take to report it (the bound).
+const REFUSAL: Duration = Duration::from_secs(15);
+const ALICE_PW: &str = "alice-Secr3t";
+const BOB_PW: &str = "bob-0ther-pw";
+
+fn tls_server() -> &'static (TestingServer, TlsAuthority) {
+    static SERVER: OnceLock<(TestingServer, TlsAuthority)> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let ca = TlsAuthority::new().unwrap();
+        let server = TestingServer::with_config(ServerConfig {
+            security: Security::Tls(ca.clone()),
+            ..ServerConfig::default()
+        })
+        .unwrap();
+        (server, ca)
+    })
+}
+
+fn sasl_server() -> &'static TestingServer {
+    static SERVER: OnceLock<TestingServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        TestingServer::with_config(ServerConfig {
+            security: Security::Sasl(
+                SaslUsers::default()
+                    .with("alice", ALICE_PW)
+                    .with("bob", BOB_PW),
+            ),
+            ..ServerConfig::default()
+        })
+        .unwrap()
+    })
+}
+
+fn tls_client(name: &str) -> zkha::ZooKeeperBuilder {
+    let (server, ca) = tls_server();
+    let files = ca.client(name).unwrap();
+    ZooKeeper::builder(server.connect_string()).tls(&files.ca, &files.cert, &files.key, None)
+}
+
+fn sasl_client(user: &str, password: &str) -> zkha::ZooKeeperBuilder {
+    ZooKeeper::builder(sasl_server().connect_string()).sasl(
+        "DIGEST-MD5",
+        user,
+        Secret::new(password),
+    )
+}
+
+#[test]
+fn tls_session_writes_and_reads() {
+    let zk = tls_client("writer").connect(LONG).unwrap();
+    let path = unique_path("tls-rw");
+    zk.create(
+        &path,
+        b"10.0.0.1\0",
+        &Acl::open_unsafe(),
+        CreateMode::Persistent,
+    )
+    .unwrap();
+    // Another TLS client (its own certificate) reads the same bytes.
+    let reader = tls_client("reader").connect(LONG).unwrap();
+    assert_eq!(reader.get(&path, false).unwrap().0, b"10.0.0.1\0");
+}
+
+#[test]
+fn tls_refuses_an_untrusted_certificate_in_time() {
+    let (server, ca) = tls_server();
+    let files = ca.untrusted_client("intruder").unwrap();
+    let started = Instant::now();
+    let e = ZooKeeper::builder(server.connect_string())
+        .tls(&files.ca, &files.cert, &files.key, None)
+        .connect(Duration::from_secs(5))
+        .expect_err("a self-signed client certificate was accepted");
+    assert!(
+        started.elapsed() < REFUSAL,
+        "refused after {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+}
+
+#[test]
+fn tls_port_refuses_a_plaintext_client() {
+    let (server, _) = tls_server();
+    let e = ZooKeeper::builder(server.connect_string())
+        .connect(Duration::from_secs(5))
+        .expect_err("a plaintext client got a session on the TLS-only port");
+    assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+}
+
+#[test]
+fn tls_paths_are_checked_before_c() {
+    let (server, ca) = tls_server();
+    let files = ca.client("paths").unwrap();
+    let missing = files.cert.with_extension("missing");
+    let e = ZooKeeper::builder(server.connect_string())
+        .tls(&files.ca, &missing, &files.key, None)
+        .init()
+        .expect_err("a missing certificate file was accepted");
+    assert!(
+        matches!(&e, Error::InvalidArgument { argument: zkha::error::Argument::Auth, reason } if reason.contains("missing")),
+        "{e:?}"
+    );
+    let dir = std::env::temp_dir().join(format!("zkha,tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let comma = dir.join("ca.pem");
+    std::fs::copy(&files.ca, &comma).unwrap();
+    let e = ZooKeeper::builder(server.connect_string())
+        .tls(&comma, &files.cert, &files.key, None)
+        .init()
+        .expect_err("a path with a comma was accepted");
+    assert!(e.to_string().contains("comma"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    // TLS and SASL on one handle: the C client has no such init.
+    let e = ZooKeeper::builder(server.connect_string())
+        .tls(&files.ca, &files.cert, &files.key, None)
+        .sasl("DIGEST-MD5", "alice", Secret::new(ALICE_PW))
+        .init()
+        .expect_err("TLS + SASL was accepted");
+    assert!(e.to_string().contains("cannot be combined"), "{e}");
+}
+
+#[test]
+fn sasl_session_authenticates_and_owns_its_acl() {
+    let alice = sasl_client("alice", ALICE_PW).connect(LONG).unwrap();
+    let parent = unique_path("sasl-acl");
+    let path = format!("{parent}/node");
+    let only_alice = vec![Acl {
+        perms: zkha::Perms::ALL,
+        id: zkha::Id {
+            scheme: "sasl".into(),
+            id: "alice".into(),
+        },
+    }];
+    // The parent too: deleting a node takes DELETE on its parent.
+    alice
+        .create(&parent, b"", &only_alice, CreateMode::Persistent)
+        .unwrap();
+    alice
+        .create(&path, b"a\0", &only_alice, CreateMode::Persistent)
+        .unwrap();
+    alice.set(&path, b"b\0", -1).unwrap();
+    // Bob is authenticated too, as another identity: he may neither
+    // overwrite nor delete alice's node.
+    let bob = sasl_client("bob", BOB_PW).connect(LONG).unwrap();
+    assert_eq!(
+        bob.set(&path, b"bob\0", -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        bob.delete(&path, -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    assert_eq!(alice.get(&path, false).unwrap().0, b"b\0");
+    alice.delete(&path, -1).unwrap();
+    alice.delete(&parent, -1).unwrap();
+}
+
+#[test]
+fn sasl_wrong_password_is_an_auth_error_in_time() {
+    let started = Instant::now();
+    let e = sasl_client("alice", "not-the-password")
+        .connect(Duration::from_secs(10))
+        .expect_err("a wrong password was accepted");
+    assert!(
+        started.elapsed() < REFUSAL,
+        "refused after {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(e, Error::SaslAuth(_)), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("authentication"), "{text}");
+    assert!(
+        !text.contains("not-the-password"),
+        "the password leaked: {text}"
+    );
+    assert!(!format!("{e:?}").contains("not-the-password"));
+}
+
+#[test]
+fn sasl_server_refuses_a_plaintext_client() {
+    let zk = ZooKeeper::builder(sasl_server().connect_string())
+        .connect(LONG)
+        .unwrap();
+    // The session is opened, but the server closes it at the first request
+    // of a client that did not authenticate.
+    let e = zk
+        .exists("/", false)
+        .expect_err("an unauthenticated request was served");
+    assert!(
+        matches!(
+            e.code(),
+            Some(ErrorCode::SessionClosedRequireSaslAuth | ErrorCode::ConnectionLoss)
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn sasl_password_file_must_be_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("zkha-pw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("password");
+    std::fs::write(&file, format!("{ALICE_PW}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let e = Secret::from_file(&file).expect_err("a group-readable file was accepted");
+    assert!(e.to_string().contains(&file.display().to_string()), "{e}");
+    assert!(!e.to_string().contains(ALICE_PW));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let secret = Secret::from_file(&file).unwrap();
+    assert_eq!(secret.expose(), ALICE_PW);
+    assert_eq!(format!("{secret:?} {secret}"), "<hidden> <hidden>");
+    // The file's password authenticates.
+    ZooKeeper::builder(sasl_server().connect_string())
+        .sasl("DIGEST-MD5", "alice", secret)
+        .connect(LONG)
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
