@@ -231,3 +231,131 @@ fn sasl_password_file_must_be_owner_only() {
         .unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Two electors of one election, `a` and `b`: one becomes master, and when
+/// it leaves the other takes over; returns the node's ACL as the survivor
+/// left it.
+fn elect_and_fail_over(hosts: &str, path: &str, acl: zkha::elector::AclChoice) {
+    use std::sync::Arc;
+    use zkha::elector::{Elector, ElectorConfig};
+    let config = |name: &str| {
+        let mut c = ElectorConfig::new(hosts, path);
+        c.name = Some(name.into());
+        c.acl = acl.clone();
+        c
+    };
+    let a = Elector::start(config("a"), Arc::new(())).unwrap();
+    assert!(a.wait_until_master(LONG), "a never became master");
+    let b = Elector::start(config("b"), Arc::new(())).unwrap();
+    // Once b's session is up it sees a's node.
+    let deadline = Instant::now() + LONG;
+    let info = loop {
+        match b.current_master() {
+            Ok(Some(info)) => break info,
+            other => assert!(Instant::now() < deadline, "b sees no master: {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(info.session, a.session_id());
+    assert!(!b.is_master());
+    a.shutdown();
+    assert!(b.wait_until_master(LONG), "b never took over");
+    b.shutdown();
+}
+
+#[test]
+fn election_over_mutual_tls() {
+    let (server, ca) = tls_server();
+    let files = ca.client("elector").unwrap();
+    let path = format!("{}/master", unique_path("tls-elect"));
+    let hosts = server.connect_string();
+    zkha::elector::set_security(
+        hosts,
+        &path,
+        zkha::secure::Security {
+            tls: Some(zkha::secure::Tls {
+                ca: files.ca.clone(),
+                cert: files.cert.clone(),
+                key: files.key.clone(),
+                key_password: None,
+            }),
+            sasl: None,
+        },
+    )
+    .unwrap();
+    elect_and_fail_over(hosts, &path, zkha::elector::AclChoice::Open);
+    // Without the settings the elector's sessions are plaintext, which the
+    // TLS-only server never lets in: no master within the wait.
+    zkha::elector::clear_security(hosts, &path);
+    let plain = zkha::elector::Elector::start(
+        zkha::elector::ElectorConfig::new(hosts, &path),
+        std::sync::Arc::new(()),
+    )
+    .unwrap();
+    assert!(!plain.wait_until_master(Duration::from_secs(3)));
+    plain.shutdown();
+}
+
+#[test]
+fn election_over_sasl_protects_the_node_for_its_identity() {
+    let hosts = sasl_server().connect_string();
+    let top = unique_path("sasl-elect");
+    let path = format!("{top}/grp/master");
+    let alice = zkha::secure::Security {
+        tls: None,
+        sasl: Some(zkha::secure::Sasl::new(
+            "DIGEST-MD5",
+            "alice",
+            Secret::new(ALICE_PW),
+        )),
+    };
+    zkha::elector::set_security(hosts, &path, alice).unwrap();
+    elect_and_fail_over(hosts, &path, zkha::elector::sasl_acl("alice"));
+    // A master again, and bob (authenticated) attacks its node.
+    let master = zkha::elector::Elector::start(
+        {
+            let mut c = zkha::elector::ElectorConfig::new(hosts, &path);
+            c.acl = zkha::elector::sasl_acl("alice");
+            c
+        },
+        std::sync::Arc::new(()),
+    )
+    .unwrap();
+    assert!(master.wait_until_master(LONG));
+    let bob = sasl_client("bob", BOB_PW).connect(LONG).unwrap();
+    let expected = vec![Acl {
+        perms: zkha::Perms::ALL,
+        id: zkha::Id {
+            scheme: "sasl".into(),
+            id: "alice".into(),
+        },
+    }];
+    // The node and the parents the elector created carry alice's ACL.
+    for p in [path.as_str(), &format!("{top}/grp"), &top] {
+        let alice_view = sasl_client("alice", ALICE_PW).connect(LONG).unwrap();
+        assert_eq!(alice_view.get_acl(p).unwrap().0, expected, "{p}");
+    }
+    assert_eq!(
+        bob.set(&path, b"bob\0", -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        bob.delete(&path, -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        bob.delete(&format!("{top}/grp"), -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    assert!(
+        master.is_master(),
+        "bob's attempts cost alice her mastership"
+    );
+    let info = master.current_master().unwrap().unwrap();
+    assert_eq!(
+        info.data,
+        zkha::net::seed_node_data(&zkha::net::primary_ip())
+    );
+    master.shutdown();
+    zkha::elector::clear_security(hosts, &path);
+}

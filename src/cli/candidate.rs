@@ -75,6 +75,8 @@ pub struct ElectionArgs {
     /// to it on restart: a quick restart keeps mastership (safe profile).
     #[arg(long)]
     pub session_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secure: super::secure::SecureArgs,
 }
 
 impl ElectionArgs {
@@ -109,11 +111,26 @@ impl ElectionArgs {
                 credential: d.clone().into_bytes(),
             });
             c.acl = zkha::elector::AclChoice::CreatorAll;
+        } else if let (Some(user), Profile::Safe) = (&self.secure.sasl_user, c.profile) {
+            // Only the SASL identity may touch the node (and the parents
+            // zkha creates); the seed profile keeps the design's open ACL.
+            c.acl = zkha::elector::sasl_acl(user);
         }
         c.trace = self.trace.clone();
         c.name = self.name.clone();
         c.session_file = self.session_file.clone();
         c
+    }
+}
+
+impl ElectionArgs {
+    /// Registers the election's TLS / SASL settings (checked: files, the
+    /// password file's mode) for the elector `config()` describes, after a
+    /// first session with them was not refused (see `secure::preflight`).
+    pub fn install_security(&self) -> Result<(), zkha::Error> {
+        let security = self.secure.security()?;
+        super::secure::preflight(&self.hosts, &security)?;
+        zkha::elector::set_security(&self.hosts, &self.path, security)
     }
 }
 
@@ -130,6 +147,7 @@ pub struct CandidateArgs {
 }
 
 pub fn run(args: CandidateArgs) -> Result<(), Box<dyn std::error::Error>> {
+    args.election.install_security()?;
     let mut config = args.election.config();
     config.log_to_rust = args.log.apply()?;
     let is_seed = matches!(config.profile, Profile::Seed);

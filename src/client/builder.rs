@@ -114,9 +114,11 @@ impl ZooKeeperBuilder {
 
     /// `init`, then wait until connected. With TLS or SASL a failure is
     /// typed and comes within `timeout` (the C client itself would retry a
-    /// refused handshake forever, silently): [`Error::Tls`] when no TLS
-    /// session came, [`Error::SaslAuth`] when the server rejected the
-    /// credentials (AUTH_FAILED) or none came; the handle is closed.
+    /// refused handshake forever, silently): [`Error::Tls`] when a server
+    /// accepts TCP connections but no TLS session came, [`Error::SaslAuth`]
+    /// when the server rejected the credentials (AUTH_FAILED) or no
+    /// authenticated session came; when no server accepts a TCP connection
+    /// at all it stays [`Error::Timeout`]. The handle is closed.
     pub fn connect(self, timeout: Duration) -> Result<ZooKeeper> {
         let security = self.security.clone();
         let hosts = self.hosts.clone();
@@ -134,14 +136,21 @@ impl ZooKeeperBuilder {
 /// The typed error of a secure session that did not connect: what was
 /// tried and the likely causes; never a secret.
 fn secure_failure(security: &Security, hosts: &str, timeout: Duration, e: Error) -> Error {
+    if security.is_plain() {
+        return e;
+    }
     let timed_out = matches!(e, Error::Timeout(_));
+    if timed_out && !any_tcp_answer(hosts) {
+        // Unreachable: not a TLS or SASL matter; the plain timeout says so.
+        return e;
+    }
     if let Some(tls) = &security.tls {
         if timed_out {
             return Error::Tls(format!(
-                "no TLS session with {hosts} within {timeout:?}: the handshake failed or the \
-                 server refused this client's certificate ({}; it must be signed by a CA the \
-                 server trusts), the server's certificate is not signed by {}, or no server \
-                 answered",
+                "a server of {hosts} accepts connections but no TLS session came within \
+                 {timeout:?}: the server refused the handshake or this client's certificate \
+                 ({}; it must be signed by a CA the server trusts), or its certificate is not \
+                 signed by {}",
                 tls.cert.display(),
                 tls.ca.display()
             ));
@@ -156,8 +165,9 @@ fn secure_failure(security: &Security, hosts: &str, timeout: Duration, e: Error)
         }
         if timed_out {
             return Error::SaslAuth(format!(
-                "no authenticated session with {hosts} within {timeout:?} ({} as user {:?}): \
-                 the server does not offer the mechanism, or no server answered",
+                "a server of {hosts} accepts connections but no authenticated session came \
+                 within {timeout:?} ({} as user {:?}): the server does not offer the mechanism, \
+                 or requires TLS",
                 sasl.mechanism, sasl.user
             ));
         }
@@ -219,4 +229,16 @@ impl ZooKeeper {
             security: &b.security,
         })
     }
+}
+
+/// Whether any server of the connect string accepts a TCP connection: tells
+/// a refused TLS session from an unreachable ensemble.
+fn any_tcp_answer(hosts: &str) -> bool {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let list = hosts.split('/').next().unwrap_or("");
+    list.split(',').any(|host| {
+        host.trim().to_socket_addrs().is_ok_and(|mut addrs| {
+            addrs.any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok())
+        })
+    })
 }
