@@ -1,0 +1,339 @@
+//! `zkha` against the test kit's TLS-only and SASL-only servers: `run`
+//! becomes master over mutual TLS and over SASL DIGEST-MD5; refusals (an
+//! untrusted certificate, a wrong password) end the command with a non-zero
+//! exit within 15 s and a message that says why; a password file others can
+//! read is refused, naming it; the password never shows in logs or traces.
+#![cfg(all(feature = "ssl", feature = "sasl"))]
+
+mod common;
+
+use common::eventually;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use zkha::secure::Secret;
+use zkha::{ErrorCode, ZooKeeper};
+use zkha_testing::{
+    unique_path, SaslUsers, Security, ServerConfig, TestingServer, TlsAuthority, TlsClientFiles,
+};
+
+const LONG: Duration = Duration::from_secs(30);
+/// The bound for a refusal to be reported.
+const REFUSAL: Duration = Duration::from_secs(15);
+const ALICE_PW: &str = "cli-Alice-pw-7";
+const BOB_PW: &str = "cli-Bob-pw-9";
+
+fn tls_server() -> &'static (TestingServer, TlsAuthority) {
+    static SERVER: OnceLock<(TestingServer, TlsAuthority)> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let ca = TlsAuthority::new().unwrap();
+        let server = TestingServer::with_config(ServerConfig {
+            security: Security::Tls(ca.clone()),
+            ..ServerConfig::default()
+        })
+        .unwrap();
+        (server, ca)
+    })
+}
+
+fn sasl_server() -> &'static TestingServer {
+    static SERVER: OnceLock<TestingServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        TestingServer::with_config(ServerConfig {
+            security: Security::Sasl(
+                SaslUsers::default()
+                    .with("alice", ALICE_PW)
+                    .with("bob", BOB_PW),
+            ),
+            ..ServerConfig::default()
+        })
+        .unwrap()
+    })
+}
+
+fn zkha() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zkha"));
+    c.env("RUST_LOG", "trace").env_remove("ZKHA_SASL_PASSWORD");
+    c
+}
+
+fn work_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zkha-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tls_flags(files: &TlsClientFiles) -> Vec<String> {
+    vec![
+        "--tls-ca".into(),
+        files.ca.display().to_string(),
+        "--tls-cert".into(),
+        files.cert.display().to_string(),
+        "--tls-key".into(),
+        files.key.display().to_string(),
+    ]
+}
+
+/// A password file with `mode`.
+fn password_file(dir: &Path, name: &str, password: &str, mode: u32) -> PathBuf {
+    let file = dir.join(name);
+    std::fs::write(&file, format!("{password}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    file
+}
+
+/// A `zkha run` child, killed (SIGTERM, then reaped) on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // SAFETY: signals our own child process.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+fn run(hosts: &str, path: &str, flags: &[String], trace: &Path, stderr: &Path) -> Running {
+    Running(
+        zkha()
+            .args([
+                "run", "--hosts", hosts, "--path", path, "--data", "10.9.8.7",
+            ])
+            .args(flags)
+            .arg("--trace")
+            .arg(trace)
+            .args(["--", "sleep", "60"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(stderr).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn became_master(trace: &Path) -> bool {
+    eventually(LONG, || {
+        std::fs::read_to_string(trace)
+            .unwrap_or_default()
+            .contains("became_master")
+    })
+}
+
+/// Runs `cmd` to its end, which must come within [`REFUSAL`].
+fn finishes_in_time(mut cmd: Command) -> Output {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ended = eventually(REFUSAL, || child.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(ended, "still running after {:?}", started.elapsed());
+    out
+}
+
+#[test]
+fn run_over_mutual_tls_becomes_master_and_writes_ip_nul() {
+    let (server, ca) = tls_server();
+    let dir = work_dir("tls-run");
+    let path = format!("{}/master", unique_path("cli-tls"));
+    let files = ca.client("zkha-run").unwrap();
+    let (trace, err) = (dir.join("trace"), dir.join("stderr"));
+    let _run = run(
+        server.connect_string(),
+        &path,
+        &tls_flags(&files),
+        &trace,
+        &err,
+    );
+    assert!(
+        became_master(&trace),
+        "no mastership; stderr:\n{}",
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
+    // An independent TLS client (its own certificate) reads IP + NUL.
+    let reader_files = ca.client("reader").unwrap();
+    let reader = ZooKeeper::builder(server.connect_string())
+        .tls(
+            &reader_files.ca,
+            &reader_files.cert,
+            &reader_files.key,
+            None,
+        )
+        .connect(LONG)
+        .unwrap();
+    assert_eq!(reader.get(&path, false).unwrap().0, b"10.9.8.7\0");
+    // zkha status over TLS names the master.
+    let out = zkha()
+        .args([
+            "status",
+            "--hosts",
+            server.connect_string(),
+            "--path",
+            &path,
+        ])
+        .args(tls_flags(&files))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("10.9.8.7"),
+        "{out:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn status_with_an_untrusted_certificate_fails_in_time_saying_so() {
+    let (server, ca) = tls_server();
+    let files = ca.untrusted_client("stranger").unwrap();
+    let mut cmd = zkha();
+    cmd.args([
+        "status",
+        "--hosts",
+        server.connect_string(),
+        "--path",
+        "/any",
+    ])
+    .args(tls_flags(&files));
+    let out = finishes_in_time(cmd);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TLS"), "{stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
+}
+
+#[test]
+fn run_over_sasl_becomes_master_with_a_protected_node() {
+    let server = sasl_server();
+    let dir = work_dir("sasl-run");
+    let top = unique_path("cli-sasl");
+    let parent = format!("{top}/grp");
+    let path = format!("{parent}/master");
+    let pw = password_file(&dir, "alice.pw", ALICE_PW, 0o600);
+    let (trace, err) = (dir.join("trace"), dir.join("stderr"));
+    let flags: Vec<String> = [
+        "--sasl-mech",
+        "DIGEST-MD5",
+        "--sasl-user",
+        "alice",
+        "--sasl-password-file",
+        pw.to_str().unwrap(),
+        "--zk-log-level",
+        "debug",
+    ]
+    .map(String::from)
+    .to_vec();
+    let running = run(server.connect_string(), &path, &flags, &trace, &err);
+    assert!(
+        became_master(&trace),
+        "no mastership; stderr:\n{}",
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
+    // Bob is authenticated too, but the node is alice's: he can neither
+    // overwrite nor delete it, nor the parents zkha created.
+    let bob = ZooKeeper::builder(server.connect_string())
+        .sasl("DIGEST-MD5", "bob", Secret::new(BOB_PW))
+        .connect(LONG)
+        .unwrap();
+    assert_eq!(
+        bob.set(&path, b"bob\0", -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        bob.delete(&path, -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    // (Deleting the parent takes DELETE on its own parent, also zkha's.)
+    assert_eq!(
+        bob.delete(&parent, -1).unwrap_err().code(),
+        Some(ErrorCode::NoAuth)
+    );
+    // status, with the password from the environment.
+    let out = zkha()
+        .args([
+            "status",
+            "--hosts",
+            server.connect_string(),
+            "--path",
+            &path,
+        ])
+        .args([
+            "--sasl-mech",
+            "DIGEST-MD5",
+            "--sasl-user",
+            "alice",
+            "--json",
+        ])
+        .env("ZKHA_SASL_PASSWORD", ALICE_PW)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let status_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(status_text.contains("10.9.8.7"), "{status_text}");
+    drop(running);
+    // The password is in none of the logs, traces or outputs.
+    for text in [
+        std::fs::read_to_string(&trace).unwrap(),
+        std::fs::read_to_string(&err).unwrap(),
+        status_text,
+    ] {
+        assert!(!text.contains(ALICE_PW), "the password leaked:\n{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn run_with_a_wrong_password_fails_in_time_naming_authentication() {
+    let server = sasl_server();
+    let dir = work_dir("sasl-wrong");
+    let pw = password_file(&dir, "wrong.pw", "not-alices-password", 0o600);
+    let mut cmd = zkha();
+    cmd.args(["run", "--hosts", server.connect_string(), "--path"])
+        .arg(format!("{}/master", unique_path("cli-sasl-wrong")))
+        .args(["--sasl-mech", "DIGEST-MD5", "--sasl-user", "alice"])
+        .arg("--sasl-password-file")
+        .arg(&pw)
+        .args(["--", "sleep", "60"]);
+    let out = finishes_in_time(cmd);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("authentication"), "{stderr}");
+    assert!(!stderr.contains("not-alices-password"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_password_file_others_can_read_is_refused_by_name() {
+    let server = sasl_server();
+    let dir = work_dir("sasl-mode");
+    let pw = password_file(&dir, "shared.pw", ALICE_PW, 0o644);
+    for sub in ["run", "status"] {
+        let mut cmd = zkha();
+        cmd.args([sub, "--hosts", server.connect_string(), "--path", "/m"])
+            .args(["--sasl-mech", "DIGEST-MD5", "--sasl-user", "alice"])
+            .arg("--sasl-password-file")
+            .arg(&pw);
+        if sub == "run" {
+            cmd.args(["--", "true"]);
+        }
+        let out = finishes_in_time(cmd);
+        assert_eq!(out.status.code(), Some(2), "{sub}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(pw.to_str().unwrap()), "{sub}: {stderr}");
+        assert!(stderr.contains("group or others"), "{sub}: {stderr}");
+        assert!(!stderr.contains(ALICE_PW), "{sub}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
