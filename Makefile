@@ -2,6 +2,10 @@
 # they need first (Debian packages, the vendored C client), so they work on a
 # fresh machine.
 CARGO ?= cargo
+# The optional features the tests exercise on top of the defaults: TLS and
+# SASL sessions (zk-sys builds its C client with OpenSSL and Cyrus SASL;
+# `make setup` installs libssl-dev, libsasl2-dev, libsasl2-modules).
+TEST_FEATURES ?= ssl,sasl
 
 .PHONY: all setup vendor build test lean-check demo bench chaos lint check-leaks mutants package package-check clean
 
@@ -19,10 +23,11 @@ vendor:
 build: setup
 	$(CARGO) build --workspace --all-targets
 
-## Every test of the workspace, against real ZooKeeper servers, then the
+## Every test of the workspace, against real ZooKeeper servers (with
+## $(TEST_FEATURES): the TLS-only and SASL-only servers' tests too), then the
 ## lean-build check and the packaged crates built and run as a Rust user would (package-check).
 test: setup
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --features $(TEST_FEATURES)
 	@scripts/lean-check
 	@$(MAKE) --no-print-directory package-check
 
@@ -92,10 +97,12 @@ chaos: setup
 mutants: setup
 	@scripts/mutants
 
-## Formatting and lints, as CI checks them.
+## Formatting and lints, as CI checks them: the default build and the one
+## `make test` runs (with $(TEST_FEATURES)).
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features $(TEST_FEATURES) -- -D warnings
 
 clean:
 	$(CARGO) clean

@@ -99,7 +99,9 @@ pub(in crate::client) struct InitArgs<'a> {
     pub(in crate::client) client_id: Option<ClientId>,
     pub(in crate::client) flags: c_int,
     pub(in crate::client) log_to_rust: bool,
-    /// TLS or SASL (checked by the builder), or plaintext.
+    /// TLS or SASL (checked by the builder), or plaintext. Only read by
+    /// builds with feature `ssl` or `sasl` (the check refuses it otherwise).
+    #[cfg_attr(not(any(feature = "ssl", feature = "sasl")), allow(dead_code))]
     pub(in crate::client) security: &'a super::secure::Security,
 }
 
