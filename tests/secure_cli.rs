@@ -337,3 +337,75 @@ fn a_password_file_others_can_read_is_refused_by_name() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn mixed_cpp_and_rust_over_tls_hand_the_node_over() {
+    use common::election::{masterships, now_ms, overlaps, spawn, Impl, Spec};
+    let (server, ca) = tls_server();
+    let hosts = server.connect_string();
+    let dir = common::election::work_dir("tls-mixed");
+    let parent = unique_path("tls-mixed");
+    let path = format!("{parent}/master");
+    // The seed design needs the parent (S6).
+    let files = ca.client("setup").unwrap();
+    ZooKeeper::builder(hosts)
+        .tls(&files.ca, &files.cert, &files.key, None)
+        .connect(LONG)
+        .unwrap()
+        .create(
+            &parent,
+            b"",
+            &zkha::Acl::open_unsafe(),
+            zkha::CreateMode::Persistent,
+        )
+        .unwrap();
+    // The C++ peer and `zkha candidate` get the same certificate flags.
+    let cpp_flags = tls_flags(&ca.client("cpp").unwrap());
+    let rust_flags = tls_flags(&ca.client("rust").unwrap());
+    let candidate = |which: Impl, data: &str, flags: &[String], name: &str| {
+        let extra: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let spec = Spec {
+            hosts,
+            path: &path,
+            data,
+            session_ms: 2000,
+            interval_ms: 200,
+            reinit_limit: None,
+            extra: &extra,
+        };
+        spawn(which, &spec, &dir, name)
+    };
+    let mut cpp = candidate(Impl::Cpp, "10.0.0.1", &cpp_flags, "cpp");
+    cpp.wait_for("became_master", 1, LONG);
+    let mut rust = candidate(Impl::RustSafe, "10.0.0.2", &rust_flags, "rust");
+    // The Rust candidate connects over TLS and reads the C++ peer's bytes.
+    let reader = ZooKeeper::builder(hosts)
+        .tls(&files.ca, &files.cert, &files.key, None)
+        .connect(LONG)
+        .unwrap();
+    assert_eq!(reader.get(&path, false).unwrap().0, b"10.0.0.1\0");
+    assert!(eventually(LONG, || rust.count("connected") >= 1));
+    // C++ -> Rust.
+    // (A killed peer's mastership ends at the kill: it leaves no trace.)
+    let cpp_killed = cpp.kill9();
+    rust.wait_for("became_master", 1, LONG);
+    assert_eq!(reader.get(&path, false).unwrap().0, b"10.0.0.2\0");
+    // Rust -> C++ (a new C++ peer).
+    let mut cpp2 = candidate(Impl::Cpp, "10.0.0.3", &cpp_flags, "cpp2");
+    assert!(eventually(LONG, || cpp2.count("connected") >= 1));
+    rust.term();
+    cpp2.wait_for("became_master", 1, LONG);
+    assert_eq!(reader.get(&path, false).unwrap().0, b"10.0.0.3\0");
+    let end = now_ms();
+    let all: Vec<(String, Vec<(f64, f64)>)> = vec![
+        ("cpp".to_owned(), masterships(&cpp.events(), cpp_killed)),
+        ("rust".to_owned(), masterships(&rust.events(), end)),
+        ("cpp2".to_owned(), masterships(&cpp2.events(), end)),
+    ];
+    assert!(
+        overlaps(&all).is_empty(),
+        "two masters: {:?}",
+        overlaps(&all)
+    );
+    cpp2.term();
+}
