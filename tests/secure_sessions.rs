@@ -359,3 +359,56 @@ fn election_over_sasl_protects_the_node_for_its_identity() {
     master.shutdown();
     zkha::elector::clear_security(hosts, &path);
 }
+
+#[test]
+fn tls_only_and_sasl_only_ensembles() {
+    use zkha_testing::TestingCluster;
+    // TLS-only: clients get the members' secure ports; the kit still finds
+    // the leader (over its own plaintext probe ports).
+    let ca = TlsAuthority::new().unwrap();
+    let cluster = TestingCluster::with_config(
+        2,
+        ServerConfig {
+            security: Security::Tls(ca.clone()),
+            ..ServerConfig::default()
+        },
+    )
+    .unwrap();
+    let leader = cluster.wait_for_leader(LONG).unwrap();
+    let files = ca.client("ensemble").unwrap();
+    let zk = ZooKeeper::builder(&cluster.connect_string())
+        .tls(&files.ca, &files.cert, &files.key, None)
+        .connect(LONG)
+        .unwrap();
+    let path = unique_path("tls-ensemble");
+    zk.create(&path, b"x\0", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    // Every member serves it over TLS, the leader included.
+    for i in [leader, 1 - leader] {
+        let member = ZooKeeper::builder(cluster.address(i).unwrap())
+            .tls(&files.ca, &files.cert, &files.key, None)
+            .connect(LONG)
+            .unwrap();
+        member.sync(&path).unwrap();
+        assert_eq!(member.get(&path, false).unwrap().0, b"x\0", "member {i}");
+    }
+    assert!(ZooKeeper::builder(cluster.address(leader).unwrap())
+        .connect(Duration::from_secs(3))
+        .is_err());
+    drop(cluster);
+    // SASL-only: a session authenticates with any member.
+    let cluster = TestingCluster::with_config(
+        2,
+        ServerConfig {
+            security: Security::Sasl(SaslUsers::default().with("carol", "carol-pw")),
+            ..ServerConfig::default()
+        },
+    )
+    .unwrap();
+    cluster.wait_for_leader(LONG).unwrap();
+    let zk = ZooKeeper::builder(&cluster.connect_string())
+        .sasl("DIGEST-MD5", "carol", Secret::new("carol-pw"))
+        .connect(LONG)
+        .unwrap();
+    assert!(zk.exists("/", false).unwrap().is_some());
+}
