@@ -2,10 +2,11 @@
 //! SASL settings registered for its election with [`set_security`].
 //!
 //! Why a registry: [`ElectorConfig`] has no field for them yet (adding one
-//! is the plan, see `config-rs.patch` in the repository). Until then the
-//! settings are keyed by the election's `(hosts, path)`, which is what
-//! identifies an election; every session the elector opens (the first, and
-//! each one after an expiry) looks them up, so both profiles use them.
+//! is the plan). Until then the settings are keyed by the election's
+//! `(hosts, path)`, which is what identifies an election; every session the
+//! elector opens (the first, and each one after an expiry) looks them up, so
+//! both profiles use them. Two electors of one process on the same election
+//! therefore share one identity.
 //! Secrets stay inside [`Security`], whose `Debug` hides them.
 
 use super::config::{AclChoice, ElectorConfig};
