@@ -338,20 +338,22 @@ fn a_password_file_others_can_read_is_refused_by_name() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn mixed_cpp_and_rust_over_tls_hand_the_node_over() {
+/// The C++ peer and `zkha candidate` (safe), given their secure flags,
+/// contend for one node on `hosts`: C++ -> Rust -> C++, read by `reader`
+/// (bytes IP + NUL), never two masters.
+fn mixed_handover(
+    hosts: &str,
+    reader: &ZooKeeper,
+    cpp_flags: &[String],
+    rust_flags: &[String],
+    name: &str,
+) {
     use common::election::{masterships, now_ms, overlaps, spawn, Impl, Spec};
-    let (server, ca) = tls_server();
-    let hosts = server.connect_string();
-    let dir = common::election::work_dir("tls-mixed");
-    let parent = unique_path("tls-mixed");
+    let dir = common::election::work_dir(name);
+    let parent = unique_path(name);
     let path = format!("{parent}/master");
     // The seed design needs the parent (S6).
-    let files = ca.client("setup").unwrap();
-    ZooKeeper::builder(hosts)
-        .tls(&files.ca, &files.cert, &files.key, None)
-        .connect(LONG)
-        .unwrap()
+    reader
         .create(
             &parent,
             b"",
@@ -359,9 +361,6 @@ fn mixed_cpp_and_rust_over_tls_hand_the_node_over() {
             zkha::CreateMode::Persistent,
         )
         .unwrap();
-    // The C++ peer and `zkha candidate` get the same certificate flags.
-    let cpp_flags = tls_flags(&ca.client("cpp").unwrap());
-    let rust_flags = tls_flags(&ca.client("rust").unwrap());
     let candidate = |which: Impl, data: &str, flags: &[String], name: &str| {
         let extra: Vec<&str> = flags.iter().map(String::as_str).collect();
         let spec = Spec {
@@ -375,23 +374,18 @@ fn mixed_cpp_and_rust_over_tls_hand_the_node_over() {
         };
         spawn(which, &spec, &dir, name)
     };
-    let mut cpp = candidate(Impl::Cpp, "10.0.0.1", &cpp_flags, "cpp");
+    let mut cpp = candidate(Impl::Cpp, "10.0.0.1", cpp_flags, "cpp");
     cpp.wait_for("became_master", 1, LONG);
-    let mut rust = candidate(Impl::RustSafe, "10.0.0.2", &rust_flags, "rust");
-    // The Rust candidate connects over TLS and reads the C++ peer's bytes.
-    let reader = ZooKeeper::builder(hosts)
-        .tls(&files.ca, &files.cert, &files.key, None)
-        .connect(LONG)
-        .unwrap();
+    let mut rust = candidate(Impl::RustSafe, "10.0.0.2", rust_flags, "rust");
     assert_eq!(reader.get(&path, false).unwrap().0, b"10.0.0.1\0");
     assert!(eventually(LONG, || rust.count("connected") >= 1));
-    // C++ -> Rust.
-    // (A killed peer's mastership ends at the kill: it leaves no trace.)
+    // C++ -> Rust. (A killed peer's mastership ends at the kill: it leaves
+    // no trace of its end.)
     let cpp_killed = cpp.kill9();
     rust.wait_for("became_master", 1, LONG);
     assert_eq!(reader.get(&path, false).unwrap().0, b"10.0.0.2\0");
     // Rust -> C++ (a new C++ peer).
-    let mut cpp2 = candidate(Impl::Cpp, "10.0.0.3", &cpp_flags, "cpp2");
+    let mut cpp2 = candidate(Impl::Cpp, "10.0.0.3", cpp_flags, "cpp2");
     assert!(eventually(LONG, || cpp2.count("connected") >= 1));
     rust.term();
     cpp2.wait_for("became_master", 1, LONG);
@@ -408,4 +402,52 @@ fn mixed_cpp_and_rust_over_tls_hand_the_node_over() {
         overlaps(&all)
     );
     cpp2.term();
+}
+
+#[test]
+fn mixed_cpp_and_rust_over_tls_hand_the_node_over() {
+    let (server, ca) = tls_server();
+    let files = ca.client("reader").unwrap();
+    let reader = ZooKeeper::builder(server.connect_string())
+        .tls(&files.ca, &files.cert, &files.key, None)
+        .connect(LONG)
+        .unwrap();
+    // The C++ peer and `zkha candidate` get the same certificate flags.
+    mixed_handover(
+        server.connect_string(),
+        &reader,
+        &tls_flags(&ca.client("cpp").unwrap()),
+        &tls_flags(&ca.client("rust").unwrap()),
+        "tls-mixed",
+    );
+}
+
+#[test]
+fn mixed_cpp_and_rust_over_sasl_hand_the_node_over() {
+    let server = sasl_server();
+    let dir = work_dir("sasl-mixed-pw");
+    let pw = password_file(&dir, "alice.pw", ALICE_PW, 0o600);
+    let flags: Vec<String> = [
+        "--sasl-mech",
+        "DIGEST-MD5",
+        "--sasl-user",
+        "alice",
+        "--sasl-password-file",
+        pw.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    // Alice reads: the Rust candidate's node is hers alone (sasl:alice).
+    let reader = ZooKeeper::builder(server.connect_string())
+        .sasl("DIGEST-MD5", "alice", Secret::new(ALICE_PW))
+        .connect(LONG)
+        .unwrap();
+    mixed_handover(
+        server.connect_string(),
+        &reader,
+        &flags,
+        &flags,
+        "sasl-mixed",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

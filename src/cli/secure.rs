@@ -41,6 +41,41 @@ pub struct SecureArgs {
 }
 
 impl SecureArgs {
+    /// Whether any TLS or SASL flag was given.
+    pub fn any(&self) -> bool {
+        self.tls_ca.is_some() || self.sasl_mech.is_some()
+    }
+
+    /// The flags again, to hand to child candidates (`zkha candidate` and
+    /// the C++ peer take the same ones). The password itself is never
+    /// among them: a file path, or ZKHA_SASL_PASSWORD inherited.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        let mut flag = |name: &str, value: std::ffi::OsString| {
+            args.push(name.into());
+            args.push(value);
+        };
+        for (name, value) in [
+            ("--tls-ca", &self.tls_ca),
+            ("--tls-cert", &self.tls_cert),
+            ("--tls-key", &self.tls_key),
+            ("--sasl-password-file", &self.sasl_password_file),
+        ] {
+            if let Some(v) = value {
+                flag(name, v.clone().into_os_string());
+            }
+        }
+        for (name, value) in [
+            ("--sasl-mech", &self.sasl_mech),
+            ("--sasl-user", &self.sasl_user),
+        ] {
+            if let Some(v) = value {
+                flag(name, v.into());
+            }
+        }
+        args
+    }
+
     /// The session security these flags ask for, checked (files readable,
     /// password file owner-only, zkha built with the feature).
     pub fn security(&self) -> Result<Security, zkha::Error> {
