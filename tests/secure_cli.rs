@@ -451,3 +451,39 @@ fn mixed_cpp_and_rust_over_sasl_hand_the_node_over() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn demo_over_tls_shows_failovers() {
+    let (server, ca) = tls_server();
+    let files = ca.client("demo").unwrap();
+    let out = zkha()
+        .env("RUST_LOG", "warn")
+        .args([
+            "demo",
+            "--session-timeout",
+            "2000",
+            "--hosts",
+            server.connect_string(),
+        ])
+        .args(tls_flags(&files))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in ["became MASTER", "--> crash (SIGKILL)", "Failover latency"] {
+        assert!(text.contains(needle), "no {needle:?} in:\n{text}");
+    }
+    // The flags need --hosts: the embedded server is plaintext.
+    let out = zkha()
+        .args(["demo"])
+        .args(tls_flags(&files))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--hosts"));
+}
