@@ -76,7 +76,7 @@ check-leaks:
 	  target/debug/examples/soak --ops 10000 --cycles 50
 	scripts/valgrind-tests
 
-## Every chaos scenario (SIGKILL and SIGSTOP of `zkha run`, client-link and
+## Every chaos scenario (SIGKILL and SIGSTOP of `zkha run`, SIGKILL over mutual TLS, client-link and
 ## member partitions, ensemble faults, restarts), with `zkha run` candidates
 ## supervising examples/chaos_worker.rs, judged by their traces and by the
 ## commands' own files; ends with `chaos: F faults injected, N failovers, K
@@ -87,8 +87,8 @@ check-leaks:
 CHAOS_ROUNDS ?= 10
 CHAOS_ONLY ?=
 chaos: setup
-	$(CARGO) build --release --bin zkha --example chaos_worker
-	CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_ONLY='$(CHAOS_ONLY)' $(CARGO) run --release --example chaos
+	$(CARGO) build --release --features $(TEST_FEATURES) --bin zkha --example chaos_worker
+	CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_ONLY='$(CHAOS_ONLY)' $(CARGO) run --release --features $(TEST_FEATURES) --example chaos
 
 ## Mutation testing of the safety core (elector, lease, zkha run's supervisor
 ## and watchdog, the callback/close protocol, validate.rs), each part against

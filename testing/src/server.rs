@@ -76,6 +76,12 @@ impl TestingServer {
         &self.address
     }
 
+    /// Where the server answers four-letter words: the connect string,
+    /// except for a TLS-only server, whose plaintext probe port this is.
+    pub fn probe_address(&self) -> &str {
+        &self.probe
+    }
+
     /// The client port (a TLS-only server's secure port).
     pub fn port(&self) -> u16 {
         self.port
