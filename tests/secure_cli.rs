@@ -487,3 +487,49 @@ fn demo_over_tls_shows_failovers() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--hosts"));
 }
+
+#[test]
+fn a_killed_run_over_tls_hands_its_session_over() {
+    let (server, ca) = tls_server();
+    let dir = work_dir("tls-handover");
+    let path = format!("{}/master", unique_path("cli-tls-handover"));
+    let flags = tls_flags(&ca.client("handover").unwrap());
+    // A long session: without the handover, b would wait for it to expire.
+    let mut with_timeout = flags.clone();
+    with_timeout.extend(["--session-timeout".to_owned(), "30000".to_owned()]);
+    let (trace_a, err_a) = (dir.join("a.trace"), dir.join("a.stderr"));
+    let (trace_b, err_b) = (dir.join("b.trace"), dir.join("b.stderr"));
+    let mut a = run(
+        server.connect_string(),
+        &path,
+        &with_timeout,
+        &trace_a,
+        &err_a,
+    );
+    assert!(became_master(&trace_a), "a never became master");
+    let _b = run(
+        server.connect_string(),
+        &path,
+        &with_timeout,
+        &trace_b,
+        &err_b,
+    );
+    assert!(eventually(LONG, || std::fs::read_to_string(&trace_b)
+        .unwrap_or_default()
+        .contains("connected")));
+    a.0.kill().unwrap();
+    a.0.wait().unwrap();
+    // The watchdog reattached a's session over TLS and closed it: b takes
+    // over well before a's 30 s session could have expired.
+    assert!(
+        became_master(&trace_b),
+        "b never took over; a's stderr:\n{}",
+        std::fs::read_to_string(&err_a).unwrap_or_default()
+    );
+    let a_err = std::fs::read_to_string(&err_a).unwrap();
+    assert!(
+        a_err.contains("the master node is released"),
+        "the watchdog did not close a's session:\n{a_err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
