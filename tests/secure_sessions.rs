@@ -412,3 +412,20 @@ fn tls_only_and_sasl_only_ensembles() {
         .unwrap();
     assert!(zk.exists("/", false).unwrap().is_some());
 }
+
+#[test]
+fn sasl_plain_against_a_digest_only_server_is_an_auth_error() {
+    // Cyrus SASL's PLAIN plugin (libsasl2-modules) starts the exchange, but
+    // the JDK has no PLAIN server: ZooKeeper's DigestLoginModule server
+    // answers DIGEST-MD5 only, and the session ends in AUTH_FAILED.
+    let e = sasl_client_mech("PLAIN", "alice", ALICE_PW)
+        .connect(Duration::from_secs(10))
+        .expect_err("PLAIN was accepted by a DIGEST-MD5 server");
+    assert!(matches!(e, Error::SaslAuth(_)), "{e:?}");
+    assert!(e.to_string().contains("PLAIN"), "{e}");
+    assert!(!e.to_string().contains(ALICE_PW));
+}
+
+fn sasl_client_mech(mech: &str, user: &str, password: &str) -> zkha::ZooKeeperBuilder {
+    ZooKeeper::builder(sasl_server().connect_string()).sasl(mech, user, Secret::new(password))
+}
