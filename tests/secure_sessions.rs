@@ -93,6 +93,20 @@ fn tls_refuses_an_untrusted_certificate_in_time() {
 }
 
 #[test]
+fn tls_refuses_a_server_our_ca_did_not_sign() {
+    let (server, _) = tls_server();
+    // A certificate of another CA, which also gives the trust store: the
+    // server's certificate does not chain to it.
+    let other = TlsAuthority::new().unwrap();
+    let files = other.client("elsewhere").unwrap();
+    let e = ZooKeeper::builder(server.connect_string())
+        .tls(&files.ca, &files.cert, &files.key, None)
+        .connect(Duration::from_secs(5))
+        .expect_err("a server outside our CA was trusted");
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
+}
+
+#[test]
 fn tls_port_refuses_a_plaintext_client() {
     let (server, _) = tls_server();
     let e = ZooKeeper::builder(server.connect_string())
