@@ -90,15 +90,11 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        // The election's TLS / SASL settings, registered before `run`
-        // starts its elector (a bad flag is a usage error), and handed to
-        // its watchdog through the environment (set before any thread).
+        // The election's TLS / SASL settings, handed to its watchdog
+        // through the environment (set before any thread).
         Command::Run(args) => {
             args.election.secure.export_for_handover();
-            match args.election.install_security() {
-                Ok(()) => cli::run::run(args),
-                Err(e) => Err(e.into()),
-            }
+            cli::run::run(args)
         }
         Command::Status(args) => cli::status::run(args),
         Command::Watch(args) => cli::watch::run(args),

@@ -246,16 +246,21 @@ fn sasl_password_file_must_be_owner_only() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Two electors of one election, `a` and `b`: one becomes master, and when
-/// it leaves the other takes over; returns the node's ACL as the survivor
-/// left it.
-fn elect_and_fail_over(hosts: &str, path: &str, acl: zkha::elector::AclChoice) {
+/// Two electors of one election, `a` and `b`, whose sessions use
+/// `security`: one becomes master, and when it leaves the other takes over.
+fn elect_and_fail_over(
+    hosts: &str,
+    path: &str,
+    acl: zkha::elector::AclChoice,
+    security: &zkha::secure::Security,
+) {
     use std::sync::Arc;
     use zkha::elector::{Elector, ElectorConfig};
     let config = |name: &str| {
         let mut c = ElectorConfig::new(hosts, path);
         c.name = Some(name.into());
         c.acl = acl.clone();
+        c.security = security.clone();
         c
     };
     let a = Elector::start(config("a"), Arc::new(())).unwrap();
@@ -283,24 +288,18 @@ fn election_over_mutual_tls() {
     let files = ca.client("elector").unwrap();
     let path = format!("{}/master", unique_path("tls-elect"));
     let hosts = server.connect_string();
-    zkha::elector::set_security(
-        hosts,
-        &path,
-        zkha::secure::Security {
-            tls: Some(zkha::secure::Tls {
-                ca: files.ca.clone(),
-                cert: files.cert.clone(),
-                key: files.key.clone(),
-                key_password: None,
-            }),
-            sasl: None,
-        },
-    )
-    .unwrap();
-    elect_and_fail_over(hosts, &path, zkha::elector::AclChoice::Open);
+    let tls = zkha::secure::Security {
+        tls: Some(zkha::secure::Tls {
+            ca: files.ca.clone(),
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+            key_password: None,
+        }),
+        sasl: None,
+    };
+    elect_and_fail_over(hosts, &path, zkha::elector::AclChoice::Open, &tls);
     // Without the settings the elector's sessions are plaintext, which the
     // TLS-only server never lets in: no master within the wait.
-    zkha::elector::clear_security(hosts, &path);
     let plain = zkha::elector::Elector::start(
         zkha::elector::ElectorConfig::new(hosts, &path),
         std::sync::Arc::new(()),
@@ -308,6 +307,19 @@ fn election_over_mutual_tls() {
     .unwrap();
     assert!(!plain.wait_until_master(Duration::from_secs(3)));
     plain.shutdown();
+    // Settings that cannot work are refused by Elector::start (the config's
+    // validate), as a typed error naming the file, not a silent retry.
+    let mut missing = zkha::elector::ElectorConfig::new(hosts, &path);
+    missing.security = tls;
+    let gone = files.key.with_extension("gone");
+    missing.security.tls.as_mut().unwrap().key = gone.clone();
+    match zkha::elector::Elector::start(missing, std::sync::Arc::new(())).err() {
+        Some(e @ zkha::Error::InvalidArgument { .. }) => {
+            assert!(e.to_string().contains(&gone.display().to_string()), "{e}")
+        }
+        Some(e) => panic!("a missing TLS key gave {e}"),
+        None => panic!("a missing TLS key was accepted"),
+    }
 }
 
 #[test]
@@ -323,13 +335,13 @@ fn election_over_sasl_protects_the_node_for_its_identity() {
             Secret::new(ALICE_PW),
         )),
     };
-    zkha::elector::set_security(hosts, &path, alice).unwrap();
-    elect_and_fail_over(hosts, &path, zkha::elector::sasl_acl("alice"));
+    elect_and_fail_over(hosts, &path, zkha::elector::sasl_acl("alice"), &alice);
     // A master again, and bob (authenticated) attacks its node.
     let master = zkha::elector::Elector::start(
         {
             let mut c = zkha::elector::ElectorConfig::new(hosts, &path);
             c.acl = zkha::elector::sasl_acl("alice");
+            c.security = alice;
             c
         },
         std::sync::Arc::new(()),
@@ -371,7 +383,6 @@ fn election_over_sasl_protects_the_node_for_its_identity() {
         zkha::net::seed_node_data(&zkha::net::primary_ip())
     );
     master.shutdown();
-    zkha::elector::clear_security(hosts, &path);
 }
 
 #[test]

@@ -80,12 +80,17 @@ pub struct ElectionArgs {
 }
 
 impl ElectionArgs {
-    /// The elector configuration these arguments describe.
-    pub fn config(&self) -> ElectorConfig {
+    /// The elector configuration these arguments describe, with their TLS /
+    /// SASL settings (checked: files, the password file's mode), once a
+    /// first session with those was not refused (see `secure::preflight`):
+    /// a bad certificate or password ends zkha at once.
+    pub fn config(&self) -> Result<ElectorConfig, zkha::Error> {
         let mut c = match self.profile {
             ProfileArg::Seed => ElectorConfig::seed(&self.hosts, &self.path),
             ProfileArg::Safe => ElectorConfig::new(&self.hosts, &self.path),
         };
+        c.security = self.secure.security()?;
+        super::secure::preflight(&self.hosts, &c.security)?;
         if let Some(d) = &self.data {
             c.data = zkha::net::seed_text_data(d);
         }
@@ -119,18 +124,7 @@ impl ElectionArgs {
         c.trace = self.trace.clone();
         c.name = self.name.clone();
         c.session_file = self.session_file.clone();
-        c
-    }
-}
-
-impl ElectionArgs {
-    /// Registers the election's TLS / SASL settings (checked: files, the
-    /// password file's mode) for the elector `config()` describes, after a
-    /// first session with them was not refused (see `secure::preflight`).
-    pub fn install_security(&self) -> Result<(), zkha::Error> {
-        let security = self.secure.security()?;
-        super::secure::preflight(&self.hosts, &security)?;
-        zkha::elector::set_security(&self.hosts, &self.path, security)
+        Ok(c)
     }
 }
 
@@ -147,8 +141,7 @@ pub struct CandidateArgs {
 }
 
 pub fn run(args: CandidateArgs) -> Result<(), Box<dyn std::error::Error>> {
-    args.election.install_security()?;
-    let mut config = args.election.config();
+    let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
     let is_seed = matches!(config.profile, Profile::Seed);
     let elector = Elector::start(config, Arc::new(()))?;

@@ -364,7 +364,7 @@ fn code_of(status: ExitStatus) -> u8 {
 }
 
 pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
-    let mut config = args.election.config();
+    let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
     config.validate()?;
     let leased = config.profile == Profile::Safe;

@@ -65,7 +65,7 @@ pub use changes::{MasterChange, MasterChanges};
 pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
 pub use lease::step_down_after;
 pub use master::{read_master, read_queue, MasterInfo};
-pub use session_builder::{clear_security, sasl_acl, set_security};
+pub use session_builder::sasl_acl;
 pub use until_master::UntilMaster;
 
 use crate::error::{Error, Result};
@@ -86,7 +86,6 @@ impl Elector {
     /// profile elects on a background thread at once.
     pub fn start(config: ElectorConfig, candidate: Arc<dyn Candidate>) -> Result<Elector> {
         config.validate()?;
-        session_builder::security_for(&config).check()?;
         let shared = ElectionState::new(config, candidate)?;
         let thread = match shared.config.profile {
             Profile::Seed => {
