@@ -90,29 +90,13 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        // The election's TLS / SASL settings, handed to its watchdog
-        // through the environment (set before any thread).
-        Command::Run(args) => {
-            args.election.secure.export_for_handover();
-            cli::run::run(args)
-        }
+        Command::Run(args) => cli::run::run(args),
         Command::Status(args) => cli::status::run(args),
         Command::Watch(args) => cli::watch::run(args),
         Command::Demo(args) => cli::demo::run(args).map(|_| exit::OK),
         Command::Candidate(args) => cli::candidate::run(args).map(|_| exit::OK),
         Command::Server { print_pid } => serve(print_pid).map(|_| exit::OK),
-        // The run's TLS / SASL settings, for reattaching its session after
-        // a crash: the default of its hosts.
-        Command::Watchdog(args) => {
-            let secure = cli::secure::SecureArgs::from_handover_env();
-            if let Err(e) = secure
-                .security()
-                .and_then(|s| zkha::secure::set_default(&args.hosts, s))
-            {
-                eprintln!("zkha watchdog: no TLS / SASL for the handover: {e}");
-            }
-            cli::watchdog::run(args)
-        }
+        Command::Watchdog(args) => cli::watchdog::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -488,39 +488,71 @@ fn demo_over_tls_shows_failovers() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--hosts"));
 }
 
-#[test]
-fn a_killed_run_over_tls_hands_its_session_over() {
-    let (server, ca) = tls_server();
-    let dir = work_dir("tls-handover");
-    let path = format!("{}/master", unique_path("cli-tls-handover"));
-    let flags = tls_flags(&ca.client("handover").unwrap());
+/// The command lines of `pid`'s children (from /proc), arguments joined by
+/// spaces.
+fn children_cmdlines(pid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // After the command name in parentheses: state, then the parent.
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_owned));
+        if parent == Some(pid.to_string()) {
+            if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+            }
+        }
+    }
+    found
+}
+
+/// `zkha run` a becomes master over `flags` with a long session; b waits.
+/// a's watchdog got the flags (`shown`, never `secret`) on its command line;
+/// a is killed, its watchdog reattaches a's session over the same TLS / SASL
+/// settings and closes it, and b takes over.
+fn killed_run_hands_its_session_over(
+    hosts: &str,
+    name: &str,
+    flags: &[String],
+    shown: &str,
+    secret: Option<&str>,
+) {
+    let dir = work_dir(name);
+    let path = format!("{}/master", unique_path(name));
     // A long session: without the handover, b would wait for it to expire.
-    let mut with_timeout = flags.clone();
+    let mut with_timeout = flags.to_vec();
     with_timeout.extend(["--session-timeout".to_owned(), "30000".to_owned()]);
     let (trace_a, err_a) = (dir.join("a.trace"), dir.join("a.stderr"));
     let (trace_b, err_b) = (dir.join("b.trace"), dir.join("b.stderr"));
-    let mut a = run(
-        server.connect_string(),
-        &path,
-        &with_timeout,
-        &trace_a,
-        &err_a,
-    );
+    let mut a = run(hosts, &path, &with_timeout, &trace_a, &err_a);
     assert!(became_master(&trace_a), "a never became master");
-    let _b = run(
-        server.connect_string(),
-        &path,
-        &with_timeout,
-        &trace_b,
-        &err_b,
+    let deadline = Instant::now() + LONG;
+    let watchdog = loop {
+        let children = children_cmdlines(a.0.id());
+        if let Some(w) = children.into_iter().find(|c| c.contains("__watchdog")) {
+            break w;
+        }
+        assert!(Instant::now() < deadline, "a started no watchdog");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        watchdog.contains(shown),
+        "{shown} not handed over: {watchdog}"
     );
+    if let Some(secret) = secret {
+        assert!(!watchdog.contains(secret), "a secret on argv: {watchdog}");
+    }
+    let _b = run(hosts, &path, &with_timeout, &trace_b, &err_b);
     assert!(eventually(LONG, || std::fs::read_to_string(&trace_b)
         .unwrap_or_default()
         .contains("connected")));
     a.0.kill().unwrap();
     a.0.wait().unwrap();
-    // The watchdog reattached a's session over TLS and closed it: b takes
-    // over well before a's 30 s session could have expired.
+    // The watchdog reattached a's session and closed it: b takes over well
+    // before a's 30 s session could have expired.
     assert!(
         became_master(&trace_b),
         "b never took over; a's stderr:\n{}",
@@ -530,6 +562,47 @@ fn a_killed_run_over_tls_hands_its_session_over() {
     assert!(
         a_err.contains("the master node is released"),
         "the watchdog did not close a's session:\n{a_err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_killed_run_over_tls_hands_its_session_over() {
+    let (server, ca) = tls_server();
+    let files = ca.client("handover").unwrap();
+    let key = files.key.display().to_string();
+    killed_run_hands_its_session_over(
+        server.connect_string(),
+        "cli-tls-handover",
+        &tls_flags(&files),
+        &key,
+        None,
+    );
+}
+
+#[test]
+fn a_killed_run_over_sasl_hands_its_session_over() {
+    let dir = work_dir("sasl-handover-pw");
+    // The watchdog reads the password from this file when it hands over
+    // (ZKHA_SASL_PASSWORD is not set for these runs).
+    let pw = password_file(&dir, "alice.pw", ALICE_PW, 0o600);
+    let pw = pw.to_str().unwrap();
+    let flags: Vec<String> = [
+        "--sasl-mech",
+        "DIGEST-MD5",
+        "--sasl-user",
+        "alice",
+        "--sasl-password-file",
+        pw,
+    ]
+    .map(String::from)
+    .to_vec();
+    killed_run_hands_its_session_over(
+        sasl_server().connect_string(),
+        "cli-sasl-handover",
+        &flags,
+        pw,
+        Some(ALICE_PW),
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

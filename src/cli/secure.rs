@@ -40,61 +40,16 @@ pub struct SecureArgs {
     pub sasl_password_file: Option<PathBuf>,
 }
 
-/// The environment `zkha run` hands its watchdog (which reattaches a
-/// crashed run's session to close it): the TLS files and the SASL mechanism,
-/// user and password file (or ZKHA_SASL_PASSWORD itself, inherited). Paths
-/// and names only; the supervised command inherits them too.
-const HANDOVER_ENV: [&str; 6] = [
-    "ZKHA_HANDOVER_TLS_CA",
-    "ZKHA_HANDOVER_TLS_CERT",
-    "ZKHA_HANDOVER_TLS_KEY",
-    "ZKHA_HANDOVER_SASL_MECH",
-    "ZKHA_HANDOVER_SASL_USER",
-    "ZKHA_HANDOVER_SASL_PASSWORD_FILE",
-];
-
 impl SecureArgs {
-    /// Puts these flags in this process's environment for the watchdog
-    /// `zkha run` starts (see [`SecureArgs::from_handover_env`]). Called
-    /// before any thread is started.
-    pub fn export_for_handover(&self) {
-        let values: [Option<std::ffi::OsString>; 6] = [
-            self.tls_ca.clone().map(Into::into),
-            self.tls_cert.clone().map(Into::into),
-            self.tls_key.clone().map(Into::into),
-            self.sasl_mech.clone().map(Into::into),
-            self.sasl_user.clone().map(Into::into),
-            self.sasl_password_file.clone().map(Into::into),
-        ];
-        for (name, value) in HANDOVER_ENV.iter().zip(values) {
-            match value {
-                Some(v) => std::env::set_var(name, v),
-                None => std::env::remove_var(name),
-            }
-        }
-    }
-
-    /// The flags `zkha run` exported for its watchdog.
-    pub fn from_handover_env() -> SecureArgs {
-        let var = |i: usize| std::env::var_os(HANDOVER_ENV[i]);
-        SecureArgs {
-            tls_ca: var(0).map(Into::into),
-            tls_cert: var(1).map(Into::into),
-            tls_key: var(2).map(Into::into),
-            sasl_mech: var(3).and_then(|v| v.into_string().ok()),
-            sasl_user: var(4).and_then(|v| v.into_string().ok()),
-            sasl_password_file: var(5).map(Into::into),
-        }
-    }
-
     /// Whether any TLS or SASL flag was given.
     pub fn any(&self) -> bool {
         self.tls_ca.is_some() || self.sasl_mech.is_some()
     }
 
     /// The flags again, to hand to child candidates (`zkha candidate` and
-    /// the C++ peer take the same ones). The password itself is never
-    /// among them: a file path, or ZKHA_SASL_PASSWORD inherited.
+    /// the C++ peer take the same ones) and to `zkha run`'s watchdog (for
+    /// its crash handover). The password itself is never among them: a
+    /// file path, or ZKHA_SASL_PASSWORD inherited.
     pub fn to_args(&self) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> = Vec::new();
         let mut flag = |name: &str, value: std::ffi::OsString| {

@@ -25,9 +25,6 @@ pub struct ZooKeeperBuilder {
     log_to_rust: bool,
     flags: i32,
     security: Security,
-    /// Whether `security` was set on this builder (else it is the process
-    /// default for the hosts, which the first `tls` / `sasl` replaces).
-    security_set: bool,
 }
 
 impl ZooKeeperBuilder {
@@ -82,7 +79,6 @@ impl ZooKeeperBuilder {
         key: impl AsRef<Path>,
         key_password: Option<Secret>,
     ) -> Self {
-        self.own_security();
         self.security.tls = Some(Tls {
             ca: ca.as_ref().to_path_buf(),
             cert: cert.as_ref().to_path_buf(),
@@ -100,7 +96,6 @@ impl ZooKeeperBuilder {
     /// sets others. The process needs Cyrus SASL's mechanism plugins
     /// (Debian: libsasl2-modules).
     pub fn sasl(mut self, mechanism: &str, user: &str, password: Secret) -> Self {
-        self.own_security();
         self.security.sasl = Some(Sasl::new(mechanism, user, password));
         self
     }
@@ -108,16 +103,7 @@ impl ZooKeeperBuilder {
     /// TLS and SASL settings at once (replacing any set before).
     pub fn security(mut self, security: Security) -> Self {
         self.security = security;
-        self.security_set = true;
         self
-    }
-
-    /// Drops the process default before this builder's own settings.
-    fn own_security(&mut self) {
-        if !self.security_set {
-            self.security = Security::default();
-            self.security_set = true;
-        }
     }
 
     /// `zookeeper_init2` (`zookeeper_init_ssl` / `zookeeper_init_sasl` with
@@ -191,8 +177,7 @@ fn secure_failure(security: &Security, hosts: &str, timeout: Duration, e: Error)
 
 impl ZooKeeper {
     /// Options for a new handle, starting from the seed design's values
-    /// (plaintext, unless [`secure::set_default`](super::secure::set_default)
-    /// gave `hosts` a default).
+    /// (plaintext: TLS and SASL only where the builder is told so).
     pub fn builder(hosts: &str) -> ZooKeeperBuilder {
         ZooKeeperBuilder {
             hosts: hosts.to_owned(),
@@ -201,8 +186,7 @@ impl ZooKeeper {
             watcher: None,
             log_to_rust: false,
             flags: 0,
-            security: super::secure::default_for(hosts),
-            security_set: false,
+            security: Security::default(),
         }
     }
 

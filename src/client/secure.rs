@@ -291,37 +291,3 @@ pub(crate) fn tls_cert_arg(tls: &Tls) -> Result<std::ffi::CString> {
     std::ffi::CString::new(text)
         .map_err(|_| Error::invalid(Argument::Auth, "TLS arguments hold a NUL"))
 }
-
-/// Process-wide defaults: `(connect string, security)`.
-static DEFAULTS: parking_lot::Mutex<Vec<(String, Security)>> = parking_lot::Mutex::new(Vec::new());
-
-/// Every builder of this process for exactly `hosts` that is given no
-/// security of its own ([`ZooKeeperBuilder::tls`](crate::ZooKeeperBuilder::tls),
-/// `sasl`, `security`) uses `security`: a process-wide setting, as the Java
-/// client's `zookeeper.client.secure` system properties are, for code that
-/// opens sessions it does not configure itself (e.g. `zkha run`'s watchdog
-/// reattaching a crashed run's session). Checked first.
-pub fn set_default(hosts: &str, security: Security) -> Result<()> {
-    security.check()?;
-    let mut defaults = DEFAULTS.lock();
-    defaults.retain(|(h, _)| h != hosts);
-    if !security.is_plain() {
-        defaults.push((hosts.to_owned(), security));
-    }
-    Ok(())
-}
-
-/// Forgets the default of `hosts`.
-pub fn clear_default(hosts: &str) {
-    DEFAULTS.lock().retain(|(h, _)| h != hosts);
-}
-
-/// The default for `hosts` (plaintext if none).
-pub(crate) fn default_for(hosts: &str) -> Security {
-    DEFAULTS
-        .lock()
-        .iter()
-        .find(|(h, _)| h == hosts)
-        .map(|(_, s)| s.clone())
-        .unwrap_or_default()
-}
