@@ -2,6 +2,10 @@
 # they need first (Debian packages, the vendored C client), so they work on a
 # fresh machine.
 CARGO ?= cargo
+# The optional features the tests exercise on top of the defaults: TLS and
+# SASL sessions (zk-sys builds its C client with OpenSSL and Cyrus SASL;
+# `make setup` installs libssl-dev, libsasl2-dev, libsasl2-modules).
+TEST_FEATURES ?= ssl,sasl
 
 .PHONY: all setup vendor build test lean-check demo bench chaos lint check-leaks mutants package package-check clean
 
@@ -19,10 +23,11 @@ vendor:
 build: setup
 	$(CARGO) build --workspace --all-targets
 
-## Every test of the workspace, against real ZooKeeper servers, then the
+## Every test of the workspace, against real ZooKeeper servers (with
+## $(TEST_FEATURES): the TLS-only and SASL-only servers' tests too), then the
 ## lean-build check and the packaged crates built and run as a Rust user would (package-check).
 test: setup
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --features $(TEST_FEATURES)
 	@scripts/lean-check
 	@$(MAKE) --no-print-directory package-check
 
@@ -71,7 +76,7 @@ check-leaks:
 	  target/debug/examples/soak --ops 10000 --cycles 50
 	scripts/valgrind-tests
 
-## Every chaos scenario (SIGKILL and SIGSTOP of `zkha run`, client-link and
+## Every chaos scenario (SIGKILL and SIGSTOP of `zkha run`, SIGKILL over mutual TLS, client-link and
 ## member partitions, ensemble faults, restarts), with `zkha run` candidates
 ## supervising examples/chaos_worker.rs, judged by their traces and by the
 ## commands' own files; ends with `chaos: F faults injected, N failovers, K
@@ -82,8 +87,8 @@ check-leaks:
 CHAOS_ROUNDS ?= 10
 CHAOS_ONLY ?=
 chaos: setup
-	$(CARGO) build --release --bin zkha --example chaos_worker
-	CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_ONLY='$(CHAOS_ONLY)' $(CARGO) run --release --example chaos
+	$(CARGO) build --release --features $(TEST_FEATURES) --bin zkha --example chaos_worker
+	CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_ONLY='$(CHAOS_ONLY)' $(CARGO) run --release --features $(TEST_FEATURES) --example chaos
 
 ## Mutation testing of the safety core (elector, lease, zkha run's supervisor
 ## and watchdog, the callback/close protocol, validate.rs), each part against
@@ -92,10 +97,12 @@ chaos: setup
 mutants: setup
 	@scripts/mutants
 
-## Formatting and lints, as CI checks them.
+## Formatting and lints, as CI checks them: the default build and the one
+## `make test` runs (with $(TEST_FEATURES)).
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features $(TEST_FEATURES) -- -D warnings
 
 clean:
 	$(CARGO) clean

@@ -77,6 +77,10 @@ fn main() {
     let scenarios: Vec<(&str, Scenario)> = vec![
         ("SIGKILL of zkha run", Box::new(|c| c.kill_master(h, 6 * n))),
         (
+            "SIGKILL of zkha run over mutual TLS",
+            Box::new(|c| kill_master_over_tls(c, 2 * n)),
+        ),
+        (
             "SIGSTOP of zkha run alone",
             Box::new(|c| c.stop_supervisor(h, 2 * n)),
         ),
@@ -138,4 +142,38 @@ fn main() {
         total.overlaps()
     );
     std::process::exit(if total.ok() { 0 } else { 1 });
+}
+
+/// The SIGKILL scenario on a TLS-only server of its own, every `zkha run`
+/// with `--tls-ca/--tls-cert/--tls-key` (needs `--features ssl`, which
+/// `make chaos` passes; without it the scenario reports an error).
+fn kill_master_over_tls(c: &mut Chaos, rounds: usize) -> Stats {
+    if !cfg!(feature = "ssl") {
+        let mut s = Stats::default();
+        s.errors
+            .push("built without feature ssl: run with --features ssl".into());
+        return s;
+    }
+    let ca = zkha_testing::TlsAuthority::new().expect("test CA");
+    let server = TestingServer::with_config(zkha_testing::ServerConfig {
+        security: zkha_testing::Security::Tls(ca.clone()),
+        ..Default::default()
+    })
+    .expect("TLS server");
+    let files = ca.client("chaos").expect("client certificate");
+    let flags: Vec<String> = [
+        ("--tls-ca", &files.ca),
+        ("--tls-cert", &files.cert),
+        ("--tls-key", &files.key),
+    ]
+    .iter()
+    .flat_map(|(flag, file)| [flag.to_string(), file.display().to_string()])
+    .collect();
+    c.kill_master_over(
+        server.connect_string(),
+        server.probe_address(),
+        &flags,
+        rounds,
+        "sigkill-tls",
+    )
 }

@@ -164,6 +164,9 @@ pub enum Argument {
     ClientId,
     /// An ACL or auth scheme / credential.
     Acl,
+    /// TLS files or SASL credentials (never echoed: secrets stay out of
+    /// the message).
+    Auth,
     /// Anything else (named in the message).
     Other,
 }
@@ -202,6 +205,16 @@ pub enum Error {
     /// itself forever, so it is refused. Names the call. In a callback use
     /// the async form, or [`crate::Pending::try_take`].
     CalledFromCallback(&'static str),
+    /// No TLS session could be established within the connect wait: the
+    /// handshake failed, or the server refused this client's certificate
+    /// (the C client would otherwise retry forever, silently). The text
+    /// says what was tried; it never holds a secret.
+    Tls(String),
+    /// SASL authentication failed: the server rejected the credentials
+    /// (the session ends in AUTH_FAILED), or no authenticated session came
+    /// within the connect wait. The text names the mechanism and user,
+    /// never the password.
+    SaslAuth(String),
 }
 
 impl Error {
@@ -234,6 +247,8 @@ impl fmt::Display for Error {
             Error::Multi { code, results } => {
                 write!(f, "multi failed: {code} ({} operations)", results.len())
             }
+            Error::Tls(what) => write!(f, "TLS connection failed: {what}"),
+            Error::SaslAuth(what) => write!(f, "SASL authentication failed: {what}"),
             Error::CalledFromCallback(what) => write!(
                 f,
                 "{what} waits for the C completion thread and was called on it \

@@ -28,6 +28,7 @@ pub mod net;
 pub mod types;
 pub mod validate;
 
+pub use client::secure;
 pub use client::{
     in_callback, pending, AsyncZooKeeper, Op, OpResult, Pending, WatcherType, ZooKeeper,
     ZooKeeperBuilder, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY,

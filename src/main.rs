@@ -5,6 +5,7 @@ mod cli {
     pub mod common;
     pub mod demo;
     pub mod run;
+    pub mod secure;
     pub mod signals;
     pub mod status;
     pub mod watch;
@@ -31,6 +32,9 @@ Exit codes:
   5  run: the command could not be started
   run --on-exit exit: the command's own exit code, or 128+N if it died of signal N;
   run interrupted by SIGINT/SIGTERM: 128+N
+
+Secure ensembles: --tls-ca/--tls-cert/--tls-key (mutual TLS), --sasl-mech/--sasl-user
+with --sasl-password-file FILE (owner-only) or ZKHA_SASL_PASSWORD (SASL).
 
 Logs: RUST_LOG (e.g. RUST_LOG=zkha=debug); the C client's own lines at
 --zk-log-level, through the same logger (target \"zookeeper\") or into --zk-log-file.";

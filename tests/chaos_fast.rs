@@ -77,6 +77,37 @@ fn chaos_sigkill_of_zkha_run() {
     assert_clean(&c, &s, 2, 2);
 }
 
+/// The same over mutual TLS: `zkha run` candidates of a TLS-only server.
+#[cfg(feature = "ssl")]
+#[test]
+fn chaos_sigkill_of_zkha_run_over_tls() {
+    let _serial = one_at_a_time();
+    let ca = zkha_testing::TlsAuthority::new().unwrap();
+    let server = TestingServer::with_config(zkha_testing::ServerConfig {
+        security: zkha_testing::Security::Tls(ca.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let files = ca.client("chaos").unwrap();
+    let flags: Vec<String> = [
+        ("--tls-ca", &files.ca),
+        ("--tls-cert", &files.cert),
+        ("--tls-key", &files.key),
+    ]
+    .iter()
+    .flat_map(|(flag, file)| [flag.to_string(), file.display().to_string()])
+    .collect();
+    let mut c = chaos("kill-tls");
+    let s = c.kill_master_over(
+        server.connect_string(),
+        server.probe_address(),
+        &flags,
+        2,
+        "sigkill-tls",
+    );
+    assert_clean(&c, &s, 2, 2);
+}
+
 /// SIGSTOP of `zkha run` alone: its command runs on while it is stopped.
 #[test]
 fn chaos_sigstop_of_zkha_run_alone() {

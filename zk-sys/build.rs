@@ -12,10 +12,20 @@
 //! `buildtime_bindgen` generates them here instead (e.g. for another target's
 //! layout, or the system headers).
 //!
+//! Features `ssl` and `sasl` compile the bundled client with OpenSSL
+//! (`HAVE_OPENSSL_H`: `zookeeper_init_ssl`) and Cyrus SASL
+//! (`HAVE_CYRUS_SASL_H`: `zookeeper_init_sasl`, `zk_sasl.c`), found with
+//! pkg-config (`openssl`, `libsasl2`; Debian: libssl-dev, libsasl2-dev), and
+//! add their pre-generated bindings (`bindings_ssl.rs`, `bindings_sasl.rs`).
+//! An installed libzookeeper_mt cannot offer them (Debian's has neither
+//! symbol), so they need the bundled build.
+//!
 //! Either way the include and library directories are exported as build
 //! metadata (`links = "zookeeper_mt"`): a dependent build script reads
 //! `DEP_ZOOKEEPER_MT_INCLUDE` / `DEP_ZOOKEEPER_MT_LIB` / `DEP_ZOOKEEPER_MT_STATIC`
-//! and links C/C++ code against the very same copy, so one process holds one
+//! (with `DEP_ZOOKEEPER_MT_LINK_LIBS`, the libraries the static copy needs
+//! besides pthread and m, and `DEP_ZOOKEEPER_MT_DEFINES`, the `HAVE_*`
+//! defines it was built with) and links C/C++ code against the very same copy, so one process holds one
 //! copy of the library (its log level and log stream are process-wide).
 
 use std::env;
@@ -23,11 +33,37 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 #[cfg(feature = "buildtime_bindgen")]
-include!("bindgen.rs");
+#[allow(dead_code)]
+mod bindgen_rs {
+    include!("bindgen.rs");
+}
+#[cfg(feature = "buildtime_bindgen")]
+use bindgen_rs::{zookeeper_bindings, BindingsPart};
+
+/// Which pre-generated bindings file (the same enum as bindgen.rs's, which
+/// is only compiled with feature `buildtime_bindgen`).
+#[cfg(not(feature = "buildtime_bindgen"))]
+#[derive(Clone, Copy, Debug)]
+enum BindingsPart {
+    Base,
+    Ssl,
+    Sasl,
+}
+
+#[cfg(not(feature = "buildtime_bindgen"))]
+impl BindingsPart {
+    fn file_name(self) -> &'static str {
+        match self {
+            BindingsPart::Base => "bindings.rs",
+            BindingsPart::Ssl => "bindings_ssl.rs",
+            BindingsPart::Sasl => "bindings_sasl.rs",
+        }
+    }
+}
 
 /// The C client's translation units (paths below the bundle's C root), as
 /// upstream's CMakeLists lists them for the multithreaded (`WANT_SYNCAPI`)
-/// build without SSL and SASL.
+/// build without SSL and SASL (feature `sasl` adds `src/zk_sasl.c`).
 #[cfg_attr(not(feature = "bundled"), allow(dead_code))]
 const C_SOURCES: &[&str] = &[
     "src/zookeeper.c",
@@ -109,6 +145,13 @@ fn main() {
 
     let bundle = Bundle::locate(&manifest);
     let system = use_system();
+    if system && (cfg!(feature = "ssl") || cfg!(feature = "sasl")) {
+        fail(
+            "features `ssl` and `sasl` need the bundled C client (feature `bundled`, without \
+             `system` or ZK_SYS_NO_BUNDLED): an installed libzookeeper_mt (Debian's included) is \
+             built without zookeeper_init_ssl and zookeeper_init_sasl",
+        );
+    }
     let include_dirs = if system {
         link_system()
     } else {
@@ -168,11 +211,6 @@ impl Bundle {
     #[cfg_attr(not(feature = "bundled"), allow(dead_code))]
     fn generated(&self) -> PathBuf {
         self.dir.join("generated")
-    }
-
-    #[cfg_attr(feature = "buildtime_bindgen", allow(dead_code))]
-    fn bindings(&self) -> PathBuf {
-        self.dir.join("bindings.rs")
     }
 
     fn missing(&self, what: &str) -> ! {
@@ -338,13 +376,96 @@ fn build_bundled(bundle: &Bundle, out: &Path) -> Vec<PathBuf> {
     for src in C_SOURCES {
         build.file(bundle.c_root.join(src));
     }
+    let secure = probe_secure_libs(&mut build);
+    if cfg!(feature = "sasl") {
+        let sasl = bundle.c_root.join("src/zk_sasl.c");
+        if !sasl.is_file() {
+            bundle.missing("src/zk_sasl.c (feature `sasl`; rerun vendor/fetch)");
+        }
+        println!("cargo:rerun-if-changed={}", sasl.display());
+        build.file(sasl);
+    }
     build.compile("zookeeper_mt");
+    // After compile: the static library must come before the libraries it needs.
+    for lib in &secure.libs {
+        println!("cargo:rustc-link-lib=dylib={lib}");
+    }
+    println!("cargo:link_libs={}", secure.libs.join(" "));
+    println!("cargo:defines={}", secure.defines.join(" "));
     println!("cargo:rustc-link-lib=dylib=pthread");
     println!("cargo:rustc-link-lib=dylib=m");
     println!("cargo:include={}", include.display());
     println!("cargo:lib={}", out.display());
     println!("cargo:static=1");
     vec![include, generated]
+}
+
+/// What features `ssl` / `sasl` add to the bundled build.
+#[cfg_attr(not(feature = "bundled"), allow(dead_code))]
+struct SecureLibs {
+    /// Libraries to link, in order (e.g. `ssl crypto sasl2`).
+    libs: Vec<String>,
+    /// The `HAVE_*` defines the C client was compiled with.
+    defines: Vec<&'static str>,
+}
+
+/// Finds OpenSSL / Cyrus SASL with pkg-config for features `ssl` / `sasl`,
+/// adds their include paths and defines to `build`; returns what to link.
+#[cfg(feature = "bundled")]
+fn probe_secure_libs(build: &mut cc::Build) -> SecureLibs {
+    #[allow(unused_mut)]
+    let mut found = SecureLibs {
+        libs: Vec::new(),
+        defines: Vec::new(),
+    };
+    #[cfg(any(feature = "ssl", feature = "sasl"))]
+    for (feature, package, define, debian) in [
+        (
+            cfg!(feature = "ssl"),
+            "openssl",
+            "HAVE_OPENSSL_H",
+            "libssl-dev",
+        ),
+        (
+            cfg!(feature = "sasl"),
+            "libsasl2",
+            "HAVE_CYRUS_SASL_H",
+            "libsasl2-dev",
+        ),
+    ] {
+        if !feature {
+            continue;
+        }
+        let lib = pkg_config::Config::new()
+            .cargo_metadata(false)
+            .probe(package)
+            .unwrap_or_else(|e| {
+                fail(&format!(
+                    "feature `{}` needs {package} (pkg-config; Debian: `apt-get install {debian} \
+                     pkg-config`, which `make setup` does): {e}",
+                    if package == "openssl" { "ssl" } else { "sasl" }
+                ))
+            });
+        for dir in &lib.include_paths {
+            build.include(dir);
+        }
+        for dir in &lib.link_paths {
+            println!("cargo:rustc-link-search=native={}", dir.display());
+        }
+        found.libs.extend(lib.libs.iter().cloned());
+        build.define(define, None);
+        found.defines.push(define);
+        if package == "openssl" && !lib.version.starts_with(['0', '1']) {
+            // The 3.8.0 client calls FIPS_mode(), which OpenSSL 3 removed;
+            // its replacement answers the same question.
+            build.define(
+                "FIPS_mode()",
+                "EVP_default_properties_is_fips_enabled(NULL)",
+            );
+        }
+    }
+    let _ = build;
+    found
 }
 
 /// Without feature `bundled` the installed library is always used
@@ -354,30 +475,47 @@ fn build_bundled(_: &Bundle, _: &Path) -> Vec<PathBuf> {
     unreachable!("zk-sys links the installed library without feature `bundled`")
 }
 
-/// Puts the bindings in `OUT_DIR/bindings.rs`: generated now with feature
-/// `buildtime_bindgen`, else copied from the bundle's pre-generated file.
+/// Puts the bindings in `OUT_DIR/bindings.rs` (and `bindings_ssl.rs` /
+/// `bindings_sasl.rs` for features `ssl` / `sasl`): generated now with
+/// feature `buildtime_bindgen`, else copied from the bundle's pre-generated
+/// files.
 fn provide_bindings(manifest: &Path, bundle: &Bundle, out: &Path, include_dirs: &[PathBuf]) {
-    let target = out.join("bindings.rs");
-    #[cfg(feature = "buildtime_bindgen")]
-    {
-        let _ = bundle;
-        let bindings = zookeeper_bindings(&manifest.join("wrapper.h"), include_dirs)
-            .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
-            .generate()
-            .unwrap_or_else(|e| fail(&format!("bindgen failed on zookeeper.h: {e}")));
-        write_if_changed(&target, bindings.to_string().as_bytes());
-    }
-    #[cfg(not(feature = "buildtime_bindgen"))]
-    {
-        let _ = (manifest, include_dirs);
-        let pregenerated = bundle.bindings();
-        println!("cargo:rerun-if-changed={}", pregenerated.display());
-        match fs::read(&pregenerated) {
-            Ok(data) => write_if_changed(&target, &data),
-            Err(_) => bundle.missing(
-                "bindings.rs (pre-generated bindings; feature `buildtime_bindgen` makes them \
-                 at build time instead, with libclang)",
-            ),
+    let parts = [
+        (BindingsPart::Base, true),
+        (BindingsPart::Ssl, cfg!(feature = "ssl")),
+        (BindingsPart::Sasl, cfg!(feature = "sasl")),
+    ];
+    for (part, wanted) in parts {
+        let target = out.join(part.file_name());
+        if !wanted {
+            // lib.rs includes only the parts of the enabled features.
+            let _ = fs::remove_file(&target);
+            continue;
+        }
+        #[cfg(feature = "buildtime_bindgen")]
+        {
+            let _ = bundle;
+            let bindings = zookeeper_bindings(&manifest.join("wrapper.h"), include_dirs, part)
+                .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
+                .generate()
+                .unwrap_or_else(|e| {
+                    fail(&format!("bindgen failed on zookeeper.h ({part:?}): {e}"))
+                });
+            write_if_changed(&target, bindings.to_string().as_bytes());
+        }
+        #[cfg(not(feature = "buildtime_bindgen"))]
+        {
+            let _ = (manifest, include_dirs);
+            let pregenerated = bundle.dir.join(part.file_name());
+            println!("cargo:rerun-if-changed={}", pregenerated.display());
+            match fs::read(&pregenerated) {
+                Ok(data) => write_if_changed(&target, &data),
+                Err(_) => bundle.missing(&format!(
+                    "{} (pre-generated bindings; feature `buildtime_bindgen` makes them \
+                     at build time instead, with libclang)",
+                    part.file_name()
+                )),
+            }
         }
     }
 }

@@ -75,15 +75,22 @@ pub struct ElectionArgs {
     /// to it on restart: a quick restart keeps mastership (safe profile).
     #[arg(long)]
     pub session_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secure: super::secure::SecureArgs,
 }
 
 impl ElectionArgs {
-    /// The elector configuration these arguments describe.
-    pub fn config(&self) -> ElectorConfig {
+    /// The elector configuration these arguments describe, with their TLS /
+    /// SASL settings (checked: files, the password file's mode), once a
+    /// first session with those was not refused (see `secure::preflight`):
+    /// a bad certificate or password ends zkha at once.
+    pub fn config(&self) -> Result<ElectorConfig, zkha::Error> {
         let mut c = match self.profile {
             ProfileArg::Seed => ElectorConfig::seed(&self.hosts, &self.path),
             ProfileArg::Safe => ElectorConfig::new(&self.hosts, &self.path),
         };
+        c.security = self.secure.security()?;
+        super::secure::preflight(&self.hosts, &c.security)?;
         if let Some(d) = &self.data {
             c.data = zkha::net::seed_text_data(d);
         }
@@ -109,11 +116,15 @@ impl ElectionArgs {
                 credential: d.clone().into_bytes(),
             });
             c.acl = zkha::elector::AclChoice::CreatorAll;
+        } else if let (Some(user), Profile::Safe) = (&self.secure.sasl_user, c.profile) {
+            // Only the SASL identity may touch the node (and the parents
+            // zkha creates); the seed profile keeps the design's open ACL.
+            c.acl = zkha::elector::sasl_acl(user);
         }
         c.trace = self.trace.clone();
         c.name = self.name.clone();
         c.session_file = self.session_file.clone();
-        c
+        Ok(c)
     }
 }
 
@@ -130,7 +141,7 @@ pub struct CandidateArgs {
 }
 
 pub fn run(args: CandidateArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = args.election.config();
+    let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
     let is_seed = matches!(config.profile, Profile::Seed);
     let elector = Elector::start(config, Arc::new(()))?;

@@ -66,14 +66,20 @@ pub struct ObserveArgs {
     /// How long to try to reach ZooKeeper, in ms.
     #[arg(long, default_value_t = 10_000)]
     pub connect_timeout: u64,
+    #[command(flatten)]
+    pub secure: super::secure::SecureArgs,
 }
 
 impl ObserveArgs {
-    /// Checks the path, applies the C client's logging, connects.
+    /// Checks the path and the TLS / SASL flags, applies the C client's
+    /// logging, connects (a refused handshake or credential is a typed
+    /// error within the connect timeout).
     pub fn connect(&self) -> Result<zkha::ZooKeeper, zkha::Error> {
         zkha::validate::check_path(&self.path, false)?;
+        let security = self.secure.security()?;
         let bridge = self.log.apply()?;
         zkha::ZooKeeper::builder(&self.hosts)
+            .security(security)
             .log_to_rust(bridge)
             .connect(std::time::Duration::from_millis(self.connect_timeout))
     }

@@ -22,6 +22,10 @@ pub struct DemoArgs {
     /// Use this ZooKeeper ensemble instead of an embedded server.
     #[arg(long)]
     pub hosts: Option<String>,
+    /// With --hosts: TLS / SASL for every candidate (the C++ peer too) and
+    /// the demo's own session.
+    #[command(flatten)]
+    pub secure: super::secure::SecureArgs,
     /// Also show the seed profile (the C++ design): slower takeovers.
     #[arg(long)]
     pub seed: bool,
@@ -48,6 +52,8 @@ struct DemoCandidate {
 
 struct Demo {
     hosts: String,
+    /// The TLS / SASL flags every candidate gets.
+    secure: Vec<std::ffi::OsString>,
     path: String,
     dir: PathBuf,
     session_ms: u64,
@@ -87,7 +93,8 @@ impl Demo {
                 let mut c = Command::new(peer);
                 c.args([&self.hosts, &self.path, ip, &timeout, "1000", "--trace"])
                     .arg(&trace)
-                    .args(["--name", name]);
+                    .args(["--name", name])
+                    .args(&self.secure);
                 c
             }
             Kind::RustSafe | Kind::RustSeed => {
@@ -112,7 +119,8 @@ impl Demo {
                     ])
                     .args(["--session-timeout", &timeout, "--trace"])
                     .arg(&trace)
-                    .args(["--name", name]);
+                    .args(["--name", name])
+                    .args(&self.secure);
                 c
             }
         };
@@ -316,6 +324,15 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let bridge = args.log.apply()?;
     let t0 = monotonic_ms();
     let server;
+    if args.secure.any() && args.hosts.is_none() {
+        return Err(zkha::Error::InvalidArgument {
+            argument: zkha::error::Argument::Auth,
+            reason: "the TLS / SASL flags go with --hosts (the embedded server is plaintext)"
+                .into(),
+        }
+        .into());
+    }
+    let security = args.secure.security()?;
     let hosts = match &args.hosts {
         Some(h) => {
             zkha::validate::check_hosts(h)?;
@@ -332,6 +349,7 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let base = format!("/zkha-demo-{}", std::process::id());
     let zk = ZooKeeper::builder(&hosts)
+        .security(security)
         .log_to_rust(bridge)
         .connect(Duration::from_secs(30))?;
     zk.create(&base, b"", &Acl::open_unsafe(), CreateMode::Persistent)?;
@@ -339,6 +357,7 @@ pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let mut demo = Demo {
         hosts: hosts.clone(),
+        secure: args.secure.to_args(),
         path: format!("{base}/master"),
         dir,
         session_ms: args.session_timeout,

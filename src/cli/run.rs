@@ -117,6 +117,8 @@ struct Supervisor {
     command: Vec<String>,
     path: String,
     hosts: String,
+    /// The TLS / SASL flags, for the watchdog's handover (paths and names).
+    secure: Vec<std::ffi::OsString>,
     session_timeout_ms: u64,
     grace: Duration,
     on_crash: OnCrash,
@@ -214,6 +216,7 @@ impl Supervisor {
             .args(["--hosts", &self.hosts])
             .args(["--session-timeout", &self.session_timeout_ms.to_string()])
             .args(["--on-crash", self.on_crash.as_str()])
+            .args(&self.secure)
             .arg("--")
             .args(&self.command)
             .env("ZKHA_TOKEN", token.value().to_string())
@@ -370,7 +373,7 @@ fn code_of(status: ExitStatus) -> u8 {
 }
 
 pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
-    let mut config = args.election.config();
+    let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
     config.validate()?;
     let leased = config.profile == Profile::Safe;
@@ -397,6 +400,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         command: args.command.clone(),
         path: config.path.clone(),
         hosts: config.hosts.clone(),
+        secure: args.election.secure.to_args(),
         session_timeout_ms: session_ms,
         grace: Duration::from_millis(args.grace),
         on_crash,

@@ -79,6 +79,9 @@ pub struct WatchdogArgs {
     /// What to do with the session if `zkha run` dies.
     #[arg(long, value_enum)]
     pub on_crash: OnCrash,
+    /// `zkha run`'s TLS / SASL flags, for the handover's session.
+    #[command(flatten)]
+    pub secure: super::secure::SecureArgs,
     /// The command.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -344,15 +347,19 @@ fn arm(timer: &OwnedFd, at: Option<u64>) {
 }
 
 /// Ends the dead `zkha run`'s session: attach with its client id and close,
-/// so the ephemeral master node goes now instead of after a timeout.
+/// so the ephemeral master node goes now instead of after a timeout. Over
+/// the run's TLS / SASL settings (the password read only now).
 fn handover(args: &WatchdogArgs, id: zkha::ClientId) {
     zkha::logging::set_debug_level(zkha::logging::LogLevel::Error);
     let timeout = Duration::from_millis(args.session_timeout.max(1));
-    let attached = zkha::ZooKeeper::builder(&args.hosts)
-        .session_timeout(timeout)
-        .client_id(id)
-        .init()
-        .and_then(|zk| zk.wait_connected(timeout).map(|_| zk));
+    let attached = args.secure.security().and_then(|security| {
+        zkha::ZooKeeper::builder(&args.hosts)
+            .security(security)
+            .session_timeout(timeout)
+            .client_id(id)
+            .init()
+            .and_then(|zk| zk.wait_connected(timeout).map(|_| zk))
+    });
     match attached {
         Ok(zk) => match zk.close() {
             Ok(()) => eprintln!(

@@ -60,6 +60,8 @@ pub(crate) fn duplicate(e: &Error) -> Error {
             results: results.clone(),
         },
         Error::CalledFromCallback(w) => Error::CalledFromCallback(w),
+        Error::Tls(w) => Error::Tls(w.clone()),
+        Error::SaslAuth(w) => Error::SaslAuth(w.clone()),
     }
 }
 

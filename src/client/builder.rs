@@ -3,10 +3,12 @@
 //! in `handle.rs`.
 
 use super::handle::InitArgs;
+use super::secure::{Sasl, Secret, Security, Tls};
 use crate::error::{Argument, Error, Result};
 use crate::types::{ClientId, WatchedEvent};
 use crate::validate::{c_text, check_hosts, check_timeout_ms};
 use crate::ZooKeeper;
+use std::path::Path;
 use std::time::Duration;
 
 /// `zookeeper_init` flag: allow connecting to read-only servers.
@@ -22,6 +24,7 @@ pub struct ZooKeeperBuilder {
     watcher: Option<Box<dyn Fn(WatchedEvent) + Send + Sync>>,
     log_to_rust: bool,
     flags: i32,
+    security: Security,
 }
 
 impl ZooKeeperBuilder {
@@ -63,21 +66,118 @@ impl ZooKeeperBuilder {
         self
     }
 
-    /// `zookeeper_init2`: returns at once, before the session is established.
+    /// Mutual TLS (`zookeeper_init_ssl`, feature `ssl`): the CA (PEM) the
+    /// servers' certificates must chain to, this client's certificate and
+    /// private key (PEM), and the key's password if it is encrypted. Each
+    /// path is checked (a readable file, no comma: the C client splits its
+    /// argument on commas) before C sees it. The C client does not check the
+    /// server's host name against its certificate, only the CA.
+    pub fn tls(
+        mut self,
+        ca: impl AsRef<Path>,
+        cert: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+        key_password: Option<Secret>,
+    ) -> Self {
+        self.security.tls = Some(Tls {
+            ca: ca.as_ref().to_path_buf(),
+            cert: cert.as_ref().to_path_buf(),
+            key: key.as_ref().to_path_buf(),
+            key_password,
+        });
+        self
+    }
+
+    /// SASL (`zookeeper_init_sasl`, feature `sasl`) with `mechanism`
+    /// (`DIGEST-MD5`, `PLAIN`, `GSSAPI`; see [`Sasl`]), `user` and
+    /// `password` (read it with [`Secret::from_file`] or from the
+    /// environment, never from a command line). Service `zookeeper`,
+    /// server name `zk-sasl-md5` (ZooKeeper's); [`security`](Self::security)
+    /// sets others. The process needs Cyrus SASL's mechanism plugins
+    /// (Debian: libsasl2-modules).
+    pub fn sasl(mut self, mechanism: &str, user: &str, password: Secret) -> Self {
+        self.security.sasl = Some(Sasl::new(mechanism, user, password));
+        self
+    }
+
+    /// TLS and SASL settings at once (replacing any set before).
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// `zookeeper_init2` (`zookeeper_init_ssl` / `zookeeper_init_sasl` with
+    /// TLS / SASL): returns at once, before the session is established.
     pub fn init(self) -> Result<ZooKeeper> {
         ZooKeeper::init_inner(self)
     }
 
-    /// `init`, then wait until connected.
+    /// `init`, then wait until connected. With TLS or SASL a failure is
+    /// typed and comes within `timeout` (the C client itself would retry a
+    /// refused handshake forever, silently): [`Error::Tls`] when a server
+    /// accepts TCP connections but no TLS session came, [`Error::SaslAuth`]
+    /// when the server rejected the credentials (AUTH_FAILED) or no
+    /// authenticated session came; when no server accepts a TCP connection
+    /// at all it stays [`Error::Timeout`]. The handle is closed.
     pub fn connect(self, timeout: Duration) -> Result<ZooKeeper> {
+        let security = self.security.clone();
+        let hosts = self.hosts.clone();
         let zk = self.init()?;
-        zk.wait_connected(timeout)?;
-        Ok(zk)
+        match zk.wait_connected(timeout) {
+            Ok(()) => Ok(zk),
+            Err(e) => {
+                drop(zk);
+                Err(secure_failure(&security, &hosts, timeout, e))
+            }
+        }
     }
 }
 
+/// The typed error of a secure session that did not connect: what was
+/// tried and the likely causes; never a secret.
+fn secure_failure(security: &Security, hosts: &str, timeout: Duration, e: Error) -> Error {
+    if security.is_plain() {
+        return e;
+    }
+    let timed_out = matches!(e, Error::Timeout(_));
+    if timed_out && !any_tcp_answer(hosts) {
+        // Unreachable: not a TLS or SASL matter; the plain timeout says so.
+        return e;
+    }
+    if let Some(tls) = &security.tls {
+        if timed_out {
+            return Error::Tls(format!(
+                "a server of {hosts} accepts connections but no TLS session came within \
+                 {timeout:?}: the server refused the handshake or this client's certificate \
+                 ({}; it must be signed by a CA the server trusts), or its certificate is not \
+                 signed by {}",
+                tls.cert.display(),
+                tls.ca.display()
+            ));
+        }
+    }
+    if let Some(sasl) = &security.sasl {
+        if matches!(e, Error::Zk(crate::ErrorCode::AuthFailed)) {
+            return Error::SaslAuth(format!(
+                "the server rejected {} credentials of user {:?} (AUTH_FAILED)",
+                sasl.mechanism, sasl.user
+            ));
+        }
+        if timed_out {
+            return Error::SaslAuth(format!(
+                "a server of {hosts} accepts connections but no authenticated session came \
+                 within {timeout:?} ({} as user {:?}): the server does not offer the mechanism, \
+                 or requires TLS",
+                sasl.mechanism, sasl.user
+            ));
+        }
+    }
+    e
+}
+
 impl ZooKeeper {
-    /// Options for a new handle, starting from the seed design's values.
+    /// Options for a new handle, starting from the seed design's values
+    /// (plaintext: TLS and SASL only where the builder is told so).
     pub fn builder(hosts: &str) -> ZooKeeperBuilder {
         ZooKeeperBuilder {
             hosts: hosts.to_owned(),
@@ -86,6 +186,7 @@ impl ZooKeeper {
             watcher: None,
             log_to_rust: false,
             flags: 0,
+            security: Security::default(),
         }
     }
 
@@ -117,6 +218,7 @@ impl ZooKeeper {
                 format!("unknown zookeeper_init flags {:#x}", b.flags),
             ));
         }
+        b.security.check()?;
         let hosts = c_text(&b.hosts, Argument::Hosts)?;
         ZooKeeper::open(InitArgs {
             hosts: &hosts,
@@ -125,6 +227,19 @@ impl ZooKeeper {
             client_id: b.client_id,
             flags: b.flags,
             log_to_rust: b.log_to_rust,
+            security: &b.security,
         })
     }
+}
+
+/// Whether any server of the connect string accepts a TCP connection: tells
+/// a refused TLS session from an unreachable ensemble.
+fn any_tcp_answer(hosts: &str) -> bool {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let list = hosts.split('/').next().unwrap_or("");
+    list.split(',').any(|host| {
+        host.trim().to_socket_addrs().is_ok_and(|mut addrs| {
+            addrs.any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok())
+        })
+    })
 }

@@ -48,6 +48,10 @@ pub(crate) struct HandleState {
     pub(in crate::client) registry: Option<Arc<Registry>>,
     /// Session state changes, for `wait_connected` (None for a handle made by C).
     pub(in crate::client) signal: Option<Arc<SessionSignal>>,
+    /// A SASL session's callbacks and password, which C references until
+    /// `zookeeper_close`; dropped (password zeroed) with this state.
+    #[cfg(feature = "sasl")]
+    _sasl: Option<Box<super::sasl::SaslKeep>>,
 }
 
 impl HandleState {
@@ -95,6 +99,10 @@ pub(in crate::client) struct InitArgs<'a> {
     pub(in crate::client) client_id: Option<ClientId>,
     pub(in crate::client) flags: c_int,
     pub(in crate::client) log_to_rust: bool,
+    /// TLS or SASL (checked by the builder), or plaintext. Only read by
+    /// builds with feature `ssl` or `sasl` (the check refuses it otherwise).
+    #[cfg_attr(not(any(feature = "ssl", feature = "sasl")), allow(dead_code))]
+    pub(in crate::client) security: &'a super::secure::Security,
 }
 
 impl ZooKeeper {
@@ -113,19 +121,83 @@ impl ZooKeeper {
         } else {
             None
         };
-        // SAFETY: valid C strings; the callback and its context (freed only
-        // after zookeeper_close) outlive the handle; the clientid is copied.
-        let zh = unsafe {
-            zk_sys::zookeeper_init2(
-                args.hosts.as_ptr(),
-                Some(callback::global_watcher),
-                args.recv_timeout_ms,
-                id_ptr,
-                global as *mut c_void,
-                args.flags,
-                log_cb,
-            )
+        #[cfg(feature = "sasl")]
+        let sasl = match &args.security.sasl {
+            Some(creds) => Some(super::sasl::SaslKeep::new(creds).inspect_err(|_| {
+                // SAFETY: C never saw the context.
+                drop(unsafe { Box::from_raw(global) });
+            })?),
+            None => None,
         };
+        #[cfg(feature = "ssl")]
+        let tls = match &args.security.tls {
+            Some(files) => Some(super::secure::tls_cert_arg(files).inspect_err(|_| {
+                // SAFETY: C never saw the context.
+                drop(unsafe { Box::from_raw(global) });
+            })?),
+            None => None,
+        };
+        #[allow(unused_mut)]
+        let mut zh = std::ptr::null_mut();
+        #[allow(unused_mut)]
+        let mut done = false;
+        #[cfg(feature = "ssl")]
+        if let Some(cert) = &tls {
+            // SAFETY: valid C strings (C copies the certificate argument);
+            // the watcher context outlives the handle; the clientid is copied.
+            zh = unsafe {
+                zk_sys::zookeeper_init_ssl(
+                    args.hosts.as_ptr(),
+                    cert.as_ptr(),
+                    Some(callback::global_watcher),
+                    args.recv_timeout_ms,
+                    id_ptr,
+                    global as *mut c_void,
+                    args.flags,
+                )
+            };
+            if !zh.is_null() && log_cb.is_some() {
+                // zookeeper_init_ssl takes no log callback: set it at once.
+                // SAFETY: live handle; the bridge is a plain function.
+                unsafe { zk_sys::zoo_set_log_callback(zh, log_cb) };
+            }
+            done = true;
+        }
+        #[cfg(feature = "sasl")]
+        if let Some(keep) = &sasl {
+            let mut params = keep.params();
+            // SAFETY: valid C strings (copied by C); `params.callbacks` and
+            // their context live in `keep`, kept by the handle state until
+            // after zookeeper_close; the watcher context likewise.
+            zh = unsafe {
+                zk_sys::zookeeper_init_sasl(
+                    args.hosts.as_ptr(),
+                    Some(callback::global_watcher),
+                    args.recv_timeout_ms,
+                    id_ptr,
+                    global as *mut c_void,
+                    args.flags,
+                    log_cb,
+                    &mut params,
+                )
+            };
+            done = true;
+        }
+        if !done {
+            // SAFETY: valid C strings; the callback and its context (freed only
+            // after zookeeper_close) outlive the handle; the clientid is copied.
+            zh = unsafe {
+                zk_sys::zookeeper_init2(
+                    args.hosts.as_ptr(),
+                    Some(callback::global_watcher),
+                    args.recv_timeout_ms,
+                    id_ptr,
+                    global as *mut c_void,
+                    args.flags,
+                    log_cb,
+                )
+            };
+        }
         if zh.is_null() {
             let err = std::io::Error::last_os_error();
             // SAFETY: C did not keep the context: init failed.
@@ -140,6 +212,8 @@ impl ZooKeeper {
                 global: parking_lot::Mutex::new(GlobalPtr(global)),
                 registry: Some(Arc::new(Registry::default())),
                 signal: Some(signal),
+                #[cfg(feature = "sasl")]
+                _sasl: sasl,
             }),
         })
     }
@@ -177,6 +251,8 @@ impl ZooKeeper {
                 global: parking_lot::Mutex::new(GlobalPtr(std::ptr::null_mut())),
                 registry: owned.then(|| Arc::new(Registry::default())),
                 signal: None,
+                #[cfg(feature = "sasl")]
+                _sasl: None,
             }),
         }
     }

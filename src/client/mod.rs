@@ -11,7 +11,9 @@
 //! - `callback.rs`: the C trampolines, callback contexts and their registry;
 //! - `raw.rs`: conversions of C results and arguments;
 //! - `async_ops.rs`, `async_watch.rs`, `multi.rs`: the `zoo_a*` calls;
-//! - `oneshot.rs`, `future.rs`: [`Pending`] and [`AsyncZooKeeper`].
+//! - `oneshot.rs`, `future.rs`: [`Pending`] and [`AsyncZooKeeper`];
+//! - `secure.rs`: TLS files and SASL credentials, checked before C;
+//!   `sasl.rs`: the Cyrus SASL callbacks of a SASL session.
 
 mod async_ops;
 mod async_watch;
@@ -24,6 +26,9 @@ mod oneshot;
 mod ops;
 mod raw;
 mod read_buffer;
+#[cfg(feature = "sasl")]
+mod sasl;
+pub mod secure;
 mod session;
 mod watch;
 

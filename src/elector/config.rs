@@ -1,6 +1,7 @@
 //! What an elector is told: where, with which data, how fast, which profile.
 
 use crate::error::{Argument, Error, Result};
+use crate::secure::Security;
 use crate::types::Acl;
 use crate::validate::{check_data, check_hosts, check_path};
 use std::path::PathBuf;
@@ -87,6 +88,9 @@ pub struct ElectorConfig {
     pub acl: AclChoice,
     /// Auth added to the session (digest for a creator-only ACL, F10).
     pub auth: Option<Auth>,
+    /// TLS files or SASL credentials of every session the elector opens
+    /// (default: plaintext). Secrets stay hidden in `Debug`.
+    pub security: Security,
     /// Create the master path's missing parents (seed: off, S6).
     pub create_parents: bool,
     /// Seed or safe behaviour.
@@ -129,6 +133,7 @@ impl ElectorConfig {
             mode: Mode::Watch,
             acl: AclChoice::Open,
             auth: None,
+            security: Security::default(),
             create_parents: true,
             profile: Profile::Safe,
             reinit_limit: None,
@@ -208,6 +213,7 @@ impl ElectorConfig {
                 ));
             }
         }
+        self.security.check()?;
         if self.profile == Profile::Seed {
             self.validate_seed()?;
         }
@@ -347,5 +353,48 @@ mod tests {
             credential: b"u:secret".to_vec(),
         };
         assert!(!format!("{auth:?}").contains("secret"));
+    }
+
+    #[test]
+    fn security_is_validated_and_its_secrets_never_shown() {
+        use crate::secure::{Sasl, Secret, Tls};
+        let mut c = ElectorConfig::new("127.0.0.1:2181", "/m");
+        assert!(c.security.is_plain(), "plaintext by default");
+        c.security.sasl = Some(Sasl::new(
+            "DIGEST-MD5",
+            "alice",
+            Secret::new("sasl-pw-3141"),
+        ));
+        // `Debug` shows who, never the password (nor a TLS key password).
+        let sasl_only = c.clone();
+        c.security.tls = Some(Tls {
+            ca: "/nonexistent/ca.pem".into(),
+            cert: "/nonexistent/cert.pem".into(),
+            key: "/nonexistent/key.pem".into(),
+            key_password: Some(Secret::new("key-pw-2718")),
+        });
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("alice") && shown.contains("ca.pem"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("sasl-pw-3141") && !shown.contains("key-pw-2718"),
+            "a password in {shown}"
+        );
+        // validate() checks the security too: TLS and SASL together are
+        // refused (the C client has no such session) ...
+        let e = c.validate().expect_err("TLS + SASL accepted");
+        assert!(e.to_string().contains("TLS and SASL"), "{e}");
+        assert!(!e.to_string().contains("sasl-pw-3141"), "{e}");
+        // ... and so is a TLS file that is not there.
+        let mut tls_only = c.clone();
+        tls_only.security.sasl = None;
+        assert!(tls_only.validate().is_err(), "missing TLS files accepted");
+        // SASL alone passes where the feature is built, a bad mechanism not.
+        assert_eq!(sasl_only.validate().is_ok(), cfg!(feature = "sasl"));
+        let mut bad_mech = sasl_only.clone();
+        bad_mech.security.sasl.as_mut().unwrap().mechanism = "digest md5".into();
+        assert!(bad_mech.validate().is_err(), "bad mechanism accepted");
     }
 }

@@ -55,6 +55,7 @@ pub mod lease;
 mod master;
 mod safe;
 mod seed;
+mod session_builder;
 mod shared;
 pub mod trace;
 mod until_master;
@@ -64,6 +65,7 @@ pub use changes::{MasterChange, MasterChanges};
 pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
 pub use lease::step_down_after;
 pub use master::{read_master, read_queue, MasterInfo};
+pub use session_builder::sasl_acl;
 pub use until_master::UntilMaster;
 
 use crate::error::{Error, Result};

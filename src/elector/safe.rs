@@ -109,7 +109,7 @@ fn save_session(file: &std::path::Path, id: ClientId) {
 fn new_session(shared: &Arc<ElectionState>, resume: Option<ClientId>) -> Result<Arc<ZooKeeper>> {
     shared.trace_init(resume.map_or(0, |id| id.id));
     let weak = Arc::downgrade(shared);
-    let mut builder = ZooKeeper::builder(&shared.config.hosts)
+    let mut builder = ZooKeeper::elector_builder(&shared.config)
         .session_timeout(shared.config.session_timeout)
         .watcher(move |e| on_session_event(&weak, e))
         .log_to_rust(shared.config.log_to_rust);

@@ -30,7 +30,7 @@ fn init(shared: &Arc<ElectionState>, clientid: Option<ClientId>) -> Result<()> {
     let timeout = shared.config.session_timeout.as_millis() as i32;
     // zookeeper_init (S1); with `log_to_rust`, zookeeper_init2 with the log
     // bridge, the same call plus a log callback.
-    let mut builder = ZooKeeper::builder(&shared.config.hosts)
+    let mut builder = ZooKeeper::elector_builder(&shared.config)
         .session_timeout_ms(timeout.into())
         .watcher(move |e| watcher(&weak, e))
         .log_to_rust(shared.config.log_to_rust);

@@ -5,7 +5,12 @@
 //
 // usage: seed_peer HOSTS PATH DATA SESSION_TIMEOUT_MS WORK_INTERVAL_MS
 //                  [--trace FILE] [--name NAME] [--reinit-limit N]
+//                  [--tls-ca FILE --tls-cert FILE --tls-key FILE]
 //   DATA is the IP text; the node holds it plus its trailing NUL (S5).
+//                  [--sasl-mech MECH --sasl-user USER --sasl-password-file FILE]
+//   The --tls-* flags (zkha's own) make S1's call zookeeper_init_ssl, for a
+//   TLS-only ensemble (needs the C client built with OpenSSL: zk-sys `ssl`);
+//   the --sasl-* flags zookeeper_init_sasl (Cyrus SASL: zk-sys `sasl`).
 //   SIGTERM/SIGINT: leave the loop, zookeeper_close, exit 0.
 //
 // Trace: one JSON object per line (same format as zkha's elector trace):
@@ -66,9 +71,12 @@ unsigned long long g_failures = 0;
 class ZkMaster {
 public:
     ZkMaster(std::string hosts, std::string path, std::string ip, int timeout_ms, int work_ms, Trace& trace,
-             int reinit_limit)
+             int reinit_limit, std::string tls, std::string sasl_mech, std::string sasl_user,
+             std::string sasl_password_file)
         : hosts_(std::move(hosts)), path_(std::move(path)), ip_(std::move(ip)), timeout_ms_(timeout_ms),
-          work_ms_(work_ms), trace_(trace), reinit_limit_(reinit_limit) {
+          work_ms_(work_ms), trace_(trace), reinit_limit_(reinit_limit), tls_(std::move(tls)),
+          sasl_mech_(std::move(sasl_mech)), sasl_user_(std::move(sasl_user)),
+          sasl_password_file_(std::move(sasl_password_file)) {
         std::memset(&clientid_, 0, sizeof clientid_);
     }
 
@@ -76,7 +84,37 @@ public:
     // handle is not a connection; only SESSION/CONNECTED is.
     bool init(const clientid_t* id) {
         trace_.emit("init", ",\"clientid\":\"" + hex(id ? id->client_id : 0) + "\"");
-        zhandle_t* zh = zookeeper_init(hosts_.c_str(), &ZkMaster::watcher, timeout_ms_, id, this, 0);
+        zhandle_t* zh = nullptr;
+        if (!sasl_mech_.empty()) {
+#ifdef HAVE_CYRUS_SASL_H
+            // The same call with SASL: the C client's basic callbacks (user,
+            // password file), kept for the process's life.
+            static bool sasl_ready = sasl_client_init(nullptr) == SASL_OK;
+            if (!sasl_ready) {
+                std::fprintf(stderr, "ERROR sasl_client_init failed\n");
+                return false;
+            }
+            if (!sasl_callbacks_)
+                sasl_callbacks_ = zoo_sasl_make_basic_callbacks(sasl_user_.c_str(), nullptr,
+                                                                sasl_password_file_.c_str());
+            zoo_sasl_params_t params = {"zookeeper", "zk-sasl-md5", sasl_mech_.c_str(), sasl_callbacks_};
+            zh = zookeeper_init_sasl(hosts_.c_str(), &ZkMaster::watcher, timeout_ms_, id, this, 0, nullptr,
+                                     &params);
+#else
+            std::fprintf(stderr, "ERROR --sasl-*: the C client was built without Cyrus SASL (zk-sys feature sasl)\n");
+            return false;
+#endif
+        } else if (tls_.empty()) {
+            zh = zookeeper_init(hosts_.c_str(), &ZkMaster::watcher, timeout_ms_, id, this, 0);
+        } else {
+#ifdef HAVE_OPENSSL_H
+            // The same call over TLS: "ca,cert,key".
+            zh = zookeeper_init_ssl(hosts_.c_str(), tls_.c_str(), &ZkMaster::watcher, timeout_ms_, id, this, 0);
+#else
+            std::fprintf(stderr, "ERROR --tls-*: the C client was built without OpenSSL (zk-sys feature ssl)\n");
+            return false;
+#endif
+        }
         if (!zh) {
             std::fprintf(stderr, "ERROR zookeeper_init failed: %s\n", std::strerror(errno));
             return false;
@@ -167,6 +205,11 @@ private:
     int timeout_ms_, work_ms_;
     Trace& trace_;
     int reinit_limit_;
+    std::string tls_;  // "ca,cert,key" for zookeeper_init_ssl, or empty
+    std::string sasl_mech_, sasl_user_, sasl_password_file_;  // SASL, or empty
+#ifdef HAVE_CYRUS_SASL_H
+    sasl_callback_t* sasl_callbacks_ = nullptr;
+#endif
     int reinits_ = 0;
     std::atomic<zhandle_t*> zh_{nullptr};
     clientid_t clientid_;
@@ -179,16 +222,25 @@ int main(int argc, char** argv) {
     if (argc < 6) {
         std::fprintf(stderr,
                      "usage: seed_peer HOSTS PATH DATA SESSION_TIMEOUT_MS WORK_INTERVAL_MS "
-                     "[--trace FILE] [--name NAME] [--reinit-limit N]\n");
+                     "[--trace FILE] [--name NAME] [--reinit-limit N] "
+                     "[--tls-ca FILE --tls-cert FILE --tls-key FILE] "
+                     "[--sasl-mech MECH --sasl-user USER --sasl-password-file FILE]\n");
         return 2;
     }
     const char* trace_file = nullptr;
     std::string name = "cpp-peer";
     int reinit_limit = -1;
+    std::string tls_ca, tls_cert, tls_key, sasl_mech, sasl_user, sasl_password_file;
     for (int i = 6; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--trace")) trace_file = argv[i + 1];
         else if (!std::strcmp(argv[i], "--name")) name = argv[i + 1];
         else if (!std::strcmp(argv[i], "--reinit-limit")) reinit_limit = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--tls-ca")) tls_ca = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--tls-cert")) tls_cert = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--tls-key")) tls_key = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--sasl-mech")) sasl_mech = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--sasl-user")) sasl_user = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--sasl-password-file")) sasl_password_file = argv[i + 1];
         else {
             std::fprintf(stderr, "seed_peer: unknown option %s\n", argv[i]);
             return 2;
@@ -199,10 +251,27 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "seed_peer: timeouts must be positive\n");
         return 2;
     }
+    std::string tls;
+    if (!tls_ca.empty() || !tls_cert.empty() || !tls_key.empty()) {
+        if (tls_ca.empty() || tls_cert.empty() || tls_key.empty()) {
+            std::fprintf(stderr, "seed_peer: --tls-ca, --tls-cert and --tls-key go together\n");
+            return 2;
+        }
+        tls = tls_ca + "," + tls_cert + "," + tls_key;
+    }
+    if (!sasl_mech.empty() && (sasl_user.empty() || sasl_password_file.empty())) {
+        std::fprintf(stderr, "seed_peer: --sasl-mech needs --sasl-user and --sasl-password-file\n");
+        return 2;
+    }
+    if (!sasl_mech.empty() && !tls.empty()) {
+        std::fprintf(stderr, "seed_peer: the C client has no TLS + SASL init\n");
+        return 2;
+    }
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
     Trace trace(trace_file, name);
-    ZkMaster master(argv[1], argv[2], argv[3], timeout, work, trace, reinit_limit);
+    ZkMaster master(argv[1], argv[2], argv[3], timeout, work, trace, reinit_limit, tls, sasl_mech, sasl_user,
+                    sasl_password_file);
     if (!master.init(nullptr)) return 1;
     master.run();
     return 0;

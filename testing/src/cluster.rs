@@ -31,6 +31,9 @@ struct PeerLink {
 pub struct TestingCluster {
     members: Vec<Mutex<Member>>,
     addresses: Vec<String>,
+    /// The members' plaintext ports, for the kit's four-letter words (the
+    /// same as `addresses` unless TLS-only).
+    probes: Vec<String>,
     start_timeout: Duration,
     /// The proxies between members; empty when members talk directly.
     links: Vec<PeerLink>,
@@ -119,7 +122,8 @@ impl TestingCluster {
             match result {
                 Ok(()) => {
                     return Ok(TestingCluster {
-                        addresses: members.iter().map(Member::address).collect(),
+                        addresses: members.iter().map(Member::client_address).collect(),
+                        probes: members.iter().map(Member::address).collect(),
                         members: members.into_iter().map(Mutex::new).collect(),
                         start_timeout: config.start_timeout,
                         links,
@@ -192,14 +196,14 @@ impl TestingCluster {
 
     /// Member `i`'s mode, or `None` when it does not answer.
     pub fn mode(&self, i: usize) -> Result<Option<ServerMode>, Error> {
-        let addr = self.address(i)?;
-        Ok(mode_of(addr))
+        self.address(i)?;
+        Ok(mode_of(&self.probes[i]))
     }
 
     /// The index of the current leader.
     pub fn leader(&self) -> Result<usize, Error> {
         (0..self.len())
-            .find(|&i| mode_of(&self.addresses[i]) == Some(ServerMode::Leader))
+            .find(|&i| mode_of(&self.probes[i]) == Some(ServerMode::Leader))
             .ok_or(Error::NoLeader)
     }
 
@@ -325,8 +329,9 @@ impl TestingCluster {
 
     /// Sends a four-letter word to member `i`.
     pub fn four_letter_word(&self, i: usize, word: &str) -> Result<String, Error> {
+        self.address(i)?;
         Ok(four_letter_word(
-            self.address(i)?,
+            &self.probes[i],
             word,
             Duration::from_secs(5),
         )?)

@@ -1,6 +1,7 @@
 //! How the servers' JVMs are run: tick, session bounds, Java, classpath,
 //! heap, and the ensemble's init/sync limits.
 
+use crate::Security;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ pub struct ServerConfig {
     /// default) derives it from the tick: 5 s worth, at least 5 ticks (25 at
     /// the default tick). Partition tests set it small.
     pub sync_limit: u32,
+    /// Plaintext (default), TLS-only or SASL-only clients (see [`Security`]).
+    pub security: Security,
 }
 
 impl ServerConfig {
@@ -84,6 +87,7 @@ impl Default for ServerConfig {
             ],
             init_limit: 0,
             sync_limit: 0,
+            security: Security::Plain,
         }
     }
 }

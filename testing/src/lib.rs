@@ -27,6 +27,10 @@
 //! [`ProxyMode::Partition`]) while clients still reach it, and
 //! [`TestingCluster::pause`] freezes a member's JVM (SIGSTOP).
 //!
+//! [`ServerConfig::security`] starts TLS-only or SASL-only servers and
+//! ensembles ([`Security`]; TLS needs feature `secure`, which generates the
+//! certificates with rcgen).
+//!
 //! [`programs`] gives the paths of the C++ reference peer of the seed design
 //! and of a plain C client (driven by [`CTrace`]), both compiled by this
 //! crate's build script against the very C library zk-sys links.
@@ -50,6 +54,7 @@ mod paths;
 mod process;
 pub mod programs;
 mod proxy;
+mod secure;
 mod server;
 
 pub use c_trace::CTrace;
@@ -60,4 +65,7 @@ pub use error::Error;
 pub use member::{four_letter_word, ServerMode};
 pub use paths::unique_path;
 pub use proxy::{ProxyMode, TcpProxy};
+pub use secure::{SaslUsers, Security};
+#[cfg(feature = "secure")]
+pub use secure::{TlsAuthority, TlsClientFiles};
 pub use server::TestingServer;

@@ -65,7 +65,11 @@ pub(crate) fn mode_of(address: &str) -> Option<ServerMode> {
 /// Ports of one member: clients, quorum peers, leader election.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ports {
+    /// The plaintext client port: the clients' port, or with
+    /// [`Security::Tls`](crate::Security) the kit's own probe port.
     pub client: u16,
+    /// The `secureClientPort` of a TLS-only member (allocated always).
+    pub secure: u16,
     pub peer: u16,
     pub election: u16,
 }
@@ -91,6 +95,7 @@ impl Ports {
     pub(crate) fn allocate() -> io::Result<Ports> {
         Ok(Ports {
             client: process::free_port()?,
+            secure: process::free_port()?,
             peer: process::free_port()?,
             election: process::free_port()?,
         })
@@ -150,6 +155,7 @@ impl Member {
                 p.election
             );
         }
+        write_security(&mut cfg, id, &ports, dir.path(), config)?;
         for (k, v) in &config.extra_config {
             let _ = writeln!(cfg, "{k}={v}");
         }
@@ -166,8 +172,20 @@ impl Member {
         })
     }
 
+    /// The plaintext client port's address: where the kit probes the
+    /// member (four-letter words).
     pub(crate) fn address(&self) -> String {
         format!("127.0.0.1:{}", self.ports.client)
+    }
+
+    /// The address clients are given: the secure port of a TLS-only
+    /// member, else the client port.
+    pub(crate) fn client_address(&self) -> String {
+        match self.config.security {
+            #[cfg(feature = "secure")]
+            crate::Security::Tls(_) => format!("127.0.0.1:{}", self.ports.secure),
+            _ => self.address(),
+        }
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -198,6 +216,14 @@ impl Member {
         if with_log {
             classpath.extend(binding.iter().map(|p| p.to_path_buf()));
         }
+        #[cfg(feature = "secure")]
+        if matches!(self.config.security, crate::Security::Tls(_)) {
+            // Netty's codec classes: Debian's zookeeper.jar manifest lists
+            // netty's buffer, handler and transport jars, not this one, and
+            // without it every TLS connection dies with NoClassDefFoundError
+            // (io/netty/handler/codec/ByteToMessageDecoder).
+            classpath.push(PathBuf::from(NETTY_CODEC_JAR));
+        }
         let classpath = std::env::join_paths(&classpath)
             .map_err(|e| Error::InvalidConfig(format!("classpath: {e}")))?;
         let mut cmd = Command::new(&self.config.java);
@@ -208,6 +234,7 @@ impl Member {
             .arg("-Dzookeeper.jmx.log4j.disable=true")
             // TTL nodes (CreateMode::PersistentWithTtl) need extended types.
             .arg("-Dzookeeper.extendedTypesEnabled=true")
+            .args(self.security_jvm_args())
             .arg("-cp")
             .arg(classpath)
             .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
@@ -227,6 +254,17 @@ impl Member {
         self.child = Some(child);
         self.paused = false;
         Ok(())
+    }
+
+    /// JVM options of a secure member: the JAAS file of a SASL-only one.
+    fn security_jvm_args(&self) -> Vec<String> {
+        match self.config.security {
+            crate::Security::Sasl(_) => vec![format!(
+                "-Djava.security.auth.login.config={}",
+                self.dir().join("jaas.conf").display()
+            )],
+            _ => Vec::new(),
+        }
     }
 
     pub(crate) fn is_running(&mut self) -> bool {
@@ -371,6 +409,56 @@ fn process_state(pid: u32) -> Option<char> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // "pid (comm) S ...": comm may hold spaces and parentheses.
     stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// Netty's codec jar in Debian (package libnetty-java), needed for TLS.
+#[cfg(feature = "secure")]
+const NETTY_CODEC_JAR: &str = "/usr/share/java/netty-codec.jar";
+
+/// The zoo.cfg lines (and files) of a TLS-only or SASL-only member.
+fn write_security(
+    cfg: &mut String,
+    id: u32,
+    ports: &Ports,
+    dir: &Path,
+    config: &ServerConfig,
+) -> Result<(), Error> {
+    let _ = (id, ports);
+    match &config.security {
+        crate::Security::Plain => {}
+        #[cfg(feature = "secure")]
+        crate::Security::Tls(ca) => {
+            if !Path::new(NETTY_CODEC_JAR).is_file() {
+                return Err(Error::ServerMissing(PathBuf::from(NETTY_CODEC_JAR)));
+            }
+            let keystore = ca.server_keystore(dir, id)?;
+            let _ = writeln!(cfg, "secureClientPort={}", ports.secure);
+            let _ = writeln!(cfg, "secureClientPortAddress=127.0.0.1");
+            let _ = writeln!(
+                cfg,
+                "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory"
+            );
+            let _ = writeln!(cfg, "ssl.keyStore.location={}", keystore.display());
+            let _ = writeln!(cfg, "ssl.keyStore.type=PEM");
+            let _ = writeln!(cfg, "ssl.trustStore.location={}", ca.ca_file().display());
+            let _ = writeln!(cfg, "ssl.trustStore.type=PEM");
+            let _ = writeln!(cfg, "ssl.clientAuth=need");
+        }
+        crate::Security::Sasl(users) => {
+            if users.0.is_empty() {
+                return Err(Error::InvalidConfig(
+                    "a SASL-only server needs at least one user".into(),
+                ));
+            }
+            fs::write(dir.join("jaas.conf"), users.jaas())?;
+            let _ = writeln!(
+                cfg,
+                "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+            );
+            let _ = writeln!(cfg, "sessionRequireClientSASLAuth=true");
+        }
+    }
+    Ok(())
 }
 
 fn check_installation(config: &ServerConfig) -> Result<(), Error> {

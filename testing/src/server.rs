@@ -16,7 +16,10 @@ pub(crate) const PORT_RETRIES: usize = 3;
 #[derive(Debug)]
 pub struct TestingServer {
     member: Mutex<Member>,
+    /// The clients' address (the secure port of a TLS-only server).
     address: String,
+    /// The plaintext port's address, for the kit's four-letter words.
+    probe: String,
     port: u16,
     start_timeout: Duration,
 }
@@ -39,8 +42,13 @@ impl TestingServer {
             match member.wait_serving(Instant::now() + config.start_timeout) {
                 Ok(_) => {
                     return Ok(TestingServer {
-                        address: member.address(),
-                        port: ports.client,
+                        address: member.client_address(),
+                        probe: member.address(),
+                        port: if member.client_address() == member.address() {
+                            ports.client
+                        } else {
+                            ports.secure
+                        },
                         member: Mutex::new(member),
                         start_timeout: config.start_timeout,
                     })
@@ -68,7 +76,13 @@ impl TestingServer {
         &self.address
     }
 
-    /// The client port.
+    /// Where the server answers four-letter words: the connect string,
+    /// except for a TLS-only server, whose plaintext probe port this is.
+    pub fn probe_address(&self) -> &str {
+        &self.probe
+    }
+
+    /// The client port (a TLS-only server's secure port).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -109,7 +123,7 @@ impl TestingServer {
 
     /// Sends a four-letter word (`ruok`, `srvr`, `cons`, `mntr`, …).
     pub fn four_letter_word(&self, word: &str) -> io::Result<String> {
-        four_letter_word(&self.address, word, Duration::from_secs(5))
+        four_letter_word(&self.probe, word, Duration::from_secs(5))
     }
 }
 

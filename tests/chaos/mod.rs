@@ -1025,16 +1025,32 @@ impl Chaos {
     /// PR_SET_PDEATHSIG); another candidate must take over; a fresh
     /// candidate replaces the dead one.
     pub fn kill_master(&mut self, hosts: &str, rounds: usize) -> Stats {
-        let mut s = self.scene("sigkill");
+        self.kill_master_over(hosts, hosts, &[], rounds, "sigkill")
+    }
+
+    /// [`kill_master`](Self::kill_master) with `flags` for every candidate
+    /// (e.g. `--tls-ca … --tls-cert … --tls-key …` for a TLS-only server);
+    /// `probe` is where the server answers four-letter words (a TLS-only
+    /// test server's plaintext probe port).
+    pub fn kill_master_over(
+        &mut self,
+        hosts: &str,
+        probe: &str,
+        flags: &[String],
+        rounds: usize,
+        label: &str,
+    ) -> Stats {
+        let mut s = self.scene(label);
         let path = self.unique("chaos-kill");
-        s.spawn(hosts, &path, &[]);
-        s.spawn(hosts, &path, &[]);
+        let extra: Vec<&str> = flags.iter().map(String::as_str).collect();
+        s.spawn(hosts, &path, &extra);
+        s.spawn(hosts, &path, &extra);
         for round in 1..=rounds {
             let when = format!("round {round}");
             let Some(m) = s.one_master(Duration::from_secs(30), &when) else {
                 break;
             };
-            if !s.wait_standbys_watch(hosts, &path, m, &when) {
+            if !s.wait_standbys_watch(probe, &path, m, &when) {
                 break;
             }
             let at = monotonic_ms();
@@ -1043,7 +1059,7 @@ impl Chaos {
                 break;
             }
             s.fault(at, m, "SIGKILL of zkha run");
-            s.spawn(hosts, &path, &[]);
+            s.spawn(hosts, &path, &extra);
             if !s.wait_command_gone(m, Duration::from_secs(2), &when) {
                 break;
             }

@@ -15,6 +15,11 @@
 //! `static`s (not usable in `match` patterns). [`consts`] repeats them as Rust
 //! `const`s with the same names; a test checks each against the C value.
 //!
+//! Features `ssl` and `sasl` build the bundled client with OpenSSL and Cyrus
+//! SASL and add `zookeeper_init_ssl` and `zookeeper_init_sasl` (with
+//! `zoo_sasl_params_t`, `sasl_callback_t` and `sasl_client_init`, which a
+//! process calls once before its first SASL handle).
+//!
 //! C and C++ code in the same build can link the same copy of the library
 //! through this crate's build metadata (`links = "zookeeper_mt"`):
 //! `DEP_ZOOKEEPER_MT_INCLUDE`, `DEP_ZOOKEEPER_MT_LIB` and
@@ -38,6 +43,13 @@
 )]
 mod bindings {
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+    // Feature `ssl`: `zookeeper_init_ssl`.
+    #[cfg(feature = "ssl")]
+    include!(concat!(env!("OUT_DIR"), "/bindings_ssl.rs"));
+    // Feature `sasl`: `zookeeper_init_sasl`, `zoo_sasl_params_t`, Cyrus SASL's
+    // callback types, `sasl_client_init`.
+    #[cfg(feature = "sasl")]
+    include!(concat!(env!("OUT_DIR"), "/bindings_sasl.rs"));
 }
 
 pub use bindings::*;

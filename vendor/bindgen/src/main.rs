@@ -3,11 +3,15 @@
 //! bundle it assembles:
 //!
 //! ```text
-//! zk-sys-bindgen <wrapper.h> <out.rs> <include dir>...
+//! zk-sys-bindgen <wrapper.h> <out dir> <include dir>...
 //! ```
 //!
-//! With `--check`, it writes nothing and fails if `<out.rs>` differs from
-//! what it would write (bindings regenerated and compared, as CI should).
+//! It writes one file per part (`bindings.rs`, and `bindings_ssl.rs` /
+//! `bindings_sasl.rs` for zk-sys's `ssl` / `sasl` features; the optional
+//! parts need the OpenSSL and Cyrus SASL headers: libssl-dev, libsasl2-dev).
+//! With `--check`, it writes nothing and fails if a file in `<out dir>`
+//! differs from what it would write (bindings regenerated and compared, as
+//! CI should).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,41 +25,41 @@ fn main() -> ExitCode {
         args.remove(0);
     }
     if args.len() < 3 {
-        eprintln!("usage: zk-sys-bindgen [--check] <wrapper.h> <out.rs> <include dir>...");
+        eprintln!("usage: zk-sys-bindgen [--check] <wrapper.h> <out dir> <include dir>...");
         return ExitCode::from(2);
     }
     let wrapper = PathBuf::from(&args[0]);
-    let out = PathBuf::from(&args[1]);
+    let out_dir = PathBuf::from(&args[1]);
     let include_dirs: Vec<PathBuf> = args[2..].iter().map(PathBuf::from).collect();
-    let bindings = match zookeeper_bindings(&wrapper, &include_dirs).generate() {
-        Ok(b) => b.to_string(),
-        Err(e) => {
-            eprintln!(
-                "zk-sys-bindgen: bindgen failed on {}: {e}",
-                wrapper.display()
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    if check {
-        return match std::fs::read_to_string(&out) {
-            Ok(old) if old == bindings => ExitCode::SUCCESS,
-            Ok(_) => {
-                eprintln!(
-                    "zk-sys-bindgen: {} is stale: rerun vendor/fetch",
-                    out.display()
-                );
-                ExitCode::FAILURE
-            }
+    for part in BindingsPart::ALL {
+        let out = out_dir.join(part.file_name());
+        let bindings = match zookeeper_bindings(&wrapper, &include_dirs, part).generate() {
+            Ok(b) => b.to_string(),
             Err(e) => {
-                eprintln!("zk-sys-bindgen: cannot read {}: {e}", out.display());
-                ExitCode::FAILURE
+                eprintln!(
+                    "zk-sys-bindgen: bindgen failed on {} ({part:?}): {e}",
+                    wrapper.display()
+                );
+                return ExitCode::FAILURE;
             }
         };
-    }
-    if let Err(e) = std::fs::write(&out, bindings) {
-        eprintln!("zk-sys-bindgen: cannot write {}: {e}", out.display());
-        return ExitCode::FAILURE;
+        if check {
+            match std::fs::read_to_string(&out) {
+                Ok(old) if old == bindings => continue,
+                Ok(_) => {
+                    eprintln!(
+                        "zk-sys-bindgen: {} is stale: rerun vendor/fetch",
+                        out.display()
+                    );
+                }
+                Err(e) => eprintln!("zk-sys-bindgen: cannot read {}: {e}", out.display()),
+            }
+            return ExitCode::FAILURE;
+        }
+        if let Err(e) = std::fs::write(&out, bindings) {
+            eprintln!("zk-sys-bindgen: cannot write {}: {e}", out.display());
+            return ExitCode::FAILURE;
+        }
     }
     ExitCode::SUCCESS
 }
