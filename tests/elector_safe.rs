@@ -17,6 +17,7 @@ use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
 const LONG: Duration = Duration::from_secs(30);
 
 fn hosts() -> &'static str {
+    common::fail_fast();
     TestingServer::shared().unwrap().connect_string()
 }
 

@@ -238,7 +238,32 @@ impl Drop for RawSession {
 }
 
 /// Waits until `f` holds or `timeout` passes; returns whether it held.
+/// With `ZKHA_TEST_FAIL_FAST` set (mutation testing does), the first test
+/// that fails ends the whole test binary: a mutant that breaks everything
+/// would otherwise make every test wait out its own deadline. Only panics
+/// of test threads count (libtest names them after the test), not those
+/// of zkha's threads, which the code under test may catch on purpose.
+pub fn fail_fast() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("ZKHA_TEST_FAIL_FAST").is_none() {
+        return;
+    }
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            let thread = std::thread::current();
+            let name = thread.name().unwrap_or("");
+            if !name.is_empty() && name != "main" && !name.starts_with("zkha") {
+                eprintln!("ZKHA_TEST_FAIL_FAST: {name} failed, ending the test binary");
+                std::process::exit(101);
+            }
+        }));
+    });
+}
+
 pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    fail_fast();
     let deadline = Instant::now() + timeout;
     loop {
         if f() {
