@@ -256,10 +256,34 @@ pub fn fail_fast() {
             let name = thread.name().unwrap_or("");
             if !name.is_empty() && name != "main" && !name.starts_with("zkha") {
                 eprintln!("ZKHA_TEST_FAIL_FAST: {name} failed, ending the test binary");
+                kill_children();
                 std::process::exit(101);
             }
         }));
     });
+}
+
+/// SIGKILLs this process's children (the `zkha run`s a test started):
+/// `exit` runs no destructor, and they must not outlive the test binary.
+/// Their watchdogs then stop their commands.
+fn kill_children() {
+    let me = std::process::id().to_string();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(") ")
+            .and_then(|(_, r)| r.split(' ').nth(1));
+        if ppid == Some(me.as_str()) {
+            // SAFETY: signals a child process of this test binary.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
 }
 
 pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
