@@ -358,20 +358,29 @@ fn wait_released(state: &ProxyState, link: &Link, from_client: bool) -> bool {
 /// A thread that writes each chunk to `to` at its due time, in order:
 /// [`ProxyMode::Delay`]'s latency. A reader that slept per chunk would queue
 /// chunks behind each other and limit throughput instead.
-fn delayed_writer(to: TcpStream) -> io::Result<mpsc::Sender<(Instant, Vec<u8>)>> {
+/// The pump joins it before closing the link, so that bytes still in
+/// flight are delivered before the close, as on a real link.
+fn delayed_writer(to: TcpStream, link: Arc<Link>) -> io::Result<DelayedWriter> {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("zkha-proxy-delay".into())
         .spawn(move || {
             for (due, bytes) in rx {
                 std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                if (&to).write_all(&bytes).is_err() {
+                // A reset link drops what is still in flight.
+                if link.reset.load(Ordering::SeqCst) || (&to).write_all(&bytes).is_err() {
                     break;
                 }
             }
         })?;
-    Ok(tx)
+    Ok((tx, thread))
 }
+
+/// The delayed writer's queue and thread.
+type DelayedWriter = (
+    mpsc::Sender<(Instant, Vec<u8>)>,
+    std::thread::JoinHandle<()>,
+);
 
 /// Copies one direction of a link until either side ends.
 fn pump(link: Arc<Link>, state: Arc<ProxyState>, from_client: bool) {
@@ -389,7 +398,7 @@ fn pump(link: Arc<Link>, state: Arc<ProxyState>, from_client: bool) {
         None
     };
     let mut head: Vec<u8> = Vec::new();
-    let mut delayed: Option<mpsc::Sender<(Instant, Vec<u8>)>> = None;
+    let mut delayed: Option<DelayedWriter> = None;
     loop {
         if !wait_released(&state, &link, from_client) {
             break;
@@ -430,12 +439,15 @@ fn pump(link: Arc<Link>, state: Arc<ProxyState>, from_client: bool) {
             continue;
         }
         if due.is_some() && delayed.is_none() {
-            delayed = to.try_clone().ok().and_then(|s| delayed_writer(s).ok());
+            delayed = to
+                .try_clone()
+                .ok()
+                .and_then(|s| delayed_writer(s, link.clone()).ok());
         }
         // Once chunks go through the delayed writer, all of them do (even
         // undelayed ones), so that they stay in order.
         let failed = match &delayed {
-            Some(tx) => tx
+            Some((tx, _)) => tx
                 .send((due.unwrap_or_else(Instant::now), chunk.to_vec()))
                 .is_err(),
             None => {
@@ -449,7 +461,11 @@ fn pump(link: Arc<Link>, state: Arc<ProxyState>, from_client: bool) {
             break;
         }
     }
-    drop(delayed);
+    // What is still in flight arrives before the close.
+    if let Some((tx, thread)) = delayed {
+        drop(tx);
+        let _ = thread.join();
+    }
     if !link.reset.load(Ordering::SeqCst) {
         let _ = link.client.shutdown(Shutdown::Both);
         let _ = link.server.shutdown(Shutdown::Both);
