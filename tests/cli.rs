@@ -167,8 +167,21 @@ fn two_runs_never_overlap_and_a_killed_master_hands_over() {
 
     // watch saw: nobody (before a), a, b (b's watch may win the node before
     // the watcher reads the gap), nobody.
+    // Read on a thread, so that a watch that missed a change fails the test
+    // (with what it saw) instead of hanging it.
     let out = BufReader::new(watch.stdout.take().unwrap());
-    let seen: Vec<String> = out.lines().map_while(Result::ok).collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(out.lines().map_while(Result::ok).collect::<Vec<String>>());
+    });
+    let seen = match rx.recv_timeout(LONG) {
+        Ok(seen) => seen,
+        Err(_) => {
+            let _ = watch.kill();
+            let _ = watch.wait();
+            panic!("zkha watch did not see 4 changes within {LONG:?}");
+        }
+    };
     let _ = watch.wait();
     assert_eq!(seen.len(), 4, "{seen:?}");
     assert!(seen[0].ends_with("no master"), "{seen:?}");

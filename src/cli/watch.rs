@@ -40,11 +40,13 @@ pub fn run(args: WatchArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let mut lines = 0u64;
     loop {
         // Arm a watch, then read: a change after the read wakes us.
-        if args.target.sequence {
-            let _ = zk.wget_children(&args.target.path, notify());
+        // A watch that could not be set (a connection loss, say) would never
+        // fire: then look again after a short pause instead of waiting.
+        let armed = if args.target.sequence {
+            zk.wget_children(&args.target.path, notify()).is_ok()
         } else {
-            let _ = zk.wexists(&args.target.path, notify());
-        }
+            zk.wexists(&args.target.path, notify()).is_ok()
+        };
         let now = read_master(&zk, &args.target.path, args.target.sequence)?;
         if shown.as_ref().is_none_or(|s| !same_holder(s, &now)) {
             let stamp = utc(now_ms());
@@ -65,7 +67,8 @@ pub fn run(args: WatchArgs) -> Result<u8, Box<dyn std::error::Error>> {
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(()) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) if armed => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
                 Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(1),
             }
         }
