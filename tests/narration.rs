@@ -122,6 +122,7 @@ fn a_six_second_outage_under_a_master_logs_a_few_lines_in_order() {
     let lines = run.finish();
     let outage = &lines[first_start + 1..=second_start];
     let text = outage.join("\n");
+    eprintln!("the outage's lines:\n{text}");
     assert!(
         outage.len() <= 20,
         "{} lines for a 6 s outage:\n{text}",

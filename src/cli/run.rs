@@ -173,7 +173,7 @@ impl Supervisor {
         let min_left = (self.grace + watchdog::KILL_MARGIN).as_nanos() as u64;
         if self.leased && deadline <= watchdog::boot_ns() + min_left {
             if !self.held_back.swap(true, Ordering::AcqRel) {
-                log::warn!(target: "zkha", "{} on {}: master, but the lease ends too soon: not starting {:?} yet", self.path, self.hosts, self.command);
+                log::warn!(target: "zkha", "{} on {}: master, but the lease ends too soon to start {:?}: waiting for a renewal", self.path, self.hosts, self.command);
             }
             return false;
         }

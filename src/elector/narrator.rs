@@ -38,6 +38,9 @@ const SLOW_CONNECT: Duration = Duration::from_secs(2);
 /// watcher wakes nobody on a disconnection).
 const LOOK_EVERY: Duration = Duration::from_millis(200);
 
+/// How often a standby reads who is master without being woken.
+const REREAD_MASTER: Duration = Duration::from_secs(5);
+
 /// What the log has said so far.
 #[derive(Default)]
 pub struct Narration {
@@ -61,6 +64,8 @@ struct Said {
     /// The session whose expiry was said.
     expired: i64,
     auth_failed: bool,
+    /// The seed's missing parent was said.
+    parent_missing: bool,
     master_since: Option<Instant>,
     /// The other master named as a standby: (token, session).
     standby_of: Option<(i64, i64)>,
@@ -264,29 +269,40 @@ pub(crate) fn spawn(shared: &Arc<ElectionState>) {
 }
 
 fn narrate(weak: Weak<ElectionState>) {
-    let mut seen = 0;
+    let (mut seen, mut woken) = (0, true);
+    let mut read_at: Option<Instant> = None;
     loop {
         let Some(shared) = weak.upgrade() else { return };
         if shared.stopping() || shared.closed.load(std::sync::atomic::Ordering::Acquire) {
             return;
         }
         observe(&shared);
-        name_master(&shared);
+        // Who is master is read again after a wake (a watch fired, the
+        // session changed) or every few seconds (poll mode wakes nobody).
+        if woken || read_at.is_none_or(|t| t.elapsed() >= REREAD_MASTER) {
+            read_at = Some(Instant::now());
+            name_master(&shared);
+        }
         let mut inner = shared.inner.lock();
         if inner.wake == seen {
             shared.changed.wait_for(&mut inner, LOOK_EVERY);
         }
+        woken = inner.wake != seen;
         seen = inner.wake;
     }
 }
 
-/// The seed's level for a failed create (S5 logs them at DEBUG): a missing
-/// parent (ZNONODE) is ERROR, since the seed never creates it (S6) and only
-/// a person can.
-pub(crate) fn create_failure_level(rc: i32) -> log::Level {
-    if rc == crate::error::ErrorCode::NoNode.raw() {
-        log::Level::Error
-    } else {
-        log::Level::Debug
+/// Writes the `create` trace line; a missing parent in the seed profile,
+/// which never creates it (S6), needs a person: ERROR, once until a create
+/// gets past it. (The design's own DEBUG line, S5, stays as it is.)
+pub(crate) fn created(shared: &ElectionState, rc: i32) {
+    shared
+        .trace
+        .emit("create", &[("rc", Value::Int(rc.into()))]);
+    let missing = rc == crate::error::ErrorCode::NoNode.raw();
+    let mut said = shared.trace.narration.said.lock();
+    if missing && !said.parent_missing && shared.config.profile == super::config::Profile::Seed {
+        log::error!(target: "zkha", "{}: the parent node is missing; the seed profile does not create it (S6): create it, or use the safe profile", at(shared));
     }
+    said.parent_missing = missing;
 }

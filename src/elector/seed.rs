@@ -133,7 +133,7 @@ fn change_to_master(shared: &ElectionState) -> bool {
                     .code()
                     .map(|c| c.zerror())
                     .unwrap_or_else(|| e.to_string());
-                log::log!(target: "zkha", super::narrator::create_failure_level(rc), "become master[{path}] failed: ({rc}){text}");
+                log::debug!(target: "zkha", "become master[{path}] failed: ({rc}){text}");
             }
             false
         }

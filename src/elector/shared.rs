@@ -271,7 +271,7 @@ impl ElectionState {
     }
 
     pub(crate) fn trace_create(&self, rc: i32) {
-        self.trace.emit("create", &[("rc", Value::Int(rc.into()))]);
+        super::narrator::created(self, rc);
     }
 
     pub(crate) fn trace_init(&self, clientid: i64) {
