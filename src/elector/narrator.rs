@@ -117,7 +117,7 @@ fn look(shared: &ElectionState) -> Look {
 /// Says "connecting" (once, at start).
 pub(crate) fn connecting(shared: &ElectionState) {
     let c = &shared.config;
-    log::info!(target: "zkha", "{}: connecting (session timeout {} ms, {:?} profile)", at(shared), c.session_timeout.as_millis(), c.profile);
+    log::info!(target: "zkha", "{}: connecting (session timeout {} ms, {} profile)", at(shared), c.session_timeout.as_millis(), format!("{:?}", c.profile).to_lowercase());
 }
 
 /// Tells any change of the connection not told yet.
