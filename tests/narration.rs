@@ -313,3 +313,54 @@ fn a_command_exiting_0_under_on_exit_exit_logs_no_warning() {
         "{text}"
     );
 }
+
+#[test]
+fn an_expired_session_is_said_once_then_a_new_session_is_master() {
+    let server = TestingServer::shared().unwrap();
+    let hosts = server.connect_string();
+    let path = format!("{}/m", unique_path("narration-expired"));
+    let file = std::env::temp_dir().join(format!("zkha-narration-{}.session", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let file_arg = file.to_str().unwrap();
+    let extra = ["--session-timeout", "4000", "--session-file", file_arg];
+    let run = Run::start(hosts, &path, "10.9.8.7", &extra, SERVICE);
+    let long = Instant::now() + Duration::from_secs(30);
+    run.wait_for(": started ", 1, long);
+    // Another handle on the same session closes it: the server expires it.
+    zkha::logging::set_debug_level(zkha::logging::LogLevel::Warn);
+    let id: zkha::ClientId = std::fs::read_to_string(&file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let twin = zkha::ZooKeeper::builder(hosts)
+        .client_id(id)
+        .connect(Duration::from_secs(30))
+        .unwrap();
+    twin.close().unwrap();
+    let expired = run.wait_for(&format!("session {:#x} expired", id.id), 1, long);
+    let again = run.wait_for("became master", 2, long);
+    run.wait_for(": started ", 2, long);
+    let lines = run.finish();
+    let _ = std::fs::remove_file(&file);
+    let text = lines.join("\n");
+    eprintln!("the expiry's lines:\n{text}");
+    assert!(lines[expired].contains("WARN"), "{text}");
+    assert_eq!(
+        count(&lines, " expired: opening a new session"),
+        1,
+        "{text}"
+    );
+    let lost = lines
+        .iter()
+        .position(|l| l.contains("lost master ("))
+        .unwrap();
+    assert!(lines[lost].contains("WARN"), "{text}");
+    let new_session = (expired..again).find(|&i| {
+        lines[i].contains("connected (session") && !lines[i].contains(&format!("{:#x}", id.id))
+    });
+    assert!(
+        new_session.is_some(),
+        "no new session between expiry and mastership:\n{text}"
+    );
+}

@@ -199,6 +199,13 @@ fn unreachable_now(shared: &ElectionState, said: &mut Said, now: Instant) {
     }
 }
 
+/// Writes the `expired` trace line and says it at once (on the completion
+/// thread, before a new session can replace the handle).
+pub(crate) fn expired(shared: &ElectionState) {
+    shared.trace.emit("expired", &[]);
+    observe(shared);
+}
+
 /// Writes the `became_master` trace line and says it.
 pub(crate) fn became_master(
     shared: &ElectionState,

@@ -24,11 +24,17 @@ pub fn last_unreachable_reason() -> (u64, Option<String>) {
     (last.0, (last.0 > 0).then(|| last.1.clone()))
 }
 
-/// `errno=111(Connection refused)` → `connection refused`; an `EOF` socket
-/// error (the server closed the connection) → `the server closed the connection`.
+/// `errno=111(Connection refused)` → `connection refused`; the C client's
+/// EOF (errno 112 while receiving, or an `EOF` text) → `the server closed
+/// the connection`.
 pub(crate) fn reason_in(text: &str) -> Option<String> {
     if !text.contains("Socket") && !text.contains("socket") {
         return None;
+    }
+    // The C client reports a connection the server closed (EOF on recv)
+    // as EHOSTDOWN, which would read as a network fault.
+    if text.contains("errno=112(") && text.contains("receiving a server response") {
+        return Some("the server closed the connection".into());
     }
     if let Some(i) = text.find("errno=") {
         let rest = &text[i..];
@@ -58,7 +64,7 @@ mod tests {
         );
         assert_eq!(
             reason_in("handle_socket_error_msg@2230: Socket [127.0.0.1:2181] zk retcode=-4, errno=112(Host is down): failed while receiving a server response").as_deref(),
-            Some("host is down")
+            Some("the server closed the connection")
         );
         assert_eq!(reason_in("zookeeper_interest@2561: Delaying connection after exhaustively trying all servers"), None);
     }
