@@ -1,11 +1,19 @@
 //! The C client's logging (S9): level and stream are process-wide, as in C;
-//! a per-handle bridge routes a handle's lines into the `log` crate.
+//! a per-handle bridge routes a handle's lines into the `log` crate,
+//! collapsing repeats (see [`set_repeat_window`]) except at the debug level.
+
+mod reason;
+mod repeats;
+
+pub use reason::last_unreachable_reason;
+pub use repeats::{set_window as set_repeat_window, window as repeat_window};
 
 use crate::error::{Argument, Error, Result};
 use crate::validate::c_text;
 use std::ffi::CStr;
 use std::os::raw::c_char;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// `ZooLogLevel`.
@@ -59,8 +67,14 @@ impl std::str::FromStr for LogLevel {
     }
 }
 
+/// The C level is DEBUG: the bridge passes every line, for whoever debugs
+/// the C client.
+static DEBUGGING: AtomicBool = AtomicBool::new(false);
+
 /// `zoo_set_debug_level`: the C client's log level, for the whole process.
+/// At [`LogLevel::Debug`] the bridge passes every line (no collapsing).
 pub fn set_debug_level(level: LogLevel) {
+    DEBUGGING.store(level == LogLevel::Debug, Ordering::Relaxed);
     // SAFETY: sets a process-wide int in the C client.
     unsafe { zk_sys::zoo_set_debug_level(level.raw()) };
 }
@@ -121,6 +135,10 @@ pub fn parse_c_log_line(line: &str) -> Option<(LogLevel, &str)> {
 }
 
 /// The `log_callback_fn` installed by `ZooKeeper::builder(..).log_to_rust(true)`.
+/// A line repeated within the window (same function and message, numbers
+/// aside) is counted, not logged, and summarised once the window ends: see
+/// [`set_repeat_window`]. Lines written by `zoo_set_log_stream` to a file
+/// do not come here and are never collapsed (S9).
 pub(crate) extern "C" fn log_bridge(message: *const c_char) {
     let _ = std::panic::catch_unwind(|| {
         if message.is_null() {
@@ -129,7 +147,17 @@ pub(crate) extern "C" fn log_bridge(message: *const c_char) {
         // SAFETY: C passes a NUL-terminated line valid during the call.
         let line = unsafe { CStr::from_ptr(message) }.to_string_lossy();
         match parse_c_log_line(&line) {
-            Some((level, rest)) => log::log!(target: "zookeeper", level.to_log(), "{rest}"),
+            Some((level, rest)) => {
+                reason::note(rest);
+                let text = if DEBUGGING.load(Ordering::Relaxed) {
+                    Some(rest.to_owned())
+                } else {
+                    repeats::admit(rest)
+                };
+                if let Some(text) = text {
+                    log::log!(target: "zookeeper", level.to_log(), "{text}");
+                }
+            }
             None => log::info!(target: "zookeeper", "{}", line.trim_end()),
         }
     });

@@ -4,6 +4,8 @@ mod cli {
     pub mod candidate;
     pub mod common;
     pub mod demo;
+    pub mod flags;
+    pub mod narrate;
     pub mod run;
     pub mod secure;
     pub mod signals;

@@ -438,7 +438,7 @@ fn command_line_rows() {
             ],
             2,
             "zkha: invalid Timeout",
-            "session timeout must be",
+            "--session-timeout 0: must be 1 to 2147483647 (ms)",
         ),
         (
             vec![

@@ -427,6 +427,13 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
                 "{err}"
             );
         }
+        if args.contains(&"--session-timeout") && args.contains(&"0") {
+            // In the unit typed, naming the flag (not "got 0ns").
+            assert!(
+                err.contains("--session-timeout 0: must be 1 to 2147483647 (ms)"),
+                "{err}"
+            );
+        }
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
         let first = err.lines().next().unwrap_or_default();

@@ -455,6 +455,10 @@ fn fidelity_parent_missing() {
             "{lines:?}"
         );
     }
+    // Beside the design's DEBUG line, zkha's own: one ERROR, for a person.
+    let err = r.stderr_text();
+    let said = err.lines().filter(|l| l.contains("parent node is missing"));
+    assert_eq!(said.filter(|l| l.contains("ERROR")).count(), 1, "{err}");
 }
 
 #[test]

@@ -143,6 +143,7 @@ pub struct CandidateArgs {
 pub fn run(args: CandidateArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
+    super::flags::validate(&args.election, &config)?;
     let is_seed = matches!(config.profile, Profile::Seed);
     let elector = Elector::start(config, Arc::new(()))?;
     let (stopper, resigner) = (elector.control(), elector.control());

@@ -2,6 +2,7 @@
 
 use clap::Args;
 use std::path::PathBuf;
+use std::time::Duration;
 use zkha::logging::{set_debug_level, set_log_stream, LogLevel, LogStream};
 
 /// Exit codes (see `zkha --help`).
@@ -28,6 +29,10 @@ pub struct LogArgs {
     /// instead of routing them through RUST_LOG's logger (target "zookeeper").
     #[arg(long)]
     pub zk_log_file: Option<PathBuf>,
+    /// Repeats of a C client line within this many ms are counted and
+    /// summarised once, not logged; 0 (or --zk-log-level debug): every line.
+    #[arg(long, default_value_t = 10_000)]
+    pub zk_log_repeat_window: u64,
 }
 
 fn parse_level(s: &str) -> Result<LogLevel, String> {
@@ -39,6 +44,7 @@ impl LogArgs {
     /// their C log lines into the `log` crate.
     pub fn apply(&self) -> Result<bool, zkha::Error> {
         set_debug_level(self.zk_log_level);
+        zkha::logging::set_repeat_window(Some(Duration::from_millis(self.zk_log_repeat_window)));
         match &self.zk_log_file {
             Some(f) => {
                 set_log_stream(LogStream::File(f))?;

@@ -320,7 +320,7 @@ fn kind_name(k: Kind) -> &'static str {
 }
 
 pub fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
-    zkha::validate::check_timeout_ms(args.session_timeout as i64, "session timeout")?;
+    zkha::validate::check_timeout_ms(args.session_timeout as i64, "--session-timeout")?;
     let bridge = args.log.apply()?;
     let t0 = monotonic_ms();
     let server;

@@ -175,21 +175,21 @@ impl Supervisor {
         let min_left = (self.grace + watchdog::KILL_MARGIN).as_nanos() as u64;
         if self.leased && deadline <= watchdog::boot_ns() + min_left {
             if !self.held_back.swap(true, Ordering::AcqRel) {
-                log::warn!(target: "zkha", "master, but the lease ends too soon: not starting {:?} yet", self.command);
+                log::warn!(target: "zkha", "{} on {}: master, but the lease ends too soon to start {:?}: waiting for a renewal", self.path, self.hosts, self.command);
             }
             return false;
         }
         match self.spawn(token, deadline) {
             Ok((running, ctl)) => {
                 self.held_back.store(false, Ordering::Release);
-                log::info!(target: "zkha", "master: started {:?} (watchdog pid {}, token {})", self.command, running.watchdog.id(), token.value());
+                log::info!(target: "zkha", "{} on {}: started {:?} (watchdog pid {}, token {})", self.path, self.hosts, self.command, running.watchdog.id(), token.value());
                 *self.ctl.lock() = Some(Arc::new(ctl));
                 *slot = Some(running);
                 self.send_session(&mut slot);
                 true
             }
             Err(e) => {
-                log::error!(target: "zkha", "cannot start {:?}: {e}", self.command);
+                log::error!(target: "zkha", "{} on {}: cannot start {:?}: {e}", self.path, self.hosts, self.command);
                 *self.start_error.lock() = Some(format!("cannot start {:?}: {e}", self.command[0]));
                 false
             }
@@ -272,7 +272,7 @@ impl Supervisor {
     fn stop(&self, why: &str) -> Option<ExitStatus> {
         let mut slot = self.slot.lock();
         let running = slot.as_mut()?;
-        log::warn!(target: "zkha", "{why}: stopping {:?}", self.command);
+        log::info!(target: "zkha", "{} on {}: stopping {:?} ({why})", self.path, self.hosts, self.command);
         self.send("stop\n");
         // The watchdog ends it within the grace; past that (the watchdog
         // itself stalled) we kill both ourselves.
@@ -303,6 +303,7 @@ impl Supervisor {
         };
         *self.ctl.lock() = None;
         *slot = None;
+        log::info!(target: "zkha", "{} on {}: {:?} stopped ({})", self.path, self.hosts, self.command, super::narrate::stopped_text(status));
         status
     }
 
@@ -355,7 +356,7 @@ impl Candidate for Supervisor {
         }
     }
     fn on_lost_master(&self, reason: LostReason) {
-        self.stop(&format!("lost mastership ({reason:?})"));
+        self.stop(&format!("lost master: {reason:?}"));
     }
     fn on_lease_extended(&self, until: Duration) {
         let ns = until.as_nanos() as u64;
@@ -375,7 +376,7 @@ fn code_of(status: ExitStatus) -> u8 {
 pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
-    config.validate()?;
+    super::flags::validate(&args.election, &config)?;
     let leased = config.profile == Profile::Safe;
     let session_ms = config.session_timeout.as_millis() as u64;
     // The command must be dead before the lease ends (half the session
@@ -434,7 +435,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 }
             }
             Some(sig) => {
-                log::warn!(target: "zkha", "signal {sig}: leaving");
+                log::info!(target: "zkha", "{} on {}: signal {sig}: leaving", sup.path, sup.hosts);
                 // Leaving: no command may start from here on (the election
                 // could still win in the meantime), then stop the one running.
                 sup.leaving.store(true, Ordering::Release);
@@ -473,10 +474,10 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 // renewal still proved mastership, run the command again
                 // under the same token; otherwise the election ends this
                 // mastership and starts it when it wins again.
-                log::warn!(target: "zkha", "the watchdog stopped {:?}: the lease was about to run out before zkha renewed it", args.command);
+                log::warn!(target: "zkha", "{} on {}: the watchdog stopped {:?}: the lease was about to run out before zkha renewed it", sup.path, sup.hosts, args.command);
                 sup.pending_start.store(true, Ordering::Release);
             } else {
-                log::warn!(target: "zkha", "{:?} exited: {}", args.command, ended.status);
+                log::log!(target: "zkha", super::narrate::exit_level(ended.status), "{} on {}: {:?} exited ({})", sup.path, sup.hosts, args.command, ended.status);
                 match args.on_exit {
                     OnExit::Exit => break code_of(ended.status),
                     OnExit::Resign => {

@@ -173,9 +173,9 @@ impl ElectorConfig {
             return Err(Error::invalid(
                 Argument::Timeout,
                 format!(
-                    "session timeout must be 1 ms to {} ms, got {:?}",
+                    "session timeout must be 1 ms to {} ms, got {} ms",
                     i32::MAX,
-                    self.session_timeout
+                    self.session_timeout.as_millis()
                 ),
             ));
         }

@@ -53,6 +53,7 @@ mod changes;
 mod config;
 pub mod lease;
 mod master;
+mod narrator;
 mod safe;
 mod seed;
 mod session_builder;
@@ -87,6 +88,7 @@ impl Elector {
     pub fn start(config: ElectorConfig, candidate: Arc<dyn Candidate>) -> Result<Elector> {
         config.validate()?;
         let shared = ElectionState::new(config, candidate)?;
+        narrator::spawn(&shared);
         let thread = match shared.config.profile {
             Profile::Seed => {
                 seed::start(&shared)?;

@@ -182,7 +182,7 @@ fn on_session_event(weak: &Weak<ElectionState>, e: WatchedEvent) {
                 inner.expired = true;
             }
             if e.state == State::Expired {
-                shared.trace.emit("expired", &[]);
+                super::narrator::expired(&shared);
                 shared.candidate.on_zookeeper_expired();
             } else {
                 report(&shared, &Error::Zk(ErrorCode::AuthFailed));

@@ -74,7 +74,7 @@ fn on_connected(shared: &Arc<ElectionState>, path: &str) {
 /// S3: re-init with the previous session's clientid. With a dead id the new
 /// handle reports EXPIRED again, so this repeats (F2).
 fn on_expired(shared: &Arc<ElectionState>) {
-    shared.trace.emit("expired", &[]);
+    super::narrator::expired(shared);
     shared.candidate.on_zookeeper_expired();
     shared.lost_master(LostReason::SessionExpired);
     if shared.stopping() {

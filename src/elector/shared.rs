@@ -200,7 +200,7 @@ impl ElectionState {
         if let Some(seq) = token.sequence {
             fields.push(("sequence", Value::Int(seq)));
         }
-        self.trace.emit("became_master", &fields);
+        super::narrator::became_master(self, &fields, token);
         self.candidate.on_became_master(token);
     }
 
@@ -260,7 +260,7 @@ impl ElectionState {
                     ("valid_until", Value::Float(valid_until)),
                 ],
             );
-            log::warn!(target: "zkha", "lost master[{}]: {}", self.config.path, reason.as_str());
+            super::narrator::lost_master(self, &reason);
             self.candidate.on_lost_master(reason);
         }
         was
@@ -271,7 +271,7 @@ impl ElectionState {
     }
 
     pub(crate) fn trace_create(&self, rc: i32) {
-        self.trace.emit("create", &[("rc", Value::Int(rc.into()))]);
+        super::narrator::created(self, rc);
     }
 
     pub(crate) fn trace_init(&self, clientid: i64) {

@@ -40,6 +40,8 @@ pub enum Value<'a> {
 pub struct Trace {
     out: Option<Mutex<Box<dyn Write + Send>>>,
     who: String,
+    /// What the log has said about the same events (`narrator.rs`).
+    pub(crate) narration: super::narrator::Narration,
 }
 
 impl Trace {
@@ -48,6 +50,7 @@ impl Trace {
         Trace {
             out: None,
             who: String::new(),
+            narration: Default::default(),
         }
     }
 
@@ -62,6 +65,7 @@ impl Trace {
         Ok(Trace {
             out: Some(Mutex::new(out)),
             who: who.to_owned(),
+            narration: Default::default(),
         })
     }
 
