@@ -296,12 +296,13 @@ fn resign_on_exit_keeps_the_candidate_and_hands_over() {
     let d = dir("resign");
     let log = d.join("children.log");
     let path = format!("{}/test", unique_path("cli-resign"));
-    // a's command runs briefly then exits; with --on-exit resign a stays a
+    // a's command runs a second (long enough for zkha to have handed its
+    // session to the watchdog) then exits; with --on-exit resign a stays a
     // candidate and b (waiting) takes over.
     let short = vec![
         "sh".into(),
         "-c".into(),
-        format!("echo start a >> {}; sleep 0.3", log.display()),
+        format!("echo start a >> {}; sleep 1", log.display()),
     ];
     let observer = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
     let owner = || {
