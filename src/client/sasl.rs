@@ -56,6 +56,8 @@ fn init_library() -> Result<()> {
     }
 }
 
+// The C type of `sasl_callback_t::proc`: each callback above is cast to it
+// and called back by Cyrus SASL with its real signature (the C idiom).
 type ProcFn = unsafe extern "C" fn() -> c_int;
 
 impl SaslKeep {
@@ -148,6 +150,9 @@ impl SaslKeep {
 }
 
 /// SASL_CB_USER / SASL_CB_AUTHNAME: the user name.
+// SAFETY: called by Cyrus SASL only, with the `context` we registered (a
+// live `SaslKeep`) and its own out-parameters; nulls are refused. Nothing
+// in it can panic, so no panic crosses into C.
 unsafe extern "C" fn simple_cb(
     context: *mut c_void,
     _id: c_int,
@@ -170,6 +175,8 @@ unsafe extern "C" fn simple_cb(
 }
 
 /// SASL_CB_PASS: the password, as the `sasl_secret_t` in our context.
+// SAFETY: as `simple_cb`; the secret handed out lives in the `SaslKeep`,
+// which outlives the handle.
 unsafe extern "C" fn pass_cb(
     conn: *mut zk_sys::sasl_conn_t,
     context: *mut c_void,
@@ -189,6 +196,8 @@ unsafe extern "C" fn pass_cb(
 
 /// SASL_CB_GETREALM: the server's first offered realm (ZooKeeper offers
 /// one, `zk-sasl-md5`), or none.
+// SAFETY: called by Cyrus SASL only, with its own (possibly null) realm
+// list and out-parameter; nothing in it can panic.
 unsafe extern "C" fn realm_cb(
     _context: *mut c_void,
     _id: c_int,

@@ -16,7 +16,9 @@ fn ssl_build_links_zookeeper_init_ssl() {
             std::os::raw::c_int,
         ) -> *mut zk_sys::zhandle_t,
     > = Some(zk_sys::zookeeper_init_ssl);
-    assert!(f.is_some());
+    // Linking this binary is the check (the symbol must exist); the value
+    // read from the C client below is the assertion.
+    drop(f);
     // SAFETY: reads an `extern const int` the C client defines.
     assert_eq!(unsafe { zk_sys::ZOO_SSL_CONNECTING_STATE }, 7);
 }
