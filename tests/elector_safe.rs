@@ -1001,3 +1001,59 @@ fn read_master_tells_no_master_from_a_failed_read() {
         Some(ErrorCode::NoAuth)
     );
 }
+
+/// Records when (CLOCK_BOOTTIME) and why the mastership ended.
+#[derive(Default)]
+struct LossClock {
+    lost: Mutex<Option<(Duration, LostReason)>>,
+}
+
+impl Candidate for LossClock {
+    fn on_lost_master(&self, reason: LostReason) {
+        let now = Duration::from_nanos(zkha::clock::boot_ns());
+        self.lost.lock().get_or_insert((now, reason));
+    }
+}
+
+#[test]
+fn a_lease_that_runs_out_ends_the_mastership_when_it_ends() {
+    // Cut off in silence (no reset), the master's renewals go unanswered;
+    // its lease (T/2 after the last answered renewal was sent) ends before
+    // the C client even reports the disconnection (2T/3 after it last heard
+    // anything). `on_lost_master` must come when the lease ends, not at the
+    // next renewal wake-up (up to T/5 later): until then the application
+    // would believe it is master while `token()` already refuses.
+    let path = format!("{}/m", unique_path("lease-end"));
+    let proxy = TcpProxy::start(hosts()).unwrap();
+    let mut c = config(&path, "10.0.0.1");
+    c.hosts = proxy.connect_string();
+    let session = Duration::from_millis(10_000);
+    c.session_timeout = session;
+    let r = Arc::new(LossClock::default());
+    let e = Elector::start(c, r.clone()).unwrap();
+    assert!(e.wait_until_master(LONG));
+    proxy.set_mode(ProxyMode::Blackhole);
+    // The lease's end as last seen while master (a renewal in flight when
+    // the link went silent may still extend it).
+    let mut lease_end = e.lease_deadline().expect("a master has a lease");
+    let deadline = std::time::Instant::now() + LONG;
+    while r.lost.lock().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still master {LONG:?} after the link went silent"
+        );
+        if let Some(end) = e.lease_deadline() {
+            lease_end = lease_end.max(end);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (at, reason) = r.lost.lock().clone().unwrap();
+    proxy.set_mode(ProxyMode::Pass);
+    assert_eq!(reason, LostReason::LeaseExpired);
+    let late = at.saturating_sub(lease_end);
+    assert!(
+        late < session / 20,
+        "on_lost_master came {late:?} after the lease ended (T = {session:?})"
+    );
+    e.shutdown();
+}

@@ -67,27 +67,24 @@ pub(crate) fn duplicate(e: &Error) -> Error {
 
 impl ZooKeeper {
     /// Queues a watched read: `call` gets the live handle, the path, the
-    /// watch context and the completion context. `registers` says which
-    /// results set the watch. Returns the watch's receiver.
+    /// watch context and the completion context. The C client registers
+    /// the watch only for the answers `registers` accepts; after any other,
+    /// the completion frees the watch context before calling `done`.
     fn submit_watched<T: Send + 'static>(
         &self,
         path: &str,
+        watch: PathWatcher,
         done: Done<T>,
         registers: fn(&Result<T>) -> bool,
         call: impl FnOnce(*mut zk_sys::zhandle_t, *const c_char, *mut c_void, *mut c_void) -> c_int,
-    ) -> Result<oneshot::Receiver<WatchedEvent>> {
+    ) -> Result<()> {
         let cpath = c_path(path, false)?;
         let zh = self.handle()?;
-        let (tx, rx) = oneshot::channel();
-        let tx: WatchSender = Arc::new(Mutex::new(Some(tx)));
         let registry = self.registry().cloned();
-        let wctx = callback::new_watch(watcher(tx.clone()), registry.as_ref());
+        let wctx = callback::new_watch(watch, registry.as_ref());
         let watch = wctx as usize;
         let completion: Done<T> = Box::new(move |r: Result<T>| {
             if !registers(&r) {
-                if let (Err(e), Some(tx)) = (&r, tx.lock().take()) {
-                    tx.send(Err(duplicate(e)));
-                }
                 callback::forget_watch(registry.as_ref(), watch as *mut c_void);
             }
             done(r);
@@ -96,11 +93,66 @@ impl ZooKeeper {
         let rc = call(zh.0, cpath.as_ptr(), wctx, cctx);
         if rc != zk_sys::ZOK {
             // Neither context reached C: the completion is dropped uncalled
-            // (its watch sender with it), the watch freed here.
+            // (a watch sender it holds with it), the watch freed here.
             callback::discard_completion::<T>(cctx);
             callback::discard_watch(wctx);
         }
-        check(rc).map(|()| rx)
+        check(rc)
+    }
+
+    /// [`submit_watched`](Self::submit_watched) with the watch as a
+    /// one-shot receiver: it gets the node event, or the read's error when
+    /// the read set no watch.
+    fn submit_oneshot_watched<T: Send + 'static>(
+        &self,
+        path: &str,
+        done: Done<T>,
+        registers: fn(&Result<T>) -> bool,
+        call: impl FnOnce(*mut zk_sys::zhandle_t, *const c_char, *mut c_void, *mut c_void) -> c_int,
+    ) -> Result<oneshot::Receiver<WatchedEvent>> {
+        let (tx, rx) = oneshot::channel();
+        let tx: WatchSender = Arc::new(Mutex::new(Some(tx)));
+        let unset = tx.clone();
+        let done: Done<T> = Box::new(move |r: Result<T>| {
+            if !registers(&r) {
+                if let (Err(e), Some(tx)) = (&r, unset.lock().take()) {
+                    tx.send(Err(duplicate(e)));
+                }
+            }
+            done(r);
+        });
+        self.submit_watched(path, watcher(tx), done, registers, call)
+            .map(|()| rx)
+    }
+
+    /// `zoo_awexists` with a watcher of the caller's (called on session
+    /// events while set, last on the node event, as for
+    /// [`wexists`](ZooKeeper::wexists)): the elector's non-blocking re-arm.
+    pub(crate) fn awexists_watching(
+        &self,
+        path: &str,
+        watcher: impl FnMut(WatchedEvent) + Send + 'static,
+        done: impl FnOnce(Result<Option<Stat>>) + Send + 'static,
+    ) -> Result<()> {
+        self.submit_watched(
+            path,
+            Box::new(watcher),
+            Box::new(done),
+            Result::is_ok,
+            |zh, p, w, c| {
+                // SAFETY: as in awexists.
+                unsafe {
+                    zk_sys::zoo_awexists(
+                        zh,
+                        p,
+                        Some(callback::path_watcher),
+                        w,
+                        Some(exists_done),
+                        c,
+                    )
+                }
+            },
+        )
     }
 
     /// `zoo_awexists`: `done` gets the Stat or `None`; the watch is set
@@ -110,7 +162,7 @@ impl ZooKeeper {
         path: &str,
         done: Done<Option<Stat>>,
     ) -> Result<oneshot::Receiver<WatchedEvent>> {
-        self.submit_watched(path, done, Result::is_ok, |zh, p, w, c| {
+        self.submit_oneshot_watched(path, done, Result::is_ok, |zh, p, w, c| {
             // SAFETY: live handle, valid path; our trampolines with their
             // contexts (the watch one freed as the module doc says).
             unsafe {
@@ -125,7 +177,7 @@ impl ZooKeeper {
         path: &str,
         done: Done<(Vec<u8>, Stat)>,
     ) -> Result<oneshot::Receiver<WatchedEvent>> {
-        self.submit_watched(path, done, Result::is_ok, |zh, p, w, c| {
+        self.submit_oneshot_watched(path, done, Result::is_ok, |zh, p, w, c| {
             // SAFETY: as in awexists.
             unsafe { zk_sys::zoo_awget(zh, p, Some(callback::path_watcher), w, Some(data_done), c) }
         })
@@ -137,7 +189,7 @@ impl ZooKeeper {
         path: &str,
         done: Done<Vec<String>>,
     ) -> Result<oneshot::Receiver<WatchedEvent>> {
-        self.submit_watched(path, done, Result::is_ok, |zh, p, w, c| {
+        self.submit_oneshot_watched(path, done, Result::is_ok, |zh, p, w, c| {
             // SAFETY: as in awexists.
             unsafe {
                 zk_sys::zoo_awget_children(

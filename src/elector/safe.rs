@@ -10,6 +10,7 @@ use super::shared::ElectionState;
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{Acl, ClientId, CreateMode, EventType, State, WatchedEvent};
 use crate::ZooKeeper;
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -550,16 +551,35 @@ fn hold_inner(
     let mut next_renew = Instant::now() + renew_every;
     let fired = Arc::new(AtomicBool::new(true));
     let mut seen = wake_count(shared);
+    // The re-arm's answer, left here by the completion thread.
+    let answer: Arc<Mutex<Option<Answer>>> = Arc::default();
+    let mut rearming = false;
     loop {
         // (Re-)arm the watch on our node when the last one fired, and check
-        // the node is still ours, through the leader.
-        if fired.swap(false, Ordering::AcqRel) {
+        // the node is still ours, through the leader. Asked without
+        // blocking: a link that goes silent meanwhile must still end the
+        // mastership when the lease ends (`wait`), not when the C client
+        // gives the request up (2T/3 later, or never).
+        if !rearming && fired.swap(false, Ordering::AcqRel) {
             seen = wake_count(shared);
-            let sent = boot_ms();
-            let answer = zk
-                .sync(node)
-                .and_then(|()| zk.wexists(node, waker(shared, Some(fired.clone()))));
-            match answer {
+            let slot = answer.clone();
+            let weak = Arc::downgrade(shared);
+            let watch = waker(shared, Some(fired.clone()));
+            let asked = synced_exists_async(zk, node, Some(watch), move |sent, r| {
+                *slot.lock() = Some((sent, r));
+                if let Some(s) = weak.upgrade() {
+                    s.wake();
+                }
+            });
+            match asked {
+                Ok(()) => rearming = true,
+                Err(e) => *answer.lock() = Some((boot_ms(), Err(e))),
+            }
+        }
+        let answered = answer.lock().take();
+        if let Some((sent, answered)) = answered {
+            rearming = false;
+            match answered {
                 Ok(Some(stat)) if stat.ephemeral_owner == sid => {
                     shared.renew_lease(sent);
                     if shared.held().is_none() && !shared.lease_valid() {
@@ -662,24 +682,48 @@ fn renew(shared: &Arc<ElectionState>, zk: &ZooKeeper, node: &str, sid: i64) {
     if shared.held().is_none() {
         return;
     }
-    let synced = Arc::new(AtomicBool::new(false));
-    let sent = boot_ms();
-    let flag = synced.clone();
-    if zk
-        .async_sync(node, move |r| flag.store(r.is_ok(), Ordering::Release))
-        .is_err()
-    {
-        return;
-    }
     let weak = Arc::downgrade(shared);
-    // Completions come in request order: the sync's has run before this one.
-    let _ = zk.aexists(node, move |r| {
+    let no_watch: Option<fn(WatchedEvent)> = None;
+    let _ = synced_exists_async(zk, node, no_watch, move |sent, r| {
         if let (Ok(Some(stat)), Some(s)) = (r, weak.upgrade()) {
-            if stat.ephemeral_owner == sid && synced.load(Ordering::Acquire) {
+            if stat.ephemeral_owner == sid {
                 s.renew_lease(sent);
             }
         }
     });
+}
+
+/// A synced read's answer: when its sync was sent (CLOCK_BOOTTIME ms), and
+/// the exists answer (or the sync's error).
+type Answer = (f64, Result<Option<crate::types::Stat>>);
+
+/// `sync` then `exists` on `node`, pipelined, never blocking the caller:
+/// `done` gets, on the completion thread, when the sync was sent and the
+/// exists answer, which counts only after a successful sync (see
+/// lease.rs). With `watch`, the exists also sets it. An error returned
+/// here means `done` is never called.
+fn synced_exists_async(
+    zk: &ZooKeeper,
+    node: &str,
+    watch: Option<impl FnMut(WatchedEvent) + Send + 'static>,
+    done: impl FnOnce(f64, Result<Option<crate::types::Stat>>) + Send + 'static,
+) -> Result<()> {
+    let sent = boot_ms();
+    let synced: Arc<Mutex<Option<Result<()>>>> = Arc::default();
+    let sync_done = synced.clone();
+    zk.async_sync(node, move |r| *sync_done.lock() = Some(r.map(|_| ())))?;
+    // Completions come in request order: the sync's has run before this one.
+    let exists_done = move |r: Result<Option<crate::types::Stat>>| {
+        let sync = synced
+            .lock()
+            .take()
+            .unwrap_or(Err(Error::Zk(ErrorCode::SystemError)));
+        done(sent, sync.and(r));
+    };
+    match watch {
+        Some(watch) => zk.awexists_watching(node, watch, exists_done),
+        None => zk.aexists(node, exists_done),
+    }
 }
 
 /// Sequence mode: ephemeral-sequential children `<session>-n_<seq>` under
