@@ -766,6 +766,20 @@ fn on_crash_hold_keeps_the_session_for_a_restart() {
         eventually(LONG, || !pid_alive(first.pid as i32)),
         "a's command outlived zkha"
     );
+    // ...at once, told so (SIGTERM), not left to run out the lease. The
+    // watchdog holds a's stderr until it is gone.
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut a.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("zkha run is gone: stopping the command"),
+        "{err}"
+    );
+    assert!(!err.contains("the lease runs out"), "{err}");
+    assert!(
+        lines(&log).iter().any(|l| l.contains(" a term ")),
+        "a's command never got SIGTERM: {:?}",
+        lines(&log)
+    );
     // ...but the session stays: a restart reattaches and is master again,
     // with the same token, and b never ran.
     let mut a2 = run_proc(&path, "10.0.0.1", &ticker("a", &log, false), &args);

@@ -152,6 +152,19 @@ fn sequence_mode_lowest_wins_in_order() {
         queue()
     );
     assert!(!b.is_master() && !c.is_master());
+    // `read_queue` (what `zkha status` shows) agrees: every candidate, in
+    // line, with its own data.
+    let line = zkha::elector::read_queue(&zk, &parent).unwrap();
+    let seen: Vec<(i64, String)> = line.iter().map(|m| (m.session, m.data_text())).collect();
+    assert_eq!(
+        seen,
+        [
+            (a.session_id(), "10.0.0.1".to_owned()),
+            (b.session_id(), "10.0.0.2".to_owned()),
+            (c.session_id(), "10.0.0.3".to_owned()),
+        ]
+    );
+    assert!(line.windows(2).all(|w| w[0].token < w[1].token));
     let m = c.current_master().unwrap().unwrap();
     assert_eq!(m.data_text(), "10.0.0.1");
     assert!(
