@@ -1124,3 +1124,40 @@ fn stray_signals_to_the_watchdog_change_nothing() {
         "the command outlived zkha"
     );
 }
+
+#[test]
+fn a_command_gets_one_sigterm_when_zkha_stops_it_after_the_watchdog_did() {
+    // zkha is paused until its watchdog has sent SIGTERM (the lease is
+    // within the grace of its end) but not yet SIGKILL; right after it
+    // resumes, it is told to leave and tells the watchdog to stop the
+    // command. That stop is already under way: the command must not get a
+    // second SIGTERM, and its SIGKILL stays where the lease put it.
+    // T = 20 s: lease 9.9 s, renewed every 4 s, so 5.9–9.9 s are left when
+    // the pause begins; with a 4.9 s grace, SIGTERM comes 4.95 s into the
+    // pause at the latest and SIGKILL 5.85 s at the earliest.
+    let d = dir("term-once");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("cli-term-once"));
+    let args = ["--session-timeout", "20000", "--grace", "4900"];
+    let mut a = run_proc(&path, "10.0.0.1", &ticker("a", &log, true), &args);
+    assert!(
+        eventually(LONG, || started(&log, "a") == 1),
+        "a never started"
+    );
+    let first = lives(&log)[0].clone();
+    sigstop(&a);
+    std::thread::sleep(Duration::from_millis(5300));
+    sigcont(&a);
+    let err = term_and_stderr(&mut a);
+    assert!(
+        !pid_alive(first.pid as i32),
+        "a's command outlived zkha: {err}"
+    );
+    assert!(err.contains("the lease runs out"), "{err}");
+    assert!(!err.contains(LAST_RESORT), "{err}");
+    let terms: Vec<String> = lines(&log)
+        .into_iter()
+        .filter(|l| l.contains(" a term ") && l.ends_with(&format!(" {}", first.pid)))
+        .collect();
+    assert_eq!(terms.len(), 1, "{terms:?}\n{err}");
+}
