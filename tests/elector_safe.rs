@@ -1070,3 +1070,77 @@ fn a_lease_that_runs_out_ends_the_mastership_when_it_ends() {
     );
     e.shutdown();
 }
+
+/// CPU time (user + system) of each of this process's threads named
+/// `name`, by thread id.
+fn threads_cpu(name: &str) -> std::collections::HashMap<String, Duration> {
+    let mut out = std::collections::HashMap::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let dir = task.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            continue;
+        };
+        // After the command name: state (field 3) … utime (14), stime (15).
+        let rest: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = rest[11].parse::<u64>().unwrap() + rest[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf only reads a configuration value.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        out.insert(
+            task.file_name().to_string_lossy().into_owned(),
+            Duration::from_millis(ticks * 1000 / hz),
+        );
+    }
+    out
+}
+
+#[test]
+fn a_cut_off_standby_waits_for_its_connection_without_spinning() {
+    // Disconnected, a standby's election thread sleeps until the C client
+    // is back. The disconnect timer (step down T/4 after a disconnection)
+    // is a master's only: a standby that ran it would find its deadline
+    // passed on every wake-up from T/4 on, and spin.
+    let path = format!("{}/m", unique_path("quiet-standby"));
+    let a = Elector::start(config(&path, "10.0.0.1"), Arc::new(())).unwrap();
+    assert!(a.wait_until_master(LONG));
+    let others: Vec<String> = threads_cpu("zkha-elector").into_keys().collect();
+    let proxy = TcpProxy::start(hosts()).unwrap();
+    let mut c = config(&path, "10.0.0.2");
+    c.hosts = proxy.connect_string();
+    c.session_timeout = Duration::from_millis(8000);
+    let b = Elector::start(c, Arc::new(())).unwrap();
+    assert!(
+        eventually(LONG, || b.session_id() != 0),
+        "b never connected"
+    );
+    // b's election thread (and any another test started meanwhile: idle).
+    let cpu = || -> Duration {
+        threads_cpu("zkha-elector")
+            .into_iter()
+            .filter(|(tid, _)| !others.contains(tid))
+            .map(|(_, t)| t)
+            .sum()
+    };
+    // Connections reset and refused: b is disconnected at once, and stays
+    // so for 5 s (T/4 = 2 s), well within its session.
+    proxy.set_mode(ProxyMode::Reset);
+    let before = cpu();
+    std::thread::sleep(Duration::from_millis(5000));
+    let spent = cpu() - before;
+    proxy.set_mode(ProxyMode::Pass);
+    assert!(!b.is_master() && a.is_master());
+    assert!(
+        spent < Duration::from_millis(500),
+        "the cut-off standby's election thread used {spent:?} of CPU in 5 s"
+    );
+    b.shutdown();
+    a.shutdown();
+}
