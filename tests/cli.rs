@@ -882,6 +882,37 @@ fn one_command_at_a_time_when_a_paused_master_comes_back() {
     assert!(!err.contains(LAST_RESORT), "{err}");
 }
 
+#[test]
+fn a_killed_watchdog_ends_zkha_with_the_signals_exit_code() {
+    // The watchdog relays the command's exit code; killed itself (SIGKILL
+    // from outside), it has none: zkha exits 128 + 9, as a shell would
+    // report it, and the command goes with the watchdog.
+    let d = dir("watchdog-killed");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("cli-watchdog-killed"));
+    let mut a = run_proc(&path, "10.0.0.1", &ticker("a", &log, false), &[]);
+    assert!(
+        eventually(LONG, || started(&log, "a") == 1),
+        "a never started"
+    );
+    let command = lives(&log)[0].pid as i32;
+    let watchdog = ppid_of(command).expect("the command's parent");
+    assert_ne!(
+        watchdog,
+        a.id() as i32,
+        "the command is the watchdog's child"
+    );
+    // SAFETY: signals the watchdog, a process of this test's zkha.
+    unsafe { libc::kill(watchdog, libc::SIGKILL) };
+    let code = eventually(LONG, || a.try_wait().unwrap().is_some());
+    assert!(code, "zkha outlived its watchdog");
+    assert_eq!(a.wait().unwrap().code(), Some(128 + libc::SIGKILL));
+    assert!(
+        eventually(LONG, || !pid_alive(command)),
+        "the command outlived its watchdog"
+    );
+}
+
 /// Whether `pid` runs (a zombie, or no process at all, does not).
 fn pid_running(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
