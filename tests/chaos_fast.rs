@@ -6,6 +6,7 @@
 
 #[path = "chaos/mod.rs"]
 mod chaos;
+mod common;
 
 use chaos::{Chaos, MemberFault, Stats};
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn chaos(name: &str) -> Chaos {
+    // Under mutation testing, the first failed scenario ends the binary.
+    common::fail_fast();
     zkha::logging::set_debug_level(zkha::logging::LogLevel::Error);
     let dir = std::env::temp_dir().join(format!("zkha-chaos-{name}-{}", std::process::id()));
     Chaos::new(env!("CARGO_BIN_EXE_zkha").into(), worker(), dir, 2000)
