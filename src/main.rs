@@ -10,6 +10,7 @@ mod cli {
     pub mod secure;
     pub mod signals;
     pub mod status;
+    pub mod systemd;
     pub mod watch;
     pub mod watchdog;
 }

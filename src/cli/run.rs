@@ -15,13 +15,14 @@
 use super::candidate::ElectionArgs;
 use super::common::{exit, LogArgs};
 use super::signals;
+use super::systemd::{self, Notifier};
 use super::watchdog::{self, OnCrash};
 use clap::{Args, ValueEnum};
 use parking_lot::Mutex;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use zkha::elector::{Candidate, Control, Elector, FencingToken, LostReason, Profile};
@@ -143,6 +144,15 @@ struct Supervisor {
     held_back: AtomicBool,
     /// zkha run is leaving (a signal): no new command starts.
     leaving: AtomicBool,
+    /// A session was connected once: the candidate has joined the election
+    /// (for systemd's READY=1).
+    joined: AtomicBool,
+    /// When this candidate last became master, ms since the epoch (for
+    /// systemd's STATUS=).
+    master_since_ms: AtomicI64,
+    /// Bumped at each change of role, so the systemd notifier rereads who
+    /// is master at once.
+    role_changes: AtomicU64,
 }
 
 impl Supervisor {
@@ -219,6 +229,11 @@ impl Supervisor {
             .args(&self.secure)
             .arg("--")
             .args(&self.command)
+            // systemd's readiness and watchdog are zkha's: the command's
+            // own notifications would confuse them.
+            .env_remove(systemd::ENV[0])
+            .env_remove(systemd::ENV[1])
+            .env_remove(systemd::ENV[2])
             .env("ZKHA_TOKEN", token.value().to_string())
             .env("ZKHA_PATH", &self.path)
             // Its own group: a terminal's Ctrl-C / Ctrl-Z for zkha must not
@@ -349,13 +364,21 @@ fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
 /// Runs on the election thread: the command is gone before the election
 /// goes on (and before the node is released).
 impl Candidate for Supervisor {
+    fn on_zookeeper_connected(&self, _path: &str) {
+        self.joined.store(true, Ordering::Release);
+        self.role_changes.fetch_add(1, Ordering::AcqRel);
+    }
     fn on_became_master(&self, token: FencingToken) {
+        self.master_since_ms
+            .store(super::common::now_ms(), Ordering::Release);
+        self.role_changes.fetch_add(1, Ordering::AcqRel);
         if !self.start(token) {
             // Retried by the main loop once a renewal extends the lease.
             self.pending_start.store(true, Ordering::Release);
         }
     }
     fn on_lost_master(&self, reason: LostReason) {
+        self.role_changes.fetch_add(1, Ordering::AcqRel);
         self.stop(&format!("lost master: {reason:?}"));
     }
     fn on_lease_extended(&self, until: Duration) {
@@ -414,6 +437,9 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         pending_start: AtomicBool::new(false),
         held_back: AtomicBool::new(false),
         leaving: AtomicBool::new(false),
+        joined: AtomicBool::new(false),
+        master_since_ms: AtomicI64::new(0),
+        role_changes: AtomicU64::new(0),
     });
     signals::install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1]);
     let elector = Arc::new(Elector::start(config, sup.clone())?);
@@ -427,7 +453,34 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
             .name("zkha-run-loop".into())
             .spawn(move || e.run())?
     };
+    // systemd (Type=notify): READY=1 and STATUS= from a thread of their own
+    // (naming a standby's master is a ZooKeeper read), WATCHDOG=1 from this
+    // loop, so the pings stop if it stalls.
+    let notifier = Notifier::from_env().map(Arc::new);
+    let watchdog_every = notifier.as_ref().and(systemd::watchdog_interval());
+    let mut pinged = Instant::now();
+    let notifying = Arc::new(AtomicBool::new(true));
+    let status_thread = match &notifier {
+        Some(n) => {
+            let (n, s, e, on) = (n.clone(), sup.clone(), elector.clone(), notifying.clone());
+            Some(
+                std::thread::Builder::new()
+                    .name("zkha-systemd".into())
+                    .spawn(move || tell_systemd(&n, &s, &e, &on))?,
+            )
+        }
+        None => None,
+    };
+    if let (Some(n), Some(_)) = (&notifier, watchdog_every) {
+        n.send("WATCHDOG=1");
+    }
     let code = loop {
+        if let (Some(n), Some(every)) = (&notifier, watchdog_every) {
+            if pinged.elapsed() >= every {
+                pinged = Instant::now();
+                n.send("WATCHDOG=1");
+            }
+        }
         match signals::take() {
             Some(libc::SIGUSR1) => {
                 if let Err(e) = control.resign() {
@@ -497,9 +550,79 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    if let Some(n) = &notifier {
+        n.send("STOPPING=1");
+    }
     control.stop();
     let _ = runner.join();
+    notifying.store(false, Ordering::Release);
+    if let Some(t) = status_thread {
+        let _ = t.join();
+    }
     // Last reference: shuts the election down (the command is already gone).
     drop(Arc::try_unwrap(elector).ok());
     Ok(code)
+}
+
+/// How often the systemd thread looks at the role, and how often a
+/// standby rereads who is master without a change of its own role.
+const NOTIFY_LOOK: Duration = Duration::from_millis(100);
+const NOTIFY_REREAD: Duration = Duration::from_secs(2);
+
+/// systemd's READY=1 and STATUS=, until `on` is cleared. READY=1 goes once
+/// the candidate has joined the election: connected, and either master or
+/// a standby that knows its master (a new master's node may take a moment).
+fn tell_systemd(n: &Notifier, sup: &Supervisor, elector: &Elector, on: &AtomicBool) {
+    let mut ready = false;
+    let mut said = String::new();
+    let mut seen_changes = u64::MAX;
+    let mut read_at: Option<Instant> = None;
+    while on.load(Ordering::Acquire) {
+        let changes = sup.role_changes.load(Ordering::Acquire);
+        let since_ms = sup.master_since_ms.load(Ordering::Acquire);
+        let status = if let Some(token) = elector.token() {
+            // (0: on_became_master has not run yet; the next look tells.)
+            (since_ms != 0)
+                .then(|| systemd::master_status(&super::common::utc(since_ms), token.value()))
+        } else if !sup.joined.load(Ordering::Acquire) {
+            None
+        } else if changes != seen_changes
+            || !ready
+            || read_at.is_none_or(|t| t.elapsed() >= NOTIFY_REREAD)
+        {
+            read_at = Some(Instant::now());
+            match elector.current_master() {
+                Ok(Some(m)) if !m.is_me => Some(systemd::standby_status(Some((
+                    m.data_text().as_str(),
+                    m.token,
+                )))),
+                // Ours, but not yet master (settling) or its lease lapsed:
+                // the next look tells.
+                Ok(Some(_)) => None,
+                // Nobody: a standby about to try; ready once someone holds it.
+                Ok(None) if ready => Some(systemd::standby_status(None)),
+                Ok(None) => None,
+                Err(e) => {
+                    log::debug!(target: "zkha", "{} on {}: systemd status: cannot read the master: {e}", sup.path, sup.hosts);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        seen_changes = changes;
+        if let Some(status) = status {
+            if !ready {
+                // Once, sent or not: an unreachable socket was warned about.
+                ready = true;
+                if n.send(&format!("READY=1\n{}", systemd::status_message(&status))) {
+                    log::debug!(target: "zkha", "{} on {}: told systemd READY=1 ({status})", sup.path, sup.hosts);
+                }
+                said = status;
+            } else if status != said && n.send(&systemd::status_message(&status)) {
+                said = status;
+            }
+        }
+        std::thread::sleep(NOTIFY_LOOK);
+    }
 }

@@ -1,18 +1,26 @@
-//! `zkha status`: who is master (and, in sequence mode, who is queued).
+//! `zkha status`: who is master (and, in sequence mode, who is queued);
+//! with `--explain` or `--json`, also whether the node is protected by an
+//! ACL, and a place for the fencing breadcrumb (not written by zkha yet).
 
 use super::common::{exit, now_ms, utc};
 use clap::Args;
 use zkha::elector::{read_master, read_queue, MasterInfo};
-use zkha::ZooKeeper;
+use zkha::{Acl, ErrorCode, Id, Perms, ZooKeeper};
 
 /// `zkha status` arguments.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub target: super::common::ObserveArgs,
-    /// Print JSON instead of text.
-    #[arg(long)]
+    /// Print JSON instead of text: the holder, the queue, the node's ACL
+    /// and the breadcrumb.
+    #[arg(long, conflicts_with = "explain")]
     pub json: bool,
+    /// Explain, one fact a line: the holder (data, session, token, since
+    /// when), the queue in sequence mode, whether the node is protected by
+    /// an ACL, and the breadcrumb.
+    #[arg(long)]
+    pub explain: bool,
     /// Digest credentials `user:password` to read a protected node.
     #[arg(long)]
     pub digest: Option<String>,
@@ -71,6 +79,163 @@ pub fn describe(m: &MasterInfo) -> String {
     )
 }
 
+/// What the node's ACL says about who may touch it.
+#[derive(Debug)]
+enum AclView {
+    /// The ACL as read.
+    Read(Vec<Acl>),
+    /// Reading the ACL itself needs credentials (READ or ADMIN): protected.
+    Unreadable,
+    /// The node is gone (nobody holds it).
+    NoNode,
+    /// The read failed otherwise (the error's text).
+    Unknown(String),
+}
+
+impl AclView {
+    fn of(zk: &ZooKeeper, path: &str) -> AclView {
+        match zk.get_acl(path) {
+            Ok((acl, _)) => AclView::Read(acl),
+            Err(e) if e.code() == Some(ErrorCode::NoAuth) => AclView::Unreadable,
+            Err(e) if e.code() == Some(ErrorCode::NoNode) => AclView::NoNode,
+            Err(e) => AclView::Unknown(e.to_string()),
+        }
+    }
+
+    /// Open: `world:anyone` may do everything (the seed design's ACL, F10).
+    /// `None` when not known.
+    fn open(&self) -> Option<bool> {
+        match self {
+            AclView::Read(acl) => Some(
+                acl.iter()
+                    .any(|a| a.id == Id::anyone() && a.perms.contains(Perms::ALL)),
+            ),
+            AclView::Unreadable => Some(false),
+            AclView::NoNode | AclView::Unknown(_) => None,
+        }
+    }
+
+    /// The `acl:` line of `--explain`.
+    fn explain(&self) -> String {
+        match self {
+            AclView::Read(acl) if self.open() == Some(true) => format!(
+                "open: world:anyone may do anything (entries: {})",
+                entries_text(acl)
+            ),
+            AclView::Read(acl) => format!("protected: {}", entries_text(acl)),
+            AclView::Unreadable => {
+                "protected: even its ACL is not readable without credentials (--digest)".into()
+            }
+            AclView::NoNode => "no node".into(),
+            AclView::Unknown(e) => format!("unknown ({e})"),
+        }
+    }
+
+    fn json(&self, node: &str) -> String {
+        let open = self.open().map_or("null".to_owned(), |o| o.to_string());
+        let (readable, entries) = match self {
+            AclView::Read(acl) => (
+                "true",
+                format!(
+                    "[{}]",
+                    acl.iter()
+                        .map(|a| format!(
+                            "{{\"scheme\":{},\"id\":{},\"perms\":{}}}",
+                            json_str(&a.id.scheme),
+                            json_str(&a.id.id),
+                            json_str(&perms_text(a.perms))
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            ),
+            AclView::Unreadable => ("false", "null".to_owned()),
+            AclView::NoNode | AclView::Unknown(_) => ("null", "null".to_owned()),
+        };
+        let error = match self {
+            AclView::Unknown(e) => json_str(e),
+            _ => "null".into(),
+        };
+        format!(
+            "{{\"node\":{},\"open\":{open},\"readable\":{readable},\"entries\":{entries},\"error\":{error}}}",
+            json_str(node)
+        )
+    }
+}
+
+/// Permission bits as ZooKeeper's CLI writes them: `cdrwa`.
+fn perms_text(p: Perms) -> String {
+    [
+        (Perms::CREATE, 'c'),
+        (Perms::DELETE, 'd'),
+        (Perms::READ, 'r'),
+        (Perms::WRITE, 'w'),
+        (Perms::ADMIN, 'a'),
+    ]
+    .iter()
+    .filter(|(bit, _)| p.contains(*bit))
+    .map(|(_, c)| *c)
+    .collect()
+}
+
+fn entries_text(acl: &[Acl]) -> String {
+    acl.iter()
+        .map(|a| format!("{}:{}={}", a.id.scheme, a.id.id, perms_text(a.perms)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The fencing breadcrumb (issue 12, item 2) is not written by zkha yet:
+/// `status` names the place where it will be shown.
+const BREADCRUMB_EXPLAIN: &str = "breadcrumb: not supported yet";
+
+/// `--explain`: one fact a line.
+fn explain(
+    path: &str,
+    sequence: bool,
+    master: Option<&MasterInfo>,
+    hidden: bool,
+    queue: &[MasterInfo],
+    acl: &AclView,
+    acl_node: &str,
+) {
+    println!(
+        "path: {path}{}",
+        if sequence {
+            " (sequence mode: the election parent)"
+        } else {
+            ""
+        }
+    );
+    match master {
+        Some(m) => {
+            if hidden {
+                println!("holder: <data protected by the node's ACL; use --digest>");
+            } else {
+                println!("holder: {:?}", m.data_text());
+            }
+            println!("  session: {:#x}", m.session);
+            println!("  token: {} ({:#x}, the node's czxid)", m.token, m.token);
+            let age = (now_ms() - m.since_ms) as f64 / 1000.0;
+            println!("  since: {} ({age:.1} s ago)", utc(m.since_ms));
+            println!("  node: {}", m.path);
+        }
+        None => println!("holder: nobody"),
+    }
+    if sequence {
+        match queue.len() {
+            0 => println!("queue: empty"),
+            n => println!("queue: {n} candidate(s), lowest sequence first"),
+        }
+        for (i, c) in queue.iter().enumerate() {
+            let role = if i == 0 { "master" } else { "standby" };
+            println!("  #{i} {role}: {} ({})", describe(c), c.path);
+        }
+    }
+    println!("acl of {acl_node}: {}", acl.explain());
+    println!("{BREADCRUMB_EXPLAIN}");
+}
+
 pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let zk = args.target.connect()?;
     if let Some(d) = &args.digest {
@@ -88,13 +253,36 @@ pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
     } else {
         Vec::new()
     };
+    // Whose ACL: the master node; in sequence mode the holder's node, or the
+    // election parent when nobody holds one.
+    let acl_node = match (&master, args.target.sequence) {
+        (Some(m), true) => m.path.clone(),
+        _ => args.target.path.clone(),
+    };
+    let acl = if args.json || args.explain {
+        AclView::of(&zk, &acl_node)
+    } else {
+        AclView::NoNode
+    };
     if args.json {
         let queue_json: Vec<String> = queue.iter().map(json).collect();
         println!(
-            "{{\"path\":{},\"master\":{},\"protected\":{hidden},\"queue\":[{}]}}",
+            "{{\"path\":{},\"sequence\":{},\"master\":{},\"protected\":{hidden},\"queue\":[{}],\"acl\":{},\"breadcrumb\":null}}",
             json_str(&args.target.path),
+            args.target.sequence,
             master.as_ref().map_or("null".into(), json),
-            queue_json.join(",")
+            queue_json.join(","),
+            acl.json(&acl_node)
+        );
+    } else if args.explain {
+        explain(
+            &args.target.path,
+            args.target.sequence,
+            master.as_ref(),
+            hidden,
+            &queue,
+            &acl,
+            &acl_node,
         );
     } else {
         match &master {
@@ -115,4 +303,49 @@ pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
     } else {
         exit::NO_MASTER
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let nasty = "q\"b\\n\nt\tc\u{1}d\u{7f}é\u{1F600}/";
+        let quoted = json_str(nasty);
+        assert_eq!(
+            quoted,
+            "\"q\\\"b\\\\n\\u000at\\u0009c\\u0001d\u{7f}é\u{1F600}/\""
+        );
+        let back: serde_json::Value = serde_json::from_str(&quoted).unwrap();
+        assert_eq!(back, serde_json::Value::String(nasty.to_owned()));
+    }
+
+    #[test]
+    fn acl_views() {
+        let open = AclView::Read(Acl::open_unsafe());
+        assert_eq!(open.open(), Some(true));
+        assert!(open.explain().starts_with("open"), "{}", open.explain());
+        let read_only = AclView::Read(Acl::read_unsafe());
+        assert_eq!(read_only.open(), Some(false));
+        assert_eq!(read_only.explain(), "protected: world:anyone=r");
+        let creator = AclView::Read(vec![Acl {
+            perms: Perms::ALL,
+            id: Id {
+                scheme: "digest".into(),
+                id: "ha:x\"y".into(),
+            },
+        }]);
+        assert_eq!(creator.explain(), "protected: digest:ha:x\"y=cdrwa");
+        let j: serde_json::Value = serde_json::from_str(&creator.json("/m")).unwrap();
+        assert_eq!(j["open"], false);
+        assert_eq!(j["entries"][0]["id"], "ha:x\"y");
+        assert_eq!(j["entries"][0]["perms"], "cdrwa");
+        assert_eq!(AclView::Unreadable.open(), Some(false));
+        let j: serde_json::Value =
+            serde_json::from_str(&AclView::Unknown("boom \"x\"".into()).json("/m")).unwrap();
+        assert_eq!(j["open"], serde_json::Value::Null);
+        assert_eq!(j["error"], "boom \"x\"");
+        assert_eq!(perms_text(Perms::READ | Perms::ADMIN), "ra");
+    }
 }
