@@ -3,6 +3,7 @@
 mod cli {
     pub mod candidate;
     pub mod common;
+    pub mod config_file;
     pub mod demo;
     pub mod flags;
     pub mod narrate;
@@ -15,7 +16,7 @@ mod cli {
     pub mod watchdog;
 }
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use cli::common::exit;
 use std::process::ExitCode;
 
@@ -23,6 +24,7 @@ const AFTER_HELP: &str = "\
 Examples:
   zkha demo                                   # embedded ZooKeeper, three candidates, failovers
   zkha run --hosts 127.0.0.1:2181 --path /master/test -- ./my-service --flag
+  zkha run --config /etc/zkha/run.toml --data 10.0.0.7  # flags from a TOML file
   zkha status --hosts 127.0.0.1:2181 --path /master/test --json
   zkha watch --hosts 127.0.0.1:2181 --path /master/test
 
@@ -54,7 +56,7 @@ struct Cli {
 enum Command {
     /// Run CMD only while this process is master (SIGTERM, then SIGKILL, when
     /// mastership ends).
-    Run(cli::run::RunArgs),
+    Run(cli::config_file::RunCommand),
     /// Show who is master (and the queue in sequence mode).
     Status(cli::status::StatusArgs),
     /// Print a line each time the master changes.
@@ -79,7 +81,16 @@ enum Command {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = match Cli::try_parse() {
+    // `run --config FILE`: the file's settings become flags before clap
+    // parses (the command line overrides them).
+    let expanded = match cli::config_file::expand(Cli::command(), std::env::args_os().collect()) {
+        Ok(expanded) => expanded,
+        Err(e) => {
+            eprintln!("zkha: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let cli = match Cli::try_parse_from(&expanded.args) {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are not errors.
@@ -89,11 +100,17 @@ fn main() -> ExitCode {
                 exit::OK
             };
             let _ = e.print();
+            if let (true, Some(origin)) = (e.use_stderr(), &expanded.origin) {
+                eprintln!("zkha: {}", origin.note());
+            }
             return ExitCode::from(code);
         }
     };
     let result = match cli.command {
-        Command::Run(args) => cli::run::run(args),
+        Command::Run(args) => cli::run::run(args.run).map_err(|e| match &expanded.origin {
+            Some(origin) => origin.attribute(e),
+            None => e,
+        }),
         Command::Status(args) => cli::status::run(args),
         Command::Watch(args) => cli::watch::run(args),
         Command::Demo(args) => cli::demo::run(args).map(|_| exit::OK),
@@ -108,7 +125,7 @@ fn main() -> ExitCode {
             let usage = matches!(
                 e.downcast_ref::<zkha::Error>(),
                 Some(zkha::Error::InvalidArgument { .. })
-            );
+            ) || e.is::<cli::config_file::FromFile>();
             ExitCode::from(if usage { exit::USAGE } else { exit::ERROR })
         }
     }
