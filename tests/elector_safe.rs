@@ -1178,15 +1178,19 @@ fn a_master_that_stepped_down_while_disconnected_is_master_again_once_back() {
         r.events.lock()
     );
     assert_eq!(e.token().unwrap().value(), token);
-    let changes: Vec<String> = r
-        .events
-        .lock()
-        .iter()
-        .filter(|x| x.starts_with("master") || x.starts_with("lost"))
-        .cloned()
-        .collect();
+    let changes = || -> Vec<String> {
+        r.events
+            .lock()
+            .iter()
+            .filter(|x| x.starts_with("master") || x.starts_with("lost"))
+            .cloned()
+            .collect()
+    };
+    // (is_master() holds from the moment the token is set; the hook runs
+    // right after.)
+    assert!(eventually(LONG, || changes().len() >= 3), "{:?}", changes());
     assert_eq!(
-        changes,
+        changes(),
         [
             format!("master {token}"),
             "lost Disconnected".to_owned(),
