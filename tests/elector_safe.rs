@@ -1199,3 +1199,33 @@ fn a_master_that_stepped_down_while_disconnected_is_master_again_once_back() {
     );
     e.shutdown();
 }
+
+/// CPU time the calling thread has used.
+fn thread_cpu_now() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes the calling thread's CPU clock into our timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[test]
+fn waiting_to_become_master_sleeps() {
+    // A standby's `wait_until_master` looks again every 50 ms (a lease can
+    // end without a notification) and sleeps in between.
+    let path = format!("{}/m", unique_path("wait-sleeps"));
+    let a = Elector::start(config(&path, "10.0.0.1"), Arc::new(())).unwrap();
+    assert!(a.wait_until_master(LONG));
+    let b = Elector::start(config(&path, "10.0.0.2"), Arc::new(())).unwrap();
+    let before = thread_cpu_now();
+    assert!(!b.wait_until_master(Duration::from_secs(2)));
+    let spent = thread_cpu_now() - before;
+    assert!(
+        spent < Duration::from_millis(300),
+        "waiting 2 s used {spent:?} of CPU"
+    );
+    b.shutdown();
+    a.shutdown();
+}
