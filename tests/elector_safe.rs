@@ -1219,6 +1219,12 @@ fn waiting_to_become_master_sleeps() {
     let a = Elector::start(config(&path, "10.0.0.1"), Arc::new(())).unwrap();
     assert!(a.wait_until_master(LONG));
     let b = Elector::start(config(&path, "10.0.0.2"), Arc::new(())).unwrap();
+    assert!(eventually(LONG, || b
+        .current_master()
+        .is_ok_and(|m| m.is_some())));
+    // Who holds the node, as each sees it (safe profile: by session).
+    assert!(a.current_master().unwrap().unwrap().is_me);
+    assert!(!b.current_master().unwrap().unwrap().is_me);
     let before = thread_cpu_now();
     assert!(!b.wait_until_master(Duration::from_secs(2)));
     let spent = thread_cpu_now() - before;
