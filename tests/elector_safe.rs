@@ -57,6 +57,15 @@ fn config(path: &str, data: &str) -> ElectorConfig {
     c
 }
 
+/// A candidate's config whose link to the server goes through a proxy of
+/// its own, for cutting, delaying or resetting that link alone.
+fn via_proxy(path: &str, data: &str) -> (TcpProxy, ElectorConfig) {
+    let proxy = TcpProxy::start(hosts()).unwrap();
+    let mut c = config(path, data);
+    c.hosts = proxy.connect_string();
+    (proxy, c)
+}
+
 #[test]
 fn resign_hands_over_and_tokens_grow() {
     let path = format!("{}/test", unique_path("resign"));
@@ -385,9 +394,7 @@ fn a_resign_during_a_disconnection_holds_after_reconnecting() {
     // left the node in place; after reconnecting the elector found its own
     // node and was master again.
     let path = format!("{}/m", unique_path("resign-cut"));
-    let proxy = TcpProxy::start(hosts()).unwrap();
-    let mut c = config(&path, "10.0.0.1");
-    c.hosts = proxy.connect_string();
+    let (proxy, mut c) = via_proxy(&path, "10.0.0.1");
     c.session_timeout = Duration::from_millis(6000);
     // Long enough that becoming master again could only be the bug.
     c.resign_backoff = Duration::from_secs(120);
@@ -730,9 +737,7 @@ fn a_disconnection_shorter_than_a_quarter_of_the_session_keeps_the_master() {
     // connection lost; reconnected before that (and within the lease), the
     // master stays master: a blip must not cost a failover.
     let path = format!("{}/m", unique_path("blip"));
-    let proxy = TcpProxy::start(hosts()).unwrap();
-    let mut c = config(&path, "10.0.0.1");
-    c.hosts = proxy.connect_string();
+    let (proxy, mut c) = via_proxy(&path, "10.0.0.1");
     c.session_timeout = Duration::from_millis(8000);
     let r = Arc::new(Recorder::default());
     let e = Elector::start(c, r.clone()).unwrap();
@@ -826,9 +831,7 @@ fn a_resign_carried_out_after_reconnecting_leaves_a_new_masters_node_alone() {
     // Back within its session, A carries out the resign: it must delete
     // only its own node, never the one B now owns at the same path.
     let path = format!("{}/m", unique_path("resign-other"));
-    let proxy = TcpProxy::start(hosts()).unwrap();
-    let mut ca = config(&path, "10.0.0.1");
-    ca.hosts = proxy.connect_string();
+    let (proxy, mut ca) = via_proxy(&path, "10.0.0.1");
     ca.session_timeout = Duration::from_millis(8000);
     ca.resign_backoff = Duration::from_secs(120);
     let ra = Arc::new(Recorder::default());
@@ -872,9 +875,7 @@ fn a_resign_during_a_partition_that_outlasts_the_session_ends_in_a_fresh_one() {
     // must not hold the elector. Back, A opens a fresh session (F2) and
     // contends again.
     let path = format!("{}/m", unique_path("resign-expired"));
-    let proxy = TcpProxy::start(hosts()).unwrap();
-    let mut c = config(&path, "10.0.0.1");
-    c.hosts = proxy.connect_string();
+    let (proxy, mut c) = via_proxy(&path, "10.0.0.1");
     c.resign_backoff = Duration::from_millis(200);
     let r = Arc::new(Recorder::default());
     let a = Elector::start(c, r.clone()).unwrap();
@@ -913,9 +914,7 @@ fn a_link_slower_than_the_lease_never_makes_a_master() {
     // must not become master on it, however often it tries; on a fast link
     // again it does.
     let path = format!("{}/m", unique_path("slow-link"));
-    let proxy = TcpProxy::start(hosts()).unwrap();
-    let mut c = config(&path, "10.0.0.1");
-    c.hosts = proxy.connect_string();
+    let (proxy, c) = via_proxy(&path, "10.0.0.1");
     let r = Arc::new(Recorder::default());
     proxy.set_delay(Duration::from_millis(1100));
     proxy.set_mode(ProxyMode::Delay);
@@ -1041,9 +1040,7 @@ fn a_lease_that_runs_out_ends_the_mastership_when_it_ends() {
     // next renewal wake-up (up to T/5 later): until then the application
     // would believe it is master while `token()` already refuses.
     let path = format!("{}/m", unique_path("lease-end"));
-    let proxy = TcpProxy::start(hosts()).unwrap();
-    let mut c = config(&path, "10.0.0.1");
-    c.hosts = proxy.connect_string();
+    let (proxy, mut c) = via_proxy(&path, "10.0.0.1");
     let session = Duration::from_millis(10_000);
     c.session_timeout = session;
     let r = Arc::new(LossClock::default());
@@ -1116,9 +1113,7 @@ fn a_cut_off_standby_waits_for_its_connection_without_spinning() {
     let a = Elector::start(config(&path, "10.0.0.1"), Arc::new(())).unwrap();
     assert!(a.wait_until_master(LONG));
     let others: Vec<String> = threads_cpu("zkha-elector").into_keys().collect();
-    let proxy = TcpProxy::start(hosts()).unwrap();
-    let mut c = config(&path, "10.0.0.2");
-    c.hosts = proxy.connect_string();
+    let (proxy, mut c) = via_proxy(&path, "10.0.0.2");
     c.session_timeout = Duration::from_millis(8000);
     let b = Elector::start(c, Arc::new(())).unwrap();
     assert!(
@@ -1155,9 +1150,7 @@ fn a_master_that_stepped_down_while_disconnected_is_master_again_once_back() {
     // never left (the session is alive), so once reconnected it is master
     // again, under the same token, and no one else could have won meanwhile.
     let path = format!("{}/m", unique_path("back-again"));
-    let proxy = TcpProxy::start(hosts()).unwrap();
-    let mut c = config(&path, "10.0.0.1");
-    c.hosts = proxy.connect_string();
+    let (proxy, mut c) = via_proxy(&path, "10.0.0.1");
     c.session_timeout = Duration::from_millis(8000);
     let r = Arc::new(Recorder::default());
     let e = Elector::start(c, r.clone()).unwrap();
