@@ -316,6 +316,14 @@ fn flaw_f4_prefix_compare() {
         seen.is_me,
         "the seed's prefix compare should match 10.0.0.1 against 10.0.0.12"
     );
+    // Only a prefix matches: 10.0.0.2 is not 10.0.0.12, even for the seed.
+    let other = Elector::start(
+        config(ElectorConfig::seed(h, &path), "10.0.0.2"),
+        Arc::new(()),
+    )
+    .unwrap();
+    assert!(eventually(LONG, || other.session_id() != 0));
+    assert!(!other.current_master().unwrap().expect("a master").is_me);
     // The safe profile decides by session owner: not me.
     let safe = Elector::start(
         config(ElectorConfig::new(h, &path), "10.0.0.1"),
