@@ -4,6 +4,7 @@ mod cli {
     pub mod candidate;
     pub mod common;
     pub mod config_file;
+    pub mod contention;
     pub mod demo;
     pub mod flags;
     pub mod narrate;

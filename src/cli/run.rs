@@ -14,6 +14,7 @@
 
 use super::candidate::ElectionArgs;
 use super::common::{exit, LogArgs};
+use super::contention::Contention;
 use super::signals;
 use super::systemd::{self, Notifier};
 use super::watchdog::{self, OnCrash};
@@ -23,9 +24,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use zkha::elector::{Candidate, Control, Elector, FencingToken, LostReason, Profile};
+use zkha::elector::{Candidate, Control, FencingToken, LostReason, Profile};
 
 /// What to do when the command exits by itself while master.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -134,7 +135,9 @@ struct Supervisor {
     ctl: Mutex<Option<Arc<std::fs::File>>>,
     /// The latest lease deadline, ns on CLOCK_BOOTTIME.
     lease_ns: AtomicU64,
-    control: OnceLock<Control>,
+    /// The current stay in the election's control (a new one each time
+    /// `zkha run` joins again).
+    control: Mutex<Option<Control>>,
     start_error: Mutex<Option<String>>,
     /// Master, but the command is not running (its lease was too short to
     /// start it, or the watchdog stopped it): start it once the lease allows.
@@ -276,7 +279,8 @@ impl Supervisor {
         if running.session_sent || self.on_crash != OnCrash::Handover {
             return;
         }
-        if let Some(id) = self.control.get().and_then(Control::client_id) {
+        let id = self.control.lock().as_ref().and_then(Control::client_id);
+        if let Some(id) = id {
             self.send(&format!("session {id}\n"));
             running.session_sent = true;
         }
@@ -320,6 +324,14 @@ impl Supervisor {
         *slot = None;
         log::info!(target: "zkha", "{} on {}: {:?} stopped ({})", self.path, self.hosts, self.command, super::narrate::stopped_text(status));
         status
+    }
+
+    /// Gives up mastership (SIGUSR1, `--on-exit resign`), staying a
+    /// candidate.
+    fn resign(&self) {
+        if let Some(Err(e)) = self.control.lock().as_ref().map(Control::resign) {
+            log::error!(target: "zkha", "resign: {e}");
+        }
     }
 
     /// The command's end, if it ended without being told to.
@@ -432,7 +444,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         slot: Mutex::new(None),
         ctl: Mutex::new(None),
         lease_ns: AtomicU64::new(0),
-        control: OnceLock::new(),
+        control: Mutex::new(None),
         start_error: Mutex::new(None),
         pending_start: AtomicBool::new(false),
         held_back: AtomicBool::new(false),
@@ -442,17 +454,8 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         role_changes: AtomicU64::new(0),
     });
     signals::install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1]);
-    let elector = Arc::new(Elector::start(config, sup.clone())?);
-    let control = elector.control();
-    let _ = sup.control.set(control.clone());
-    // The run loop (S4) on its own thread: in the seed profile it is where
-    // the election happens.
-    let runner = {
-        let e = elector.clone();
-        std::thread::Builder::new()
-            .name("zkha-run-loop".into())
-            .spawn(move || e.run())?
-    };
+    let contention = Arc::new(Contention::new(config, sup.clone()));
+    *sup.control.lock() = Some(contention.join()?);
     // systemd (Type=notify): READY=1 and STATUS= from a thread of their own
     // (naming a standby's master is a ZooKeeper read), WATCHDOG=1 from this
     // loop, so the pings stop if it stalls.
@@ -462,11 +465,11 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let notifying = Arc::new(AtomicBool::new(true));
     let status_thread = match &notifier {
         Some(n) => {
-            let (n, s, e, on) = (n.clone(), sup.clone(), elector.clone(), notifying.clone());
+            let (n, s, c, on) = (n.clone(), sup.clone(), contention.clone(), notifying.clone());
             Some(
                 std::thread::Builder::new()
                     .name("zkha-systemd".into())
-                    .spawn(move || tell_systemd(&n, &s, &e, &on))?,
+                    .spawn(move || tell_systemd(&n, &s, &c, &on))?,
             )
         }
         None => None,
@@ -482,17 +485,15 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
             }
         }
         match signals::take() {
-            Some(libc::SIGUSR1) => {
-                if let Err(e) = control.resign() {
-                    log::error!(target: "zkha", "resign: {e}");
-                }
-            }
+            Some(libc::SIGUSR1) => sup.resign(),
             Some(sig) => {
                 log::info!(target: "zkha", "{} on {}: signal {sig}: leaving", sup.path, sup.hosts);
                 // Leaving: no command may start from here on (the election
                 // could still win in the meantime), then stop the one running.
                 sup.leaving.store(true, Ordering::Release);
-                control.stop();
+                if let Some(c) = sup.control.lock().as_ref() {
+                    c.stop();
+                }
                 sup.stop("interrupted");
                 break 128 + sig as u8;
             }
@@ -507,7 +508,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         // it): start it when a renewal allows; if mastership ended, the
         // election starts it when it wins again.
         if sup.pending_start.load(Ordering::Acquire) {
-            match elector.token() {
+            match contention.token() {
                 Some(token) => {
                     if sup.start(token) {
                         sup.pending_start.store(false, Ordering::Release);
@@ -533,13 +534,9 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 log::log!(target: "zkha", super::narrate::exit_level(ended.status), "{} on {}: {:?} exited ({})", sup.path, sup.hosts, args.command, ended.status);
                 match args.on_exit {
                     OnExit::Exit => break code_of(ended.status),
-                    OnExit::Resign => {
-                        if let Err(e) = control.resign() {
-                            log::error!(target: "zkha", "resign: {e}");
-                        }
-                    }
+                    OnExit::Resign => sup.resign(),
                     OnExit::Restart => {
-                        if let Some(token) = elector.token() {
+                        if let Some(token) = contention.token() {
                             if !sup.start(token) {
                                 sup.pending_start.store(true, Ordering::Release);
                             }
@@ -553,14 +550,12 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     if let Some(n) = &notifier {
         n.send("STOPPING=1");
     }
-    control.stop();
-    let _ = runner.join();
+    // Leaves the election (the command is already gone).
+    contention.leave();
     notifying.store(false, Ordering::Release);
     if let Some(t) = status_thread {
         let _ = t.join();
     }
-    // Last reference: shuts the election down (the command is already gone).
-    drop(Arc::try_unwrap(elector).ok());
     Ok(code)
 }
 
@@ -572,7 +567,7 @@ const NOTIFY_REREAD: Duration = Duration::from_secs(2);
 /// systemd's READY=1 and STATUS=, until `on` is cleared. READY=1 goes once
 /// the candidate has joined the election: connected, and either master or
 /// a standby that knows its master (a new master's node may take a moment).
-fn tell_systemd(n: &Notifier, sup: &Supervisor, elector: &Elector, on: &AtomicBool) {
+fn tell_systemd(n: &Notifier, sup: &Supervisor, elector: &Contention, on: &AtomicBool) {
     let mut ready = false;
     let mut said = String::new();
     let mut seen_changes = u64::MAX;

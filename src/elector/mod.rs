@@ -204,6 +204,13 @@ impl Elector {
         self.shared.zk().and_then(|zk| zk.client_id().ok())
     }
 
+    /// The session this candidate contends with (`None` between sessions),
+    /// for the caller's own writes tied to its mastership, such as a
+    /// fencing breadcrumb: they succeed only while this session lives.
+    pub fn zookeeper(&self) -> Option<Arc<crate::ZooKeeper>> {
+        self.shared.zk()
+    }
+
     /// Asks the run loop and the election to end (returns at once).
     pub fn stop(&self) {
         self.shared.request_stop();
@@ -277,6 +284,11 @@ impl Control {
     /// Same as [`Elector::token`].
     pub fn token(&self) -> Option<FencingToken> {
         self.0.token()
+    }
+
+    /// Same as [`Elector::zookeeper`].
+    pub fn zookeeper(&self) -> Option<Arc<crate::ZooKeeper>> {
+        self.0.zk()
     }
 
     /// Same as [`Elector::client_id`].
