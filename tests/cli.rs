@@ -3,34 +3,19 @@
 //! it; bad input is a one-line error with exit code 2.
 
 mod common;
+#[path = "common/cli.rs"]
+mod cli_kit;
 
+use cli_kit::{dir, hosts, lines, zkha};
 use common::eventually;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use zkha::ZooKeeper;
-use zkha_testing::{unique_path, ProxyMode, TcpProxy, TestingServer};
+use zkha_testing::{unique_path, ProxyMode, TcpProxy};
 
 const LONG: Duration = Duration::from_secs(30);
-
-/// The binary under test (`ZKHA_TEST_BIN` overrides it, e.g. to show that
-/// an older build fails a test).
-fn zkha() -> Command {
-    let bin =
-        std::env::var_os("ZKHA_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_zkha").into());
-    let mut c = Command::new(bin);
-    c.env(
-        "RUST_LOG",
-        std::env::var("ZKHA_TEST_LOG").unwrap_or("warn".into()),
-    );
-    c
-}
-
-fn hosts() -> &'static str {
-    common::fail_fast();
-    TestingServer::shared().unwrap().connect_string()
-}
 
 fn pid_alive(pid: i32) -> bool {
     // SAFETY: signal 0 only probes.
@@ -64,21 +49,6 @@ fn run_proc(path: &str, data: &str, cmd: &[String], extra: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn lines(log: &Path) -> Vec<String> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("zkha-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 #[test]

@@ -4,38 +4,17 @@
 //! the file and the key (or the line, for a TOML syntax error).
 
 mod common;
+#[path = "common/cli.rs"]
+mod cli_kit;
 
+use cli_kit::{dir, hosts, zkha};
 use common::eventually;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::Duration;
-use zkha_testing::{unique_path, TestingServer};
+use zkha_testing::unique_path;
 
 const LONG: Duration = Duration::from_secs(30);
-
-/// The binary under test (`ZKHA_TEST_BIN` overrides it).
-fn zkha() -> Command {
-    let bin =
-        std::env::var_os("ZKHA_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_zkha").into());
-    let mut c = Command::new(bin);
-    c.env(
-        "RUST_LOG",
-        std::env::var("ZKHA_TEST_LOG").unwrap_or("warn".into()),
-    );
-    c
-}
-
-fn hosts() -> &'static str {
-    common::fail_fast();
-    TestingServer::shared().unwrap().connect_string()
-}
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("zkha-config-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A TOML file in `d`.
 fn write(d: &Path, name: &str, text: &str) -> PathBuf {
