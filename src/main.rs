@@ -6,6 +6,9 @@ mod cli {
     pub mod config_file;
     pub mod demo;
     pub mod flags;
+    // Until the run loop uses it (issue 12, being integrated).
+    #[allow(dead_code)]
+    pub mod health;
     pub mod narrate;
     pub mod run;
     pub mod secure;
