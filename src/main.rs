@@ -7,6 +7,9 @@ mod cli {
     pub mod contention;
     pub mod demo;
     pub mod flags;
+    // Until the run loop uses it (issue 12, being integrated).
+    #[allow(dead_code)]
+    pub mod health;
     pub mod narrate;
     pub mod run;
     pub mod secure;
