@@ -6,6 +6,9 @@ mod cli {
     pub mod config_file;
     pub mod demo;
     pub mod flags;
+    // Until `zkha run --metrics-addr` uses it (issue 12, in progress).
+    #[allow(dead_code)]
+    pub mod metrics;
     pub mod narrate;
     pub mod run;
     pub mod secure;
