@@ -10,6 +10,9 @@ mod cli {
     // Until the run loop uses it (issue 12, being integrated).
     #[allow(dead_code)]
     pub mod health;
+    // Until `zkha run --metrics-addr` uses it (issue 12, in progress).
+    #[allow(dead_code)]
+    pub mod metrics;
     pub mod narrate;
     pub mod run;
     pub mod secure;
