@@ -1,6 +1,7 @@
 //! `zkha status --explain` and `--json` against a real server: the holder
 //! (data, session, token, since), the queue in sequence mode, whether the
-//! node is open or protected by its ACL, and the breadcrumb's place.
+//! node is open or protected by its ACL, and the fencing breadcrumb
+//! (`PATH.breadcrumb`, written here by hand in its documented JSON).
 
 mod common;
 
@@ -91,7 +92,10 @@ fn explain_and_json_name_the_holder_of_an_open_node() {
         line(&out, "acl of").starts_with(&format!("acl of {path}: open")),
         "{out}"
     );
-    assert_eq!(line(&out, "breadcrumb:"), "breadcrumb: not supported yet");
+    assert_eq!(
+        line(&out, "breadcrumb:"),
+        format!("breadcrumb: {path}.breadcrumb: none (no master has claimed it; nothing to fence)")
+    );
     assert!(
         !out.contains("queue:"),
         "no queue outside sequence mode: {out}"
@@ -108,7 +112,7 @@ fn explain_and_json_name_the_holder_of_an_open_node() {
     assert_eq!(j["acl"]["open"], true);
     assert_eq!(j["acl"]["entries"][0]["scheme"], "world");
     assert_eq!(j["acl"]["entries"][0]["perms"], "cdrwa");
-    assert!(j["breadcrumb"].is_null(), "{j}");
+    assert!(j["breadcrumb"].is_null(), "none yet: {j}");
     assert!(j.get("breadcrumb").is_some(), "the breadcrumb's place: {j}");
 
     // Nobody: exit 4, and the explanation says so.
@@ -269,4 +273,127 @@ fn sequence_mode_shows_the_queue() {
         assert_eq!(q["token"], *token);
     }
     assert!(j["breadcrumb"].is_null());
+}
+
+/// The breadcrumb as `zkha run` writes it (docs: "Fencing").
+fn breadcrumb_json(data: &str, session: i64, token: i64, since_ms: i64, clean: bool) -> Vec<u8> {
+    serde_json::json!({
+        "data": data, "session": format!("{session:#x}"), "token": token,
+        "since_ms": since_ms, "clean": clean,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[test]
+fn explain_and_json_show_the_breadcrumb() {
+    let path = format!("{}/master", unique_path("status-crumb"));
+    let node = format!("{path}.breadcrumb");
+    let zk = connect();
+    zk.create(
+        path.rsplit_once('/').unwrap().0,
+        b"",
+        &Acl::open_unsafe(),
+        CreateMode::Persistent,
+    )
+    .unwrap();
+    // A master that is gone, without a clean exit: a new one will fence it.
+    let since = 1_700_000_000_123;
+    zk.create(
+        &node,
+        &breadcrumb_json("10.0.0.5\0", 0x5eed, 4242, since, false),
+        &Acl::open_unsafe(),
+        CreateMode::Persistent,
+    )
+    .unwrap();
+    let out = status(&path, &["--explain"]);
+    assert_eq!(out.status.code(), Some(4), "nobody holds it: {out:?}");
+    let out = text(&out);
+    assert_eq!(
+        line(&out, "breadcrumb:"),
+        format!(
+            "breadcrumb: {node}: NOT clean: its session ended without a clean exit, \
+             a new master will fence it"
+        ),
+        "{out}"
+    );
+    let after: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("breadcrumb:"))
+        .collect();
+    assert_eq!(after[1], "  data: \"10.0.0.5\"", "{out}");
+    assert_eq!(after[2], "  session: 0x5eed", "{out}");
+    assert_eq!(after[3], "  token: 4242 (0x1092)", "{out}");
+    assert!(
+        after[4].starts_with("  since: 2023-11-14 22:13:20.123 UTC ("),
+        "the holder's time format: {out}"
+    );
+    let j = json(&status(&path, &["--json"]));
+    let b = &j["breadcrumb"];
+    assert_eq!(b["path"], node.as_str(), "{j}");
+    assert_eq!(b["clean"], false);
+    assert_eq!(b["data"], "10.0.0.5");
+    assert_eq!(b["session"], "0x5eed");
+    assert_eq!(b["token"], 4242);
+    assert_eq!(b["since_ms"], since);
+
+    // Marked clean (a graceful exit): no fence.
+    zk.set(
+        &node,
+        &breadcrumb_json("10.0.0.5\0", 0x5eed, 4242, since, true),
+        -1,
+    )
+    .unwrap();
+    let out = text(&status(&path, &["--explain"]));
+    assert_eq!(
+        line(&out, "breadcrumb:"),
+        format!("breadcrumb: {node}: clean: the last master exited or resigned cleanly (no fence)"),
+        "{out}"
+    );
+    let j = json(&status(&path, &["--json"]));
+    assert_eq!(j["breadcrumb"]["clean"], true, "{j}");
+
+    // The current master's own breadcrumb is not clean while it runs: that
+    // is no reason to fence, and --explain does not say it is.
+    let (_, stat) = zk
+        .create2(
+            &path,
+            b"10.0.0.6\0",
+            &Acl::open_unsafe(),
+            CreateMode::Ephemeral,
+        )
+        .unwrap();
+    let session = zk.client_id().unwrap().id;
+    zk.set(
+        &node,
+        &breadcrumb_json("10.0.0.6\0", session, stat.czxid, stat.ctime, false),
+        -1,
+    )
+    .unwrap();
+    let out = text(&status(&path, &["--explain"]));
+    assert_eq!(
+        line(&out, "breadcrumb:"),
+        format!("breadcrumb: {node}: the current master's (marked clean when it exits or resigns)"),
+        "{out}"
+    );
+
+    // Damaged: not clean (fence), with a reason, not a crash.
+    zk.set(&node, b"{not json", -1).unwrap();
+    let out = status(&path, &["--explain"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = text(&out);
+    let l = line(&out, "breadcrumb:");
+    assert!(
+        l.starts_with(&format!("breadcrumb: {node}: NOT clean: unreadable (")),
+        "{out}"
+    );
+    let j = json(&status(&path, &["--json"]));
+    assert_eq!(j["breadcrumb"]["clean"], false, "{j}");
+    assert!(
+        j["breadcrumb"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not JSON"),
+        "{j}"
+    );
 }

@@ -1,7 +1,8 @@
 //! `zkha status`: who is master (and, in sequence mode, who is queued);
 //! with `--explain` or `--json`, also whether the node is protected by an
-//! ACL, and a place for the fencing breadcrumb (not written by zkha yet).
+//! ACL, and the fencing breadcrumb (whether the last master left cleanly).
 
+use super::breadcrumb::{self, Breadcrumb, ReadError};
 use super::common::{exit, now_ms, utc};
 use clap::Args;
 use zkha::elector::{read_master, read_queue, MasterInfo};
@@ -13,12 +14,14 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub target: super::common::ObserveArgs,
     /// Print JSON instead of text: the holder, the queue, the node's ACL
-    /// and the breadcrumb.
+    /// and the fencing breadcrumb (PATH.breadcrumb: the last master, and
+    /// whether it left cleanly; null when there is none).
     #[arg(long, conflicts_with = "explain")]
     pub json: bool,
     /// Explain, one fact a line: the holder (data, session, token, since
     /// when), the queue in sequence mode, whether the node is protected by
-    /// an ACL, and the breadcrumb.
+    /// an ACL, and the fencing breadcrumb (PATH.breadcrumb: whether the
+    /// last master left cleanly, or a new master will fence it).
     #[arg(long)]
     pub explain: bool,
     /// Digest credentials `user:password` to read a protected node.
@@ -185,9 +188,104 @@ fn entries_text(acl: &[Acl]) -> String {
         .join(", ")
 }
 
-/// The fencing breadcrumb (issue 12, item 2) is not written by zkha yet:
-/// `status` names the place where it will be shown.
-const BREADCRUMB_EXPLAIN: &str = "breadcrumb: not supported yet";
+/// The fencing breadcrumb, as `status` found it.
+#[derive(Debug)]
+enum BreadcrumbView {
+    /// None yet: no master has claimed it (or the path was never used).
+    Absent,
+    /// Read and understood.
+    Read(Breadcrumb),
+    /// Its ACL (the election node's) hides it: --digest.
+    Unreadable,
+    /// It exists but is not a breadcrumb (what is wrong): a new master
+    /// fences.
+    Malformed(String),
+    /// The read failed otherwise (the error's text): unknown.
+    Error(String),
+}
+
+impl BreadcrumbView {
+    fn of(zk: &ZooKeeper, path: &str) -> BreadcrumbView {
+        match breadcrumb::read(zk, path) {
+            Ok(None) => BreadcrumbView::Absent,
+            Ok(Some((b, _))) => BreadcrumbView::Read(b),
+            Err(ReadError::Zk(e)) if e.code() == Some(ErrorCode::NoAuth) => {
+                BreadcrumbView::Unreadable
+            }
+            Err(e @ ReadError::Malformed { .. }) => BreadcrumbView::Malformed(e.to_string()),
+            Err(ReadError::Zk(e)) => BreadcrumbView::Error(e.to_string()),
+        }
+    }
+
+    /// The `breadcrumb:` lines of `--explain`; `holder`: the current
+    /// master's session, whose own breadcrumb is not clean while it runs.
+    fn explain(&self, node: &str, holder: Option<i64>) -> Vec<String> {
+        let b = match self {
+            BreadcrumbView::Absent => {
+                return vec![format!(
+                    "breadcrumb: {node}: none (no master has claimed it; nothing to fence)"
+                )]
+            }
+            BreadcrumbView::Unreadable => {
+                return vec![format!(
+                    "breadcrumb: {node}: protected by its ACL (use --digest)"
+                )]
+            }
+            BreadcrumbView::Malformed(e) => {
+                return vec![format!(
+                    "breadcrumb: {node}: NOT clean: unreadable ({e}); a new master will fence"
+                )]
+            }
+            BreadcrumbView::Error(e) => return vec![format!("breadcrumb: {node}: unknown ({e})")],
+            BreadcrumbView::Read(b) => b,
+        };
+        let state = if b.clean {
+            "clean: the last master exited or resigned cleanly (no fence)"
+        } else if holder == Some(b.session) {
+            "the current master's (marked clean when it exits or resigns)"
+        } else {
+            "NOT clean: its session ended without a clean exit, a new master will fence it"
+        };
+        let age = (now_ms() - b.since_ms) as f64 / 1000.0;
+        vec![
+            format!("breadcrumb: {node}: {state}"),
+            format!("  data: {:?}", b.data_text()),
+            format!("  session: {:#x}", b.session),
+            format!("  token: {} ({:#x})", b.token, b.token),
+            format!("  since: {} ({age:.1} s ago)", utc(b.since_ms)),
+        ]
+    }
+
+    /// `null` when there is none.
+    fn json(&self, node: &str) -> String {
+        match self {
+            BreadcrumbView::Absent => "null".into(),
+            BreadcrumbView::Read(b) => format!(
+                "{{\"path\":{},\"clean\":{},\"data\":{},\"session\":\"{:#x}\",\"token\":{},\"since_ms\":{},\"since\":{},\"readable\":true,\"error\":null}}",
+                json_str(node),
+                b.clean,
+                json_str(&b.data_text()),
+                b.session,
+                b.token,
+                b.since_ms,
+                json_str(&utc(b.since_ms)),
+            ),
+            BreadcrumbView::Unreadable
+            | BreadcrumbView::Malformed(_)
+            | BreadcrumbView::Error(_) => {
+                let (clean, readable, error) = match self {
+                    BreadcrumbView::Malformed(e) => ("false", "true", json_str(e)),
+                    BreadcrumbView::Error(e) => ("null", "null", json_str(e)),
+                    _ => ("null", "false", "null".to_owned()),
+                };
+                format!(
+                    "{{\"path\":{},\"clean\":{clean},\"data\":null,\"session\":null,\"token\":null,\"since_ms\":null,\"since\":null,\"readable\":{readable},\"error\":{error}}}",
+                    json_str(node)
+                )
+            }
+        }
+    }
+}
 
 /// `--explain`: one fact a line.
 fn explain(
@@ -233,7 +331,6 @@ fn explain(
         }
     }
     println!("acl of {acl_node}: {}", acl.explain());
-    println!("{BREADCRUMB_EXPLAIN}");
 }
 
 pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
@@ -264,15 +361,22 @@ pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
     } else {
         AclView::NoNode
     };
+    let crumb = if args.json || args.explain {
+        BreadcrumbView::of(&zk, &args.target.path)
+    } else {
+        BreadcrumbView::Absent
+    };
+    let crumb_node = breadcrumb::breadcrumb_path(&args.target.path);
     if args.json {
         let queue_json: Vec<String> = queue.iter().map(json).collect();
         println!(
-            "{{\"path\":{},\"sequence\":{},\"master\":{},\"protected\":{hidden},\"queue\":[{}],\"acl\":{},\"breadcrumb\":null}}",
+            "{{\"path\":{},\"sequence\":{},\"master\":{},\"protected\":{hidden},\"queue\":[{}],\"acl\":{},\"breadcrumb\":{}}}",
             json_str(&args.target.path),
             args.target.sequence,
             master.as_ref().map_or("null".into(), json),
             queue_json.join(","),
-            acl.json(&acl_node)
+            acl.json(&acl_node),
+            crumb.json(&crumb_node)
         );
     } else if args.explain {
         explain(
@@ -284,6 +388,9 @@ pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
             &acl,
             &acl_node,
         );
+        for line in crumb.explain(&crumb_node, master.as_ref().map(|m| m.session)) {
+            println!("{line}");
+        }
     } else {
         match &master {
             Some(m) if hidden => println!(
@@ -347,5 +454,65 @@ mod tests {
         assert_eq!(j["open"], serde_json::Value::Null);
         assert_eq!(j["error"], "boom \"x\"");
         assert_eq!(perms_text(Perms::READ | Perms::ADMIN), "ra");
+    }
+
+    /// A breadcrumb written by `claim` (as `zkha run` does), then marked
+    /// clean, as `status` shows it.
+    #[test]
+    fn shows_a_claimed_breadcrumb() {
+        let server = zkha_testing::TestingServer::shared().unwrap();
+        let zk = ZooKeeper::builder(server.connect_string())
+            .connect(std::time::Duration::from_secs(30))
+            .unwrap();
+        let path = zkha_testing::unique_path("status-claim");
+        let node = breadcrumb::breadcrumb_path(&path);
+        assert!(matches!(
+            BreadcrumbView::of(&zk, &path),
+            BreadcrumbView::Absent
+        ));
+        assert_eq!(BreadcrumbView::Absent.json(&node), "null");
+        let mine = Breadcrumb {
+            data: b"10.0.0.4\0".to_vec(),
+            session: 0xabc,
+            token: 77,
+            since_ms: 1_700_000_000_000,
+            clean: false,
+        };
+        breadcrumb::claim(&zk, &path, &Acl::open_unsafe(), &mine, None).unwrap();
+        let view = BreadcrumbView::of(&zk, &path);
+        let lines = view.explain(&node, None);
+        assert!(lines[0].contains("NOT clean"), "{lines:?}");
+        assert_eq!(lines[1], "  data: \"10.0.0.4\"");
+        assert_eq!(lines[2], "  session: 0xabc");
+        assert_eq!(lines[3], "  token: 77 (0x4d)");
+        let own = view.explain(&node, Some(0xabc));
+        assert!(own[0].contains("the current master's"), "{own:?}");
+        let j: serde_json::Value = serde_json::from_str(&view.json(&node)).unwrap();
+        assert_eq!(j["path"], node.as_str());
+        assert_eq!(j["clean"], false);
+        assert_eq!(j["data"], "10.0.0.4");
+        assert_eq!(j["session"], "0xabc");
+        assert_eq!(j["token"], 77);
+        assert_eq!(j["since_ms"], 1_700_000_000_000i64);
+
+        assert!(breadcrumb::mark_clean(&zk, &path, 0xabc, 77).unwrap());
+        let view = BreadcrumbView::of(&zk, &path);
+        let lines = view.explain(&node, None);
+        assert!(lines[0].contains(": clean: "), "{lines:?}");
+        let j: serde_json::Value = serde_json::from_str(&view.json(&node)).unwrap();
+        assert_eq!(j["clean"], true);
+
+        // Hidden by its ACL: said so, not an error.
+        let hidden = zkha_testing::unique_path("status-claim-acl");
+        let none = [Acl {
+            perms: Perms::WRITE,
+            id: Id::anyone(),
+        }];
+        breadcrumb::claim(&zk, &hidden, &none, &mine, None).unwrap();
+        let view = BreadcrumbView::of(&zk, &hidden);
+        assert!(matches!(view, BreadcrumbView::Unreadable), "{view:?}");
+        let j: serde_json::Value = serde_json::from_str(&view.json(&node)).unwrap();
+        assert_eq!(j["readable"], false);
+        assert!(j["clean"].is_null());
     }
 }

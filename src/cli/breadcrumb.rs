@@ -1,0 +1,458 @@
+//! The fencing breadcrumb of `zkha run`: a persistent node beside the
+//! master node naming the last master (its data, session and token), so
+//! that a new master can tell whether its predecessor left cleanly.
+//!
+//! The master node is ephemeral: once its session is gone, so is every
+//! trace of who held it. The breadcrumb outlives it. A master claims it
+//! (`clean: false`) before starting its command and marks it clean when it
+//! exits or resigns gracefully; a breadcrumb still not clean when a new
+//! master takes over means the old one's session ended some other way
+//! (expired: killed, partitioned, stalled), and its command may still be
+//! running somewhere: the new master runs the fencing hook first
+//! (`--fence-cmd`, see [`super::fence`]).
+//!
+//! The node is `PATH.breadcrumb` (for `/ux/m`: `/ux/m.breadcrumb`; in
+//! sequence mode `PATH` is the election parent, so the breadcrumb is its
+//! sibling, never one of the queue's children). Its data is JSON:
+//! `{"data": "…", "session": "0x…", "token": N, "since_ms": N, "clean": B}`,
+//! with `"data_hex"` in place of `"data"` when the master's data is not
+//! UTF-8.
+
+use serde_json::{json, Map, Value};
+use std::fmt;
+use zkha::{Acl, CreateMode, ErrorCode, ZooKeeper};
+
+/// The breadcrumb node of a master node (or, in sequence mode, of the
+/// election parent).
+pub fn breadcrumb_path(path: &str) -> String {
+    format!("{path}.breadcrumb")
+}
+
+/// What the breadcrumb says about the master that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breadcrumb {
+    /// The master's node data, as written (zkha's data ends in a NUL).
+    pub data: Vec<u8>,
+    /// The master's session id.
+    pub session: i64,
+    /// The master's fencing token (its node's czxid, `ZKHA_TOKEN`).
+    pub token: i64,
+    /// When it became master (its node's ctime), ms since the epoch.
+    pub since_ms: i64,
+    /// It exited or resigned gracefully: nothing to fence.
+    pub clean: bool,
+}
+
+impl Breadcrumb {
+    /// The node's data: compact JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut object = Map::new();
+        match std::str::from_utf8(&self.data) {
+            Ok(text) => object.insert("data".into(), Value::String(text.into())),
+            Err(_) => object.insert("data_hex".into(), Value::String(hex(&self.data))),
+        };
+        object.insert("session".into(), json!(format!("{:#x}", self.session)));
+        object.insert("token".into(), json!(self.token));
+        object.insert("since_ms".into(), json!(self.since_ms));
+        object.insert("clean".into(), json!(self.clean));
+        serde_json::to_vec(&Value::Object(object)).expect("a JSON value always serialises")
+    }
+
+    /// Parses the node's data; the error says what is wrong. Unknown keys
+    /// are ignored (a later version may add some).
+    pub fn from_json(bytes: &[u8]) -> Result<Breadcrumb, String> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+        let Value::Object(o) = value else {
+            return Err("not a JSON object".into());
+        };
+        let data = match (o.get("data"), o.get("data_hex")) {
+            (Some(Value::String(s)), None) => s.as_bytes().to_vec(),
+            (None, Some(Value::String(h))) => unhex(h).ok_or("\"data_hex\": not hex")?,
+            (Some(_), Some(_)) => return Err("both \"data\" and \"data_hex\"".into()),
+            (None, None) => return Err("no \"data\" (or \"data_hex\")".into()),
+            _ => return Err("\"data\"/\"data_hex\": not a string".into()),
+        };
+        let session = match o.get("session") {
+            Some(Value::String(s)) => s
+                .strip_prefix("0x")
+                .and_then(|h| u64::from_str_radix(h, 16).ok())
+                .map(|id| id as i64)
+                .ok_or_else(|| format!("\"session\": {s:?} is not 0x hex"))?,
+            _ => return Err("\"session\": missing or not a string".into()),
+        };
+        let int = |key: &str| {
+            o.get(key)
+                .and_then(Value::as_i64)
+                .ok_or_else(|| format!("\"{key}\": missing or not an integer"))
+        };
+        let clean = o
+            .get("clean")
+            .and_then(Value::as_bool)
+            .ok_or("\"clean\": missing or not true/false")?;
+        Ok(Breadcrumb {
+            data,
+            session,
+            token: int("token")?,
+            since_ms: int("since_ms")?,
+            clean,
+        })
+    }
+
+    /// The data as text, as `status` shows a holder's: the trailing NUL
+    /// dropped, invalid UTF-8 replaced.
+    pub fn data_text(&self) -> String {
+        let d = self.data.strip_suffix(&[0]).unwrap_or(&self.data);
+        String::from_utf8_lossy(d).into_owned()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// Why a breadcrumb could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// ZooKeeper refused or failed the read (e.g. `NoAuth`).
+    Zk(zkha::Error),
+    /// The node exists but its data is not a breadcrumb (written by
+    /// something else, or damaged). Treat it as not clean: fence. Its
+    /// version lets [`claim`] overwrite it.
+    Malformed {
+        /// The breadcrumb node.
+        node: String,
+        /// Its version, for a conditional [`claim`].
+        version: i32,
+        /// What is wrong with its data.
+        reason: String,
+    },
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Zk(e) => write!(f, "{e}"),
+            ReadError::Malformed { node, reason, .. } => {
+                write!(f, "breadcrumb {node} is not a breadcrumb: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl From<zkha::Error> for ReadError {
+    fn from(e: zkha::Error) -> ReadError {
+        ReadError::Zk(e)
+    }
+}
+
+/// The breadcrumb and its version (for a conditional [`claim`]), `None` if
+/// there is none.
+pub fn read(zk: &ZooKeeper, path: &str) -> Result<Option<(Breadcrumb, i32)>, ReadError> {
+    let node = breadcrumb_path(path);
+    match zk.get(&node, false) {
+        Ok((bytes, stat)) => match Breadcrumb::from_json(&bytes) {
+            Ok(b) => Ok(Some((b, stat.version))),
+            Err(reason) => Err(ReadError::Malformed {
+                node,
+                version: stat.version,
+                reason,
+            }),
+        },
+        Err(e) if e.code() == Some(ErrorCode::NoNode) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether a new master must fence before it starts its command: a
+/// predecessor's breadcrumb that is not clean and is not this session's
+/// own (a master that restarts with `--session-file` keeps its session and
+/// its mastership: nothing to fence).
+pub fn needs_fence(prev: Option<&Breadcrumb>, my_session: i64) -> bool {
+    prev.is_some_and(|b| !b.clean && b.session != my_session)
+}
+
+/// Writes this master's breadcrumb, `clean: false` whatever `mine.clean`
+/// says: created if `version` is `None` (none was read), else set
+/// conditioned on `version` (the one read before fencing), so that two
+/// masters racing cannot both claim it silently: the loser gets
+/// `NodeExists` or `BadVersion`. `acl`: the election node's.
+pub fn claim(
+    zk: &ZooKeeper,
+    path: &str,
+    acl: &[Acl],
+    mine: &Breadcrumb,
+    version: Option<i32>,
+) -> zkha::Result<()> {
+    let node = breadcrumb_path(path);
+    let bytes = Breadcrumb {
+        clean: false,
+        ..mine.clone()
+    }
+    .to_json();
+    match version {
+        None => zk
+            .create(&node, &bytes, acl, CreateMode::Persistent)
+            .map(drop),
+        Some(v) => zk.set(&node, &bytes, v),
+    }
+}
+
+/// How many times [`mark_clean`] re-reads after a concurrent write.
+const MARK_ATTEMPTS: usize = 5;
+
+/// On a graceful exit or resign: marks the breadcrumb clean, only if it
+/// still names this session and token (a later master's is left alone).
+/// Returns whether it is now marked clean by us (true also if it already
+/// was). A breadcrumb that is absent or not a breadcrumb is not ours:
+/// `false`.
+pub fn mark_clean(zk: &ZooKeeper, path: &str, session: i64, token: i64) -> zkha::Result<bool> {
+    for _ in 0..MARK_ATTEMPTS {
+        let (mut b, version) = match read(zk, path) {
+            Ok(Some(found)) => found,
+            Ok(None) | Err(ReadError::Malformed { .. }) => return Ok(false),
+            Err(ReadError::Zk(e)) => return Err(e),
+        };
+        if b.session != session || b.token != token {
+            return Ok(false);
+        }
+        if b.clean {
+            return Ok(true);
+        }
+        b.clean = true;
+        match zk.set(&breadcrumb_path(path), &b.to_json(), version) {
+            Ok(()) => return Ok(true),
+            // Written in between (by a new master?): look again.
+            Err(e) if e.code() == Some(ErrorCode::BadVersion) => continue,
+            Err(e) if e.code() == Some(ErrorCode::NoNode) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(zkha::Error::Zk(ErrorCode::BadVersion))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use zkha_testing::{unique_path, TestingServer};
+
+    fn crumb(data: &[u8], session: i64, token: i64, clean: bool) -> Breadcrumb {
+        Breadcrumb {
+            data: data.to_vec(),
+            session,
+            token,
+            since_ms: 1_700_000_000_123,
+            clean,
+        }
+    }
+
+    #[test]
+    fn path_is_beside_the_node() {
+        assert_eq!(breadcrumb_path("/ux/m"), "/ux/m.breadcrumb");
+        assert_eq!(breadcrumb_path("/election"), "/election.breadcrumb");
+    }
+
+    #[test]
+    fn json_round_trips_text_and_binary_data() {
+        let text = crumb(b"10.0.0.7\0", 0x1234_5678_9abc, 42, false);
+        let j: Value = serde_json::from_slice(&text.to_json()).unwrap();
+        assert_eq!(j["data"], "10.0.0.7\0");
+        assert!(j.get("data_hex").is_none(), "{j}");
+        assert_eq!(j["session"], "0x123456789abc");
+        assert_eq!(j["token"], 42);
+        assert_eq!(j["since_ms"], 1_700_000_000_123i64);
+        assert_eq!(j["clean"], false);
+        assert_eq!(Breadcrumb::from_json(&text.to_json()).unwrap(), text);
+        assert_eq!(text.data_text(), "10.0.0.7");
+
+        // Not UTF-8: hex; a negative session id (server id >= 128) too.
+        let binary = crumb(&[0xff, 0x00, 0x7f], -2, i64::MAX, true);
+        let j: Value = serde_json::from_slice(&binary.to_json()).unwrap();
+        assert_eq!(j["data_hex"], "ff007f");
+        assert!(j.get("data").is_none(), "{j}");
+        assert_eq!(j["session"], "0xfffffffffffffffe");
+        assert_eq!(Breadcrumb::from_json(&binary.to_json()).unwrap(), binary);
+    }
+
+    #[test]
+    fn bad_json_is_an_error_naming_the_fault() {
+        let good = r#""session":"0x1","token":1,"since_ms":2,"clean":true"#;
+        let cases = [
+            ("nope".to_owned(), "not JSON"),
+            ("[1]".to_owned(), "not a JSON object"),
+            (format!("{{{good}}}"), "no \"data\""),
+            (format!(r#"{{"data":"a","data_hex":"61",{good}}}"#), "both"),
+            (format!(r#"{{"data_hex":"6",{good}}}"#), "not hex"),
+            (format!(r#"{{"data_hex":"zz",{good}}}"#), "not hex"),
+            (format!(r#"{{"data":1,{good}}}"#), "not a string"),
+            (
+                r#"{"data":"a","session":"12","token":1,"since_ms":2,"clean":true}"#.into(),
+                "\"session\"",
+            ),
+            (
+                r#"{"data":"a","session":"0x1","token":"1","since_ms":2,"clean":true}"#.into(),
+                "\"token\"",
+            ),
+            (
+                r#"{"data":"a","session":"0x1","token":1,"clean":true}"#.into(),
+                "\"since_ms\"",
+            ),
+            (
+                r#"{"data":"a","session":"0x1","token":1,"since_ms":2,"clean":1}"#.into(),
+                "\"clean\"",
+            ),
+        ];
+        for (input, expected) in cases {
+            let e = Breadcrumb::from_json(input.as_bytes()).unwrap_err();
+            assert!(e.contains(expected), "{input}: {e}");
+        }
+        let ok = format!(r#"{{"data_hex":"61","future":[],{good}}}"#);
+        assert_eq!(
+            Breadcrumb::from_json(ok.as_bytes()).unwrap(),
+            Breadcrumb {
+                data: b"a".to_vec(),
+                session: 1,
+                token: 1,
+                since_ms: 2,
+                clean: true
+            }
+        );
+    }
+
+    #[test]
+    fn needs_fence_only_for_an_unclean_other_session() {
+        let me = 7;
+        assert!(!needs_fence(None, me), "no breadcrumb: first master");
+        assert!(!needs_fence(Some(&crumb(b"x", 3, 1, true)), me), "clean");
+        assert!(needs_fence(Some(&crumb(b"x", 3, 1, false)), me), "unclean");
+        assert!(
+            !needs_fence(Some(&crumb(b"x", me, 1, false)), me),
+            "my own session's (a restart with --session-file)"
+        );
+        assert!(!needs_fence(Some(&crumb(b"x", me, 1, true)), me));
+    }
+
+    fn connect() -> ZooKeeper {
+        let server = TestingServer::shared().unwrap();
+        ZooKeeper::builder(server.connect_string())
+            .connect(Duration::from_secs(30))
+            .unwrap()
+    }
+
+    #[test]
+    fn claim_read_and_mark_clean_against_a_server() {
+        let zk = connect();
+        let parent = unique_path("breadcrumb");
+        zk.create(&parent, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+            .unwrap();
+        let path = format!("{parent}/m");
+        let node = breadcrumb_path(&path);
+        assert!(read(&zk, &path).unwrap().is_none());
+
+        // First claim creates it, clean: false even if asked otherwise.
+        let first = crumb(b"10.0.0.1\0", 0x11, 100, true);
+        claim(&zk, &path, &Acl::open_unsafe(), &first, None).unwrap();
+        let (got, v1) = read(&zk, &path).unwrap().unwrap();
+        assert_eq!(
+            got,
+            Breadcrumb {
+                clean: false,
+                ..first.clone()
+            }
+        );
+        let stat = zk.exists(&node, false).unwrap().unwrap();
+        assert_eq!(stat.ephemeral_owner, 0, "persistent");
+        assert_eq!(stat.version, v1);
+        // A second create loses to it.
+        let e = claim(&zk, &path, &Acl::open_unsafe(), &first, None).unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::NodeExists));
+
+        // A successor claims it with the version it read; a racer holding
+        // the same (now stale) version fails with BadVersion.
+        let second = crumb(b"10.0.0.2\0", 0x22, 200, false);
+        claim(&zk, &path, &Acl::open_unsafe(), &second, Some(v1)).unwrap();
+        let racer = crumb(b"10.0.0.3\0", 0x33, 300, false);
+        let e = claim(&zk, &path, &Acl::open_unsafe(), &racer, Some(v1)).unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::BadVersion));
+        let (got, v2) = read(&zk, &path).unwrap().unwrap();
+        assert_eq!(got, second);
+        assert_ne!(v2, v1);
+
+        // The first master, exiting late, does not mark the successor's.
+        assert!(!mark_clean(&zk, &path, 0x11, 100).unwrap());
+        // Its session but another token (an earlier term) neither.
+        assert!(!mark_clean(&zk, &path, 0x22, 199).unwrap());
+        let (got, v) = read(&zk, &path).unwrap().unwrap();
+        assert!(!got.clean);
+        assert_eq!(v, v2, "left alone: not written at all");
+        // Its own: marked, and nothing else changed.
+        assert!(mark_clean(&zk, &path, 0x22, 200).unwrap());
+        let (got, _) = read(&zk, &path).unwrap().unwrap();
+        assert_eq!(
+            got,
+            Breadcrumb {
+                clean: true,
+                ..second.clone()
+            }
+        );
+        assert!(mark_clean(&zk, &path, 0x22, 200).unwrap(), "already clean");
+
+        // No breadcrumb: nothing to mark.
+        assert!(!mark_clean(&zk, &format!("{parent}/other"), 0x22, 200).unwrap());
+    }
+
+    #[test]
+    fn a_damaged_breadcrumb_is_a_typed_error_with_its_version() {
+        let zk = connect();
+        let path = unique_path("breadcrumb-bad");
+        let node = breadcrumb_path(&path);
+        zk.create(&node, b"{oops", &Acl::open_unsafe(), CreateMode::Persistent)
+            .unwrap();
+        let version = match read(&zk, &path) {
+            Err(e @ ReadError::Malformed { .. }) => {
+                assert!(e.to_string().contains(&node), "{e}");
+                let ReadError::Malformed { version, .. } = e else {
+                    unreachable!()
+                };
+                version
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(!mark_clean(&zk, &path, 1, 1).unwrap(), "not ours");
+        // The version lets a new master overwrite it.
+        let mine = crumb(b"me", 5, 6, false);
+        claim(&zk, &path, &Acl::open_unsafe(), &mine, Some(version)).unwrap();
+        assert_eq!(read(&zk, &path).unwrap().unwrap().0, mine);
+    }
+
+    #[test]
+    fn the_acl_given_is_the_nodes() {
+        let zk = connect();
+        let path = unique_path("breadcrumb-acl");
+        claim(
+            &zk,
+            &path,
+            &Acl::read_unsafe(),
+            &crumb(b"x", 1, 2, false),
+            None,
+        )
+        .unwrap();
+        let (acl, _) = zk.get_acl(&breadcrumb_path(&path)).unwrap();
+        assert_eq!(acl, Acl::read_unsafe());
+        // Read-only for anyone: marking it clean is refused (typed, no panic).
+        let e = mark_clean(&zk, &path, 1, 2).unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::NoAuth));
+    }
+}
