@@ -1,29 +1,22 @@
 //! The `zkha` command-line tool.
 
 mod cli {
-    // `zkha run` uses most of these (issue 12, integrated separately):
-    // until then, not dead code.
-    #[allow(dead_code)]
     pub mod breadcrumb;
     pub mod candidate;
     pub mod common;
     pub mod config_file;
     pub mod contention;
     pub mod demo;
-    #[allow(dead_code)]
     pub mod fence;
     pub mod flags;
-    // Until the run loop uses it (issue 12, being integrated).
-    #[allow(dead_code)]
     pub mod health;
-    // Until `zkha run --metrics-addr` uses it (issue 12, in progress).
-    #[allow(dead_code)]
     pub mod metrics;
     pub mod narrate;
     pub mod run;
     pub mod secure;
     pub mod signals;
     pub mod status;
+    pub mod succession;
     pub mod systemd;
     pub mod watch;
     pub mod watchdog;

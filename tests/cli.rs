@@ -2,9 +2,9 @@
 //! once and hands over when its process dies; `status` and `watch` report
 //! it; bad input is a one-line error with exit code 2.
 
-mod common;
 #[path = "common/cli.rs"]
 mod cli_kit;
+mod common;
 
 use cli_kit::{dir, hosts, lines, zkha};
 use common::eventually;

@@ -42,10 +42,7 @@ impl Contention {
         if let Some(j) = current.as_ref() {
             return Ok(j.elector.control());
         }
-        let elector = Arc::new(Elector::start(
-            self.config.clone(),
-            self.candidate.clone(),
-        )?);
+        let elector = Arc::new(Elector::start(self.config.clone(), self.candidate.clone())?);
         // The run loop (S4) on its own thread: in the seed profile it is
         // where the election happens.
         let runner = {

@@ -215,16 +215,19 @@ impl HealthChecker {
     }
 
     /// Failed checks in a row, now (0 after a pass).
+    #[cfg(test)]
     pub fn consecutive_failures(&self) -> u32 {
         self.shared.state.lock().consecutive
     }
 
     /// Checks finished since the start.
+    #[cfg(test)]
     pub fn checks(&self) -> u64 {
         self.shared.state.lock().checks
     }
 
     /// Failed checks since the start.
+    #[cfg(test)]
     pub fn failed_checks(&self) -> u64 {
         self.shared.state.lock().failed
     }
@@ -238,6 +241,7 @@ impl HealthChecker {
 
     /// How many times the state has changed: a reader polling it learns of
     /// a change without missing one between two polls.
+    #[cfg(test)]
     pub fn changes(&self) -> u64 {
         self.shared.state.lock().changes
     }

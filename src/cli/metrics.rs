@@ -38,7 +38,7 @@ pub const LOST_MASTER_REASONS: [&str; 8] = [
     "resigned",
     "expired",
     "disconnected",
-    "node_deleted",
+    "node_lost",
     "lease_expired",
     "unhealthy",
     "fence_failed",
@@ -153,7 +153,7 @@ impl Metrics {
         );
         registry.register(
             "zkha_lost_master",
-            "Times this candidate stopped being master, by reason (resigned, expired, disconnected, node_deleted, lease_expired, unhealthy, fence_failed, shutdown)",
+            "Times this candidate stopped being master, by reason (resigned, expired, disconnected, node_lost, lease_expired, unhealthy, fence_failed, shutdown)",
             lost_master.clone(),
         );
         registry.register(
@@ -606,7 +606,7 @@ mod tests {
 
     #[test]
     fn reason_labels_are_sanitized() {
-        assert_eq!(sanitize_reason("node_deleted"), "node_deleted");
+        assert_eq!(sanitize_reason("node_lost"), "node_lost");
         assert_eq!(sanitize_reason("Lease Expired!"), "lease_expired_");
         assert_eq!(sanitize_reason("a\"b\\c\nd"), "a_b_c_d");
         assert_eq!(sanitize_reason("zé"), "z_");

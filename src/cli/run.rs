@@ -12,14 +12,20 @@
 //! watchdog stops the command and (`--on-crash handover`) ends the session
 //! so a standby takes over at once.
 
+use super::breadcrumb;
 use super::candidate::ElectionArgs;
 use super::common::{exit, LogArgs};
 use super::contention::Contention;
+use super::fence::FenceArgs;
+use super::health::{Health, HealthArgs};
+use super::metrics::{Metrics, MetricsServer};
 use super::signals;
+use super::succession::{Claim, Successor};
 use super::systemd::{self, Notifier};
 use super::watchdog::{self, OnCrash};
 use clap::{Args, ValueEnum};
 use parking_lot::Mutex;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus};
@@ -27,6 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zkha::elector::{Candidate, Control, FencingToken, LostReason, Profile};
+use zkha::{Acl, State};
 
 /// What to do when the command exits by itself while master.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,6 +65,16 @@ pub struct RunArgs {
     /// Default: handover, or hold when --session-file is given.
     #[arg(long, value_enum)]
     pub on_crash: Option<OnCrash>,
+    #[command(flatten)]
+    pub health: HealthArgs,
+    #[command(flatten)]
+    pub fence: FenceArgs,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics (zkha_is_master,
+    /// zkha_lease_remaining_seconds, ...): a loopback address
+    /// (127.0.0.1:9464, [::1]:9464, localhost:9464) or an explicit address
+    /// of this host, never the wildcard. Not served when absent.
+    #[arg(long, value_name = "HOST:PORT", value_parser = super::metrics::parse_metrics_addr)]
+    pub metrics_addr: Option<SocketAddr>,
     /// The command and its arguments (after `--`).
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -156,6 +173,29 @@ struct Supervisor {
     /// Bumped at each change of role, so the systemd notifier rereads who
     /// is master at once.
     role_changes: AtomicU64,
+    /// This candidate's data, for its breadcrumb.
+    data: Vec<u8>,
+    /// The election node's ACL, for the breadcrumb too.
+    acl: Vec<Acl>,
+    /// Safe profile: each master leaves a breadcrumb (`breadcrumb.rs`).
+    breadcrumbs: bool,
+    /// `--fence-cmd` and `--fence-timeout`: with it, a new master's command
+    /// waits until its predecessor is fenced (if it has to be) and the
+    /// breadcrumb is claimed.
+    fence: Option<(String, Duration)>,
+    /// A mastership whose breadcrumb is still to be claimed: its token.
+    to_claim: Mutex<Option<FencingToken>>,
+    /// The session and token of the breadcrumb this candidate wrote, marked
+    /// clean when that mastership ends gracefully.
+    claimed: Mutex<Option<(i64, i64)>>,
+    /// Why `zkha run` is leaving the election (the reason a master that
+    /// leaves counts in `zkha_lost_master_total`): unhealthy, fence_failed.
+    leaving_because: Mutex<Option<&'static str>>,
+    /// Why this candidate is out of the election now (for systemd's
+    /// STATUS=): waiting for a passing health check, unhealthy, a failed
+    /// fence's back-off.
+    out_because: Mutex<String>,
+    metrics: Arc<Metrics>,
 }
 
 impl Supervisor {
@@ -196,6 +236,7 @@ impl Supervisor {
             Ok((running, ctl)) => {
                 self.held_back.store(false, Ordering::Release);
                 log::info!(target: "zkha", "{} on {}: started {:?} (watchdog pid {}, token {})", self.path, self.hosts, self.command, running.watchdog.id(), token.value());
+                self.metrics.command_started();
                 *self.ctl.lock() = Some(Arc::new(ctl));
                 *slot = Some(running);
                 self.send_session(&mut slot);
@@ -334,6 +375,73 @@ impl Supervisor {
         }
     }
 
+    /// A graceful end of the mastership whose breadcrumb this candidate
+    /// wrote: marks it clean, so that the next master does not fence this
+    /// one. Only on a live session (a dead link would block the election
+    /// thread; an unmarked breadcrumb only costs the next master a fence).
+    fn mark_clean(&self) {
+        let Some((session, token)) = self.claimed.lock().take() else {
+            return;
+        };
+        let zk = self.control.lock().as_ref().and_then(Control::zookeeper);
+        let Some(zk) = zk.filter(|zk| matches!(zk.state(), Ok(State::Connected))) else {
+            log::warn!(target: "zkha", "{} on {}: not connected: the breadcrumb stays unclean, the next master will fence this one", self.path, self.hosts);
+            return;
+        };
+        match breadcrumb::mark_clean(&zk, &self.path, session, token) {
+            Ok(true) => {
+                log::info!(target: "zkha", "{} on {}: left cleanly (breadcrumb marked clean)", self.path, self.hosts)
+            }
+            Ok(false) => {
+                log::debug!(target: "zkha", "{} on {}: the breadcrumb names another master", self.path, self.hosts)
+            }
+            Err(e) => {
+                log::warn!(target: "zkha", "{} on {}: cannot mark the breadcrumb clean ({e}): the next master will fence this one", self.path, self.hosts)
+            }
+        }
+    }
+
+    /// Starts the succession of the mastership `token` (see
+    /// `succession.rs`); `None` if that mastership already ended.
+    fn succeed(
+        self: &Arc<Self>,
+        contention: &Arc<Contention>,
+        token: FencingToken,
+    ) -> std::io::Result<Option<std::thread::JoinHandle<Claim>>> {
+        let zk = self.control.lock().as_ref().and_then(Control::zookeeper);
+        let Some((zk, session)) = zk.and_then(|zk| {
+            let id = zk.client_id().ok()?.id;
+            Some((zk, id))
+        }) else {
+            return Ok(None);
+        };
+        let (sup, contention) = (self.clone(), contention.clone());
+        std::thread::Builder::new()
+            .name("zkha-succession".into())
+            .spawn(move || {
+                let label = format!("{} on {}", sup.path, sup.hosts);
+                Successor {
+                    path: &sup.path,
+                    label: &label,
+                    data: &sup.data,
+                    acl: &sup.acl,
+                    fence: sup.fence.as_ref(),
+                    since_ms: sup.master_since_ms.load(Ordering::Acquire),
+                }
+                .take_over(&zk, session, token, || contention.token() == Some(token))
+            })
+            .map(Some)
+    }
+
+    /// Leaves the election for `why` (a master's command is stopped first).
+    fn leave(&self, contention: &Contention, why: &'static str, detail: String) {
+        *self.out_because.lock() = detail;
+        *self.leaving_because.lock() = Some(why);
+        contention.leave();
+        *self.leaving_because.lock() = None;
+        self.metrics.set_session_connected(false);
+    }
+
     /// The command's end, if it ended without being told to.
     fn exited(&self) -> Option<Exited> {
         let mut slot = self.slot.lock();
@@ -384,6 +492,16 @@ impl Candidate for Supervisor {
         self.master_since_ms
             .store(super::common::now_ms(), Ordering::Release);
         self.role_changes.fetch_add(1, Ordering::AcqRel);
+        self.metrics.set_master(true);
+        self.metrics.became_master();
+        if self.breadcrumbs {
+            *self.to_claim.lock() = Some(token);
+        }
+        if self.fence.is_some() {
+            // The main loop fences the predecessor if it has to, claims the
+            // breadcrumb, then starts the command.
+            return;
+        }
         if !self.start(token) {
             // Retried by the main loop once a renewal extends the lease.
             self.pending_start.store(true, Ordering::Release);
@@ -392,11 +510,37 @@ impl Candidate for Supervisor {
     fn on_lost_master(&self, reason: LostReason) {
         self.role_changes.fetch_add(1, Ordering::AcqRel);
         self.stop(&format!("lost master: {reason:?}"));
+        *self.to_claim.lock() = None;
+        self.metrics.set_master(false);
+        self.metrics.set_lease_deadline(None);
+        let because = *self.leaving_because.lock();
+        self.metrics.lost_master(match (&reason, because) {
+            (LostReason::Shutdown, Some(why)) => why,
+            _ => lost_label(&reason),
+        });
+        // The command is gone: a graceful end needs no fence.
+        if matches!(reason, LostReason::Resigned | LostReason::Shutdown) {
+            self.mark_clean();
+        }
     }
     fn on_lease_extended(&self, until: Duration) {
         let ns = until.as_nanos() as u64;
         self.lease_ns.fetch_max(ns, Ordering::AcqRel);
         self.send(&format!("extend {ns}\n"));
+        let left = Duration::from_nanos(ns.saturating_sub(watchdog::boot_ns()));
+        self.metrics.set_lease_deadline(Some(Instant::now() + left));
+    }
+}
+
+/// `zkha_lost_master_total`'s reason label.
+fn lost_label(reason: &LostReason) -> &'static str {
+    match reason {
+        LostReason::Resigned => "resigned",
+        LostReason::Disconnected => "disconnected",
+        LostReason::LeaseExpired => "lease_expired",
+        LostReason::SessionExpired => "expired",
+        LostReason::NodeLost => "node_lost",
+        LostReason::Shutdown => "shutdown",
     }
 }
 
@@ -427,6 +571,26 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         }
         .into());
     }
+    args.health.validate()?;
+    if !leased && args.fence.fence_cmd.is_some() {
+        return Err(zkha::Error::InvalidArgument {
+            argument: zkha::error::Argument::Other,
+            reason: "--fence-cmd needs the safe profile: the seed profile leaves no breadcrumb \
+                     (it reproduces the C++ design, which has none)"
+                .into(),
+        }
+        .into());
+    }
+    let metrics = Metrics::new();
+    let _metrics_server = match args.metrics_addr {
+        Some(addr) => {
+            let server = MetricsServer::start(addr, metrics.clone())
+                .map_err(|e| format!("--metrics-addr {addr}: cannot serve the metrics: {e}"))?;
+            log::info!(target: "zkha", "{} on {}: metrics at http://{}/metrics", config.path, config.hosts, server.local_addr());
+            Some(server)
+        }
+        None => None,
+    };
     let on_crash = args.on_crash.unwrap_or(if config.session_file.is_some() {
         OnCrash::Hold
     } else {
@@ -452,10 +616,37 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         joined: AtomicBool::new(false),
         master_since_ms: AtomicI64::new(0),
         role_changes: AtomicU64::new(0),
+        data: config.data.clone(),
+        acl: config.acl_list(),
+        breadcrumbs: leased,
+        fence: args
+            .fence
+            .fence_cmd
+            .clone()
+            .map(|cmd| (cmd, args.fence.timeout())),
+        to_claim: Mutex::new(None),
+        claimed: Mutex::new(None),
+        leaving_because: Mutex::new(None),
+        out_because: Mutex::new("waiting for a passing health check".into()),
+        metrics: metrics.clone(),
     });
+    let label = format!("{} on {}", sup.path, sup.hosts);
+    let health = args.health.start(label.clone())?;
+    metrics.set_health_ok(health.is_none());
     signals::install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1]);
     let contention = Arc::new(Contention::new(config, sup.clone()));
-    *sup.control.lock() = Some(contention.join()?);
+    match &health {
+        // Joins once a check passed (see the main loop).
+        Some(_) => {
+            log::info!(target: "zkha", "{label}: joining the election after a passing health check");
+        }
+        None => *sup.control.lock() = Some(contention.join()?),
+    }
+    // Out of the election until then (a failed fence's back-off).
+    let mut back_off_until = Instant::now();
+    let back_off = args.fence.backoff();
+    // A new master's succession (fence, breadcrumb), on a thread of its own.
+    let mut succession: Option<std::thread::JoinHandle<Claim>> = None;
     // systemd (Type=notify): READY=1 and STATUS= from a thread of their own
     // (naming a standby's master is a ZooKeeper read), WATCHDOG=1 from this
     // loop, so the pings stop if it stalls.
@@ -465,7 +656,12 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let notifying = Arc::new(AtomicBool::new(true));
     let status_thread = match &notifier {
         Some(n) => {
-            let (n, s, c, on) = (n.clone(), sup.clone(), contention.clone(), notifying.clone());
+            let (n, s, c, on) = (
+                n.clone(),
+                sup.clone(),
+                contention.clone(),
+                notifying.clone(),
+            );
             Some(
                 std::thread::Builder::new()
                     .name("zkha-systemd".into())
@@ -498,6 +694,75 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 break 128 + sig as u8;
             }
             None => {}
+        }
+        // Health: out of the election while unhealthy, back once healthy.
+        let healthy = health.as_ref().is_none_or(|h| h.state() == Health::Healthy);
+        if let Some(h) = &health {
+            metrics.set_health_ok(healthy);
+            if h.state() == Health::Unhealthy && contention.joined() {
+                let what = if contention.token().is_some() {
+                    "master: stopping the command, then leaving the election"
+                } else {
+                    "leaving the election"
+                };
+                log::warn!(target: "zkha", "{label}: unhealthy: {what}");
+                let last = h.last_outcome().unwrap_or_default();
+                sup.leave(&contention, "unhealthy", format!("unhealthy ({last})"));
+            }
+        }
+        if !contention.joined()
+            && healthy
+            && Instant::now() >= back_off_until
+            && !sup.leaving.load(Ordering::Acquire)
+        {
+            log::info!(target: "zkha", "{label}: joining the election");
+            match contention.join() {
+                Ok(c) => *sup.control.lock() = Some(c),
+                Err(e) => {
+                    eprintln!("zkha: {e}");
+                    break exit::ERROR;
+                }
+            }
+        }
+        metrics.set_session_connected(
+            contention
+                .elector()
+                .and_then(|e| e.zookeeper())
+                .is_some_and(|zk| matches!(zk.state(), Ok(State::Connected))),
+        );
+        // A new master: fence its predecessor if needed, claim the
+        // breadcrumb (and with a fence, only then start the command).
+        if succession.is_none() {
+            if let Some(token) = sup.to_claim.lock().take() {
+                succession = sup.succeed(&contention, token)?;
+            }
+        }
+        if succession.as_ref().is_some_and(|t| t.is_finished()) {
+            let claim = succession.take().map(std::thread::JoinHandle::join);
+            match claim {
+                Some(Ok(Claim::Done { session, token })) => {
+                    *sup.claimed.lock() = Some((session, token.value()));
+                    if sup.fence.is_some() && contention.token() == Some(token) && !sup.start(token)
+                    {
+                        sup.pending_start.store(true, Ordering::Release);
+                    }
+                }
+                Some(Ok(Claim::FenceFailed(e))) => {
+                    log::error!(target: "zkha", "{label}: --fence-cmd failed ({e}): not starting {:?}; leaving the election for {} ms, then trying again", args.command, back_off.as_millis());
+                    sup.leave(&contention, "fence_failed", format!("fence failed ({e})"));
+                    back_off_until = Instant::now() + back_off;
+                }
+                Some(Ok(Claim::Failed(e))) if sup.fence.is_some() => {
+                    log::error!(target: "zkha", "{label}: {e}: whether the last master must be fenced is unknown: not starting {:?}; leaving the election for {} ms, then trying again", args.command, back_off.as_millis());
+                    sup.leave(&contention, "fence_failed", e);
+                    back_off_until = Instant::now() + back_off;
+                }
+                Some(Ok(Claim::Failed(e))) => log::warn!(target: "zkha", "{label}: {e}"),
+                Some(Ok(Claim::Lost)) | None => {}
+                Some(Err(_)) => {
+                    log::error!(target: "zkha", "{label}: the succession thread panicked")
+                }
+            }
         }
         if let Some(e) = sup.start_error.lock().take() {
             eprintln!("zkha: {e}");
@@ -550,8 +815,15 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     if let Some(n) = &notifier {
         n.send("STOPPING=1");
     }
+    // A fence in progress ends (at its timeout at the latest) before zkha.
+    if let Some(t) = succession {
+        let _ = t.join();
+    }
     // Leaves the election (the command is already gone).
     contention.leave();
+    if let Some(h) = &health {
+        h.stop();
+    }
     notifying.store(false, Ordering::Release);
     if let Some(t) = status_thread {
         let _ = t.join();
@@ -575,7 +847,9 @@ fn tell_systemd(n: &Notifier, sup: &Supervisor, elector: &Contention, on: &Atomi
     while on.load(Ordering::Acquire) {
         let changes = sup.role_changes.load(Ordering::Acquire);
         let since_ms = sup.master_since_ms.load(Ordering::Acquire);
-        let status = if let Some(token) = elector.token() {
+        let status = if !elector.joined() {
+            Some(format!("out of the election: {}", sup.out_because.lock()))
+        } else if let Some(token) = elector.token() {
             // (0: on_became_master has not run yet; the next look tells.)
             (since_ms != 0)
                 .then(|| systemd::master_status(&super::common::utc(since_ms), token.value()))

@@ -1,0 +1,399 @@
+//! `zkha run`'s operator features against a real server, as an operator
+//! would see them: health checks (an unhealthy candidate never runs its
+//! command; a master whose check fails hands over and comes back once
+//! healthy), the fencing hook (run once after a master died, with its data,
+//! before the successor's command; never after a graceful exit; a failed
+//! fence keeps the command from starting) and the Prometheus metrics.
+
+#[path = "common/cli.rs"]
+mod cli_kit;
+mod common;
+
+use cli_kit::{dir, hosts, lines, zkha};
+use common::eventually;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use zkha::ZooKeeper;
+use zkha_testing::unique_path;
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// A command that logs `start <name> <token>` and, on SIGTERM,
+/// `stop <name>`, to `log`.
+fn worker(name: &str, log: &Path) -> Vec<String> {
+    let script = format!(
+        "echo start {name} $ZKHA_TOKEN >> {log}; trap 'echo stop {name} >> {log}; exit 0' TERM; while true; do sleep 0.02; done",
+        log = log.display()
+    );
+    vec!["sh".into(), "-c".into(), script]
+}
+
+fn run(path: &str, data: &str, cmd: &[String], extra: &[&str]) -> Child {
+    zkha()
+        .args(["run", "--hosts", hosts(), "--path", path, "--data", data])
+        .args(["--session-timeout", "4000"])
+        .args(extra)
+        .arg("--")
+        .args(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// SIGTERM, wait, and what it wrote to stderr.
+fn term(p: &mut Child) -> String {
+    // SAFETY: a child of ours, not reaped yet.
+    unsafe { libc::kill(p.id() as i32, libc::SIGTERM) };
+    p.wait().unwrap();
+    let mut err = String::new();
+    p.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    err
+}
+
+fn count(log: &Path, line: &str) -> usize {
+    lines(log).iter().filter(|l| l.starts_with(line)).count()
+}
+
+fn master_data(path: &str) -> Option<String> {
+    let zk = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    let r = zk
+        .get(path, false)
+        .ok()
+        // (zkha's data ends in a NUL, as the C++ design's does.)
+        .map(|(d, _)| String::from_utf8_lossy(d.strip_suffix(b"\0").unwrap_or(&d)).into_owned());
+    let _ = zk.close();
+    r
+}
+
+#[test]
+fn an_unhealthy_candidate_never_runs_its_command_while_a_healthy_one_is_master() {
+    let d = dir("health-never");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("op-health-never"));
+    // Alone, and first: without its check, a would be master at once.
+    let mut a = run(
+        &path,
+        "10.0.0.1",
+        &worker("a", &log),
+        &["--health-cmd", "false", "--health-interval", "100"],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        master_data(&path),
+        None,
+        "an unhealthy candidate took the node"
+    );
+    let mut b = run(
+        &path,
+        "10.0.0.2",
+        &worker("b", &log),
+        &["--health-cmd", "true", "--health-interval", "100"],
+    );
+    assert!(
+        eventually(LONG, || count(&log, "start b") == 1),
+        "the healthy candidate never became master"
+    );
+    assert_eq!(master_data(&path).as_deref(), Some("10.0.0.2"));
+    std::thread::sleep(Duration::from_millis(1000));
+    term(&mut b);
+    // b gone, a still unhealthy: nobody takes over.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(master_data(&path), None);
+    let err = term(&mut a);
+    assert_eq!(count(&log, "start a"), 0, "{:?}", lines(&log));
+    assert!(
+        err.contains("unhealthy"),
+        "a never said it is unhealthy: {err}"
+    );
+}
+
+#[test]
+fn a_master_whose_check_fails_hands_over_and_comes_back_when_healthy() {
+    let d = dir("health-handover");
+    let log = d.join("cmds.log");
+    let marker = d.join("healthy");
+    std::fs::write(&marker, "").unwrap();
+    let path = format!("{}/m", unique_path("op-health-handover"));
+    let check = format!("test -e {}", marker.display());
+    let health = [
+        "--health-cmd",
+        &check,
+        "--health-interval",
+        "200",
+        "--health-failures",
+        "3",
+    ];
+    let mut a = run(&path, "10.0.0.1", &worker("a", &log), &health);
+    assert!(eventually(LONG, || count(&log, "start a") == 1));
+    let mut b = run(
+        &path,
+        "10.0.0.2",
+        &worker("b", &log),
+        &["--health-cmd", "true", "--health-interval", "200"],
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(count(&log, "start b"), 0, "b started while a is master");
+
+    std::fs::remove_file(&marker).unwrap();
+    let sick = Instant::now();
+    assert!(
+        eventually(LONG, || count(&log, "start b") == 1),
+        "the unhealthy master never handed over"
+    );
+    // Measured, not asserted (timing belongs in benchmarks): the issue's
+    // bound is interval x failures + 1 s = 1.6 s.
+    eprintln!(
+        "handover {} ms after the check began to fail",
+        sick.elapsed().as_millis()
+    );
+    let order = lines(&log);
+    let stop_a = order.iter().position(|l| l == "stop a");
+    let start_b = order.iter().position(|l| l.starts_with("start b"));
+    assert!(
+        stop_a.is_some() && stop_a < start_b,
+        "a's command must be gone before b's starts: {order:?}"
+    );
+    assert_eq!(master_data(&path).as_deref(), Some("10.0.0.2"));
+
+    // Healthy again: a candidate once more, master when b leaves.
+    std::fs::write(&marker, "").unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    term(&mut b);
+    assert!(
+        eventually(LONG, || count(&log, "start a") == 2),
+        "a never came back into the contention: {:?}",
+        lines(&log)
+    );
+    term(&mut a);
+}
+
+/// The fence: logs `fence <prev data> <prev session> <prev token>`.
+fn fence(log: &Path) -> String {
+    format!(
+        "echo fence $ZKHA_PREV_DATA $ZKHA_PREV_SESSION $ZKHA_PREV_TOKEN >> {}",
+        log.display()
+    )
+}
+
+#[test]
+fn the_fence_runs_once_after_a_master_died_and_never_after_a_graceful_exit() {
+    let d = dir("fence");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("op-fence"));
+    let f = fence(&log);
+    let flags = ["--fence-cmd", f.as_str()];
+    let mut a = run(&path, "10.0.0.1", &worker("a", &log), &flags);
+    assert!(eventually(LONG, || count(&log, "start a") == 1));
+    assert_eq!(
+        count(&log, "fence"),
+        0,
+        "nobody to fence: {:?}",
+        lines(&log)
+    );
+    let mut b = run(&path, "10.0.0.2", &worker("b", &log), &flags);
+    std::thread::sleep(Duration::from_millis(500));
+
+    // a's zkha dies; its watchdog stops the command and ends the session,
+    // but nobody marked the breadcrumb clean.
+    a.kill().unwrap();
+    a.wait().unwrap();
+    assert!(
+        eventually(LONG, || count(&log, "start b") == 1),
+        "b never took over: {:?}",
+        lines(&log)
+    );
+    let all = lines(&log);
+    let fences: Vec<&String> = all.iter().filter(|l| l.starts_with("fence")).collect();
+    assert_eq!(fences.len(), 1, "{all:?}");
+    let words: Vec<&str> = fences[0].split(' ').collect();
+    assert_eq!(words[1], "10.0.0.1", "ZKHA_PREV_DATA: {all:?}");
+    assert!(words[2].starts_with("0x"), "ZKHA_PREV_SESSION: {all:?}");
+    let a_token = all.iter().find_map(|l| l.strip_prefix("start a ")).unwrap();
+    assert_eq!(words[3], a_token, "ZKHA_PREV_TOKEN: {all:?}");
+    let fenced = all.iter().position(|l| l.starts_with("fence")).unwrap();
+    let b_started = all.iter().position(|l| l.starts_with("start b")).unwrap();
+    assert!(
+        fenced < b_started,
+        "the fence ran after b's command: {all:?}"
+    );
+
+    // A graceful exit marks the breadcrumb clean: c takes over unfenced.
+    let mut c = run(&path, "10.0.0.3", &worker("c", &log), &flags);
+    std::thread::sleep(Duration::from_millis(500));
+    term(&mut b);
+    assert!(
+        eventually(LONG, || count(&log, "start c") == 1),
+        "c never took over"
+    );
+    assert_eq!(count(&log, "fence"), 1, "{:?}", lines(&log));
+    term(&mut c);
+}
+
+#[test]
+fn a_failed_fence_keeps_the_command_from_starting() {
+    let d = dir("fence-fails");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("op-fence-fails"));
+    let mut a = run(
+        &path,
+        "10.0.0.1",
+        &worker("a", &log),
+        &["--fence-cmd", "true"],
+    );
+    assert!(eventually(LONG, || count(&log, "start a") == 1));
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let mut b = run(
+        &path,
+        "10.0.0.2",
+        &worker("b", &log),
+        &["--fence-cmd", "false", "--fence-backoff", "300"],
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(count(&log, "start b"), 0, "{:?}", lines(&log));
+    // A candidate whose fence works takes over in one of b's back-offs.
+    let f = fence(&log);
+    let mut c = run(
+        &path,
+        "10.0.0.3",
+        &worker("c", &log),
+        &["--fence-cmd", f.as_str()],
+    );
+    assert!(
+        eventually(LONG, || count(&log, "start c") == 1),
+        "c never took over: {:?}",
+        lines(&log)
+    );
+    assert!(
+        lines(&log).iter().any(|l| l.starts_with("fence 10.0.0.1 ")),
+        "c fenced the dead a: {:?}",
+        lines(&log)
+    );
+    term(&mut c);
+    let err = term(&mut b);
+    assert_eq!(count(&log, "start b"), 0, "{:?}", lines(&log));
+    assert!(
+        err.contains("fence"),
+        "b never said its fence failed: {err}"
+    );
+}
+
+/// A free loopback port (the listener is dropped: a small race, only
+/// with another test taking the same port in between).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn scrape(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.starts_with("HTTP/1.1 200").then_some(body)
+}
+
+fn metric(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.split([' ', '{']).next() == Some(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn metrics_say_who_is_master() {
+    let d = dir("metrics");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("op-metrics"));
+    let (pa, pb) = (free_port(), free_port());
+    let (aa, ab) = (format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}"));
+    let mut a = run(
+        &path,
+        "10.0.0.1",
+        &worker("a", &log),
+        &["--metrics-addr", &aa],
+    );
+    assert!(eventually(LONG, || count(&log, "start a") == 1));
+    let mut b = run(
+        &path,
+        "10.0.0.2",
+        &worker("b", &log),
+        &["--metrics-addr", &ab],
+    );
+    let ready = |port, master: f64| {
+        scrape(port).is_some_and(|m| {
+            metric(&m, "zkha_is_master") == Some(master)
+                && metric(&m, "zkha_session_connected") == Some(1.0)
+        })
+    };
+    assert!(eventually(LONG, || ready(pa, 1.0)), "{:?}", scrape(pa));
+    assert!(eventually(LONG, || ready(pb, 0.0)), "{:?}", scrape(pb));
+    let ma = scrape(pa).unwrap();
+    assert_eq!(metric(&ma, "zkha_became_master_total"), Some(1.0), "{ma}");
+    assert_eq!(metric(&ma, "zkha_command_starts_total"), Some(1.0), "{ma}");
+    assert_eq!(metric(&ma, "zkha_health_ok"), Some(1.0), "{ma}");
+    let lease = metric(&ma, "zkha_lease_remaining_seconds").unwrap();
+    assert!(
+        lease > 0.0 && lease <= 2.0,
+        "lease {lease} s of a 4 s session"
+    );
+    let mb = scrape(pb).unwrap();
+    assert_eq!(
+        metric(&mb, "zkha_lease_remaining_seconds"),
+        Some(0.0),
+        "{mb}"
+    );
+    assert_eq!(metric(&mb, "zkha_became_master_total"), Some(0.0), "{mb}");
+
+    // a resigns (SIGUSR1): the counters and gauges follow.
+    // SAFETY: a child of ours, not reaped yet.
+    unsafe { libc::kill(a.id() as i32, libc::SIGUSR1) };
+    assert!(eventually(LONG, || ready(pb, 1.0)), "{:?}", scrape(pb));
+    assert!(eventually(LONG, || ready(pa, 0.0)), "{:?}", scrape(pa));
+    let ma = scrape(pa).unwrap();
+    assert!(
+        ma.lines()
+            .any(|l| l.starts_with("zkha_lost_master_total{reason=\"resigned\"} 1")),
+        "{ma}"
+    );
+    term(&mut a);
+    term(&mut b);
+}
+
+#[test]
+fn a_metrics_address_that_cannot_serve_is_a_startup_error() {
+    let path = format!("{}/m", unique_path("op-metrics-bad"));
+    let cmd = ["true".to_string()];
+    // The wildcard is refused (loopback or an explicit address only).
+    let out = zkha()
+        .args(["run", "--hosts", hosts(), "--path", &path])
+        .args(["--metrics-addr", "0.0.0.0:9100", "--"])
+        .args(&cmd)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--metrics-addr"), "{err}");
+    // An address in use: one line naming it, and nothing joined the election.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = zkha()
+        .args(["run", "--hosts", hosts(), "--path", &path])
+        .args(["--metrics-addr", &addr, "--"])
+        .args(&cmd)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains(&addr), "{err}");
+    assert_eq!(master_data(&path), None, "it joined the election anyway");
+}
