@@ -397,3 +397,53 @@ fn a_metrics_address_that_cannot_serve_is_a_startup_error() {
     assert!(err.contains(&addr), "{err}");
     assert_eq!(master_data(&path), None, "it joined the election anyway");
 }
+
+#[test]
+fn an_unhealthy_master_says_so_in_its_breadcrumb_and_metrics() {
+    let d = dir("health-says");
+    let log = d.join("cmds.log");
+    let marker = d.join("healthy");
+    std::fs::write(&marker, "").unwrap();
+    let path = format!("{}/m", unique_path("op-health-says"));
+    let check = format!("test -e {}", marker.display());
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut a = run(
+        &path,
+        "10.0.0.1",
+        &worker("a", &log),
+        &[
+            "--health-cmd",
+            &check,
+            "--health-interval",
+            "100",
+            "--metrics-addr",
+            &addr,
+        ],
+    );
+    assert!(eventually(LONG, || count(&log, "start a") == 1));
+    std::fs::remove_file(&marker).unwrap();
+    assert!(
+        eventually(LONG, || master_data(&path).is_none()),
+        "the unhealthy master kept the node"
+    );
+    assert_eq!(count(&log, "stop a"), 1, "{:?}", lines(&log));
+    // status: the last master left cleanly, because it was unhealthy.
+    let out = zkha()
+        .args(["status", "--hosts", hosts(), "--path", &path, "--json"])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["breadcrumb"]["clean"], true, "{j}");
+    assert_eq!(j["breadcrumb"]["left"], "unhealthy", "{j}");
+    // The metrics: health 0, one mastership lost for it.
+    let m = scrape(port).unwrap();
+    assert_eq!(metric(&m, "zkha_health_ok"), Some(0.0), "{m}");
+    assert_eq!(metric(&m, "zkha_is_master"), Some(0.0), "{m}");
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("zkha_lost_master_total{reason=\"unhealthy\"} 1")),
+        "{m}"
+    );
+    term(&mut a);
+}

@@ -41,6 +41,10 @@ pub struct Breadcrumb {
     pub since_ms: i64,
     /// It exited or resigned gracefully: nothing to fence.
     pub clean: bool,
+    /// Why it left cleanly, when it did: "resigned", "unhealthy" (its
+    /// health check failed), "exited" (its command exited), "stopped" (a
+    /// signal stopped zkha).
+    pub left: Option<String>,
 }
 
 impl Breadcrumb {
@@ -55,6 +59,9 @@ impl Breadcrumb {
         object.insert("token".into(), json!(self.token));
         object.insert("since_ms".into(), json!(self.since_ms));
         object.insert("clean".into(), json!(self.clean));
+        if let Some(left) = &self.left {
+            object.insert("left".into(), json!(left));
+        }
         serde_json::to_vec(&Value::Object(object)).expect("a JSON value always serialises")
     }
 
@@ -89,12 +96,18 @@ impl Breadcrumb {
             .get("clean")
             .and_then(Value::as_bool)
             .ok_or("\"clean\": missing or not true/false")?;
+        let left = match o.get("left") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err("\"left\": not a string".into()),
+        };
         Ok(Breadcrumb {
             data,
             session,
             token: int("token")?,
             since_ms: int("since_ms")?,
             clean,
+            left,
         })
     }
 
@@ -198,6 +211,7 @@ pub fn claim(
     let node = breadcrumb_path(path);
     let bytes = Breadcrumb {
         clean: false,
+        left: None,
         ..mine.clone()
     }
     .to_json();
@@ -212,12 +226,19 @@ pub fn claim(
 /// How many times [`mark_clean`] re-reads after a concurrent write.
 const MARK_ATTEMPTS: usize = 5;
 
-/// On a graceful exit or resign: marks the breadcrumb clean, only if it
-/// still names this session and token (a later master's is left alone).
+/// On a graceful exit or resign: marks the breadcrumb clean, saying `why`
+/// it left, only if it still names this session and token (a later
+/// master's is left alone).
 /// Returns whether it is now marked clean by us (true also if it already
 /// was). A breadcrumb that is absent or not a breadcrumb is not ours:
 /// `false`.
-pub fn mark_clean(zk: &ZooKeeper, path: &str, session: i64, token: i64) -> zkha::Result<bool> {
+pub fn mark_clean(
+    zk: &ZooKeeper,
+    path: &str,
+    session: i64,
+    token: i64,
+    why: &str,
+) -> zkha::Result<bool> {
     for _ in 0..MARK_ATTEMPTS {
         let (mut b, version) = match read(zk, path) {
             Ok(Some(found)) => found,
@@ -231,6 +252,7 @@ pub fn mark_clean(zk: &ZooKeeper, path: &str, session: i64, token: i64) -> zkha:
             return Ok(true);
         }
         b.clean = true;
+        b.left = Some(why.to_owned());
         match zk.set(&breadcrumb_path(path), &b.to_json(), version) {
             Ok(()) => return Ok(true),
             // Written in between (by a new master?): look again.
@@ -255,6 +277,7 @@ mod tests {
             token,
             since_ms: 1_700_000_000_123,
             clean,
+            left: None,
         }
     }
 
@@ -326,7 +349,8 @@ mod tests {
                 session: 1,
                 token: 1,
                 since_ms: 2,
-                clean: true
+                clean: true,
+                left: None,
             }
         );
     }
@@ -369,6 +393,7 @@ mod tests {
             got,
             Breadcrumb {
                 clean: false,
+                left: None,
                 ..first.clone()
             }
         );
@@ -391,26 +416,30 @@ mod tests {
         assert_ne!(v2, v1);
 
         // The first master, exiting late, does not mark the successor's.
-        assert!(!mark_clean(&zk, &path, 0x11, 100).unwrap());
+        assert!(!mark_clean(&zk, &path, 0x11, 100, "resigned").unwrap());
         // Its session but another token (an earlier term) neither.
-        assert!(!mark_clean(&zk, &path, 0x22, 199).unwrap());
+        assert!(!mark_clean(&zk, &path, 0x22, 199, "resigned").unwrap());
         let (got, v) = read(&zk, &path).unwrap().unwrap();
         assert!(!got.clean);
         assert_eq!(v, v2, "left alone: not written at all");
         // Its own: marked, and nothing else changed.
-        assert!(mark_clean(&zk, &path, 0x22, 200).unwrap());
+        assert!(mark_clean(&zk, &path, 0x22, 200, "resigned").unwrap());
         let (got, _) = read(&zk, &path).unwrap().unwrap();
         assert_eq!(
             got,
             Breadcrumb {
                 clean: true,
+                left: Some("resigned".into()),
                 ..second.clone()
             }
         );
-        assert!(mark_clean(&zk, &path, 0x22, 200).unwrap(), "already clean");
+        assert!(
+            mark_clean(&zk, &path, 0x22, 200, "resigned").unwrap(),
+            "already clean"
+        );
 
         // No breadcrumb: nothing to mark.
-        assert!(!mark_clean(&zk, &format!("{parent}/other"), 0x22, 200).unwrap());
+        assert!(!mark_clean(&zk, &format!("{parent}/other"), 0x22, 200, "resigned").unwrap());
     }
 
     #[test]
@@ -430,7 +459,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         };
-        assert!(!mark_clean(&zk, &path, 1, 1).unwrap(), "not ours");
+        assert!(
+            !mark_clean(&zk, &path, 1, 1, "resigned").unwrap(),
+            "not ours"
+        );
         // The version lets a new master overwrite it.
         let mine = crumb(b"me", 5, 6, false);
         claim(&zk, &path, &Acl::open_unsafe(), &mine, Some(version)).unwrap();
@@ -452,7 +484,7 @@ mod tests {
         let (acl, _) = zk.get_acl(&breadcrumb_path(&path)).unwrap();
         assert_eq!(acl, Acl::read_unsafe());
         // Read-only for anyone: marking it clean is refused (typed, no panic).
-        let e = mark_clean(&zk, &path, 1, 2).unwrap_err();
+        let e = mark_clean(&zk, &path, 1, 2, "resigned").unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::NoAuth));
     }
 }

@@ -159,6 +159,7 @@ mod tests {
             token: 4_294_967_337,
             since_ms: 1,
             clean: false,
+            left: None,
         }
     }
 

@@ -379,7 +379,7 @@ impl Supervisor {
     /// wrote: marks it clean, so that the next master does not fence this
     /// one. Only on a live session (a dead link would block the election
     /// thread; an unmarked breadcrumb only costs the next master a fence).
-    fn mark_clean(&self) {
+    fn mark_clean(&self, why: &str) {
         let Some((session, token)) = self.claimed.lock().take() else {
             return;
         };
@@ -388,9 +388,9 @@ impl Supervisor {
             log::warn!(target: "zkha", "{} on {}: not connected: the breadcrumb stays unclean, the next master will fence this one", self.path, self.hosts);
             return;
         };
-        match breadcrumb::mark_clean(&zk, &self.path, session, token) {
+        match breadcrumb::mark_clean(&zk, &self.path, session, token, why) {
             Ok(true) => {
-                log::info!(target: "zkha", "{} on {}: left cleanly (breadcrumb marked clean)", self.path, self.hosts)
+                log::info!(target: "zkha", "{} on {}: left cleanly ({why}; breadcrumb marked clean)", self.path, self.hosts)
             }
             Ok(false) => {
                 log::debug!(target: "zkha", "{} on {}: the breadcrumb names another master", self.path, self.hosts)
@@ -519,8 +519,14 @@ impl Candidate for Supervisor {
             _ => lost_label(&reason),
         });
         // The command is gone: a graceful end needs no fence.
-        if matches!(reason, LostReason::Resigned | LostReason::Shutdown) {
-            self.mark_clean();
+        match (&reason, because) {
+            (LostReason::Resigned, _) => self.mark_clean("resigned"),
+            (LostReason::Shutdown, Some(why)) => self.mark_clean(why),
+            (LostReason::Shutdown, None) if self.leaving.load(Ordering::Acquire) => {
+                self.mark_clean("stopped")
+            }
+            (LostReason::Shutdown, None) => self.mark_clean("exited"),
+            _ => {}
         }
     }
     fn on_lease_extended(&self, until: Duration) {

@@ -240,11 +240,14 @@ impl BreadcrumbView {
             BreadcrumbView::Read(b) => b,
         };
         let state = if b.clean {
-            "clean: the last master exited or resigned cleanly (no fence)"
+            match &b.left {
+                Some(why) => format!("clean: the last master left cleanly ({why}; no fence)"),
+                None => "clean: the last master exited or resigned cleanly (no fence)".into(),
+            }
         } else if holder == Some(b.session) {
-            "the current master's (marked clean when it exits or resigns)"
+            "the current master's (marked clean when it exits or resigns)".into()
         } else {
-            "NOT clean: its session ended without a clean exit, a new master will fence it"
+            "NOT clean: its session ended without a clean exit, a new master will fence it".into()
         };
         let age = (now_ms() - b.since_ms) as f64 / 1000.0;
         vec![
@@ -261,9 +264,10 @@ impl BreadcrumbView {
         match self {
             BreadcrumbView::Absent => "null".into(),
             BreadcrumbView::Read(b) => format!(
-                "{{\"path\":{},\"clean\":{},\"data\":{},\"session\":\"{:#x}\",\"token\":{},\"since_ms\":{},\"since\":{},\"readable\":true,\"error\":null}}",
+                "{{\"path\":{},\"clean\":{},\"left\":{},\"data\":{},\"session\":\"{:#x}\",\"token\":{},\"since_ms\":{},\"since\":{},\"readable\":true,\"error\":null}}",
                 json_str(node),
                 b.clean,
+                b.left.as_deref().map_or("null".into(), json_str),
                 json_str(&b.data_text()),
                 b.session,
                 b.token,
@@ -279,7 +283,7 @@ impl BreadcrumbView {
                     _ => ("null", "false", "null".to_owned()),
                 };
                 format!(
-                    "{{\"path\":{},\"clean\":{clean},\"data\":null,\"session\":null,\"token\":null,\"since_ms\":null,\"since\":null,\"readable\":{readable},\"error\":{error}}}",
+                    "{{\"path\":{},\"clean\":{clean},\"left\":null,\"data\":null,\"session\":null,\"token\":null,\"since_ms\":null,\"since\":null,\"readable\":{readable},\"error\":{error}}}",
                     json_str(node)
                 )
             }
@@ -477,6 +481,7 @@ mod tests {
             token: 77,
             since_ms: 1_700_000_000_000,
             clean: false,
+            left: None,
         };
         breadcrumb::claim(&zk, &path, &Acl::open_unsafe(), &mine, None).unwrap();
         let view = BreadcrumbView::of(&zk, &path);
@@ -495,12 +500,14 @@ mod tests {
         assert_eq!(j["token"], 77);
         assert_eq!(j["since_ms"], 1_700_000_000_000i64);
 
-        assert!(breadcrumb::mark_clean(&zk, &path, 0xabc, 77).unwrap());
+        assert!(breadcrumb::mark_clean(&zk, &path, 0xabc, 77, "resigned").unwrap());
         let view = BreadcrumbView::of(&zk, &path);
         let lines = view.explain(&node, None);
         assert!(lines[0].contains(": clean: "), "{lines:?}");
+        assert!(lines[0].contains("(resigned; no fence)"), "{lines:?}");
         let j: serde_json::Value = serde_json::from_str(&view.json(&node)).unwrap();
         assert_eq!(j["clean"], true);
+        assert_eq!(j["left"], "resigned");
 
         // Hidden by its ACL: said so, not an error.
         let hidden = zkha_testing::unique_path("status-claim-acl");

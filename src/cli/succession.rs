@@ -63,6 +63,7 @@ impl Successor<'_> {
                     token: 0,
                     since_ms: 0,
                     clean: false,
+                    left: None,
                 }),
                 Some(version),
             ),
@@ -96,6 +97,7 @@ impl Successor<'_> {
             token: token.value(),
             since_ms: self.since_ms,
             clean: false,
+            left: None,
         };
         match breadcrumb::claim(zk, self.path, self.acl, &mine, version) {
             Ok(()) => Claim::Done { session, token },
