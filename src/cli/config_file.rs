@@ -736,6 +736,39 @@ mod tests {
     }
 
     #[test]
+    fn the_example_files_commented_settings_are_valid_too() {
+        // Every `# key = value` line, uncommented: the settings the example
+        // offers must be ones `run` takes.
+        let example = include_str!("../../docs/zkha-run.toml");
+        let uncommented: String = example
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.split_once(" = ").is_some_and(|(k, _)| {
+                        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                    }) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let f = file("example-uncommented", &uncommented);
+        let e = expand(
+            zkha(),
+            os(&["zkha", "run", "--config", f.to_str().unwrap()]),
+        )
+        .unwrap();
+        let r = parsed(&e.args);
+        assert!(r.health.health_cmd.is_some());
+        assert_eq!(r.health.health_failures, 3);
+        assert!(r.fence.fence_cmd.is_some());
+        assert_eq!(r.metrics_addr, Some("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(r.on_crash, Some(super::super::watchdog::OnCrash::Hold));
+    }
+
+    #[test]
     fn clap_refuses_a_single_value_flag_given_twice() {
         // Why the file's setting is dropped rather than put first: clap 4
         // does not let the last occurrence win.
