@@ -5,28 +5,19 @@
 //! failover), WATCHDOG=1 comes with WATCHDOG_USEC, the command does not
 //! inherit the protocol's variables, and an unreachable socket is a warning.
 
+#[path = "common/cli.rs"]
+mod cli_kit;
 mod common;
 
+use cli_kit::{dir, hosts, zkha};
 use common::eventually;
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use zkha_testing::{unique_path, TestingServer};
+use zkha_testing::unique_path;
 
 const LONG: Duration = Duration::from_secs(30);
-
-fn hosts() -> &'static str {
-    common::fail_fast();
-    TestingServer::shared().unwrap().connect_string()
-}
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("zkha-sd-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A `zkha run` that is stopped (SIGTERM, then SIGKILL) even when the test
 /// fails half-way.
@@ -34,15 +25,26 @@ struct Run(Child);
 
 impl Run {
     fn start(path: &str, data: &str, notify: &str, cmd: &str, stderr: &Path) -> Run {
-        let bin =
-            std::env::var_os("ZKHA_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_zkha").into());
-        let child = Command::new(bin)
-            .env("RUST_LOG", "warn")
+        Run::start_with(path, data, notify, cmd, stderr, &[])
+    }
+
+    /// With `extra` flags for `run`.
+    fn start_with(
+        path: &str,
+        data: &str,
+        notify: &str,
+        cmd: &str,
+        stderr: &Path,
+        extra: &[&str],
+    ) -> Run {
+        let child = zkha()
             .env("NOTIFY_SOCKET", notify)
             .env("WATCHDOG_USEC", "500000")
             .env_remove("WATCHDOG_PID")
             .args(["run", "--hosts", hosts(), "--path", path, "--data", data])
-            .args(["--session-timeout", "2000", "--", "sh", "-c", cmd])
+            .args(["--session-timeout", "2000"])
+            .args(extra)
+            .args(["--", "sh", "-c", cmd])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(stderr).unwrap())
@@ -223,4 +225,35 @@ fn an_unreachable_notify_socket_is_a_warning_not_a_failure() {
     );
     assert_eq!(run.term(), Some(128 + libc::SIGTERM));
     let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn a_candidate_out_of_the_election_is_ready_and_says_why() {
+    // Unhealthy from the start: it never joins, but it is up, and
+    // `systemctl status` says why it does not compete.
+    let d = dir("out");
+    let path = format!("{}/m", unique_path("sd-out"));
+    let sock = d.join("notify.sock");
+    let mut sd = Systemd::bind(&sock);
+    let mut run = Run::start_with(
+        &path,
+        "10.0.0.1",
+        &sd.name.clone(),
+        "sleep 60",
+        &d.join("stderr"),
+        &[
+            "--health-cmd",
+            "exit 3",
+            "--health-interval",
+            "100",
+            "--health-failures",
+            "2",
+        ],
+    );
+    sd.wait_for("READY=1", |l| l == "READY=1");
+    let status = sd.wait_for("STATUS= saying it is unhealthy", |l| {
+        l.starts_with("STATUS=out of the election: unhealthy")
+    });
+    assert!(status.contains("exit status 3"), "{status}");
+    assert_eq!(run.term(), Some(128 + libc::SIGTERM));
 }

@@ -705,15 +705,20 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         let healthy = health.as_ref().is_none_or(|h| h.state() == Health::Healthy);
         if let Some(h) = &health {
             metrics.set_health_ok(healthy);
-            if h.state() == Health::Unhealthy && contention.joined() {
-                let what = if contention.token().is_some() {
-                    "master: stopping the command, then leaving the election"
+            if h.state() == Health::Unhealthy {
+                let why = format!("unhealthy ({})", h.last_outcome().unwrap_or_default());
+                if contention.joined() {
+                    let what = if contention.token().is_some() {
+                        "master: stopping the command, then leaving the election"
+                    } else {
+                        "leaving the election"
+                    };
+                    log::warn!(target: "zkha", "{label}: unhealthy: {what}");
+                    sup.leave(&contention, "unhealthy", why);
                 } else {
-                    "leaving the election"
-                };
-                log::warn!(target: "zkha", "{label}: unhealthy: {what}");
-                let last = h.last_outcome().unwrap_or_default();
-                sup.leave(&contention, "unhealthy", format!("unhealthy ({last})"));
+                    // Never joined, or already out: systemd's STATUS= says why.
+                    *sup.out_because.lock() = why;
+                }
             }
         }
         if !contention.joined()
