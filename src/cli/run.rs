@@ -439,6 +439,8 @@ impl Supervisor {
         *self.leaving_because.lock() = Some(why);
         contention.leave();
         *self.leaving_because.lock() = None;
+        // A resign (SIGUSR1) while out has nothing to act on.
+        *self.control.lock() = None;
         self.metrics.set_session_connected(false);
     }
 
