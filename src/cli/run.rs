@@ -564,6 +564,9 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
     super::flags::validate(&args.election, &config)?;
+    // Checked now, not when the elector starts: with a health check that is
+    // only after the first passing check.
+    config.validate()?;
     let leased = config.profile == Profile::Safe;
     let session_ms = config.session_timeout.as_millis() as u64;
     // The command must be dead before the lease ends (half the session
