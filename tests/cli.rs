@@ -6,7 +6,7 @@
 mod cli_kit;
 mod common;
 
-use cli_kit::{dir, hosts, lines, zkha};
+use cli_kit::{dir, hosts, lines, worker, zkha};
 use common::eventually;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -20,16 +20,6 @@ const LONG: Duration = Duration::from_secs(30);
 fn pid_alive(pid: i32) -> bool {
     // SAFETY: signal 0 only probes.
     unsafe { libc::kill(pid, 0) == 0 }
-}
-
-/// A child command that logs `start <name> <pid> <token> <path>` and, on
-/// SIGTERM, `stop <name>`, to `log`.
-fn worker(name: &str, log: &Path) -> Vec<String> {
-    let script = format!(
-        "echo start {name} $$ $ZKHA_TOKEN $ZKHA_PATH >> {log}; trap 'echo stop {name} >> {log}; exit 0' TERM; while true; do sleep 0.02; done",
-        log = log.display()
-    );
-    vec!["sh".into(), "-c".into(), script]
 }
 
 fn run_proc(path: &str, data: &str, cmd: &[String], extra: &[&str]) -> Child {

@@ -9,7 +9,7 @@
 mod cli_kit;
 mod common;
 
-use cli_kit::{dir, hosts, lines, zkha};
+use cli_kit::{dir, hosts, lines, worker, zkha};
 use common::eventually;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -19,16 +19,6 @@ use zkha::ZooKeeper;
 use zkha_testing::unique_path;
 
 const LONG: Duration = Duration::from_secs(30);
-
-/// A command that logs `start <name> <token>` and, on SIGTERM,
-/// `stop <name>`, to `log`.
-fn worker(name: &str, log: &Path) -> Vec<String> {
-    let script = format!(
-        "echo start {name} $ZKHA_TOKEN >> {log}; trap 'echo stop {name} >> {log}; exit 0' TERM; while true; do sleep 0.02; done",
-        log = log.display()
-    );
-    vec!["sh".into(), "-c".into(), script]
-}
 
 fn run(path: &str, data: &str, cmd: &[String], extra: &[&str]) -> Child {
     zkha()
@@ -212,7 +202,12 @@ fn the_fence_runs_once_after_a_master_died_and_never_after_a_graceful_exit() {
     let words: Vec<&str> = fences[0].split(' ').collect();
     assert_eq!(words[1], "10.0.0.1", "ZKHA_PREV_DATA: {all:?}");
     assert!(words[2].starts_with("0x"), "ZKHA_PREV_SESSION: {all:?}");
-    let a_token = all.iter().find_map(|l| l.strip_prefix("start a ")).unwrap();
+    // `start a <pid> <token> <path>`
+    let a_token = all
+        .iter()
+        .find_map(|l| l.strip_prefix("start a "))
+        .and_then(|rest| rest.split(' ').nth(1))
+        .unwrap();
     assert_eq!(words[3], a_token, "ZKHA_PREV_TOKEN: {all:?}");
     let fenced = all.iter().position(|l| l.starts_with("fence")).unwrap();
     let b_started = all.iter().position(|l| l.starts_with("start b")).unwrap();

@@ -3,7 +3,7 @@
 //! the binary exists only in builds with feature `cli`.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use zkha_testing::TestingServer;
 
@@ -41,4 +41,14 @@ pub fn lines(log: &std::path::Path) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// A child command that logs `start <name> <pid> <token> <path>` and, on
+/// SIGTERM, `stop <name>`, to `log`.
+pub fn worker(name: &str, log: &Path) -> Vec<String> {
+    let script = format!(
+        "echo start {name} $$ $ZKHA_TOKEN $ZKHA_PATH >> {log}; trap 'echo stop {name} >> {log}; exit 0' TERM; while true; do sleep 0.02; done",
+        log = log.display()
+    );
+    vec!["sh".into(), "-c".into(), script]
 }
