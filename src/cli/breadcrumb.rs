@@ -385,8 +385,12 @@ mod tests {
         let node = breadcrumb_path(&path);
         assert!(read(&zk, &path).unwrap().is_none());
 
-        // First claim creates it, clean: false even if asked otherwise.
-        let first = crumb(b"10.0.0.1\0", 0x11, 100, true);
+        // First claim creates it, clean: false and no reason to have left,
+        // even if asked otherwise.
+        let first = Breadcrumb {
+            left: Some("resigned".into()),
+            ..crumb(b"10.0.0.1\0", 0x11, 100, true)
+        };
         claim(&zk, &path, &Acl::open_unsafe(), &first, None).unwrap();
         let (got, v1) = read(&zk, &path).unwrap().unwrap();
         assert_eq!(
