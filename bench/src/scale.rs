@@ -26,6 +26,7 @@
 
 use crate::{percentile, wait_until, Options};
 use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -115,6 +116,9 @@ type Wins = Arc<Mutex<Vec<(usize, f64)>>>;
 struct Probe {
     id: usize,
     wins: Wins,
+    /// Its session expired (not one of the crashes, which this process
+    /// never hears of: the crashed candidate is cut off until it leaves).
+    expired: Arc<AtomicBool>,
 }
 
 impl Candidate for Probe {
@@ -123,6 +127,10 @@ impl Candidate for Probe {
         if let Ok(mut w) = self.wins.lock() {
             w.push((self.id, t));
         }
+    }
+
+    fn on_zookeeper_expired(&self) {
+        self.expired.store(true, Ordering::Relaxed);
     }
 }
 
@@ -133,6 +141,7 @@ struct Member {
     runner: Option<JoinHandle<()>>,
     /// Crash population only: this candidate's own way to the server.
     proxy: Option<TcpProxy>,
+    expired: Arc<AtomicBool>,
 }
 
 impl Member {
@@ -160,6 +169,9 @@ struct Population<'a> {
     wins: Wins,
     members: Vec<Member>,
     next_id: usize,
+    /// Sessions that expired on their own (the machine too busy to ping in
+    /// time), and the seed candidates replaced for it.
+    expiries: usize,
 }
 
 impl Population<'_> {
@@ -204,11 +216,13 @@ impl Population<'_> {
         // The C client's lines go to the `log` crate, which this binary does
         // not print: a crashed candidate's reconnection errors stay quiet.
         c.log_to_rust = true;
+        let expired = Arc::new(AtomicBool::new(false));
         let elector = Arc::new(Elector::start(
             c,
             Arc::new(Probe {
                 id,
                 wins: self.wins.clone(),
+                expired: expired.clone(),
             }),
         )?);
         let runner = (self.mode == "seed").then(|| {
@@ -220,6 +234,7 @@ impl Population<'_> {
             elector,
             runner,
             proxy,
+            expired,
         });
         Ok(())
     }
@@ -259,9 +274,30 @@ impl Population<'_> {
             })
     }
 
-    fn settle(&self, server: &TestingServer, what: &str) -> Result<(), Error> {
+    /// Counts the sessions that expired since the last look. The seed
+    /// profile never recovers from an expiry (it re-inits with the dead
+    /// session's id, F2): such a candidate is replaced by a fresh one.
+    fn tend(&mut self) -> Result<(), Error> {
+        let mut i = 0;
+        while i < self.members.len() {
+            if self.members[i].expired.swap(false, Ordering::Relaxed) {
+                self.expiries += 1;
+                if self.mode == "seed" {
+                    let gone = self.members.swap_remove(i);
+                    let _ = gone.retire().join();
+                    self.add()?;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+
+    fn settle(&mut self, server: &TestingServer, what: &str) -> Result<(), Error> {
         let end = Instant::now() + Duration::from_secs(60);
         while Instant::now() < end {
+            self.tend()?;
             if self.settled(server) {
                 return Ok(());
             }
@@ -417,6 +453,7 @@ fn start<'a>(
         wins: Arc::new(Mutex::new(Vec::new())),
         members: Vec::with_capacity(n),
         next_id: 0,
+        expiries: 0,
     };
     for _ in 0..n {
         p.add()?;
@@ -442,7 +479,7 @@ fn graceful_and_idle(
     pid: u32,
 ) -> Result<Map<String, Value>, Error> {
     let t_start = Instant::now();
-    let pop = start(
+    let mut pop = start(
         o,
         hosts,
         mode,
@@ -514,7 +551,6 @@ fn graceful_and_idle(
     let window_s = w0.elapsed().as_secs_f64();
     let cpu = server_cpu_ms(pid)? - cpu0;
     let per = s.graceful as f64;
-    let mut pop = pop;
     pop.retire_all();
     let l = sorted(latencies);
     let mut out = Map::new();
@@ -537,6 +573,7 @@ fn graceful_and_idle(
         json!((cpu - idle_cpu_per_s * window_s) / per),
     );
     out.insert("start_s".into(), json!(started_s));
+    out.insert("expiries_graceful_phase".into(), json!(pop.expiries));
     Ok(out)
 }
 
@@ -589,6 +626,7 @@ fn crashes(
         pop.settle(server, &format!("crash {}", i + 1))?;
     }
     pop.retire_all();
+    let expiries = pop.expiries;
     for h in retired {
         let _ = h.join();
     }
@@ -598,6 +636,7 @@ fn crashes(
     out.insert("crash_max_ms".into(), json!(l.last().copied()));
     out.insert("crash_n".into(), json!(l.len()));
     out.insert("crash_samples_ms".into(), json!(l));
+    out.insert("expiries_crash_phase".into(), json!(expiries));
     Ok(out)
 }
 
@@ -621,12 +660,14 @@ pub fn run(o: &Options, s: &ScaleOptions, server: &TestingServer) -> Result<Valu
             cell.extend(crashes(o, s, hosts, mode, n, server, &zk)?);
             eprintln!(
                 "bench: scale {mode}/{n}: graceful p50 {:.1} ms, crash p50 {:.0} ms, {:.1} notifications/failover, \
-                 idle {:.1} writes/s, {:.1} ms server CPU/failover ({:.0} s)",
+                 idle {:.1} writes/s, {:.1} ms server CPU/failover, {} unplanned expiries ({:.0} s)",
                 cell["graceful_p50_ms"].as_f64().unwrap_or(f64::NAN),
                 cell["crash_p50_ms"].as_f64().unwrap_or(f64::NAN),
                 cell["notifications_per_failover"].as_f64().unwrap_or(f64::NAN),
                 cell["idle_server_requests_per_s"].as_f64().unwrap_or(f64::NAN),
                 cell["server_cpu_ms_per_failover"].as_f64().unwrap_or(f64::NAN),
+                cell["expiries_graceful_phase"].as_u64().unwrap_or(0)
+                    + cell["expiries_crash_phase"].as_u64().unwrap_or(0),
                 t.elapsed().as_secs_f64()
             );
             per.insert(n.to_string(), Value::Object(cell));
