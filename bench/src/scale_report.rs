@@ -48,11 +48,13 @@ pub fn section(md: &mut String, r: &Value, svg_name: &str) -> std::fmt::Result {
          candidate's `on_became_master`. Crash: every candidate reaches the server through a TCP proxy of its own, and \
          the master's proxy turns into a black hole (no close: the server expires the session after {t} ms); the \
          crashed candidate is then replaced, so N stays N. Notifications: node watch notifications summed over all \
-         candidates, from the resign until every standby waits again. Idle writes/s: the server's write transactions \
+         candidates, from the resign until every standby waits again. A crash is noticed when the server expires the session, on a tick \
+         boundary, the timeout after it last heard from the master: up to a ping interval (a third of the timeout) early. Idle writes/s: the server's write transactions \
          per second while nothing fails over (zxid delta: a create refused with NODEEXISTS is an error transaction of \
          its own, a read or a ping is not); idle packets/s: every request received, pings included (`mntr` \
-         `zk_packets_received`). Server CPU: the JVM's utime + stime across the graceful failovers, per failover, and \
-         the same less its idle rate over as long (what the failovers themselves cost; /proc has 10 ms resolution). \
+         `zk_packets_received`). Server CPU: the JVM's utime + stime from the resign until 300 ms after the takeover, per \
+         graceful failover, and the same less its idle rate over as long (what the failover itself costs; /proc counts \
+         in 10 ms ticks, and the idle rate is noisy where idle work dominates, as with the seed's polls). \
          p99 is the nearest rank: with fewer than 100 samples it is the largest. Unplanned expiries: sessions that \
          expired without a crash (a busy machine that missed the pings); a seed candidate never recovers from one \
          (F2) and is replaced.\n"
