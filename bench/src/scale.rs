@@ -439,20 +439,30 @@ fn new_path(zk: &ZooKeeper, mode: &str, n: usize, kind: &str) -> Result<String, 
     })
 }
 
-fn start<'a>(
-    o: &Options,
+/// What every cell works with.
+struct Ctx<'a> {
+    o: &'a Options,
+    s: &'a ScaleOptions,
     hosts: &'a str,
+    server: &'a TestingServer,
+    /// For the election parents.
+    zk: &'a ZooKeeper,
+    /// The server JVM's.
+    pid: u32,
+}
+
+fn start<'a>(
+    cx: &Ctx<'a>,
     mode: &'a str,
     n: usize,
     path: String,
     proxied: bool,
-    server: &TestingServer,
 ) -> Result<Population<'a>, Error> {
     let mut p = Population {
         mode,
-        hosts,
+        hosts: cx.hosts,
         path,
-        session_ms: o.session_ms,
+        session_ms: cx.o.session_ms,
         proxied,
         wins: Arc::new(Mutex::new(Vec::new())),
         members: Vec::with_capacity(n),
@@ -467,31 +477,15 @@ fn start<'a>(
             std::thread::sleep(Duration::from_millis(1000 / n as u64));
         }
     }
-    p.settle(server, "start")?;
+    p.settle(cx.server, "start")?;
     Ok(p)
 }
 
 /// Graceful failovers, notifications, CPU and the idle load of one (mode, N).
-fn graceful_and_idle(
-    o: &Options,
-    s: &ScaleOptions,
-    hosts: &str,
-    mode: &str,
-    n: usize,
-    server: &TestingServer,
-    zk: &ZooKeeper,
-    pid: u32,
-) -> Result<Map<String, Value>, Error> {
+fn graceful_and_idle(cx: &Ctx, mode: &str, n: usize) -> Result<Map<String, Value>, Error> {
+    let (s, server, pid) = (cx.s, cx.server, cx.pid);
     let t_start = Instant::now();
-    let mut pop = start(
-        o,
-        hosts,
-        mode,
-        n,
-        new_path(zk, mode, n, "g")?,
-        false,
-        server,
-    )?;
+    let mut pop = start(cx, mode, n, new_path(cx.zk, mode, n, "g")?, false)?;
     let started_s = t_start.elapsed().as_secs_f64();
 
     // Idle: nobody fails over; the seed's standbys keep polling, the safe
@@ -586,16 +580,9 @@ fn graceful_and_idle(
 }
 
 /// Crash failovers of one (mode, N): every candidate behind its own proxy.
-fn crashes(
-    o: &Options,
-    s: &ScaleOptions,
-    hosts: &str,
-    mode: &str,
-    n: usize,
-    server: &TestingServer,
-    zk: &ZooKeeper,
-) -> Result<Map<String, Value>, Error> {
-    let mut pop = start(o, hosts, mode, n, new_path(zk, mode, n, "c")?, true, server)?;
+fn crashes(cx: &Ctx, mode: &str, n: usize) -> Result<Map<String, Value>, Error> {
+    let (o, s, server) = (cx.o, cx.s, cx.server);
+    let mut pop = start(cx, mode, n, new_path(cx.zk, mode, n, "c")?, true)?;
     let mut jitter = Jitter(0x2545_f491_4f6c_dd1d ^ n as u64 ^ mode.len() as u64);
     let mut latencies = Vec::with_capacity(s.crashes);
     let mut retired = Vec::new();
@@ -655,6 +642,14 @@ pub fn run(o: &Options, s: &ScaleOptions, server: &TestingServer) -> Result<Valu
     let hosts = server.connect_string();
     let pid = server.pid().ok_or("the server has no pid")?;
     let zk = ZooKeeper::builder(hosts).connect(Duration::from_secs(30))?;
+    let cx = Ctx {
+        o,
+        s,
+        hosts,
+        server,
+        zk: &zk,
+        pid,
+    };
     let mut out = Map::new();
     for mode in MODES.iter().filter(|m| s.modes.iter().any(|x| x == *m)) {
         let mut per = Map::new();
@@ -664,8 +659,8 @@ pub fn run(o: &Options, s: &ScaleOptions, server: &TestingServer) -> Result<Valu
                 s.graceful, s.crashes, s.idle_s
             );
             let t = Instant::now();
-            let mut cell = graceful_and_idle(o, s, hosts, mode, n, server, &zk, pid)?;
-            cell.extend(crashes(o, s, hosts, mode, n, server, &zk)?);
+            let mut cell = graceful_and_idle(&cx, mode, n)?;
+            cell.extend(crashes(&cx, mode, n)?);
             eprintln!(
                 "bench: scale {mode}/{n}: graceful p50 {:.1} ms, crash p50 {:.0} ms, {:.1} notifications/failover, \
                  idle {:.1} writes/s, {:.1} ms server CPU/failover, {} unplanned expiries ({:.0} s)",
@@ -683,4 +678,65 @@ pub fn run(o: &Options, s: &ScaleOptions, server: &TestingServer) -> Result<Valu
         out.insert((*mode).into(), Value::Object(per));
     }
     Ok(Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn scale_options_default_and_parse() {
+        let d = ScaleOptions::from_args(&[]).unwrap();
+        assert_eq!(d.sizes, vec![10, 50, 200]);
+        assert_eq!((d.graceful, d.crashes, d.idle_s), (20, 5, 5));
+        assert_eq!(d.modes, vec!["watch", "sequence", "seed"]);
+        let o = ScaleOptions::from_args(&args(&[
+            "--scale",
+            "3,7",
+            "--scale-failovers",
+            "4",
+            "--scale-modes",
+            "seed",
+        ]))
+        .unwrap();
+        assert_eq!(o.sizes, vec![3, 7]);
+        assert_eq!(o.graceful, 4);
+        assert_eq!(o.modes, vec!["seed"]);
+    }
+
+    #[test]
+    fn scale_options_refuse_bad_values_naming_the_option() {
+        for (a, name) in [
+            (args(&["--scale", "10,x"]), "--scale"),
+            (args(&["--scale", "1"]), "--scale"),
+            (args(&["--scale-crashes", "0"]), "--scale-crashes"),
+            (args(&["--scale-modes", "poll"]), "--scale-modes"),
+        ] {
+            let e = ScaleOptions::from_args(&a).unwrap_err();
+            assert!(e.contains(name), "{a:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn cpu_time_of_this_process_is_read_and_grows() {
+        let pid = std::process::id();
+        let before = server_cpu_ms(pid).unwrap();
+        assert!(before >= 0.0);
+        // Busy until the kernel has counted a tick more (10 ms), within a
+        // deadline: a niced process on a busy machine may wait for its turn.
+        let end = Instant::now() + Duration::from_secs(20);
+        let mut after = before;
+        while after <= before && Instant::now() < end {
+            let spin = Instant::now() + Duration::from_millis(20);
+            while Instant::now() < spin {
+                std::hint::spin_loop();
+            }
+            after = server_cpu_ms(pid).unwrap();
+        }
+        assert!(after > before, "{before} -> {after}");
+    }
 }

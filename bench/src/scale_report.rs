@@ -91,6 +91,10 @@ pub fn section(md: &mut String, r: &Value, svg_name: &str) -> std::fmt::Result {
          and poll instead: each sends one create a second, refused while a master holds the node, so its idle writes \
          grow with N, and the more standbys poll, the sooner one of them finds the node gone.\n"
     )?;
+    writeln!(
+        md,
+        "In the plot (log-log), a zero is drawn at the bottom of its panel.\n"
+    )?;
     writeln!(md, "![scale with candidates]({svg_name})")?;
     Ok(())
 }
@@ -110,6 +114,9 @@ pub fn write_partial(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::E
     Ok(())
 }
 
+/// One line of a panel: its legend, colour, dashing, and (N, value) points.
+struct Series(String, &'static str, bool, Vec<(f64, f64)>);
+
 /// A panel: series of (N, value) on log-x, log-y axes.
 struct Panel<'a> {
     x: f64,
@@ -122,13 +129,7 @@ struct Panel<'a> {
 }
 
 impl Panel<'_> {
-    fn draw(
-        &self,
-        s: &mut String,
-        n_lo: f64,
-        n_hi: f64,
-        series: &[(String, &str, bool, Vec<(f64, f64)>)],
-    ) {
+    fn draw(&self, s: &mut String, n_lo: f64, n_hi: f64, series: &[Series]) {
         let (lx, ly) = (n_lo.log10(), n_hi.log10());
         let (yl, yh) = (self.y_lo.log10(), self.y_hi.log10());
         let px = |n: f64| self.x + (n.log10() - lx) / (ly - lx).max(1e-9) * self.w;
@@ -161,7 +162,7 @@ impl Panel<'_> {
         }
         let mut ns: Vec<f64> = series
             .iter()
-            .flat_map(|(_, _, _, pts)| pts.iter().map(|(n, _)| *n))
+            .flat_map(|Series(_, _, _, pts)| pts.iter().map(|(n, _)| *n))
             .collect();
         ns.sort_by(f64::total_cmp);
         ns.dedup();
@@ -181,7 +182,7 @@ impl Panel<'_> {
             self.x + self.w / 2.0,
             self.y + self.h + 34.0
         );
-        for (i, (label, color, dashed, pts)) in series.iter().enumerate() {
+        for (i, Series(label, color, dashed, pts)) in series.iter().enumerate() {
             let dash = if *dashed {
                 " stroke-dasharray=\"6 4\""
             } else {
@@ -223,19 +224,18 @@ impl Panel<'_> {
 /// crash dashed), and the cost against N (notifications per failover solid,
 /// idle writes per second dashed); both log-log.
 pub fn svg(r: &Value) -> String {
-    let series =
-        |key: &str, dashed: bool, what: &str| -> Vec<(String, &str, bool, Vec<(f64, f64)>)> {
-            MODE_NAMES
-                .iter()
-                .filter_map(|(mode, name, color)| {
-                    let pts: Vec<(f64, f64)> = cells(r, mode)
-                        .iter()
-                        .filter_map(|(n, c)| Some((*n as f64, c[key].as_f64()?)))
-                        .collect();
-                    (!pts.is_empty()).then(|| (format!("{name}: {what}"), *color, dashed, pts))
-                })
-                .collect()
-        };
+    let series = |key: &str, dashed: bool, what: &str| -> Vec<Series> {
+        MODE_NAMES
+            .iter()
+            .filter_map(|(mode, name, color)| {
+                let pts: Vec<(f64, f64)> = cells(r, mode)
+                    .iter()
+                    .filter_map(|(n, c)| Some((*n as f64, c[key].as_f64()?)))
+                    .collect();
+                (!pts.is_empty()).then(|| Series(format!("{name}: {what}"), color, dashed, pts))
+            })
+            .collect()
+    };
     let mut latency = series("graceful_p50_ms", false, "graceful");
     latency.extend(series("crash_p50_ms", true, "crash"));
     let mut cost = series(
@@ -270,12 +270,47 @@ pub fn svg(r: &Value) -> String {
         y: 40.0,
         w: 440.0,
         h: 360.0,
-        title:
-            "Cost (log; 0 drawn at the bottom): notifications/failover solid, idle writes/s dashed",
+        title: "Notifications/failover (solid), idle writes/s (dashed), log",
         y_lo: 0.1,
         y_hi: 10_000.0,
     }
     .draw(&mut s, n_lo, n_hi, &cost);
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn section_has_a_row_per_mode_and_size_in_order_and_the_plot_a_line_per_series() {
+        let cell = |g: f64| {
+            json!({"graceful_p50_ms": g, "graceful_p99_ms": 2.0 * g, "graceful_n": 5, "crash_p50_ms": 900.0,
+                   "crash_n": 3, "notifications_per_failover": 2.0, "idle_server_requests_per_s": 0.0,
+                   "idle_packets_received_per_s": 30.0, "server_cpu_ms_per_failover": 10.0,
+                   "server_cpu_ms_per_failover_above_idle": 5.0, "expiries_graceful_phase": 0,
+                   "expiries_crash_phase": 1})
+        };
+        let r = json!({"session_timeout_ms": 1000,
+                       "scale": {"sequence": {"200": cell(7.0), "10": cell(3.0)}}});
+        let mut md = String::new();
+        section(&mut md, &r, "x.svg").unwrap();
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| safe")).collect();
+        assert_eq!(rows.len(), 2, "{md}");
+        assert!(
+            rows[0].starts_with("| safe, sequence mode | 10 | 3.0 | 6.0 (5) | 900 (3) |"),
+            "{}",
+            rows[0]
+        );
+        assert!(rows[1].contains("| 200 | 7.0 |"), "{}", rows[1]);
+        assert!(rows[0].ends_with("| 1 |"), "{}", rows[0]);
+        let plot = svg(&r);
+        // graceful, crash, notifications, idle writes: one line each.
+        assert_eq!(plot.matches("<polyline").count(), 4, "{plot}");
+        let mut empty = String::new();
+        section(&mut empty, &json!({}), "x.svg").unwrap();
+        assert!(empty.is_empty());
+    }
 }
