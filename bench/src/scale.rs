@@ -511,6 +511,7 @@ fn graceful_and_idle(cx: &Ctx, mode: &str, n: usize) -> Result<Map<String, Value
     let mut latencies = Vec::with_capacity(s.graceful);
     let mut notes = Vec::with_capacity(s.graceful);
     let (mut cpu, mut window_s) = (0.0, 0.0);
+    let mut failed = 0;
     for i in 0..s.graceful {
         // The seed's standbys poll once a second: a random phase against
         // their cycle (the others wait on watches; a short pause).
@@ -530,17 +531,36 @@ fn graceful_and_idle(cx: &Ctx, mode: &str, n: usize) -> Result<Map<String, Value
         let before = pop.notifications();
         let (cpu0, w0) = (server_cpu_ms(pid)?, Instant::now());
         let t0 = monotonic_ms();
-        pop.members[old].elector.resign()?;
+        // On a busy machine a 1 s session may blip: the seed's synchronous
+        // delete can time out, or the resigned master win again before a
+        // standby polls. Such a round is counted, not measured, and the
+        // next one starts from whoever is master then.
+        let resigned = pop.members[old].elector.resign();
         let mut won = None;
-        if !wait_until(Duration::from_secs(30), || {
-            won = pop.won_after(old_id, t0);
-            won.is_some()
-        }) {
-            return Err(format!(
-                "scale {mode}/{n}: no takeover in graceful failover {}",
-                i + 1
-            )
-            .into());
+        if resigned.is_err()
+            || !wait_until(Duration::from_secs(10), || {
+                won = pop.won_after(old_id, t0);
+                won.is_some()
+            })
+        {
+            eprintln!(
+                "bench: scale {mode}/{n}: graceful failover {} failed ({}), not counted",
+                i + 1,
+                match &resigned {
+                    Err(e) => format!("resign: {e}"),
+                    Ok(()) => "no takeover by another candidate in 10 s".into(),
+                }
+            );
+            failed += 1;
+            if resigned.is_err() {
+                // It may still hold the node without knowing (the delete's
+                // outcome is unknown): it leaves, its session with it.
+                let gone = pop.members.swap_remove(old);
+                let _ = gone.retire().join();
+                pop.add()?;
+            }
+            pop.settle(server, &format!("after failed failover {}", i + 1))?;
+            continue;
         }
         latencies.push(won.unwrap_or(t0) - t0);
         // The server's share: the delete, the notifications, the standbys'
@@ -552,13 +572,14 @@ fn graceful_and_idle(cx: &Ctx, mode: &str, n: usize) -> Result<Map<String, Value
         pop.settle(server, &format!("graceful failover {}", i + 1))?;
         notes.push((pop.notifications() - before) as f64);
     }
-    let per = s.graceful as f64;
+    let per = latencies.len().max(1) as f64;
     pop.retire_all();
     let l = sorted(latencies);
     let mut out = Map::new();
     out.insert("graceful_p50_ms".into(), json!(percentile(&l, 50.0)));
     out.insert("graceful_p99_ms".into(), json!(percentile(&l, 99.0)));
     out.insert("graceful_n".into(), json!(l.len()));
+    out.insert("graceful_failed".into(), json!(failed));
     out.insert("graceful_samples_ms".into(), json!(l));
     out.insert(
         "notifications_per_failover".into(),
@@ -585,6 +606,7 @@ fn crashes(cx: &Ctx, mode: &str, n: usize) -> Result<Map<String, Value>, Error> 
     let mut pop = start(cx, mode, n, new_path(cx.zk, mode, n, "c")?, true)?;
     let mut jitter = Jitter(0x2545_f491_4f6c_dd1d ^ n as u64 ^ mode.len() as u64);
     let mut latencies = Vec::with_capacity(s.crashes);
+    let mut failed = 0;
     let mut retired = Vec::new();
     for i in 0..s.crashes {
         let pause = if mode == "seed" {
@@ -603,13 +625,18 @@ fn crashes(cx: &Ctx, mode: &str, n: usize) -> Result<Map<String, Value>, Error> 
             p.set_mode(ProxyMode::Blackhole);
         }
         let mut won = None;
-        if !wait_until(Duration::from_millis(o.session_ms * 4 + 15_000), || {
+        if wait_until(Duration::from_millis(o.session_ms * 4 + 15_000), || {
             won = pop.won_after(old_id, t0);
             won.is_some()
         }) {
-            return Err(format!("scale {mode}/{n}: no takeover in crash {}", i + 1).into());
+            latencies.push(won.unwrap_or(t0) - t0);
+        } else {
+            eprintln!(
+                "bench: scale {mode}/{n}: no takeover in crash {}, not counted",
+                i + 1
+            );
+            failed += 1;
         }
-        latencies.push(won.unwrap_or(t0) - t0);
         // The crashed candidate leaves (its connection attempts refused, so
         // its close is quick) and a fresh one takes its place.
         let gone = pop.members.swap_remove(old);
@@ -630,6 +657,7 @@ fn crashes(cx: &Ctx, mode: &str, n: usize) -> Result<Map<String, Value>, Error> 
     out.insert("crash_p50_ms".into(), json!(percentile(&l, 50.0)));
     out.insert("crash_max_ms".into(), json!(l.last().copied()));
     out.insert("crash_n".into(), json!(l.len()));
+    out.insert("crash_failed".into(), json!(failed));
     out.insert("crash_samples_ms".into(), json!(l));
     out.insert("expiries_crash_phase".into(), json!(expiries));
     Ok(out)

@@ -57,18 +57,19 @@ pub fn section(md: &mut String, r: &Value, svg_name: &str) -> std::fmt::Result {
          in 10 ms ticks, and the idle rate is noisy where idle work dominates, as with the seed's polls). \
          p99 is the nearest rank: with fewer than 100 samples it is the largest. Unplanned expiries: sessions that \
          expired without a crash (a busy machine that missed the pings); a seed candidate never recovers from one \
-         (F2) and is replaced.\n"
+         (F2) and is replaced. Failed rounds: a resign that failed (the seed's delete timed out) or no takeover by \
+         another candidate; counted, not measured.\n"
     )?;
     writeln!(
         md,
-        "| mode | N | graceful p50 ms | graceful p99 ms (n) | crash p50 ms (n) | notifications / failover | idle writes/s | idle packets/s | server CPU ms / failover (above idle) | unplanned expiries |"
+        "| mode | N | graceful p50 ms | graceful p99 ms (n) | crash p50 ms (n) | notifications / failover | idle writes/s | idle packets/s | server CPU ms / failover (above idle) | unplanned expiries / failed rounds |"
     )?;
     writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     for (mode, name, _) in MODE_NAMES {
         for (n, c) in cells(r, mode) {
             writeln!(
                 md,
-                "| {name} | {n} | {} | {} ({}) | {} ({}) | {} | {} | {} | {} ({}) | {} |",
+                "| {name} | {n} | {} | {} ({}) | {} ({}) | {} | {} | {} | {} ({}) | {} / {} |",
                 f(&c["graceful_p50_ms"]),
                 f(&c["graceful_p99_ms"]),
                 c["graceful_n"],
@@ -81,6 +82,8 @@ pub fn section(md: &mut String, r: &Value, svg_name: &str) -> std::fmt::Result {
                 f(&c["server_cpu_ms_per_failover_above_idle"]),
                 c["expiries_graceful_phase"].as_u64().unwrap_or(0)
                     + c["expiries_crash_phase"].as_u64().unwrap_or(0),
+                c["graceful_failed"].as_u64().unwrap_or(0)
+                    + c["crash_failed"].as_u64().unwrap_or(0),
             )?;
         }
     }
@@ -305,7 +308,7 @@ mod tests {
             rows[0]
         );
         assert!(rows[1].contains("| 200 | 7.0 |"), "{}", rows[1]);
-        assert!(rows[0].ends_with("| 1 |"), "{}", rows[0]);
+        assert!(rows[0].ends_with("| 1 / 0 |"), "{}", rows[0]);
         let plot = svg(&r);
         // graceful, crash, notifications, idle writes: one line each.
         assert_eq!(plot.matches("<polyline").count(), 4, "{plot}");
