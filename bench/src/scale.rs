@@ -431,7 +431,20 @@ fn sorted(mut v: Vec<f64>) -> Vec<f64> {
 /// Creates the election's parent (the seed never creates parents, S6).
 fn new_path(zk: &ZooKeeper, mode: &str, n: usize, kind: &str) -> Result<String, Error> {
     let parent = format!("/bench-scale-{}-{mode}-{n}-{kind}", std::process::id());
-    zk.create(&parent, b"", &Acl::open_unsafe(), CreateMode::Persistent)?;
+    // Retried: on a loaded machine a call may time out (its outcome then
+    // unknown, hence NODEEXISTS is fine too).
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        match zk.create(&parent, b"", &Acl::open_unsafe(), CreateMode::Persistent) {
+            Ok(_) => break,
+            Err(e) if e.code() == Some(zkha::ErrorCode::NodeExists) => break,
+            Err(e) if Instant::now() < end => {
+                eprintln!("bench: scale: creating {parent}: {e}; again");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => return Err(format!("creating {parent}: {e}").into()),
+        }
+    }
     Ok(if mode == "sequence" {
         parent
     } else {
