@@ -9,6 +9,8 @@
 mod failover;
 mod memory;
 mod report;
+mod scale;
+mod scale_report;
 mod throughput;
 
 use serde_json::json;
@@ -32,8 +34,10 @@ pub struct Options {
 fn usage() -> ! {
     eprintln!(
         "usage: zkha-bench [--failovers N (50)] [--ops N (20000)] [--window N (1000)] [--rounds N (3)]\n\
-         \x20                 [--session-timeout MS (1000)] [--python PATH] [--out DIR (target/bench)] [--only throughput|failover]\n\
-         \x20                 [--peers safe,run,sequence,seed,cpp_peer,kazoo (all)]"
+         \x20                 [--session-timeout MS (1000)] [--python PATH] [--out DIR (target/bench)] [--only throughput|failover|scale]\n\
+         \x20                 [--peers safe,run,sequence,seed,cpp_peer,kazoo (all)]\n\
+         \x20                 [--scale 10,50,200] [--scale-failovers N (20)] [--scale-crashes N (5)] [--scale-idle S (5)]\n\
+         \x20                 [--scale-modes watch,sequence,seed (all)]"
     );
     std::process::exit(2)
 }
@@ -91,13 +95,21 @@ fn main() {
         std::process::exit(2);
     }
     let only = opt("--only");
-    if let Err(e) = run(&o, only.as_deref()) {
+    let scale = scale::ScaleOptions::from_args(&args).unwrap_or_else(|e| {
+        eprintln!("zkha-bench: {e}");
+        std::process::exit(2)
+    });
+    if let Err(e) = run(&o, &scale, only.as_deref()) {
         eprintln!("zkha-bench: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(o: &Options, only: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
+fn run(
+    o: &Options,
+    scale: &scale::ScaleOptions,
+    only: Option<&str>,
+) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&o.out_dir)?;
     zkha::logging::set_debug_level(zkha::logging::LogLevel::Error);
     eprintln!("bench: starting ZooKeeper (Debian's 3.8, tickTime 50 ms, full JIT)");
@@ -126,19 +138,25 @@ fn run(o: &Options, only: Option<&str>) -> Result<(), Box<dyn std::error::Error>
         "failover": {},
         "throughput": {},
         "memory": {},
+        "scale": {},
     });
-    if only != Some("failover") {
+    if only.is_none() || only == Some("throughput") {
         results["throughput"] = throughput::run(o, &hosts)?;
         results["memory"] = memory::run(o, &hosts)?;
     }
-    if only != Some("throughput") {
+    if only.is_none() || only == Some("failover") {
         results["failover"] = failover::run(o, &hosts)?;
+    }
+    if only.is_none() || only == Some("scale") {
+        results["scale"] = scale::run(o, scale, &server)?;
     }
     let path = o.out_dir.join("results.json");
     std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
     eprintln!("bench: wrote {}", path.display());
     if only.is_none() {
         report::write(o, &results)?;
+    } else if only == Some("scale") {
+        scale_report::write_partial(o, &results)?;
     }
     drop(server);
     Ok(())

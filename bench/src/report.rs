@@ -224,12 +224,17 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
         "| one standby candidate process | {} kB (`zkha candidate`, safe) | {} kB (C++ peer) |",
         mem["idle_candidate_kb"]["rust_safe"], mem["idle_candidate_kb"]["cpp_peer"]
     )?;
+    crate::scale_report::section(&mut md, r, "BENCHMARKS-scale.svg")?;
     writeln!(
         md,
         "\nReproduce: `make bench` (options: `cargo run --release -p zkha-bench -- --help`)."
     )?;
     std::fs::write(o.root.join("BENCHMARKS.md"), md)?;
     std::fs::write(o.root.join("BENCHMARKS.svg"), svg(r))?;
+    std::fs::write(
+        o.root.join("BENCHMARKS-scale.svg"),
+        crate::scale_report::svg(r),
+    )?;
     eprintln!("bench: wrote BENCHMARKS.md and BENCHMARKS.svg");
     Ok(())
 }
