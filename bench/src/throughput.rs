@@ -160,7 +160,10 @@ pub fn run(o: &Options, hosts: &str) -> Result<Value, Box<dyn std::error::Error>
     let only = std::env::var("ZKHA_BENCH_CLIENTS").ok();
     let clients: Vec<&str> = ["raw_c", "zkha", "pure_rust", "kazoo"]
         .into_iter()
-        .filter(|c| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == *c)))
+        .filter(|c| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|x| x == *c))
+        })
         .collect();
     let mut samples: Map<String, Value> = Map::new();
     let mut all: Vec<(String, Vec<Value>)> = clients
