@@ -6,6 +6,12 @@
  *
  * usage: raw_c_bench HOSTS N WINDOW PREFIX   (N ops of each kind; WINDOW async gets in flight)
  *        raw_c_bench HOSTS rss                (connect, then print VmRSS in kB, idle)
+ *        raw_c_bench HOSTS probe OP N WINDOW PATH
+ *            (OP = get | async_get: N ops on one node PATH, created and
+ *            deleted here; nothing printed. For `strace -f -c` / `perf stat`
+ *            counts per op: run N and 0, subtract; see bench/probe.sh.
+ *            RESOLVE_DELAY_MS in the environment: zoo_set_servers_resolution_delay
+ *            first, to show what the C client's per-poll host resolution costs)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -69,6 +75,36 @@ static void check(int rc, const char *what)
     }
 }
 
+/* N gets (sync or pipelined) of one node: the probe of bench/probe.sh. */
+static int probe(zhandle_t *zh, const char *op, int n, int window, const char *path)
+{
+    char value[100], buf[1024];
+    int i, len;
+    struct Stat stat;
+    const char *delay = getenv("RESOLVE_DELAY_MS");
+    if (delay) check(zoo_set_servers_resolution_delay(zh, atoi(delay)), "resolution delay");
+    memset(value, 'v', sizeof value);
+    check(zoo_create(zh, path, value, sizeof value, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), "create");
+    for (i = 0; i < n; i++) {
+        if (!strcmp(op, "get")) {
+            len = sizeof buf;
+            check(zoo_get(zh, path, 0, buf, &len, &stat), "get");
+            continue;
+        }
+        pthread_mutex_lock(&mu);
+        while (in_flight >= window) pthread_cond_wait(&cv, &mu);
+        in_flight++;
+        pthread_mutex_unlock(&mu);
+        check(zoo_aget(zh, path, 0, got, NULL), "aget");
+    }
+    pthread_mutex_lock(&mu);
+    while (in_flight > 0) pthread_cond_wait(&cv, &mu);
+    pthread_mutex_unlock(&mu);
+    check(zoo_delete(zh, path, -1), "delete");
+    zookeeper_close(zh);
+    return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     zhandle_t *zh;
@@ -90,6 +126,10 @@ int main(int argc, char **argv)
         printf("{\"rss_kb\":%ld}\n", vm_rss_kb());
         zookeeper_close(zh);
         return 0;
+    }
+    if (!strcmp(argv[2], "probe")) {
+        if (argc < 7) return 2;
+        return probe(zh, argv[3], atoi(argv[4]), atoi(argv[5]), argv[6]);
     }
     if (argc < 5) return 2;
     n = atoi(argv[2]);

@@ -205,6 +205,10 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
         m["cpus"],
         raw["async_get"].as_f64().unwrap_or(0.0) / raw["get"].as_f64().unwrap_or(1.0)
     )?;
+    // A finding written by hand (issue 13 item 3), kept across runs.
+    if let Ok(text) = std::fs::read_to_string(o.root.join("bench/FINDINGS-c-client.md")) {
+        writeln!(md, "\n{}", text.trim_end())?;
+    }
     writeln!(md, "\n## Memory\n")?;
     let mem = &r["memory"];
     writeln!(

@@ -155,7 +155,16 @@ fn external(cmd: &mut Command) -> Result<Value, Box<dyn std::error::Error>> {
 }
 
 pub fn run(o: &Options, hosts: &str) -> Result<Value, Box<dyn std::error::Error>> {
-    let clients = ["raw_c", "zkha", "pure_rust", "kazoo"];
+    // ZKHA_BENCH_CLIENTS=raw_c,zkha runs some clients only: a quick A/B of
+    // a change to zkha's layer (the report needs all four).
+    let only = std::env::var("ZKHA_BENCH_CLIENTS").ok();
+    let clients: Vec<&str> = ["raw_c", "zkha", "pure_rust", "kazoo"]
+        .into_iter()
+        .filter(|c| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|x| x == *c))
+        })
+        .collect();
     let mut samples: Map<String, Value> = Map::new();
     let mut all: Vec<(String, Vec<Value>)> = clients
         .iter()

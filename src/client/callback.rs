@@ -13,6 +13,7 @@
 //! - the thread-local "in a callback" flag lets the handle refuse what would
 //!   block the completion thread on itself.
 
+use super::ptr_hash::PtrHash;
 use crate::error::{Error, ErrorCode};
 use crate::types::{EventType, State, WatchedEvent};
 use parking_lot::{Condvar, Mutex};
@@ -90,10 +91,12 @@ pub(crate) fn event_from_c(type_: c_int, state: c_int, path: *const c_char) -> W
 /// Frees (or completes with `ZCLOSING`) one outstanding context.
 type Settle = unsafe fn(*mut c_void);
 
-/// Outstanding callback contexts of one owned handle.
+/// Outstanding callback contexts of one owned handle, keyed by address.
+/// The hash is `ptr_hash`'s: one multiply instead of SipHash, the same map
+/// and the same settle-once protocol (only the bucket order differs).
 #[derive(Default)]
 pub(crate) struct Registry {
-    outstanding: Mutex<HashMap<usize, Settle>>,
+    outstanding: Mutex<HashMap<usize, Settle, PtrHash>>,
 }
 
 impl Registry {

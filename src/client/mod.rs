@@ -9,6 +9,7 @@
 //! - `ops.rs`: blocking node operations; `watch.rs`: the `zoo_w*` calls;
 //! - `read_buffer.rs`: the per-thread buffer blocking reads hand to C;
 //! - `callback.rs`: the C trampolines, callback contexts and their registry;
+//!   `ptr_hash.rs`: the registry's hash of context addresses;
 //! - `raw.rs`: conversions of C results and arguments;
 //! - `async_ops.rs`, `async_watch.rs`, `multi.rs`: the `zoo_a*` calls;
 //! - `oneshot.rs`, `future.rs`: [`Pending`] and [`AsyncZooKeeper`];
@@ -24,6 +25,7 @@ mod handle;
 mod multi;
 mod oneshot;
 mod ops;
+mod ptr_hash;
 mod raw;
 mod read_buffer;
 #[cfg(feature = "sasl")]
