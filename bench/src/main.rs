@@ -21,19 +21,35 @@ pub struct Options {
     pub ops: usize,
     pub window: usize,
     pub rounds: usize,
+    /// Raw-C handover floor samples, split over the rounds.
+    pub floor_samples: usize,
+    /// The random wait before each failover spans 150 ms + [0, this) ms
+    /// (the pollers always get their whole 1 s cycle).
+    pub phase_ms: u64,
     pub session_ms: u64,
     pub python: PathBuf,
     pub out_dir: PathBuf,
     pub root: PathBuf,
     /// Failover peers to run (default: all).
     pub peers: Vec<String>,
+    /// Where BENCHMARKS.md/svg go: the repository root for the full run,
+    /// the output directory for `--quick`.
+    pub md_dir: PathBuf,
+    /// `--quick`: fewer samples (said on the page).
+    pub quick: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: zkha-bench [--failovers N (50)] [--ops N (20000)] [--window N (1000)] [--rounds N (3)]\n\
+        "usage: zkha-bench [--failovers N (50)] [--ops N (12000)] [--window N (1000)] [--rounds N (5)]\n\
+         \x20                 [--floor-samples N (200)] [--phase-ms MS (1000)]\n\
          \x20                 [--session-timeout MS (1000)] [--python PATH] [--out DIR (target/bench)] [--only throughput|failover]\n\
-         \x20                 [--peers safe,run,sequence,seed,cpp_peer,kazoo (all)]"
+         \x20                 [--peers safe,run,sequence,seed,cpp_peer,kazoo (all)] [--quick]\n\
+         Rounds alternate every client (throughput) and every failover peer with the raw-C floor (failover); --ops is\n\
+         per round, --failovers and --floor-samples are split over the rounds. The full run writes BENCHMARKS.md/svg\n\
+         at the repository root. --quick (`make bench-quick`): fewer samples by default (--failovers 9 --ops 2000\n\
+         --rounds 3 --floor-samples 60 --phase-ms 300), everything written to --out (default target/bench-quick),\n\
+         never to the repository root."
     );
     std::process::exit(2)
 }
@@ -58,18 +74,26 @@ fn main() {
         usage();
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let quick = args.iter().any(|a| a == "--quick");
+    // (full run, --quick)
+    let dflt = |full: usize, q: usize| if quick { q } else { full };
+    let out_dir = opt("--out")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(if quick { "target/bench-quick" } else { "target/bench" }));
     let o = Options {
-        failovers: num("--failovers", 50),
-        ops: num("--ops", 20_000),
+        failovers: num("--failovers", dflt(50, 9)),
+        ops: num("--ops", dflt(12_000, 2000)),
         window: num("--window", 1000),
-        rounds: num("--rounds", 3),
+        rounds: num("--rounds", dflt(5, 3)),
+        floor_samples: num("--floor-samples", dflt(200, 60)),
+        phase_ms: num("--phase-ms", dflt(1000, 300)) as u64,
         session_ms: num("--session-timeout", 1000) as u64,
         python: opt("--python")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("python3")),
-        out_dir: opt("--out")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target/bench")),
+        md_dir: if quick { out_dir.clone() } else { root.clone() },
+        out_dir,
+        quick,
         root: root.clone(),
         peers: opt("--peers")
             .map(|p| p.split(',').map(str::to_owned).collect())
@@ -86,7 +110,13 @@ fn main() {
         );
         std::process::exit(2);
     }
-    if o.failovers == 0 || o.ops == 0 || o.window == 0 || o.rounds == 0 || o.session_ms < 400 {
+    if o.failovers == 0
+        || o.ops == 0
+        || o.window == 0
+        || o.rounds == 0
+        || o.floor_samples == 0
+        || o.session_ms < 400
+    {
         eprintln!("zkha-bench: counts must be positive and the session timeout at least 400 ms");
         std::process::exit(2);
     }
@@ -123,16 +153,20 @@ fn run(o: &Options, only: Option<&str>) -> Result<(), Box<dyn std::error::Error>
         "session_timeout_ms": o.session_ms,
         "tick_time_ms": 50,
         "machine": report::machine(),
+        "floors": {},
         "failover": {},
         "throughput": {},
         "memory": {},
     });
     if only != Some("failover") {
         results["throughput"] = throughput::run(o, &hosts)?;
+        results["throughput_ratios"] = report::throughput_ratios(&results["throughput"]);
         results["memory"] = memory::run(o, &hosts)?;
     }
     if only != Some("throughput") {
-        results["failover"] = failover::run(o, &hosts)?;
+        let (cells, floors) = failover::run(o, &hosts)?;
+        results["failover"] = cells;
+        results["floors"] = floors;
     }
     let path = o.out_dir.join("results.json");
     std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
