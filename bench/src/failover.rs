@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use zkha::elector::trace::monotonic_ms;
-use zkha::{Acl, CreateMode, ZooKeeper};
+use std::sync::{mpsc, Arc};
+use zkha::{Acl, CreateMode, EventType, ZooKeeper};
 
 use crate::median;
 
@@ -154,11 +155,12 @@ const STEPS: [&str; 3] = ["lost_master", "exit", "create"];
 /// the times after t0 where the traces have them.
 struct CellRound {
     samples: Vec<f64>,
-    steps: Vec<Vec<f64>>,
+    /// Per step, per sample (None: not in the traces).
+    steps: Vec<Vec<Option<f64>>>,
 }
 
 /// The step times of one failover (from t0), from both candidates' traces.
-fn step_times(master: &Cand, standby: &Cand, t0: f64, won: f64, steps: &mut [Vec<f64>]) {
+fn step_times(master: &Cand, standby: &Cand, t0: f64, won: f64, steps: &mut [Vec<Option<f64>>]) {
     let old = events(&master.trace);
     let new = events(&standby.trace);
     let first = |evs: &[Ev], name: &str| {
@@ -175,9 +177,7 @@ fn step_times(master: &Cand, standby: &Cand, t0: f64, won: f64, steps: &mut [Vec
             .map(|e| e.t - t0),
     ];
     for (v, f) in steps.iter_mut().zip(found) {
-        if let Some(x) = f {
-            v.push(x);
-        }
+        v.push(f);
     }
 }
 
@@ -342,10 +342,98 @@ fn floor_round(
     Ok(r)
 }
 
+/// The same three steps as the raw-C floor through the zkha client, no
+/// elector: where the standby creates the node decides what it costs.
+/// `on_thread` false: from its watcher (on the completion thread, like the
+/// floor); true: the watcher wakes another thread, which creates with a
+/// synchronous call (the elector's shape: its election thread).
+fn zkha_client_handover(
+    o: &Options,
+    hosts: &str,
+    round: usize,
+    n: usize,
+    on_thread: bool,
+) -> Result<Vec<f64>, Box<dyn std::error::Error>> {
+    let path = format!(
+        "/bench-zfloor-{}-r{round}-{}",
+        std::process::id(),
+        u8::from(on_thread)
+    );
+    let connect = || -> Result<Arc<ZooKeeper>, zkha::Error> {
+        Ok(Arc::new(
+            ZooKeeper::builder(hosts)
+                .session_timeout_ms(o.session_ms as i64)
+                .connect(Duration::from_secs(30))?,
+        ))
+    };
+    let open = Acl::open_unsafe();
+    let mut holder = connect()?;
+    holder.create(&path, b"x", &open, CreateMode::Ephemeral)?;
+    let mut v = Vec::with_capacity(n);
+    let warmup = 3;
+    for i in 0..warmup + n {
+        let standby = connect()?;
+        let (done, created) = mpsc::channel::<Result<f64, zkha::Error>>();
+        let mut worker = None;
+        let stat = if on_thread {
+            let (fire, fired) = mpsc::channel::<()>();
+            let stat = standby.wexists(&path, move |e| {
+                if e.event_type == EventType::Deleted {
+                    let _ = fire.send(());
+                }
+            })?;
+            let (zk, p, acl) = (standby.clone(), path.clone(), open.clone());
+            worker = Some(std::thread::spawn(move || {
+                if fired.recv_timeout(Duration::from_secs(30)).is_ok() {
+                    let r = zk.create2(&p, b"x", &acl, CreateMode::Ephemeral);
+                    let _ = done.send(r.map(|_| monotonic_ms()));
+                }
+            }));
+            stat
+        } else {
+            let (zk, p, acl) = (Arc::downgrade(&standby), path.clone(), open.clone());
+            standby.wexists(&path, move |e| {
+                if e.event_type != EventType::Deleted {
+                    return;
+                }
+                if let Some(zk) = zk.upgrade() {
+                    let done2 = done.clone();
+                    let sent = zk.acreate(&p, b"x", &acl, CreateMode::Ephemeral, move |r| {
+                        let _ = done2.send(r.map(|_| monotonic_ms()));
+                    });
+                    if let Err(e) = sent {
+                        let _ = done.send(Err(e));
+                    }
+                }
+            })?
+        };
+        if stat.is_none() {
+            return Err("zkha client handover: the node is gone before the close".into());
+        }
+        let t0 = monotonic_ms();
+        holder.close()?;
+        let t1 = created.recv_timeout(Duration::from_secs(30))??;
+        if let Some(w) = worker {
+            let _ = w.join();
+        }
+        if i >= warmup {
+            v.push(t1 - t0);
+        }
+        holder = standby;
+    }
+    holder.close()?;
+    Ok(v)
+}
+
 fn sorted(v: &[f64]) -> Vec<f64> {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     s
+}
+
+fn pcts(v: &[f64]) -> Value {
+    let s = sorted(v);
+    json!({"p50_ms": percentile(&s, 50.0), "p99_ms": percentile(&s, 99.0), "n": s.len()})
 }
 
 /// Median and min–max of per-round ratios (NaN-free rounds only).
@@ -375,10 +463,16 @@ pub fn run(o: &Options, hosts: &str) -> Result<(Value, Value), Box<dyn std::erro
         .collect();
     let rounds = o.rounds.min(o.failovers).max(1);
     let mut floors: Vec<FloorRound> = Vec::new();
+    // The zkha client's handover: create from the watcher, on a thread.
+    let (mut z_watcher, mut z_thread) = (Vec::new(), Vec::new());
     // (peer, crash) → one CellRound per round.
     let mut cells: Vec<((&str, bool), Vec<CellRound>)> = peers
         .iter()
         .flat_map(|p| [((*p, false), Vec::new()), ((*p, true), Vec::new())])
+        .filter(|((_, crash), _)| {
+            let kind = if *crash { "crash" } else { "graceful" };
+            o.kinds.iter().any(|k| k == kind)
+        })
         .collect();
     for round in 0..rounds {
         floors.push(floor_round(
@@ -387,6 +481,9 @@ pub fn run(o: &Options, hosts: &str) -> Result<(Value, Value), Box<dyn std::erro
             round + 1,
             share(o.floor_samples, rounds, round).max(1),
         )?);
+        let n = share(o.floor_samples, rounds, round).max(1);
+        z_watcher.extend(zkha_client_handover(o, hosts, round + 1, n, false)?);
+        z_thread.extend(zkha_client_handover(o, hosts, round + 1, n, true)?);
         let count = share(o.failovers, rounds, round);
         for ((peer, crash), out) in cells.iter_mut() {
             out.push(cell(o, hosts, peer, *crash, &zk, count, round + 1)?);
@@ -416,6 +513,12 @@ pub fn run(o: &Options, hosts: &str) -> Result<(Value, Value), Box<dyn std::erro
             "what": "raw C, two handles: holder's zookeeper_close (t0) -> standby's exists-watch fires -> standby's create completes (t1)",
         },
         "crash_ms": o.session_ms,
+        // Not floors: the same three steps through the zkha client, to see
+        // what the standby's thread handoff costs (see zkha_client_handover).
+        "zkha_client_handover": {
+            "create_in_watcher": pcts(&z_watcher),
+            "create_on_thread": pcts(&z_thread),
+        },
     });
     let mut out = Map::new();
     for ((peer, crash), per_round) in &cells {
@@ -451,16 +554,22 @@ pub fn run(o: &Options, hosts: &str) -> Result<(Value, Value), Box<dyn std::erro
             "p99_over_floor_spread": s99,
             "rounds": rounds_json,
             "samples_ms": s,
+            "samples_in_order_ms": per_round.iter().flat_map(|c| c.samples.clone()).collect::<Vec<_>>(),
         });
         if !*crash {
-            let mut steps = Map::new();
+            let (mut steps, mut each) = (Map::new(), Map::new());
             for (k, name) in STEPS.iter().enumerate() {
-                let all: Vec<f64> = per_round.iter().flat_map(|c| c.steps[k].clone()).collect();
-                if !all.is_empty() {
-                    steps.insert((*name).into(), json!(median(&all)));
+                let all: Vec<Option<f64>> =
+                    per_round.iter().flat_map(|c| c.steps[k].clone()).collect();
+                let found: Vec<f64> = all.iter().flatten().copied().collect();
+                if !found.is_empty() {
+                    steps.insert((*name).into(), json!(median(&found)));
                 }
+                each.insert((*name).into(), json!(all));
             }
             v["steps_p50_ms"] = Value::Object(steps);
+            // In sample order (round after round), like `rounds`.
+            v["steps_ms"] = Value::Object(each);
         }
         out.entry(peer.to_string())
             .or_insert_with(|| json!({}))

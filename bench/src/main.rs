@@ -32,6 +32,8 @@ pub struct Options {
     pub root: PathBuf,
     /// Failover peers to run (default: all).
     pub peers: Vec<String>,
+    /// Failover kinds to run: graceful, crash (default: both).
+    pub kinds: Vec<String>,
     /// Where BENCHMARKS.md/svg go: the repository root for the full run,
     /// the output directory for `--quick`.
     pub md_dir: PathBuf,
@@ -44,7 +46,8 @@ fn usage() -> ! {
         "usage: zkha-bench [--failovers N (50)] [--ops N (12000)] [--window N (1000)] [--rounds N (5)]\n\
          \x20                 [--floor-samples N (200)] [--phase-ms MS (1000)]\n\
          \x20                 [--session-timeout MS (1000)] [--python PATH] [--out DIR (target/bench)] [--only throughput|failover]\n\
-         \x20                 [--peers safe,run,sequence,seed,cpp_peer,kazoo (all)] [--quick]\n\
+         \x20                 [--peers safe,run,sequence,seed,cpp_peer,kazoo (all)]\n\
+         \x20                 [--kinds graceful,crash (both)] [--quick]\n\
          Rounds alternate every client (throughput) and every failover peer with the raw-C floor (failover); --ops is\n\
          per round, --failovers and --floor-samples are split over the rounds. The full run writes BENCHMARKS.md/svg\n\
          at the repository root. --quick (`make bench-quick`): fewer samples by default (--failovers 9 --ops 2000\n\
@@ -91,6 +94,9 @@ fn main() {
         python: opt("--python")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("python3")),
+        kinds: opt("--kinds")
+            .map(|p| p.split(',').map(str::to_owned).collect())
+            .unwrap_or_else(|| vec!["graceful".into(), "crash".into()]),
         md_dir: if quick { out_dir.clone() } else { root.clone() },
         out_dir,
         quick,
@@ -99,6 +105,10 @@ fn main() {
             .map(|p| p.split(',').map(str::to_owned).collect())
             .unwrap_or_else(|| failover::PEERS.iter().map(|p| p.to_string()).collect()),
     };
+    if let Some(bad) = o.kinds.iter().find(|k| !["graceful", "crash"].contains(&k.as_str())) {
+        eprintln!("zkha-bench: unknown failover kind {bad:?} (known: graceful, crash)");
+        std::process::exit(2);
+    }
     if let Some(bad) = o
         .peers
         .iter()
