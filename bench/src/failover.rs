@@ -14,9 +14,9 @@ use crate::{percentile, wait_until, zkha_bin, Options};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 use zkha::elector::trace::monotonic_ms;
-use std::sync::{mpsc, Arc};
 use zkha::{Acl, CreateMode, EventType, ZooKeeper};
 
 use crate::median;
@@ -221,9 +221,8 @@ fn cell(
     let mut standby = next(&mut serial)?;
     let mut samples = Vec::with_capacity(count);
     let mut steps = vec![Vec::new(); STEPS.len()];
-    let mut jitter = Jitter(
-        0x9e37_79b9_7f4a_7c15 ^ serial as u64 ^ peer.len() as u64 ^ (round as u64) << 32,
-    );
+    let mut jitter =
+        Jitter(0x9e37_79b9_7f4a_7c15 ^ serial as u64 ^ peer.len() as u64 ^ (round as u64) << 32);
     for i in 0..count {
         if !wait_until(Duration::from_secs(30), || ready(peer, &standby)) {
             return Err(format!("{peer}: a standby never got ready").into());
@@ -305,13 +304,7 @@ fn floor_round(
 ) -> Result<FloorRound, Box<dyn std::error::Error>> {
     let path = format!("/bench-floor-{}-r{round}", std::process::id());
     let out = Command::new(env!("ZKHA_RAW_C_HANDOVER"))
-        .args([
-            hosts,
-            &path,
-            &o.session_ms.to_string(),
-            &n.to_string(),
-            "3",
-        ])
+        .args([hosts, &path, &o.session_ms.to_string(), &n.to_string(), "3"])
         .stdin(Stdio::null())
         .output()?;
     if !out.status.success() {
@@ -342,22 +335,35 @@ fn floor_round(
     Ok(r)
 }
 
+/// Where the standby of [`zkha_client_handover`] creates the node.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    /// From its watcher, on the completion thread (like the raw-C floor).
+    InWatcher,
+    /// The watcher wakes one thread (its own condvar), which creates with a
+    /// synchronous call.
+    OnThread,
+    /// As the safe elector's standby does: the watcher bumps a counter and
+    /// `notify_all`s one parking_lot condvar on which three threads wait:
+    /// the one that creates (the election thread), an idle one (the work
+    /// loop) and one that reads the node on every wake (the narrator).
+    SharedCondvar,
+}
+
 /// The same three steps as the raw-C floor through the zkha client, no
-/// elector: where the standby creates the node decides what it costs.
-/// `on_thread` false: from its watcher (on the completion thread, like the
-/// floor); true: the watcher wakes another thread, which creates with a
-/// synchronous call (the elector's shape: its election thread).
+/// elector: where and how the standby creates the node decides what the
+/// handover costs (see [`Shape`]).
 fn zkha_client_handover(
     o: &Options,
     hosts: &str,
     round: usize,
     n: usize,
-    on_thread: bool,
+    shape: Shape,
 ) -> Result<Vec<f64>, Box<dyn std::error::Error>> {
     let path = format!(
         "/bench-zfloor-{}-r{round}-{}",
         std::process::id(),
-        u8::from(on_thread)
+        shape as u8
     );
     let connect = || -> Result<Arc<ZooKeeper>, zkha::Error> {
         Ok(Arc::new(
@@ -375,7 +381,60 @@ fn zkha_client_handover(
         let standby = connect()?;
         let (done, created) = mpsc::channel::<Result<f64, zkha::Error>>();
         let mut worker = None;
-        let stat = if on_thread {
+        let mut others = Vec::new();
+        let stat = if shape == Shape::SharedCondvar {
+            // (wake count, stop), and the condvar all three wait on.
+            let state = Arc::new((
+                parking_lot::Mutex::new((0u64, false)),
+                parking_lot::Condvar::new(),
+            ));
+            let s = state.clone();
+            let stat = standby.wexists(&path, move |e| {
+                if e.event_type == EventType::Deleted {
+                    s.0.lock().0 += 1;
+                    s.1.notify_all();
+                }
+            })?;
+            // The idle waiter and the reader, each until stopped.
+            for reads in [false, true] {
+                let (s, zk, p) = (state.clone(), standby.clone(), path.clone());
+                others.push(std::thread::spawn(move || {
+                    let mut seen = 0;
+                    loop {
+                        {
+                            let mut g = s.0.lock();
+                            while g.0 == seen && !g.1 {
+                                s.1.wait_for(&mut g, Duration::from_secs(1));
+                            }
+                            if g.1 {
+                                return;
+                            }
+                            seen = g.0;
+                        }
+                        if reads {
+                            let _ = zk.get(&p, false);
+                        }
+                    }
+                }));
+            }
+            let (s, zk, p, acl) = (state.clone(), standby.clone(), path.clone(), open.clone());
+            worker = Some(std::thread::spawn(move || {
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                {
+                    let mut g = s.0.lock();
+                    while g.0 == 0 {
+                        if s.1.wait_until(&mut g, deadline).timed_out() {
+                            return;
+                        }
+                    }
+                }
+                let r = zk.create2(&p, b"x", &acl, CreateMode::Ephemeral);
+                let _ = done.send(r.map(|_| monotonic_ms()));
+                s.0.lock().1 = true;
+                s.1.notify_all();
+            }));
+            stat
+        } else if shape == Shape::OnThread {
             let (fire, fired) = mpsc::channel::<()>();
             let stat = standby.wexists(&path, move |e| {
                 if e.event_type == EventType::Deleted {
@@ -413,7 +472,7 @@ fn zkha_client_handover(
         let t0 = monotonic_ms();
         holder.close()?;
         let t1 = created.recv_timeout(Duration::from_secs(30))??;
-        if let Some(w) = worker {
+        for w in worker.into_iter().chain(others) {
             let _ = w.join();
         }
         if i >= warmup {
@@ -464,7 +523,7 @@ pub fn run(o: &Options, hosts: &str) -> Result<(Value, Value), Box<dyn std::erro
     let rounds = o.rounds.min(o.failovers).max(1);
     let mut floors: Vec<FloorRound> = Vec::new();
     // The zkha client's handover: create from the watcher, on a thread.
-    let (mut z_watcher, mut z_thread) = (Vec::new(), Vec::new());
+    let (mut z_watcher, mut z_thread, mut z_shared) = (Vec::new(), Vec::new(), Vec::new());
     // (peer, crash) → one CellRound per round.
     let mut cells: Vec<((&str, bool), Vec<CellRound>)> = peers
         .iter()
@@ -482,18 +541,45 @@ pub fn run(o: &Options, hosts: &str) -> Result<(Value, Value), Box<dyn std::erro
             share(o.floor_samples, rounds, round).max(1),
         )?);
         let n = share(o.floor_samples, rounds, round).max(1);
-        z_watcher.extend(zkha_client_handover(o, hosts, round + 1, n, false)?);
-        z_thread.extend(zkha_client_handover(o, hosts, round + 1, n, true)?);
+        z_watcher.extend(zkha_client_handover(
+            o,
+            hosts,
+            round + 1,
+            n,
+            Shape::InWatcher,
+        )?);
+        z_thread.extend(zkha_client_handover(
+            o,
+            hosts,
+            round + 1,
+            n,
+            Shape::OnThread,
+        )?);
+        z_shared.extend(zkha_client_handover(
+            o,
+            hosts,
+            round + 1,
+            n,
+            Shape::SharedCondvar,
+        )?);
         let count = share(o.failovers, rounds, round);
         for ((peer, crash), out) in cells.iter_mut() {
             out.push(cell(o, hosts, peer, *crash, &zk, count, round + 1)?);
         }
     }
-    let floor_all: Vec<f64> = sorted(&floors.iter().flat_map(|f| f.total.clone()).collect::<Vec<_>>());
+    let floor_all: Vec<f64> = sorted(
+        &floors
+            .iter()
+            .flat_map(|f| f.total.clone())
+            .collect::<Vec<_>>(),
+    );
     let floor_p50 = percentile(&floor_all, 50.0);
     let floor_p99 = percentile(&floor_all, 99.0);
     let floor_round_p = |p: f64| -> Vec<f64> {
-        floors.iter().map(|f| percentile(&sorted(&f.total), p)).collect()
+        floors
+            .iter()
+            .map(|f| percentile(&sorted(&f.total), p))
+            .collect()
     };
     let (fr50, fr99) = (floor_round_p(50.0), floor_round_p(99.0));
     let all_of = |f: fn(&FloorRound) -> &Vec<f64>| -> Vec<f64> {
@@ -518,12 +604,18 @@ pub fn run(o: &Options, hosts: &str) -> Result<(Value, Value), Box<dyn std::erro
         "zkha_client_handover": {
             "create_in_watcher": pcts(&z_watcher),
             "create_on_thread": pcts(&z_thread),
+            "create_on_thread_shared_condvar_with_reader": pcts(&z_shared),
         },
     });
     let mut out = Map::new();
     for ((peer, crash), per_round) in &cells {
         let kind = if *crash { "crash" } else { "graceful" };
-        let s = sorted(&per_round.iter().flat_map(|c| c.samples.clone()).collect::<Vec<_>>());
+        let s = sorted(
+            &per_round
+                .iter()
+                .flat_map(|c| c.samples.clone())
+                .collect::<Vec<_>>(),
+        );
         // Per-round ratios: each round's p50 (p99) over that round's floor.
         let (mut r50, mut r99) = (Vec::new(), Vec::new());
         let mut rounds_json = Vec::new();

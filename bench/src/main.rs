@@ -80,9 +80,13 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     // (full run, --quick)
     let dflt = |full: usize, q: usize| if quick { q } else { full };
-    let out_dir = opt("--out")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join(if quick { "target/bench-quick" } else { "target/bench" }));
+    let out_dir = opt("--out").map(PathBuf::from).unwrap_or_else(|| {
+        root.join(if quick {
+            "target/bench-quick"
+        } else {
+            "target/bench"
+        })
+    });
     let o = Options {
         failovers: num("--failovers", dflt(50, 9)),
         ops: num("--ops", dflt(12_000, 2000)),
@@ -105,7 +109,11 @@ fn main() {
             .map(|p| p.split(',').map(str::to_owned).collect())
             .unwrap_or_else(|| failover::PEERS.iter().map(|p| p.to_string()).collect()),
     };
-    if let Some(bad) = o.kinds.iter().find(|k| !["graceful", "crash"].contains(&k.as_str())) {
+    if let Some(bad) = o
+        .kinds
+        .iter()
+        .find(|k| !["graceful", "crash"].contains(&k.as_str()))
+    {
         eprintln!("zkha-bench: unknown failover kind {bad:?} (known: graceful, crash)");
         std::process::exit(2);
     }

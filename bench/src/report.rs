@@ -224,14 +224,40 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
             f(&c["p50_ms"])
         )?;
     }
+    let z = &r["floors"]["zkha_client_handover"];
+    if !z.is_null() {
+        writeln!(
+            md,
+            "\nThe same three steps through the zkha client without the elector (not floors; they show what the standby's \
+             shape costs): create from the watcher **{} ms** p50 ({} p99); the watcher wakes a thread that creates with a \
+             synchronous call **{} ms** ({}); as the safe elector's standby does — the watcher `notify_all`s one condvar \
+             on which three threads wait (the election thread, which creates; the idle work loop; the narrator, which reads \
+             the node on every wake) — **{} ms** ({}).",
+            f(&z["create_in_watcher"]["p50_ms"]),
+            f(&z["create_in_watcher"]["p99_ms"]),
+            f(&z["create_on_thread"]["p50_ms"]),
+            f(&z["create_on_thread"]["p99_ms"]),
+            f(&z["create_on_thread_shared_condvar_with_reader"]["p50_ms"]),
+            f(&z["create_on_thread_shared_condvar_with_reader"]["p99_ms"]),
+        )?;
+    }
+    writeln!(
+        md,
+        "\nWhat the traces showed (issue 13). (1) `zkha candidate` and `zkha run` polled their signal flags every 10 ms, so \
+         a SIGTERM waited 0–10 ms (5 on average) before the stop began: more than the whole handover. They now sleep on \
+         signal-hook's self-pipe (src/cli/signals.rs), and the old master's `lost master` follows the SIGTERM within a \
+         fraction of a millisecond (table above). (2) The rest is the standby's wake path in the elector: a watch's \
+         `wake()` `notify_all`s the one condvar the election thread, the work loop and the narrator all wait on, so the \
+         election thread can run only after the others took and released the lock, and the narrator's read of the node \
+         goes out on the same connection just ahead of the election's create (seen with strace). Each is a few µs on an \
+         idle machine and milliseconds on a loaded one; the diagnostic rows above measure it apart from the rest of zkha. \
+         `zkha run` also stops its command before it lets the node go (by design), which its graceful figure includes.\n"
+    )?;
     let safe_g = r["failover"]["safe"]["graceful"]["p99_ms"].as_f64();
     let safe_c = r["failover"]["safe"]["crash"]["p99_ms"].as_f64();
     writeln!(md, "\nTargets:\n")?;
     let sg = &r["failover"]["safe"]["graceful"];
-    if let (Some(a), Some(b)) = (
-        sg["p50_over_floor"].as_f64(),
-        sg["p99_over_floor"].as_f64(),
-    ) {
+    if let (Some(a), Some(b)) = (sg["p50_over_floor"].as_f64(), sg["p99_over_floor"].as_f64()) {
         writeln!(
             md,
             "- safe graceful at most 1.2× the raw-C handover floor at p50 and p99: **{a:.2}× and {b:.2}× — {}**",
@@ -384,22 +410,25 @@ fn svg(r: &Value) -> String {
     });
     let rows: Vec<(String, Vec<f64>, f64, f64)> = floor_row
         .into_iter()
-        .chain(PEERS.iter()
-        .flat_map(|p| ["graceful", "crash"].map(|k| (p, k)))
-        .filter_map(|(p, k)| {
-            let c = &r["failover"][*p][k];
-            let s: Vec<f64> = c["samples_ms"]
-                .as_array()?
+        .chain(
+            PEERS
                 .iter()
-                .filter_map(Value::as_f64)
-                .collect();
-            Some((
-                format!("{p} {k}"),
-                s,
-                c["p50_ms"].as_f64()?,
-                c["p99_ms"].as_f64()?,
-            ))
-        }))
+                .flat_map(|p| ["graceful", "crash"].map(|k| (p, k)))
+                .filter_map(|(p, k)| {
+                    let c = &r["failover"][*p][k];
+                    let s: Vec<f64> = c["samples_ms"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(Value::as_f64)
+                        .collect();
+                    Some((
+                        format!("{p} {k}"),
+                        s,
+                        c["p50_ms"].as_f64()?,
+                        c["p99_ms"].as_f64()?,
+                    ))
+                }),
+        )
         .collect();
     let (w, left, right, row_h, top) = (960.0, 170.0, 20.0, 34.0, 40.0);
     let h = top + row_h * rows.len() as f64 + 50.0;

@@ -810,7 +810,8 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 }
             }
         }
-        std::thread::sleep(Duration::from_millis(10));
+        // Ended at once by a signal: SIGTERM starts the handover now.
+        signals::wait(Duration::from_millis(10));
     };
     if let Some(n) = &notifier {
         n.send("STOPPING=1");

@@ -1,8 +1,8 @@
 //! Signals as flags polled by ordinary threads: SIGINT/SIGTERM end the
 //! program, SIGUSR1 asks to resign. signal-hook installs the handlers (they
-//! only set an atomic flag, which is all a handler may safely do); the
-//! threads that act on them poll `take`, except `dispatch`'s, which sleeps
-//! on a self-pipe the handlers also write to, and so acts at once.
+//! only set an atomic flag and write a byte to a self-pipe socket, which is
+//! all a handler may safely do); the threads that act on them `take` the
+//! flags, and sleep in `wait`, which the byte ends at once.
 
 use parking_lot::Mutex;
 use std::io::Read;
@@ -14,10 +14,19 @@ use std::time::Duration;
 /// The flag of each installed signal, by signal number.
 static FLAGS: Mutex<Vec<(i32, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
 
+/// The self-pipe (read end, write end) the handlers write a byte to; None
+/// until the first `install`, or if it could not be made (then `wait`
+/// just sleeps).
+static WAKE: Mutex<Option<(UnixStream, UnixStream)>> = Mutex::new(None);
+
 /// Installs a flag-setting handler for each of `signals` (a real handler,
 /// not SIG_IGN: a command started later must not inherit an ignored signal).
 pub fn install(signals: &[i32]) {
     let mut flags = FLAGS.lock();
+    let mut wake = WAKE.lock();
+    if wake.is_none() {
+        *wake = UnixStream::pair().ok();
+    }
     for &sig in signals {
         if flags.iter().any(|(s, _)| *s == sig) {
             continue;
@@ -26,6 +35,13 @@ pub fn install(signals: &[i32]) {
         // Only SIGKILL/SIGSTOP-like signals are refused: a programming error.
         signal_hook::flag::register(sig, flag.clone())
             .unwrap_or_else(|e| panic!("cannot handle signal {sig}: {e}"));
+        // After the flag: a handler runs its actions in registration order,
+        // so the flag is set before the byte that wakes `wait` is written.
+        if let Some((_, write)) = wake.as_ref() {
+            if let Ok(w) = write.try_clone() {
+                let _ = signal_hook::low_level::pipe::register(sig, w);
+            }
+        }
         flags.push((sig, flag));
     }
     flags.sort_by_key(|(s, _)| *s);
@@ -40,20 +56,29 @@ pub fn take() -> Option<i32> {
         .map(|(sig, _)| *sig)
 }
 
+/// Sleeps `timeout`, or less: until an installed signal arrives (or one
+/// arrived since the last `wait`). Then `take` says which. For one waiting
+/// thread per program.
+pub fn wait(timeout: Duration) {
+    let read = WAKE.lock().as_ref().and_then(|(r, _)| r.try_clone().ok());
+    match read {
+        Some(mut r) if !timeout.is_zero() && r.set_read_timeout(Some(timeout)).is_ok() => {
+            let mut buf = [0u8; 16];
+            // A timeout or an interruption just means: look at the flags.
+            let _ = r.read(&mut buf);
+        }
+        _ => std::thread::sleep(timeout),
+    }
+}
+
 /// Installs SIGINT/SIGTERM/SIGUSR1 and runs `on_stop` / `on_resign` on a
 /// helper thread as they arrive.
 ///
-/// The thread sleeps in a read of a socket that the handlers also write a
-/// byte to (signal-hook's self-pipe, async-signal-safe), so it acts on a
-/// signal at once: a graceful handover starts when SIGTERM arrives, not up
-/// to a polling period later (which was 10 ms, half of it on average, more
-/// than the whole handover takes). The flags still say which signal came.
+/// The thread sleeps in `wait`, which a signal ends at once: a graceful
+/// handover starts when SIGTERM arrives, not up to a polling period later
+/// (it was 10 ms, 5 ms on average: more than the whole handover takes).
 pub fn dispatch(on_stop: impl Fn() + Send + 'static, on_resign: impl Fn() + Send + 'static) {
-    let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGUSR1];
-    // The flags first: a handler runs its actions in registration order, so
-    // a flag is set before the byte that wakes the thread is written.
-    install(&signals);
-    let wake = wake_on(&signals);
+    install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1]);
     std::thread::Builder::new()
         .name("zkha-signals".into())
         .spawn(move || loop {
@@ -63,46 +88,34 @@ pub fn dispatch(on_stop: impl Fn() + Send + 'static, on_resign: impl Fn() + Send
                     on_stop();
                     return;
                 }
-                None => wait_for_signal(wake.as_ref()),
+                // Long: a signal ends it anyway.
+                None => wait(Duration::from_secs(1)),
             }
         })
         .expect("cannot start the signal thread");
-}
-
-/// The read end of a socket pair the handlers of `signals` write a byte
-/// to; None if it cannot be set up (then the thread polls).
-fn wake_on(signals: &[i32]) -> Option<UnixStream> {
-    let (read, write) = UnixStream::pair().ok()?;
-    for &sig in signals {
-        signal_hook::low_level::pipe::register(sig, write.try_clone().ok()?).ok()?;
-    }
-    // Still wakes now and then: a safety net, never the normal path.
-    read.set_read_timeout(Some(POLL_FALLBACK)).ok()?;
-    Some(read)
-}
-
-/// Without the wake socket, how often the flags are polled; with it, the
-/// longest sleep between two looks at them.
-const POLL_FALLBACK: Duration = Duration::from_millis(100);
-
-/// Sleeps until a signal's byte arrives (or the fallback period passes).
-fn wait_for_signal(wake: Option<&UnixStream>) {
-    match wake {
-        Some(mut r) => {
-            let mut buf = [0u8; 16];
-            // Timeouts and interruptions just mean: look at the flags again.
-            let _ = r.read(&mut buf);
-        }
-        None => std::thread::sleep(Duration::from_millis(10)),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The flags and the wake socket are process-wide: one test at a time.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    /// Reads away the bytes earlier signals left in the wake socket.
+    fn drain() {
+        let read = WAKE.lock().as_ref().map(|(r, _)| r.try_clone().unwrap());
+        if let Some(mut r) = read {
+            r.set_nonblocking(true).unwrap();
+            let mut buf = [0u8; 64];
+            while matches!(r.read(&mut buf), Ok(n) if n > 0) {}
+            r.set_nonblocking(false).unwrap();
+        }
+    }
+
     #[test]
     fn a_raised_signal_is_taken_once_lowest_first() {
+        let _serial = SERIAL.lock();
         install(&[libc::SIGUSR2, libc::SIGWINCH]);
         assert_eq!(take(), None);
         // SAFETY: raises signals whose handlers we just installed.
@@ -115,17 +128,24 @@ mod tests {
         assert_eq!(take(), None);
     }
 
-    /// The wake socket of `dispatch` gets a byte when one of its signals
-    /// arrives (SIGURG: ignored by default, and used by no other test).
+    /// `wait` returns when an installed signal arrives, long before its
+    /// timeout (SIGURG: ignored by default, used by no other test; the
+    /// timeout is a deadline, not a bound on the latency).
     #[test]
-    fn a_signal_writes_to_the_wake_socket() {
-        let mut r = wake_on(&[libc::SIGURG]).expect("the wake socket");
-        r.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        // SAFETY: raises a signal whose handler (a socket write) we just
-        // installed.
+    fn wait_ends_when_a_signal_arrives() {
+        let _serial = SERIAL.lock();
+        install(&[libc::SIGURG]);
+        drain();
+        let waiter = std::thread::spawn(|| {
+            let started = std::time::Instant::now();
+            wait(Duration::from_secs(60));
+            started.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: raises a signal whose handlers we just installed.
         unsafe { libc::raise(libc::SIGURG) };
-        let mut buf = [0u8; 16];
-        let n = r.read(&mut buf).expect("a byte within the deadline");
-        assert!(n >= 1);
+        let waited = waiter.join().unwrap();
+        assert!(waited < Duration::from_secs(60), "wait ran to its timeout");
+        assert_eq!(take(), Some(libc::SIGURG));
     }
 }
