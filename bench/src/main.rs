@@ -50,8 +50,8 @@ fn usage() -> ! {
          \x20                 [--kinds graceful,crash (both)] [--quick]\n\
          Rounds alternate every client (throughput) and every failover peer with the raw-C floor (failover); --ops is\n\
          per round, --failovers and --floor-samples are split over the rounds. The full run writes BENCHMARKS.md/svg\n\
-         at the repository root. --quick (`make bench-quick`): fewer samples by default (--failovers 9 --ops 2000\n\
-         --rounds 3 --floor-samples 60 --phase-ms 300), everything written to --out (default target/bench-quick),\n\
+         at the repository root. --quick (`make bench-quick`): fewer samples by default (--failovers 6 --ops 1000\n\
+         --rounds 3 --floor-samples 60 --phase-ms 100), everything written to --out (default target/bench-quick),\n\
          never to the repository root."
     );
     std::process::exit(2)
@@ -88,12 +88,12 @@ fn main() {
         })
     });
     let o = Options {
-        failovers: num("--failovers", dflt(50, 9)),
-        ops: num("--ops", dflt(12_000, 2000)),
+        failovers: num("--failovers", dflt(50, 6)),
+        ops: num("--ops", dflt(12_000, 1000)),
         window: num("--window", 1000),
         rounds: num("--rounds", dflt(5, 3)),
         floor_samples: num("--floor-samples", dflt(200, 60)),
-        phase_ms: num("--phase-ms", dflt(1000, 300)) as u64,
+        phase_ms: num("--phase-ms", dflt(1000, 100)) as u64,
         session_ms: num("--session-timeout", 1000) as u64,
         python: opt("--python")
             .map(PathBuf::from)

@@ -246,11 +246,14 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
         "\nWhat the traces showed (issue 13). (1) `zkha candidate` and `zkha run` polled their signal flags every 10 ms, so \
          a SIGTERM waited 0–10 ms (5 on average) before the stop began: more than the whole handover. They now sleep on \
          signal-hook's self-pipe (src/cli/signals.rs), and the old master's `lost master` follows the SIGTERM within a \
-         fraction of a millisecond (table above). (2) The rest is the standby's wake path in the elector: a watch's \
-         `wake()` `notify_all`s the one condvar the election thread, the work loop and the narrator all wait on, so the \
-         election thread can run only after the others took and released the lock, and the narrator's read of the node \
-         goes out on the same connection just ahead of the election's create (seen with strace). Each is a few µs on an \
-         idle machine and milliseconds on a loaded one; the diagnostic rows above measure it apart from the rest of zkha. \
+         fraction of a millisecond (table above). (2) The rest is mostly the standby's wake path in the elector: the \
+         notification goes I/O thread → completion thread (the watcher) → election thread (a `wake()` that `notify_all`s the \
+         one condvar the election thread, the work loop and the narrator all wait on) → a synchronous create → I/O thread: \
+         four thread handoffs where the floor, which creates from its watcher, has two; and the narrator reads the node on \
+         every wake, on the same connection (strace showed that read just before or after the create). Each handoff is a \
+         few µs on an idle machine and up to milliseconds on a loaded one (strace on a loaded machine: the standby's create \
+         left 5–6 ms after the old master's close request); the diagnostic rows above measure these shapes apart from the \
+         rest of zkha. \
          `zkha run` also stops its command before it lets the node go (by design), which its graceful figure includes.\n"
     )?;
     let safe_g = r["failover"]["safe"]["graceful"]["p99_ms"].as_f64();
