@@ -7,7 +7,7 @@ CARGO ?= cargo
 # `make setup` installs libssl-dev, libsasl2-dev, libsasl2-modules).
 TEST_FEATURES ?= ssl,sasl
 
-.PHONY: all setup vendor build test lean-check demo bench chaos lint check-leaks mutants package package-check clean
+.PHONY: all setup vendor build test lean-check demo bench bench-quick bench-build chaos lint check-leaks mutants package package-check clean
 
 all: build
 
@@ -57,14 +57,25 @@ demo: setup
 	$(CARGO) run --quiet --bin zkha -- demo --seed
 
 ## Benchmarks, side by side with peers in one run: writes BENCHMARKS.md,
-## BENCHMARKS.svg and target/bench/results.json (about 15 minutes).
+## BENCHMARKS.svg and target/bench/results.json (about 15 minutes). Five
+## rounds alternate the raw-C handover floor and every peer (failover) and
+## every client (throughput); ratios are per round, median and min-max.
 BENCH_VENV := target/bench/venv
-bench: setup
+bench: setup bench-build
+	target/release/zkha-bench --python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
+
+## The same tables from fewer samples, for a quick look after a change
+## (under 3 minutes once built). Writes only into target/bench-quick/
+## (BENCHMARKS.md, BENCHMARKS.svg, results.json), never the repository's
+## BENCHMARKS.md: that page is the full run's.
+bench-quick: setup bench-build
+	target/release/zkha-bench --quick --python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
+
+bench-build:
 	@test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
 	@$(BENCH_VENV)/bin/python -c "import kazoo" 2>/dev/null || $(BENCH_VENV)/bin/pip install -q -r bench/py/requirements.txt
 	$(CARGO) build --release --bin zkha
 	$(CARGO) build --release -p zkha-bench
-	target/release/zkha-bench --python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
 ## 10,000 mixed operations and 50 open/close cycles, then the FFI-heavy test
 ## binaries, under valgrind: no leak (definite or indirect), no invalid access.

@@ -23,21 +23,40 @@ pub struct Options {
     pub ops: usize,
     pub window: usize,
     pub rounds: usize,
+    /// Raw-C handover floor samples, split over the rounds.
+    pub floor_samples: usize,
+    /// The random wait before each failover spans 150 ms + [0, this) ms
+    /// (the pollers always get their whole 1 s cycle).
+    pub phase_ms: u64,
     pub session_ms: u64,
     pub python: PathBuf,
     pub out_dir: PathBuf,
     pub root: PathBuf,
     /// Failover peers to run (default: all).
     pub peers: Vec<String>,
+    /// Failover kinds to run: graceful, crash (default: both).
+    pub kinds: Vec<String>,
+    /// Where BENCHMARKS.md/svg go: the repository root for the full run,
+    /// the output directory for `--quick`.
+    pub md_dir: PathBuf,
+    /// `--quick`: fewer samples (said on the page).
+    pub quick: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: zkha-bench [--failovers N (50)] [--ops N (20000)] [--window N (1000)] [--rounds N (3)]\n\
+        "usage: zkha-bench [--failovers N (50)] [--ops N (12000)] [--window N (1000)] [--rounds N (5)]\n\
+         \x20                 [--floor-samples N (200)] [--phase-ms MS (1000)]\n\
          \x20                 [--session-timeout MS (1000)] [--python PATH] [--out DIR (target/bench)] [--only throughput|failover|scale]\n\
          \x20                 [--peers safe,run,sequence,seed,cpp_peer,kazoo (all)]\n\
+         \x20                 [--kinds graceful,crash (both)] [--quick]\n\
          \x20                 [--scale 10,50,200] [--scale-failovers N (20)] [--scale-crashes N (5)] [--scale-idle S (5)]\n\
-         \x20                 [--scale-modes watch,sequence,seed (all)]"
+         \x20                 [--scale-modes watch,sequence,seed (all)]\n\
+         Rounds alternate every client (throughput) and every failover peer with the raw-C floor (failover); --ops is\n\
+         per round, --failovers and --floor-samples are split over the rounds. The full run writes BENCHMARKS.md/svg\n\
+         at the repository root. --quick (`make bench-quick`): fewer samples by default (--failovers 6 --ops 1000\n\
+         --rounds 3 --floor-samples 60 --phase-ms 100), no scale run, everything written to --out (default\n\
+         target/bench-quick), never to the repository root."
     );
     std::process::exit(2)
 }
@@ -62,23 +81,46 @@ fn main() {
         usage();
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let quick = args.iter().any(|a| a == "--quick");
+    // (full run, --quick)
+    let dflt = |full: usize, q: usize| if quick { q } else { full };
+    let out_dir = opt("--out").map(PathBuf::from).unwrap_or_else(|| {
+        root.join(if quick {
+            "target/bench-quick"
+        } else {
+            "target/bench"
+        })
+    });
     let o = Options {
-        failovers: num("--failovers", 50),
-        ops: num("--ops", 20_000),
+        failovers: num("--failovers", dflt(50, 6)),
+        ops: num("--ops", dflt(12_000, 1000)),
         window: num("--window", 1000),
-        rounds: num("--rounds", 3),
+        rounds: num("--rounds", dflt(5, 3)),
+        floor_samples: num("--floor-samples", dflt(200, 60)),
+        phase_ms: num("--phase-ms", dflt(1000, 100)) as u64,
         session_ms: num("--session-timeout", 1000) as u64,
         python: opt("--python")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("python3")),
-        out_dir: opt("--out")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target/bench")),
+        kinds: opt("--kinds")
+            .map(|p| p.split(',').map(str::to_owned).collect())
+            .unwrap_or_else(|| vec!["graceful".into(), "crash".into()]),
+        md_dir: if quick { out_dir.clone() } else { root.clone() },
+        out_dir,
+        quick,
         root: root.clone(),
         peers: opt("--peers")
             .map(|p| p.split(',').map(str::to_owned).collect())
             .unwrap_or_else(|| failover::PEERS.iter().map(|p| p.to_string()).collect()),
     };
+    if let Some(bad) = o
+        .kinds
+        .iter()
+        .find(|k| !["graceful", "crash"].contains(&k.as_str()))
+    {
+        eprintln!("zkha-bench: unknown failover kind {bad:?} (known: graceful, crash)");
+        std::process::exit(2);
+    }
     if let Some(bad) = o
         .peers
         .iter()
@@ -90,7 +132,13 @@ fn main() {
         );
         std::process::exit(2);
     }
-    if o.failovers == 0 || o.ops == 0 || o.window == 0 || o.rounds == 0 || o.session_ms < 400 {
+    if o.failovers == 0
+        || o.ops == 0
+        || o.window == 0
+        || o.rounds == 0
+        || o.floor_samples == 0
+        || o.session_ms < 400
+    {
         eprintln!("zkha-bench: counts must be positive and the session timeout at least 400 ms");
         std::process::exit(2);
     }
@@ -135,6 +183,7 @@ fn run(
         "session_timeout_ms": o.session_ms,
         "tick_time_ms": 50,
         "machine": report::machine(),
+        "floors": {},
         "failover": {},
         "throughput": {},
         "memory": {},
@@ -142,12 +191,16 @@ fn run(
     });
     if only.is_none() || only == Some("throughput") {
         results["throughput"] = throughput::run(o, &hosts)?;
+        results["throughput_ratios"] = report::throughput_ratios(&results["throughput"]);
         results["memory"] = memory::run(o, &hosts)?;
     }
     if only.is_none() || only == Some("failover") {
-        results["failover"] = failover::run(o, &hosts)?;
+        let (cells, floors) = failover::run(o, &hosts)?;
+        results["failover"] = cells;
+        results["floors"] = floors;
     }
-    if only.is_none() || only == Some("scale") {
+    // The scale run takes minutes: not in --quick's three.
+    if (only.is_none() && !o.quick) || only == Some("scale") {
         results["scale"] = scale::run(o, scale, &server)?;
     }
     let path = o.out_dir.join("results.json");

@@ -209,6 +209,9 @@ pub fn run(o: &Options, hosts: &str) -> Result<Value, Box<dyn std::error::Error>
                 },
             );
         }
+        // Each round's figures too: ratios are taken round by round
+        // (report::throughput_ratios).
+        cell.insert("rounds".into(), json!(rounds));
         samples.insert(client.clone(), Value::Object(cell));
     }
     Ok(Value::Object(samples))

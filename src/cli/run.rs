@@ -826,7 +826,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 }
             }
         }
-        std::thread::sleep(Duration::from_millis(10));
+        signals::wait(Duration::from_millis(10)); // a signal ends it at once
     };
     if let Some(n) = &notifier {
         n.send("STOPPING=1");
