@@ -442,3 +442,43 @@ fn an_unhealthy_master_says_so_in_its_breadcrumb_and_metrics() {
     );
     term(&mut a);
 }
+
+/// The breadcrumb as `zkha status --json` shows it.
+fn breadcrumb(path: &str) -> serde_json::Value {
+    let out = zkha()
+        .args(["status", "--hosts", hosts(), "--path", path, "--json"])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    j["breadcrumb"].clone()
+}
+
+#[test]
+fn a_clean_breadcrumb_says_how_its_master_left() {
+    let d = dir("left");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("op-left"));
+    // The command ends by itself (`--on-exit exit`): "exited".
+    let cmd = format!("echo start a >> {}; sleep 0.3", log.display());
+    let mut a = run(&path, "10.0.0.1", &["sh".into(), "-c".into(), cmd], &[]);
+    let status = a.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{:?}", lines(&log));
+    assert_eq!(count(&log, "start a"), 1);
+    let b = breadcrumb(&path);
+    assert_eq!(
+        (&b["clean"], &b["left"]),
+        (&true.into(), &"exited".into()),
+        "{b}"
+    );
+    // SIGTERM to zkha: "stopped".
+    let mut c = run(&path, "10.0.0.3", &worker("c", &log), &[]);
+    assert!(eventually(LONG, || count(&log, "start c") == 1));
+    assert!(eventually(LONG, || breadcrumb(&path)["data"] == "10.0.0.3"));
+    term(&mut c);
+    let b = breadcrumb(&path);
+    assert_eq!(
+        (&b["clean"], &b["left"]),
+        (&true.into(), &"stopped".into()),
+        "{b}"
+    );
+}

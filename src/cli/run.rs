@@ -419,16 +419,16 @@ impl Supervisor {
         std::thread::Builder::new()
             .name("zkha-succession".into())
             .spawn(move || {
-                let label = format!("{} on {}", sup.path, sup.hosts);
                 Successor {
                     path: &sup.path,
-                    label: &label,
+                    label: &format!("{} on {}", sup.path, sup.hosts),
                     data: &sup.data,
                     acl: &sup.acl,
                     fence: sup.fence.as_ref(),
                     since_ms: sup.master_since_ms.load(Ordering::Acquire),
                 }
                 .take_over(&zk, session, token, || contention.token() == Some(token))
+                .mark(&sup.claimed)
             })
             .map(Some)
     }
@@ -756,8 +756,8 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         if succession.as_ref().is_some_and(|t| t.is_finished()) {
             let claim = succession.take().map(std::thread::JoinHandle::join);
             match claim {
-                Some(Ok(Claim::Done { session, token })) => {
-                    *sup.claimed.lock() = Some((session, token.value()));
+                Some(Ok(Claim::Done { token, .. })) => {
+                    // (`claimed` was set by the succession thread: `Claim::mark`.)
                     if sup.fence.is_some() && contention.token() == Some(token) && !sup.start(token)
                     {
                         sup.pending_start.store(true, Ordering::Release);

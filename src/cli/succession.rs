@@ -118,3 +118,16 @@ fn describe(b: &Breadcrumb) -> String {
         b.token
     )
 }
+
+impl Claim {
+    /// Records a claim in `claimed` (session, token) as soon as it is made,
+    /// on the succession thread: a graceful end that comes before the main
+    /// loop reads the outcome (a SIGTERM a moment after the claim) must
+    /// still find it, to mark the breadcrumb clean.
+    pub fn mark(self, claimed: &parking_lot::Mutex<Option<(i64, i64)>>) -> Claim {
+        if let Claim::Done { session, token } = &self {
+            *claimed.lock() = Some((*session, token.value()));
+        }
+        self
+    }
+}
