@@ -41,6 +41,13 @@ const LOOK_EVERY: Duration = Duration::from_millis(200);
 /// How often a standby reads who is master without being woken.
 const REREAD_MASTER: Duration = Duration::from_secs(5);
 
+/// How long after a wake the standby reads who is master. Not at once: a
+/// wake is most often the master's node going, and a read sent then would
+/// queue on the session just ahead of the takeover's create, delaying it
+/// (issue 13: the handover floor). By now the takeover is over, and the
+/// read names the new master, not the gap.
+const NAME_AFTER_WAKE: Duration = Duration::from_millis(50);
+
 /// What the log has said so far.
 #[derive(Default)]
 pub struct Narration {
@@ -278,6 +285,8 @@ pub(crate) fn spawn(shared: &Arc<ElectionState>) {
 fn narrate(weak: Weak<ElectionState>) {
     let (mut seen, mut woken) = (0, true);
     let mut read_at: Option<Instant> = None;
+    // A read due after a wake (see NAME_AFTER_WAKE).
+    let mut name_at: Option<Instant> = None;
     loop {
         let Some(shared) = weak.upgrade() else { return };
         if shared.stopping() || shared.closed.load(std::sync::atomic::Ordering::Acquire) {
@@ -286,13 +295,20 @@ fn narrate(weak: Weak<ElectionState>) {
         observe(&shared);
         // Who is master is read again after a wake (a watch fired, the
         // session changed) or every few seconds (poll mode wakes nobody).
-        if woken || read_at.is_none_or(|t| t.elapsed() >= REREAD_MASTER) {
-            read_at = Some(Instant::now());
+        if woken {
+            name_at.get_or_insert(Instant::now() + NAME_AFTER_WAKE);
+        }
+        let due = name_at.is_some_and(|t| Instant::now() >= t);
+        if due || read_at.is_none_or(|t| t.elapsed() >= REREAD_MASTER) {
+            (read_at, name_at) = (Some(Instant::now()), None);
             name_master(&shared);
         }
         let mut inner = shared.inner.lock();
         if inner.wake == seen {
-            shared.changed.wait_for(&mut inner, LOOK_EVERY);
+            let wait = name_at.map_or(LOOK_EVERY, |t| {
+                t.saturating_duration_since(Instant::now()).min(LOOK_EVERY)
+            });
+            shared.changed.wait_for(&mut inner, wait);
         }
         woken = inner.wake != seen;
         seen = inner.wake;
