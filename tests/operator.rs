@@ -225,7 +225,19 @@ fn the_fence_runs_once_after_a_master_died_and_never_after_a_graceful_exit() {
         "c never took over"
     );
     assert_eq!(count(&log, "fence"), 1, "{:?}", lines(&log));
+
+    // So does a resign (SIGUSR1): e takes over unfenced.
+    let mut e = run(&path, "10.0.0.5", &worker("e", &log), &flags);
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: a child of ours, not reaped yet.
+    unsafe { libc::kill(c.id() as i32, libc::SIGUSR1) };
+    assert!(
+        eventually(LONG, || count(&log, "start e") == 1),
+        "e never took over"
+    );
+    assert_eq!(count(&log, "fence"), 1, "{:?}", lines(&log));
     term(&mut c);
+    term(&mut e);
 }
 
 #[test]
@@ -246,10 +258,22 @@ fn a_failed_fence_keeps_the_command_from_starting() {
         &path,
         "10.0.0.2",
         &worker("b", &log),
-        &["--fence-cmd", "false", "--fence-backoff", "300"],
+        &[
+            "--fence-cmd",
+            &format!("echo tried-b >> {}; exit 1", log.display()),
+            "--fence-backoff",
+            "1000",
+        ],
     );
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(count(&log, "start b"), 0, "{:?}", lines(&log));
+    // Tried again after each back-off (1 s), not at once.
+    let tries = count(&log, "tried-b");
+    assert!(
+        (1..=3).contains(&tries),
+        "{tries} fences in 2.5 s: {:?}",
+        lines(&log)
+    );
     // A candidate whose fence works takes over in one of b's back-offs.
     let f = fence(&log);
     let mut c = run(
@@ -272,8 +296,8 @@ fn a_failed_fence_keeps_the_command_from_starting() {
     let err = term(&mut b);
     assert_eq!(count(&log, "start b"), 0, "{:?}", lines(&log));
     assert!(
-        err.contains("fence"),
-        "b never said its fence failed: {err}"
+        err.contains("--fence-cmd failed") && err.contains("data 10.0.0.1"),
+        "b never said its fence of a failed: {err}"
     );
 }
 
@@ -481,4 +505,53 @@ fn a_clean_breadcrumb_says_how_its_master_left() {
         (&true.into(), &"stopped".into()),
         "{b}"
     );
+}
+
+#[test]
+fn a_breadcrumb_it_cannot_read_stops_a_fencing_master_only() {
+    let d = dir("crumb-hidden");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("op-crumb-hidden"));
+    // A breadcrumb only another identity may touch.
+    let zk = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    zk.add_auth("digest", b"someone:else").unwrap();
+    let parent = path.rsplit_once('/').unwrap().0;
+    zk.create(
+        parent,
+        b"",
+        &zkha::Acl::open_unsafe(),
+        zkha::CreateMode::Persistent,
+    )
+    .unwrap();
+    let crumb = format!("{path}.breadcrumb");
+    zk.create(
+        &crumb,
+        b"{}",
+        &zkha::Acl::creator_all(),
+        zkha::CreateMode::Persistent,
+    )
+    .unwrap();
+    // Without a fence: the command runs; the breadcrumb is only a warning.
+    let mut a = run(&path, "10.0.0.1", &worker("a", &log), &[]);
+    assert!(eventually(LONG, || count(&log, "start a") == 1));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(count(&log, "stop a"), 0, "{:?}", lines(&log));
+    let err = term(&mut a);
+    assert!(err.contains("cannot read the breadcrumb"), "{err}");
+    // With a fence: whether to fence is unknown, so the command never runs.
+    let f = fence(&log);
+    let mut b = run(
+        &path,
+        "10.0.0.2",
+        &worker("b", &log),
+        &["--fence-cmd", f.as_str(), "--fence-backoff", "300"],
+    );
+    std::thread::sleep(Duration::from_millis(2000));
+    let err = term(&mut b);
+    assert_eq!(count(&log, "start b"), 0, "{:?}", lines(&log));
+    assert!(
+        err.contains("whether the last master must be fenced is unknown"),
+        "{err}"
+    );
+    let _ = zk.close();
 }
