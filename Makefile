@@ -58,7 +58,7 @@ demo: setup
 
 ## Benchmarks, side by side with peers in one run: writes BENCHMARKS.md,
 ## BENCHMARKS.svg, BENCHMARKS-scale.svg and target/bench/results.json (about
-## 20 minutes). Five rounds alternate the raw-C handover floor and every peer
+## 30 minutes). Five rounds alternate the raw-C handover floor and every peer
 ## (failover) and every client (throughput); ratios are per round, median and
 ## min-max. Then 10, 50 and 200 candidates in watch, sequence and seed mode.
 BENCH_VENV := target/bench/venv

@@ -391,7 +391,7 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
     crate::scale_report::section(&mut md, r, "BENCHMARKS-scale.svg")?;
     writeln!(
         md,
-        "\nReproduce: `make bench` (about 15 minutes; writes this page), or `make bench-quick` (under 3 minutes; the same \
+        "\nReproduce: `make bench` (about 30 minutes; writes this page), or `make bench-quick` (under 3 minutes; the same \
          tables from fewer samples, into target/bench-quick/). Options: `cargo run --release -p zkha-bench -- --help`."
     )?;
     std::fs::create_dir_all(&o.md_dir)?;
