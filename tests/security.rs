@@ -111,13 +111,30 @@ fn creator_only_node_and_no_secret_anywhere() {
     owner
         .add_auth("digest", format!("ha:{SECRET}").as_bytes())
         .unwrap();
+    // What stays is the breadcrumb (persistent by design: it names the last
+    // master), with the node's ACL and no secret in it.
+    let name = path.rsplit_once('/').unwrap().1;
+    let crumb = format!("{path}.breadcrumb");
     assert!(
         eventually(Duration::from_secs(30), || owner
             .get_children(parent, false)
-            .is_ok_and(|c| c.is_empty())),
+            .is_ok_and(|c| c == [format!("{name}.breadcrumb")])),
         "the master node outlived zkha run: {:?}",
         owner.get_children(parent, false)
     );
+    let (acl, _) = owner.get_acl(&crumb).unwrap();
+    assert!(
+        acl.len() == 1 && acl[0].id.scheme == "digest" && acl[0].id.id.starts_with("ha:"),
+        "the breadcrumb's ACL should be ha's digest only: {acl:?}"
+    );
+    let (data, _) = owner.get(&crumb, false).unwrap();
+    assert!(!String::from_utf8_lossy(&data).contains(SECRET));
+    assert_eq!(
+        stranger.get(&crumb, false).unwrap_err().code(),
+        Some(ErrorCode::NoAuth),
+        "a stranger read the breadcrumb"
+    );
+    owner.delete(&crumb, -1).unwrap();
     for ancestor in [parent, top.as_str()] {
         let (acl, _) = owner.get_acl(ancestor).unwrap();
         assert!(
