@@ -12,6 +12,9 @@
 //   TLS-only ensemble (needs the C client built with OpenSSL: zk-sys `ssl`);
 //   the --sasl-* flags zookeeper_init_sasl (Cyrus SASL: zk-sys `sasl`).
 //   SIGTERM/SIGINT: leave the loop, zookeeper_close, exit 0.
+//   SEED_PEER_PAUSE_AFTER_INIT_MS (environment, tests only): sleep that long
+//   between zookeeper_init's return and storing the handle, as a descheduled
+//   main thread would; the watcher must not depend on that store.
 //
 // Trace: one JSON object per line (same format as zkha's elector trace):
 //   {"t":<CLOCK_MONOTONIC ms>,"who":...,"pid":...,"event":...,...}
@@ -119,6 +122,7 @@ public:
             std::fprintf(stderr, "ERROR zookeeper_init failed: %s\n", std::strerror(errno));
             return false;
         }
+        if (const char* pause = std::getenv("SEED_PEER_PAUSE_AFTER_INIT_MS")) sleep_ms(std::atoi(pause));
         zh_.store(zh);
         return true;
     }
@@ -142,11 +146,13 @@ public:
 
 private:
     // S2: the single global watcher.
-    static void watcher(zhandle_t*, int type, int state, const char* path, void* ctx) {
+    // The handle is the watcher's own argument: the first call can come
+    // before init() has stored what zookeeper_init returned.
+    static void watcher(zhandle_t* zh, int type, int state, const char* path, void* ctx) {
         ZkMaster* self = static_cast<ZkMaster*>(ctx);
         if (type == ZOO_SESSION_EVENT) {
             if (state == ZOO_CONNECTED_STATE) {
-                self->on_zookeeper_connected(path);
+                self->on_zookeeper_connected(zh, path);
             } else if (state == ZOO_EXPIRED_SESSION_STATE) {
                 self->on_zookeeper_expired();
             }
@@ -154,9 +160,9 @@ private:
         // every other event is ignored by the design
     }
 
-    void on_zookeeper_connected(const char*) {
+    void on_zookeeper_connected(zhandle_t* zh, const char*) {
         reinits_ = 0;
-        clientid_ = *zoo_client_id(zh_.load());  // read once connected (S3)
+        clientid_ = *zoo_client_id(zh);  // read once connected (S3)
         trace_.emit("connected", ",\"session\":\"" + hex(clientid_.client_id) + "\"");
     }
 

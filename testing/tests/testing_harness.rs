@@ -169,6 +169,69 @@ fn the_c_programs_are_built_and_run() {
     }
 }
 
+/// The C++ reference peer's watcher can run before `zookeeper_init` has
+/// returned to its caller: on a loaded machine the main thread is
+/// descheduled right after the call, and the session is established first.
+/// The peer once read the handle from its own (not yet set) field there and
+/// died of SIGSEGV, which a fidelity test saw as "no became_master within
+/// 60 s". The pause stands for that descheduling; the peer must connect,
+/// contend and exit 0.
+#[test]
+fn the_seed_peer_survives_a_connect_that_beats_its_own_init() {
+    let server = TestingServer::shared().unwrap();
+    let dir = tempfile_dir("seed-peer-early-connect");
+    let trace = dir.join("trace");
+    let path = format!("/seed-peer-early-{}", std::process::id());
+    let mut peer = Command::new(programs::seed_peer())
+        .args([server.connect_string(), &path, "10.0.0.9", "5000", "100"])
+        .args(["--trace", trace.to_str().unwrap()])
+        .env("SEED_PEER_PAUSE_AFTER_INIT_MS", "500")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let events = || std::fs::read_to_string(&trace).unwrap_or_default();
+    let done = eventually(Duration::from_secs(20), || {
+        let t = events();
+        t.contains("\"event\":\"connected\"") && t.contains("\"event\":\"became_master\"")
+            || peer.try_wait().unwrap().is_some()
+    });
+    if peer.try_wait().unwrap().is_none() {
+        // SAFETY: signals our own child process.
+        unsafe { libc::kill(peer.id() as i32, libc::SIGTERM) };
+    }
+    let status = peer.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the peer ended with {status}; trace:\n{}",
+        events()
+    );
+    assert!(
+        done,
+        "no connect and mastership within 20 s; trace:\n{}",
+        events()
+    );
+    let connected = events()
+        .lines()
+        .find(|l| l.contains("\"event\":\"connected\""))
+        .map(str::to_owned)
+        .unwrap();
+    assert!(
+        !connected.contains("\"session\":\"0x0\""),
+        "the session id read at connect: {connected}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("zkha-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
 #[test]
 fn bad_setups_give_clear_errors() {
     let no_java = ServerConfig {

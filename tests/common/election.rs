@@ -93,6 +93,16 @@ impl Proc {
     pub fn wait_for(&self, kind: &str, n: usize, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while self.count(kind) < n {
+            // (Counted again: the event may have been written just before
+            // the process ended.)
+            if let Some(end) = self.ended().filter(|_| self.count(kind) < n) {
+                panic!(
+                    "{}: {end} before {n}x {kind:?}; trace: {:#?}\nstderr tail: {}",
+                    self.name,
+                    self.events().iter().map(Ev::kind).collect::<Vec<_>>(),
+                    self.stderr_tail()
+                );
+            }
             assert!(
                 Instant::now() < deadline,
                 "{}: no {n}x {kind:?} within {timeout:?}; trace: {:#?}\nstderr tail: {}",
@@ -102,6 +112,33 @@ impl Proc {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// How the process ended ("exited with 3", "killed by signal 11"), if
+    /// it has; the child stays unreaped, so `wait`/`term` still work.
+    fn ended(&self) -> Option<String> {
+        // SAFETY: a zeroed siginfo_t is a valid out-parameter; WNOWAIT
+        // leaves the child waitable, WNOHANG returns at once.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waits (without reaping) on our own child, writing `info`.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                self.child.id(),
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // SAFETY: waitid filled `info` (si_pid 0 means the child still runs).
+        let (pid, code, status) = unsafe { (info.si_pid(), info.si_code, info.si_status()) };
+        if rc != 0 || pid == 0 {
+            return None;
+        }
+        Some(if code == libc::CLD_EXITED {
+            format!("exited with {status}")
+        } else {
+            format!("killed by signal {status}")
+        })
     }
 
     pub fn stderr_text(&self) -> String {
