@@ -144,7 +144,8 @@ static void print_array(const char *name, const double *v, int n, int last)
 int main(int argc, char **argv)
 {
     const char *hosts, *path;
-    int timeout, n, warmup, i, rc;
+    int timeout, n, warmup, i, rc, idle_min, idle_spread;
+    unsigned long long jitter = 0x9e3779b97f4a7c15ULL;
     double *total, *notify, *closed;
     struct conn conns[2];
     zhandle_t *holder, *standby;
@@ -152,7 +153,7 @@ int main(int argc, char **argv)
     struct Stat stat;
 
     if (argc < 5) {
-        fprintf(stderr, "usage: raw_c_handover HOSTS PATH SESSION_TIMEOUT_MS N [WARMUP]\n");
+        fprintf(stderr, "usage: raw_c_handover HOSTS PATH SESSION_TIMEOUT_MS N [WARMUP [IDLE_MS [IDLE_SPREAD_MS]]]\n");
         return 2;
     }
     hosts = argv[1];
@@ -160,7 +161,9 @@ int main(int argc, char **argv)
     timeout = atoi(argv[3]);
     n = atoi(argv[4]);
     warmup = argc > 5 ? atoi(argv[5]) : 3;
-    if (timeout <= 0 || n <= 0 || warmup < 0) {
+    idle_min = argc > 6 ? atoi(argv[6]) : 0;
+    idle_spread = argc > 7 ? atoi(argv[7]) : 0;
+    if (timeout <= 0 || n <= 0 || warmup < 0 || idle_min < 0 || idle_spread < 0) {
         fprintf(stderr, "raw_c_handover: bad numbers\n");
         return 2;
     }
@@ -180,6 +183,15 @@ int main(int argc, char **argv)
         standby = connect_one(hosts, timeout, &conns[1 - h]);
         rc = zoo_wexists(standby, path, node_watcher, &ho, &stat);
         if (rc != ZOK) die("the standby's exists (the node should exist)", rc);
+        if (idle_min || idle_spread) {
+            /* The peers' cells wait this long before each stop: the same
+             * idle server (xorshift64 jitter, as theirs). */
+            long ms = idle_min;
+            jitter ^= jitter << 13; jitter ^= jitter >> 7; jitter ^= jitter << 17;
+            if (idle_spread) ms += (long)(jitter % (unsigned long long)idle_spread);
+            struct timespec d = { ms / 1000, (ms % 1000) * 1000000L };
+            nanosleep(&d, NULL);
+        }
         t0 = now_ms();
         zookeeper_close(holder); /* step 1 */
         t_closed = now_ms();
