@@ -3,28 +3,18 @@
 //! node is open or protected by its ACL, and the fencing breadcrumb
 //! (`PATH.breadcrumb`, written here by hand in its documented JSON).
 
+#[path = "common/cli.rs"]
+mod cli_kit;
 mod common;
 
+use cli_kit::{hosts, zkha};
 use common::eventually;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 use zkha::{Acl, CreateMode, ZooKeeper};
-use zkha_testing::{unique_path, TestingServer};
+use zkha_testing::unique_path;
 
 const LONG: Duration = Duration::from_secs(30);
-
-fn hosts() -> &'static str {
-    common::fail_fast();
-    TestingServer::shared().unwrap().connect_string()
-}
-
-fn zkha() -> Command {
-    let bin =
-        std::env::var_os("ZKHA_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_zkha").into());
-    let mut c = Command::new(bin);
-    c.env("RUST_LOG", "warn");
-    c
-}
 
 fn status(path: &str, extra: &[&str]) -> Output {
     zkha()
