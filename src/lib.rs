@@ -30,8 +30,8 @@ pub mod validate;
 
 pub use client::secure;
 pub use client::{
-    in_callback, pending, AsyncZooKeeper, Op, OpResult, Pending, WatcherType, ZooKeeper,
-    ZooKeeperBuilder, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY,
+    in_callback, pending, AsyncZooKeeper, HostResolution, Op, OpResult, Pending, WatcherType,
+    ZooKeeper, ZooKeeperBuilder, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY,
 };
 pub use error::{Error, ErrorCode, Result};
 pub use types::{Acl, ClientId, CreateMode, EventType, Id, Perms, Stat, State, WatchedEvent};

@@ -5,7 +5,9 @@ use std::time::Duration;
 use zkha::elector::{AclChoice, Auth, ElectorConfig, Mode, Profile};
 use zkha::error::Argument;
 use zkha::types::{Acl, Id, Perms};
-use zkha::{ClientId, CreateMode, Error, Op, ZooKeeper, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY};
+use zkha::{
+    ClientId, CreateMode, Error, HostResolution, Op, ZooKeeper, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY,
+};
 
 /// The row's typed error and its reason text (a stable fragment of it, as
 /// docs/BAD_INPUT.md quotes it).
@@ -67,6 +69,20 @@ fn hosts_timeouts_flags() {
             Argument::Timeout,
             reason,
             &format!("{ms} ms"),
+        );
+    }
+    for (window, reason) in [
+        (Duration::ZERO, "whole milliseconds from 1 ms"),
+        (Duration::from_micros(1500), "whole milliseconds from 1 ms"),
+        (Duration::from_millis(i32::MAX as u64 + 1), "too large"),
+    ] {
+        assert_refused(
+            ZooKeeper::builder("127.0.0.1:2181")
+                .host_resolution(HostResolution::AtMostEvery(window))
+                .init(),
+            Argument::Timeout,
+            reason,
+            &format!("host resolution window {window:?}"),
         );
     }
     for flags in [4, 8, 1 << 30, -1, ZOO_READONLY | 4] {

@@ -14,7 +14,8 @@
 //! - `async_ops.rs`, `async_watch.rs`, `multi.rs`: the `zoo_a*` calls;
 //! - `oneshot.rs`, `future.rs`: [`Pending`] and [`AsyncZooKeeper`];
 //! - `secure.rs`: TLS files and SASL credentials, checked before C;
-//!   `sasl.rs`: the Cyrus SASL callbacks of a SASL session.
+//!   `sasl.rs`: the Cyrus SASL callbacks of a SASL session;
+//! - `resolution.rs`: [`HostResolution`], how often C resolves the hosts.
 
 mod async_ops;
 mod async_watch;
@@ -28,6 +29,7 @@ mod ops;
 mod ptr_hash;
 mod raw;
 mod read_buffer;
+mod resolution;
 #[cfg(feature = "sasl")]
 mod sasl;
 pub mod secure;
@@ -40,4 +42,5 @@ pub use callback::in_callback;
 pub use future::AsyncZooKeeper;
 pub use handle::ZooKeeper;
 pub use multi::{Op, OpResult};
+pub use resolution::HostResolution;
 pub use watch::WatcherType;
