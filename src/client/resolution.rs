@@ -39,8 +39,13 @@ impl HostResolution {
             HostResolution::OnlyWhenReconnecting => Ok(-1),
             HostResolution::AtMostEvery(window) => {
                 let ms = window.as_millis();
-                let whole = Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX));
-                if ms == 0 || whole != window {
+                let Ok(c_ms) = c_int::try_from(ms) else {
+                    return Err(Error::invalid(
+                        Argument::Timeout,
+                        format!("host resolution window of {ms} ms is too large"),
+                    ));
+                };
+                if ms == 0 || Duration::from_millis(ms as u64) != window {
                     return Err(Error::invalid(
                         Argument::Timeout,
                         format!(
@@ -48,12 +53,7 @@ impl HostResolution {
                         ),
                     ));
                 }
-                c_int::try_from(ms).map_err(|_| {
-                    Error::invalid(
-                        Argument::Timeout,
-                        format!("host resolution window of {ms} ms is too large"),
-                    )
-                })
+                Ok(c_ms)
             }
         }
     }
@@ -87,12 +87,12 @@ mod tests {
             every(Duration::from_millis(i32::MAX as u64)).unwrap(),
             i32::MAX
         );
-        for bad in [
-            Duration::ZERO,
-            Duration::from_micros(999),
-            Duration::from_micros(1500),
-            Duration::from_millis(i32::MAX as u64 + 1),
-            Duration::MAX,
+        for (bad, reason) in [
+            (Duration::ZERO, "whole milliseconds from 1 ms"),
+            (Duration::from_micros(999), "whole milliseconds from 1 ms"),
+            (Duration::from_micros(1500), "whole milliseconds from 1 ms"),
+            (Duration::from_millis(i32::MAX as u64 + 1), "too large"),
+            (Duration::MAX, "too large"),
         ] {
             let e = every(bad).unwrap_err();
             assert!(
@@ -106,6 +106,7 @@ mod tests {
                 "{bad:?}: {e:?}"
             );
             assert!(e.to_string().contains("host resolution window"), "{e}");
+            assert!(e.to_string().contains(reason), "{bad:?}: {e}");
         }
     }
 }
