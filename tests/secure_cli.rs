@@ -6,52 +6,22 @@
 #![cfg(all(feature = "ssl", feature = "sasl"))]
 
 mod common;
+#[path = "common/secure.rs"]
+mod secure_kit;
 
 use common::eventually;
+use secure_kit::{sasl_server, tls_server, ALICE_PW, BOB_PW};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use zkha::secure::Secret;
 use zkha::{ErrorCode, ZooKeeper};
-use zkha_testing::{
-    unique_path, SaslUsers, Security, ServerConfig, TestingServer, TlsAuthority, TlsClientFiles,
-};
+use zkha_testing::{unique_path, TlsClientFiles};
 
 const LONG: Duration = Duration::from_secs(30);
 /// The bound for a refusal to be reported.
 const REFUSAL: Duration = Duration::from_secs(15);
-const ALICE_PW: &str = "cli-Alice-pw-7";
-const BOB_PW: &str = "cli-Bob-pw-9";
-
-fn tls_server() -> &'static (TestingServer, TlsAuthority) {
-    static SERVER: OnceLock<(TestingServer, TlsAuthority)> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let ca = TlsAuthority::new().unwrap();
-        let server = TestingServer::with_config(ServerConfig {
-            security: Security::Tls(ca.clone()),
-            ..ServerConfig::default()
-        })
-        .unwrap();
-        (server, ca)
-    })
-}
-
-fn sasl_server() -> &'static TestingServer {
-    static SERVER: OnceLock<TestingServer> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        TestingServer::with_config(ServerConfig {
-            security: Security::Sasl(
-                SaslUsers::default()
-                    .with("alice", ALICE_PW)
-                    .with("bob", BOB_PW),
-            ),
-            ..ServerConfig::default()
-        })
-        .unwrap()
-    })
-}
 
 fn zkha() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_zkha"));

@@ -4,45 +4,18 @@
 //! without a trusted certificate, a wrong password.
 #![cfg(all(feature = "ssl", feature = "sasl"))]
 
-use std::sync::OnceLock;
+#[path = "common/secure.rs"]
+mod secure_kit;
+
+use secure_kit::{sasl_server, tls_server, ALICE_PW, BOB_PW};
 use std::time::{Duration, Instant};
 use zkha::secure::Secret;
 use zkha::{Acl, CreateMode, Error, ErrorCode, ZooKeeper};
-use zkha_testing::{unique_path, SaslUsers, Security, ServerConfig, TestingServer, TlsAuthority};
+use zkha_testing::{unique_path, SaslUsers, Security, ServerConfig, TlsAuthority};
 
 const LONG: Duration = Duration::from_secs(30);
 /// How long a refused client may take to report it (the bound).
 const REFUSAL: Duration = Duration::from_secs(15);
-const ALICE_PW: &str = "alice-Secr3t";
-const BOB_PW: &str = "bob-0ther-pw";
-
-fn tls_server() -> &'static (TestingServer, TlsAuthority) {
-    static SERVER: OnceLock<(TestingServer, TlsAuthority)> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let ca = TlsAuthority::new().unwrap();
-        let server = TestingServer::with_config(ServerConfig {
-            security: Security::Tls(ca.clone()),
-            ..ServerConfig::default()
-        })
-        .unwrap();
-        (server, ca)
-    })
-}
-
-fn sasl_server() -> &'static TestingServer {
-    static SERVER: OnceLock<TestingServer> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        TestingServer::with_config(ServerConfig {
-            security: Security::Sasl(
-                SaslUsers::default()
-                    .with("alice", ALICE_PW)
-                    .with("bob", BOB_PW),
-            ),
-            ..ServerConfig::default()
-        })
-        .unwrap()
-    })
-}
 
 fn tls_client(name: &str) -> zkha::ZooKeeperBuilder {
     let (server, ca) = tls_server();
