@@ -275,8 +275,8 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
          as the floor's. What differed was the server: its answers to the close and to the standby's create took about \
          2 ms each instead of 0.7. A request that follows an idle spell is slower, and every stop in a cell follows one \
          (the 150 ms + random phase that spreads the samples). Raw C paced the same way takes as long: on a standalone \
-         Debian 3.8 server, 20 ms of idle before each close made the handover 0.6 ms slower, 50 ms 1.4 ms, 150–250 ms \
-         4.5 ms; the same with `forceSync=no`, so it is not the disk but the server's request threads waking. The floor is \
+         Debian 3.8 server, 150–250 ms of idle before each close made the handover 4.5 ms slower; with `forceSync=no` \
+         3.5–4.2 ms, and 20 ms of idle 0.6 ms, 50 ms 1.4 ms: not the disk, but the server's request threads waking. The floor is \
          now paced like the cells (first table), and the back-to-back figure stays as a reference. (3) The standby's wake \
          path goes I/O thread → completion thread (the watcher) → election thread (a `wake()` that `notify_all`s the one \
          condvar the election thread, the work loop and the narrator wait on) → a synchronous create → I/O thread: four \
