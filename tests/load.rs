@@ -7,7 +7,6 @@
 mod common;
 
 use common::eventually;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use zkha::elector::{Elector, ElectorConfig, Mode};
@@ -25,28 +24,10 @@ fn masters(e: &[Elector]) -> Vec<usize> {
         .collect()
 }
 
-/// The server's data watches by session (`wchc`): session id -> paths.
-fn watches_by_session(server: &TestingServer) -> HashMap<i64, Vec<String>> {
-    let text = server.four_letter_word("wchc").unwrap_or_default();
-    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
-    let mut session = None;
-    for line in text.lines() {
-        if let Some(hex) = line.strip_prefix("0x") {
-            session = u64::from_str_radix(hex.trim(), 16).ok().map(|s| s as i64);
-            if let Some(s) = session {
-                out.entry(s).or_default();
-            }
-        } else if let (Some(s), Some(path)) = (session, line.strip_prefix('\t')) {
-            out.entry(s).or_default().push(path.trim().to_owned());
-        }
-    }
-    out
-}
-
 /// The standbys not yet waiting on a watch under `path` (their create or
 /// queue entry done, their watch registered on the server).
 fn not_waiting(server: &TestingServer, electors: &[Elector], path: &str) -> Vec<usize> {
-    let watches = watches_by_session(server);
+    let watches = server.data_watches().unwrap_or_default();
     let under = |p: &String| p == path || p.starts_with(&format!("{path}/"));
     electors
         .iter()

@@ -17,7 +17,7 @@
 //! `graceful_raw_c_back_to_back`): a floor measured that way is not one a
 //! paced cell could ever reach.
 
-use crate::{percentile, wait_until, zkha_bin, Options};
+use crate::{percentile, wait_until, zkha_bin, Jitter, Options};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -238,7 +238,9 @@ fn cell(
         // sample would land at the same point of it); the pollers always
         // get the whole cycle, the others `--phase-ms`.
         let phase = pace_spread(o, peer);
-        std::thread::sleep(Duration::from_millis(PACE_MIN_MS + jitter.next() % phase));
+        std::thread::sleep(Duration::from_millis(
+            PACE_MIN_MS + jitter.next_u64() % phase,
+        ));
         let t0 = monotonic_ms();
         // SAFETY: signals our own child process.
         unsafe {
@@ -276,18 +278,6 @@ fn cell(
         let _ = c.child.wait();
     }
     Ok(CellRound { samples, steps })
-}
-
-/// xorshift64: a reproducible phase jitter.
-struct Jitter(u64);
-
-impl Jitter {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 /// How long the server sits idle before each graceful stop: 150 ms plus a

@@ -224,6 +224,19 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len()) - 1]
 }
 
+/// xorshift64: a reproducible phase jitter for the failover cells and the
+/// scale run (`c/raw_c_handover.c` has the same generator in C).
+pub struct Jitter(pub u64);
+
+impl Jitter {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
 /// The median of unsorted samples.
 pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();

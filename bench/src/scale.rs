@@ -24,7 +24,7 @@
 //!
 //! Nothing here is asserted: the figures go to results.json under `scale`.
 
-use crate::{percentile, wait_until, Options};
+use crate::{percentile, wait_until, Jitter, Options};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -266,7 +266,7 @@ impl Population<'_> {
         if self.mode == "seed" {
             return true;
         }
-        let watches = watches_by_session(server);
+        let watches = server.data_watches().unwrap_or_default();
         let under = |p: &String| p == &self.path || p.starts_with(&format!("{}/", self.path));
         self.members
             .iter()
@@ -338,24 +338,6 @@ impl Population<'_> {
     }
 }
 
-/// The server's data watches by session (`wchc`): session id -> paths.
-fn watches_by_session(server: &TestingServer) -> std::collections::HashMap<i64, Vec<String>> {
-    let text = server.four_letter_word("wchc").unwrap_or_default();
-    let mut out: std::collections::HashMap<i64, Vec<String>> = Default::default();
-    let mut session = None;
-    for line in text.lines() {
-        if let Some(hex) = line.strip_prefix("0x") {
-            session = u64::from_str_radix(hex.trim(), 16).ok().map(|s| s as i64);
-            if let Some(s) = session {
-                out.entry(s).or_default();
-            }
-        } else if let (Some(s), Some(path)) = (session, line.strip_prefix('\t')) {
-            out.entry(s).or_default().push(path.trim().to_owned());
-        }
-    }
-    out
-}
-
 /// The server's last zxid (`srvr`): one per committed write transaction,
 /// error transactions (a create that failed with NODEEXISTS) included.
 fn zxid(server: &TestingServer) -> Result<i64, Error> {
@@ -408,18 +390,6 @@ fn raise_fd_limit() {
             l.rlim_cur = l.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &l);
         }
-    }
-}
-
-/// xorshift64: a reproducible phase against the seed's 1 s polls.
-struct Jitter(u64);
-
-impl Jitter {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 
@@ -529,7 +499,7 @@ fn graceful_and_idle(cx: &Ctx, mode: &str, n: usize) -> Result<Map<String, Value
         // The seed's standbys poll once a second: a random phase against
         // their cycle (the others wait on watches; a short pause).
         let pause = if mode == "seed" {
-            100 + jitter.next() % 1000
+            100 + jitter.next_u64() % 1000
         } else {
             50
         };
@@ -623,9 +593,9 @@ fn crashes(cx: &Ctx, mode: &str, n: usize) -> Result<Map<String, Value>, Error> 
     let mut retired = Vec::new();
     for i in 0..s.crashes {
         let pause = if mode == "seed" {
-            100 + jitter.next() % 1000
+            100 + jitter.next_u64() % 1000
         } else {
-            100 + jitter.next() % 300
+            100 + jitter.next_u64() % 300
         };
         std::thread::sleep(Duration::from_millis(pause));
         let m = pop.masters();

@@ -62,7 +62,7 @@ pub use child::spawn_tied_to_process;
 pub use cluster::TestingCluster;
 pub use config::ServerConfig;
 pub use error::Error;
-pub use member::{four_letter_word, ServerMode};
+pub use member::{data_watches, four_letter_word, ServerMode};
 pub use paths::unique_path;
 pub use proxy::{ProxyMode, TcpProxy};
 pub use secure::{SaslUsers, Security};

@@ -43,6 +43,33 @@ pub fn four_letter_word(address: &str, word: &str, timeout: Duration) -> io::Res
     Ok(answer)
 }
 
+/// The data watches the server at `address` holds, by session (`wchc`):
+/// session id -> watched paths. A session with no watch is absent.
+pub fn data_watches(
+    address: &str,
+    timeout: Duration,
+) -> io::Result<std::collections::HashMap<i64, Vec<String>>> {
+    Ok(parse_wchc(&four_letter_word(address, "wchc", timeout)?))
+}
+
+/// `wchc`'s answer: a `0x<session>` line, then one tab-indented path per
+/// watch of that session.
+fn parse_wchc(text: &str) -> std::collections::HashMap<i64, Vec<String>> {
+    let mut out: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    let mut session = None;
+    for line in text.lines() {
+        if let Some(hex) = line.strip_prefix("0x") {
+            session = u64::from_str_radix(hex.trim(), 16).ok().map(|s| s as i64);
+            if let Some(s) = session {
+                out.entry(s).or_default();
+            }
+        } else if let (Some(s), Some(path)) = (session, line.strip_prefix('\t')) {
+            out.entry(s).or_default().push(path.trim().to_owned());
+        }
+    }
+    out
+}
+
 /// What the server at `address` says its mode is (`srvr`), or `None` when it
 /// does not answer.
 pub(crate) fn mode_of(address: &str) -> Option<ServerMode> {
@@ -492,4 +519,17 @@ fn in_path(program: &Path) -> bool {
     std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_wchc;
+
+    #[test]
+    fn wchc_answers_are_read_by_session() {
+        let w = parse_wchc("0x1000a2b3c0000\n\t/a/master\n\t/b\n0x2\n\t/c\n0xzz\n\t/lost\n");
+        assert_eq!(w[&0x1000a2b3c0000], vec!["/a/master", "/b"]);
+        assert_eq!(w[&2], vec!["/c"]);
+        assert_eq!(w.len(), 2, "{w:?}");
+    }
 }

@@ -125,6 +125,11 @@ impl TestingServer {
     pub fn four_letter_word(&self, word: &str) -> io::Result<String> {
         four_letter_word(&self.probe, word, Duration::from_secs(5))
     }
+
+    /// The data watches this server holds, by session (`wchc`).
+    pub fn data_watches(&self) -> io::Result<std::collections::HashMap<i64, Vec<String>>> {
+        crate::member::data_watches(&self.probe, Duration::from_secs(5))
+    }
 }
 
 pub(crate) fn is_port_clash(e: &Error) -> bool {

@@ -231,25 +231,6 @@ pub fn command_alive(pid: u32) -> bool {
         .is_ok_and(|c| String::from_utf8_lossy(&c).contains("chaos_worker"))
 }
 
-/// The data watches a server holds, by session (`wchc`): session -> paths.
-pub fn watches_by_session(address: &str) -> std::collections::HashMap<i64, Vec<String>> {
-    let text =
-        zkha_testing::four_letter_word(address, "wchc", Duration::from_secs(2)).unwrap_or_default();
-    let mut out: std::collections::HashMap<i64, Vec<String>> = Default::default();
-    let mut session = None;
-    for line in text.lines() {
-        if let Some(hex) = line.strip_prefix("0x") {
-            session = u64::from_str_radix(hex.trim(), 16).ok().map(|x| x as i64);
-            if let Some(x) = session {
-                out.entry(x).or_default();
-            }
-        } else if let (Some(x), Some(path)) = (session, line.strip_prefix('\t')) {
-            out.entry(x).or_default().push(path.trim().to_owned());
-        }
-    }
-    out
-}
-
 /// Sends `sig` to `pid`; an error if it did not arrive.
 /// The parent of `pid` (from /proc), e.g. the watchdog `zkha run` starts
 /// its command under.
@@ -601,7 +582,8 @@ impl Scene {
             .filter(|&i| i != m && !cands[i].ended)
             .collect();
         let unwatched = || -> Vec<String> {
-            let watches = watches_by_session(address);
+            let watches =
+                zkha_testing::data_watches(address, Duration::from_secs(2)).unwrap_or_default();
             standbys
                 .iter()
                 .filter(|&&i| {
