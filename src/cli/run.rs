@@ -53,9 +53,18 @@ pub struct RunArgs {
     pub election: ElectionArgs,
     #[command(flatten)]
     pub log: LogArgs,
-    /// Time the command gets after SIGTERM before SIGKILL, in ms.
+    /// Time the command gets after SIGTERM before SIGKILL when the lease is
+    /// about to run out (zkha could not renew it, or mastership was lost
+    /// without warning), in ms: a short kill margin inside the lease.
     #[arg(long, default_value_t = 300)]
     pub grace: u64,
+    /// Time the command gets to shut down after SIGTERM on a planned end
+    /// (SIGTERM or SIGINT to zkha, a resign, a failing health check), in
+    /// ms. Mastership is held and renewed meanwhile, so no standby starts
+    /// before the command (and everything it started) is gone; SIGKILL only
+    /// then. Should a renewal fail meanwhile, the lease ends it sooner.
+    #[arg(long, default_value_t = 30_000)]
+    pub stop_timeout: u64,
     /// When the command exits by itself while master.
     #[arg(long, value_enum, default_value_t = OnExit::Exit)]
     pub on_exit: OnExit,
@@ -96,6 +105,9 @@ struct Running {
     error: Option<String>,
     /// The session id was handed over (for `--on-crash handover`).
     session_sent: bool,
+    /// Processes of the command that outlived SIGKILL (the watchdog's
+    /// latest count).
+    survivors: usize,
 }
 
 impl Running {
@@ -116,6 +128,16 @@ impl Running {
                 ("started", pid) => self.pgid = pid.parse().ok(),
                 ("lapsed", _) => self.lapsed = true,
                 ("error", text) => self.error = Some(text.to_owned()),
+                ("survivors", n) => self.survivors = n.parse().unwrap_or(0),
+                ("log", rest) => {
+                    let (level, text) = rest.split_once(' ').unwrap_or(("info", rest));
+                    let level = match level {
+                        "error" => log::Level::Error,
+                        "warn" => log::Level::Warn,
+                        _ => log::Level::Info,
+                    };
+                    log::log!(target: "zkha", level, "watchdog: {text}");
+                }
                 _ => {}
             }
         }
@@ -130,7 +152,35 @@ struct Exited {
     lapsed: bool,
     /// It could not be started.
     error: Option<String>,
+    /// The watchdog itself was killed (OOM killer, a stray signal): its
+    /// orphans were killed here; not a clean end.
+    watchdog_killed: bool,
 }
+
+/// How a running command is to be stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// A planned end while still master (SIGTERM to zkha, a resign, a
+    /// failing health check): SIGTERM, `--stop-timeout`, then SIGKILL;
+    /// mastership is renewed meanwhile.
+    Planned,
+    /// Mastership ended while the lease may still run (a disconnection):
+    /// SIGTERM, then SIGKILL after `--grace`, never past the lease.
+    Lost,
+    /// The lease is over (the node is gone or another's, the session
+    /// expired): SIGKILL now.
+    Kill,
+}
+
+/// `--on-exit restart`: the first restart waits this long, each quick
+/// exit after it twice as long (at most [`RESTART_MAX`]); after
+/// [`CRASH_LOOP`] quick exits in a row the master resigns, so that a
+/// standby gets its chance.
+const RESTART_FIRST: Duration = Duration::from_millis(100);
+const RESTART_MAX: Duration = Duration::from_secs(5);
+const CRASH_LOOP: u32 = 5;
+/// A command that ran this long before it exited did not crash-loop.
+const QUICK_EXIT: Duration = Duration::from_secs(10);
 
 struct Supervisor {
     command: Vec<String>,
@@ -140,9 +190,14 @@ struct Supervisor {
     secure: Vec<std::ffi::OsString>,
     session_timeout_ms: u64,
     grace: Duration,
+    /// `--stop-timeout`.
+    stop_timeout: Duration,
     on_crash: OnCrash,
     /// Safe profile: the command lives under the lease. Seed: no lease.
     leased: bool,
+    /// When the running command started (for `--on-exit restart`'s
+    /// crash-loop rule).
+    started_at: Mutex<Option<Instant>>,
     /// The running command. Only cleared once the old watchdog (and so
     /// the old command) is reaped: a new command never starts before.
     slot: Mutex<Option<Running>>,
@@ -150,8 +205,15 @@ struct Supervisor {
     /// that lease extensions (on the completion thread) never wait for a
     /// stop in progress.
     ctl: Mutex<Option<Arc<std::fs::File>>>,
-    /// The latest lease deadline, ns on CLOCK_BOOTTIME.
+    /// The latest lease deadline, ns on CLOCK_BOOTTIME (0: not master).
     lease_ns: AtomicU64,
+    /// The mastership the election says this candidate holds now (set by
+    /// `on_became_master`, cleared first thing in `on_lost_master`): a
+    /// command starts only under the slot lock with this token.
+    master_token: Mutex<Option<FencingToken>>,
+    /// The running command's end was not clean (its watchdog was killed):
+    /// the breadcrumb is not marked clean, so the next master fences.
+    unclean: AtomicBool,
     /// The current stay in the election's control (a new one each time
     /// `zkha run` joins again).
     control: Mutex<Option<Control>>,
@@ -211,11 +273,19 @@ impl Supervisor {
 
     /// Starts the command (under its watchdog); whether it runs now.
     fn start(&self, token: FencingToken) -> bool {
+        test_delay("ZKHA_TEST_START_DELAY_MS");
         let mut slot = self.slot.lock();
         if slot.is_some() {
             return true;
         }
         if self.leaving.load(Ordering::Acquire) {
+            return false;
+        }
+        // Checked under the slot lock: a loss of this mastership clears the
+        // token before it stops the slot's command, so a command started
+        // here is always seen by that stop.
+        if *self.master_token.lock() != Some(token) {
+            log::debug!(target: "zkha", "{} on {}: mastership {} ended before {:?} could start", self.path, self.hosts, token.value(), self.command);
             return false;
         }
         let deadline = if self.leased {
@@ -237,6 +307,7 @@ impl Supervisor {
                 self.held_back.store(false, Ordering::Release);
                 log::info!(target: "zkha", "{} on {}: started {:?} (watchdog pid {}, token {})", self.path, self.hosts, self.command, running.watchdog.id(), token.value());
                 self.metrics.command_started();
+                *self.started_at.lock() = Some(Instant::now());
                 *self.ctl.lock() = Some(Arc::new(ctl));
                 *slot = Some(running);
                 self.send_session(&mut slot);
@@ -263,8 +334,8 @@ impl Supervisor {
         let mut cmd = Command::new("/proc/self/exe");
         cmd.arg0("zkha-watchdog")
             .arg("__watchdog")
-            .args(["--ctl-fd", &ctl_r.as_raw_fd().to_string()])
-            .args(["--status-fd", &status_w.as_raw_fd().to_string()])
+            .args(["--ctl-fd", &WATCHDOG_CTL_FD.to_string()])
+            .args(["--status-fd", &WATCHDOG_STATUS_FD.to_string()])
             .args(["--grace", &self.grace.as_millis().to_string()])
             .args(["--deadline-ns", &deadline.to_string()])
             .args(["--hosts", &self.hosts])
@@ -284,16 +355,24 @@ impl Supervisor {
             // reach the fence.
             .process_group(0);
         let (keep_r, keep_w) = (ctl_r.as_raw_fd(), status_w.as_raw_fd());
-        // SAFETY: runs in the forked child before exec; fcntl is
-        // async-signal-safe. It lets the two pipe ends we hand over survive
-        // exec (they are close-on-exec here, so no other child gets them).
+        // SAFETY: runs in the forked child before exec; fcntl, dup2 and
+        // close_range are async-signal-safe. The two pipe ends we hand over
+        // become descriptors 3 and 4 (dup2 clears close-on-exec); every
+        // other descriptor above 2 is closed, so the watchdog (and so the
+        // command) never holds zkha's ZooKeeper socket or the C client's
+        // self-pipe.
         unsafe {
             cmd.pre_exec(move || {
-                for fd in [keep_r, keep_w] {
-                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
+                let r = libc::fcntl(keep_r, libc::F_DUPFD_CLOEXEC, 10);
+                let w = libc::fcntl(keep_w, libc::F_DUPFD_CLOEXEC, 10);
+                if r < 0
+                    || w < 0
+                    || libc::dup2(r, WATCHDOG_CTL_FD) < 0
+                    || libc::dup2(w, WATCHDOG_STATUS_FD) < 0
+                {
+                    return Err(std::io::Error::last_os_error());
                 }
+                super::child_fds::close_from(WATCHDOG_STATUS_FD + 1);
                 Ok(())
             });
         }
@@ -308,6 +387,7 @@ impl Supervisor {
                 lapsed: false,
                 error: None,
                 session_sent: false,
+                survivors: 0,
             },
             ctl_w.into(),
         ))
@@ -327,50 +407,104 @@ impl Supervisor {
         }
     }
 
-    /// Mastership ended: the watchdog stops the command (SIGTERM, SIGKILL
-    /// after the grace, never past the lease); returns once both are gone.
-    fn stop(&self, why: &str) -> Option<ExitStatus> {
-        let mut slot = self.slot.lock();
-        let running = slot.as_mut()?;
+    /// Stops the command (see [`Stop`]) and returns once it is gone: its
+    /// watchdog has exited, which it does only when every process of the
+    /// command is gone. The slot lock is not held while waiting, so a loss
+    /// of mastership during a planned stop can still turn it into a kill.
+    ///
+    /// The watchdog holds the lease; zkha holds it too: should the watchdog
+    /// not act (stopped, stalled) by the time the lease ends (or a planned
+    /// stop's timeout has passed), zkha kills the command's group, the
+    /// watchdog and, through its own subreaper, whatever they leave.
+    /// Processes that outlive SIGKILL keep this waiting, with an error line
+    /// each second: safety before availability.
+    fn stop(&self, why: &str, how: Stop) -> Option<ExitStatus> {
+        let started = Instant::now();
+        let timeout = match how {
+            Stop::Planned => self.stop_timeout,
+            Stop::Lost => self.grace,
+            Stop::Kill => Duration::ZERO,
+        };
+        {
+            let slot = self.slot.lock();
+            slot.as_ref()?;
+            match how {
+                Stop::Kill => self.send("kill\n"),
+                _ => self.send(&format!("stop {}\n", timeout.as_millis())),
+            }
+        }
         log::info!(target: "zkha", "{} on {}: stopping {:?} ({why})", self.path, self.hosts, self.command);
-        self.send("stop\n");
-        // The watchdog ends it within the grace; past that (the watchdog
-        // itself stalled) we kill both ourselves.
-        let deadline = Instant::now() + self.grace + Duration::from_secs(2);
+        let mut forced = false;
+        let mut said_at = Instant::now();
         let status = loop {
-            match running.watchdog.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(2))
+            {
+                let mut slot = self.slot.lock();
+                // Stopped by another stop meanwhile (a planned stop turned
+                // into a kill): that one reaped it.
+                let running = slot.as_mut()?;
+                running.read_status();
+                match running.watchdog.try_wait() {
+                    Ok(Some(status)) => {
+                        running.read_status();
+                        let killed_by_signal = status.signal().is_some();
+                        let wd = running.watchdog.id() as i32;
+                        *self.ctl.lock() = None;
+                        *slot = None;
+                        if killed_by_signal || forced {
+                            let n = super::reaper::sweep_orphans(&[wd]);
+                            if n > 0 {
+                                log::error!(target: "zkha", "{} on {}: killed {n} process(es) the watchdog left", self.path, self.hosts);
+                            }
+                        }
+                        break (!killed_by_signal).then_some(status);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        log::error!(target: "zkha", "{} on {}: cannot wait for the watchdog: {e}", self.path, self.hosts);
+                    }
                 }
-                _ => {
+                let lease_kill = watchdog::kill_schedule(
+                    if self.leased {
+                        self.lease_ns.load(Ordering::Acquire)
+                    } else {
+                        0
+                    },
+                    self.grace,
+                )
+                .map(|(_, kill)| kill);
+                let overdue = lease_kill.is_some_and(|k| watchdog::boot_ns() >= k)
+                    || started.elapsed() >= timeout + WATCHDOG_SLACK;
+                if overdue && !forced {
                     // The last resort: never needed while the watchdog works.
-                    log::error!(
-                        target: "zkha",
-                        "the watchdog did not stop {:?} within {} ms: killing its process group and the watchdog",
-                        self.command,
-                        (self.grace + Duration::from_secs(2)).as_millis()
-                    );
-                    running.read_status();
+                    forced = true;
                     if let Some(pgid) = running.pgid {
                         // SAFETY: the command's own process group.
                         unsafe { libc::kill(-pgid, libc::SIGKILL) };
                     }
                     let _ = running.watchdog.kill();
-                    break running.watchdog.wait().ok();
+                    log::error!(target: "zkha", "{} on {}: the watchdog did not stop {:?} in time: killed its process group and the watchdog", self.path, self.hosts, self.command);
+                }
+                if running.survivors > 0 && said_at.elapsed() >= Duration::from_secs(1) {
+                    said_at = Instant::now();
+                    log::error!(target: "zkha", "{} on {}: {} process(es) of {:?} outlived SIGKILL: mastership is held until they are gone", self.path, self.hosts, running.survivors, self.command);
                 }
             }
+            std::thread::sleep(Duration::from_millis(2));
         };
-        *self.ctl.lock() = None;
-        *slot = None;
+        if forced {
+            self.unclean.store(true, Ordering::Release);
+        }
         log::info!(target: "zkha", "{} on {}: {:?} stopped ({})", self.path, self.hosts, self.command, super::narrate::stopped_text(status));
         status
     }
 
     /// Gives up mastership (SIGUSR1, `--on-exit resign`), staying a
-    /// candidate.
+    /// candidate: the command is stopped first, while still master (a
+    /// planned stop), then the node is released.
     fn resign(&self) {
-        if let Some(Err(e)) = self.control.lock().as_ref().map(Control::resign) {
+        self.stop("resigning", Stop::Planned);
+        let control = self.control.lock().clone();
+        if let Some(Err(e)) = control.as_ref().map(Control::resign) {
             log::error!(target: "zkha", "resign: {e}");
         }
     }
@@ -433,15 +567,22 @@ impl Supervisor {
             .map(Some)
     }
 
-    /// Leaves the election for `why` (a master's command is stopped first).
+    /// Leaves the election for `why` (a master's command is stopped first,
+    /// while still master: a planned stop).
     fn leave(&self, contention: &Contention, why: &'static str, detail: String) {
         *self.out_because.lock() = detail;
         *self.leaving_because.lock() = Some(why);
+        self.stop(why, Stop::Planned);
         contention.leave();
         *self.leaving_because.lock() = None;
         // A resign (SIGUSR1) while out has nothing to act on.
         *self.control.lock() = None;
         self.metrics.set_session_connected(false);
+    }
+
+    /// How long the last command ran (or runs).
+    fn ran_for(&self) -> Option<Duration> {
+        self.started_at.lock().map(|t| t.elapsed())
     }
 
     /// The command's end, if it ended without being told to.
@@ -453,11 +594,37 @@ impl Supervisor {
         running.read_status();
         let running = slot.take()?;
         *self.ctl.lock() = None;
+        // The watchdog never dies by a signal of its own accord: it was
+        // killed, and whatever the command started came to us (a
+        // subreaper). Kill it all before anything else happens.
+        let watchdog_killed = status.signal().is_some();
+        if watchdog_killed {
+            let n = super::reaper::sweep_orphans(&[]);
+            self.unclean.store(true, Ordering::Release);
+            log::error!(target: "zkha", "{} on {}: the watchdog of {:?} was killed ({status}): killed the {n} process(es) it left; the breadcrumb stays unclean", self.path, self.hosts, self.command);
+        }
         Some(Exited {
             status,
             lapsed: running.lapsed,
             error: running.error,
+            watchdog_killed,
         })
+    }
+}
+
+/// The descriptors the watchdog gets its control and status pipes on.
+const WATCHDOG_CTL_FD: i32 = 3;
+const WATCHDOG_STATUS_FD: i32 = 4;
+
+/// How long past a stop's timeout zkha waits for the watchdog before it
+/// kills the command itself (the watchdog acts first when it works).
+const WATCHDOG_SLACK: Duration = Duration::from_secs(1);
+
+/// A test-only pause (the variable is read only by tests' builds of the
+/// windows they need to widen): sleeps the milliseconds `var` says.
+fn test_delay(var: &str) {
+    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.parse::<u64>().ok()) {
+        std::thread::sleep(Duration::from_millis(ms));
     }
 }
 
@@ -491,17 +658,18 @@ impl Candidate for Supervisor {
         self.role_changes.fetch_add(1, Ordering::AcqRel);
     }
     fn on_became_master(&self, token: FencingToken) {
+        *self.master_token.lock() = Some(token);
+        self.unclean.store(false, Ordering::Release);
         self.master_since_ms
             .store(super::common::now_ms(), Ordering::Release);
         self.role_changes.fetch_add(1, Ordering::AcqRel);
         self.metrics.set_master(true);
         self.metrics.became_master();
         if self.breadcrumbs {
+            // The main loop reads the predecessor's breadcrumb (waits for
+            // its word, fences it if it has to), claims the breadcrumb, then
+            // starts the command.
             *self.to_claim.lock() = Some(token);
-        }
-        if self.fence.is_some() {
-            // The main loop fences the predecessor if it has to, claims the
-            // breadcrumb, then starts the command.
             return;
         }
         if !self.start(token) {
@@ -510,8 +678,23 @@ impl Candidate for Supervisor {
         }
     }
     fn on_lost_master(&self, reason: LostReason) {
+        // First: no command may start for this mastership from here on.
+        *self.master_token.lock() = None;
         self.role_changes.fetch_add(1, Ordering::AcqRel);
-        self.stop(&format!("lost master: {reason:?}"));
+        let how = match reason {
+            // Planned ends are stopped by the main loop before the elector
+            // is told (mastership renewed meanwhile); one that still has a
+            // command here runs out of renewals now: the lease bounds it.
+            LostReason::Resigned | LostReason::Shutdown => Stop::Planned,
+            // Cut off: the lease may still run; the command gets its grace
+            // inside it.
+            LostReason::Disconnected => Stop::Lost,
+            // The node is gone or another's, the session expired, the lease
+            // ran out: another candidate may already be master.
+            _ => Stop::Kill,
+        };
+        self.stop(&format!("lost master: {reason:?}"), how);
+        self.lease_ns.store(0, Ordering::Release);
         *self.to_claim.lock() = None;
         self.metrics.set_master(false);
         self.metrics.set_lease_deadline(None);
@@ -520,8 +703,15 @@ impl Candidate for Supervisor {
             (LostReason::Shutdown, Some(why)) => why,
             _ => lost_label(&reason),
         });
-        // The command is gone: a graceful end needs no fence.
+        // The command is gone: a graceful end needs no fence. Nor does a
+        // node deleted from outside while this session lives: the command
+        // is gone, and the next master is waiting for this word.
+        if self.unclean.load(Ordering::Acquire) {
+            log::warn!(target: "zkha", "{} on {}: the command's end was not clean: the breadcrumb stays unclean", self.path, self.hosts);
+            return;
+        }
         match (&reason, because) {
+            (LostReason::NodeLost, _) => self.mark_clean("node_lost"),
             (LostReason::Resigned, _) => self.mark_clean("resigned"),
             (LostReason::Shutdown, Some(why)) => self.mark_clean(why),
             (LostReason::Shutdown, None) if self.leaving.load(Ordering::Acquire) => {
@@ -561,6 +751,10 @@ fn code_of(status: ExitStatus) -> u8 {
 }
 
 pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
+    // Should the watchdog be killed, what its command started comes here
+    // (instead of init) to be killed: see `reaper.rs`.
+    super::reaper::become_subreaper()
+        .map_err(|e| format!("cannot become a child subreaper (PR_SET_CHILD_SUBREAPER): {e}"))?;
     let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
     super::flags::validate(&args.election, &config)?;
@@ -614,11 +808,15 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         secure: args.election.secure.to_args(),
         session_timeout_ms: session_ms,
         grace: Duration::from_millis(args.grace),
+        stop_timeout: Duration::from_millis(args.stop_timeout),
         on_crash,
         leased,
         slot: Mutex::new(None),
         ctl: Mutex::new(None),
         lease_ns: AtomicU64::new(0),
+        master_token: Mutex::new(None),
+        unclean: AtomicBool::new(false),
+        started_at: Mutex::new(None),
         control: Mutex::new(None),
         start_error: Mutex::new(None),
         pending_start: AtomicBool::new(false),
@@ -684,6 +882,12 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     if let (Some(n), Some(_)) = (&notifier, watchdog_every) {
         n.send("WATCHDOG=1");
     }
+    // `--on-exit restart`: quick exits in a row, and when the next start is due.
+    let mut quick_exits = 0u32;
+    let mut restart_at: Option<Instant> = None;
+    let mut strays_reaped = Instant::now();
+    // The session whose granted timeout was checked against --grace.
+    let mut checked_session: Option<i64> = None;
     let code = loop {
         if let (Some(n), Some(every)) = (&notifier, watchdog_every) {
             if pinged.elapsed() >= every {
@@ -698,10 +902,12 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 // Leaving: no command may start from here on (the election
                 // could still win in the meantime), then stop the one running.
                 sup.leaving.store(true, Ordering::Release);
+                // Stopped while still master (renewed meanwhile), then the
+                // node is released.
+                sup.stop("interrupted", Stop::Planned);
                 if let Some(c) = sup.control.lock().as_ref() {
                     c.stop();
                 }
-                sup.stop("interrupted");
                 break 128 + sig as u8;
             }
             None => {}
@@ -740,6 +946,37 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 }
             }
         }
+        // The grace must fit the lease the server actually grants: the
+        // negotiated session timeout, which may be below the one asked for
+        // (the server's minSessionTimeout/maxSessionTimeout).
+        if leased {
+            let zk = contention.elector().and_then(|e| e.zookeeper());
+            if let Some((id, ms)) = zk.and_then(|zk| {
+                let id = zk.client_id().ok()?.id;
+                let ms = zk.recv_timeout().ok().filter(|&ms| ms > 0)?;
+                Some((id, ms as u64))
+            }) {
+                if checked_session != Some(id) {
+                    checked_session = Some(id);
+                    if args.grace.saturating_mul(4) >= ms {
+                        let e = format!(
+                            "--grace ({} ms) must be under a quarter of the session timeout the server \
+                             granted ({ms} ms; {session_ms} ms asked for): the command has to be gone \
+                             before the lease (half the session timeout) ends",
+                            args.grace
+                        );
+                        log::error!(target: "zkha", "{label}: {e}");
+                        sup.leaving.store(true, Ordering::Release);
+                        sup.stop("the grace does not fit the granted session timeout", Stop::Kill);
+                        if let Some(c) = sup.control.lock().as_ref() {
+                            c.stop();
+                        }
+                        super::stderr::line(&format!("zkha: {e}"));
+                        break exit::USAGE;
+                    }
+                }
+            }
+        }
         metrics.set_session_connected(
             contention
                 .elector()
@@ -758,8 +995,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
             match claim {
                 Some(Ok(Claim::Done { token, .. })) => {
                     // (`claimed` was set by the succession thread: `Claim::mark`.)
-                    if sup.fence.is_some() && contention.token() == Some(token) && !sup.start(token)
-                    {
+                    if contention.token() == Some(token) && !sup.start(token) {
                         sup.pending_start.store(true, Ordering::Release);
                     }
                 }
@@ -773,7 +1009,15 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                     sup.leave(&contention, "fence_failed", e);
                     back_off_until = Instant::now() + back_off;
                 }
-                Some(Ok(Claim::Failed(e))) => log::warn!(target: "zkha", "{label}: {e}"),
+                Some(Ok(Claim::Failed(e))) => {
+                    log::warn!(target: "zkha", "{label}: {e}");
+                    // No fence to run: the command starts all the same.
+                    if let Some(token) = contention.token() {
+                        if !sup.start(token) {
+                            sup.pending_start.store(true, Ordering::Release);
+                        }
+                    }
+                }
                 Some(Ok(Claim::Lost)) | None => {}
                 Some(Err(_)) => {
                     log::error!(target: "zkha", "{label}: the succession thread panicked")
@@ -803,6 +1047,12 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 eprintln!("zkha: {e}");
                 break exit::CANNOT_START;
             }
+            if ended.watchdog_killed {
+                // Not the command's own end: a crash. Give mastership up
+                // (the breadcrumb stays unclean: the next master fences).
+                sup.resign();
+                continue;
+            }
             if ended.lapsed {
                 // Not the command's doing: no renewal reached the watchdog in
                 // time (zkha stalled, or renewals were slow). If a late
@@ -817,14 +1067,42 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                     OnExit::Exit => break code_of(ended.status),
                     OnExit::Resign => sup.resign(),
                     OnExit::Restart => {
-                        if let Some(token) = contention.token() {
-                            if !sup.start(token) {
-                                sup.pending_start.store(true, Ordering::Release);
-                            }
+                        let quick = sup.ran_for().is_some_and(|d| d < QUICK_EXIT);
+                        quick_exits = if quick { quick_exits + 1 } else { 0 };
+                        if quick_exits >= CRASH_LOOP {
+                            log::error!(target: "zkha", "{label}: {:?} exited {quick_exits} times within {} s of starting: resigning, so that a standby can try", args.command, QUICK_EXIT.as_secs());
+                            quick_exits = 0;
+                            sup.resign();
+                        } else {
+                            let wait = RESTART_FIRST
+                                .saturating_mul(1 << quick_exits.min(16))
+                                .min(RESTART_MAX);
+                            log::info!(target: "zkha", "{label}: restarting {:?} in {} ms", args.command, wait.as_millis());
+                            restart_at = Some(Instant::now() + wait);
                         }
                     }
                 }
             }
+        }
+        if restart_at.is_some_and(|t| Instant::now() >= t) {
+            restart_at = None;
+            if let Some(token) = contention.token() {
+                if !sup.start(token) {
+                    sup.pending_start.store(true, Ordering::Release);
+                }
+            }
+        }
+        // A health check's or fence's leftovers come to us (a subreaper).
+        if strays_reaped.elapsed() >= Duration::from_secs(1) {
+            strays_reaped = Instant::now();
+            let keep: Vec<i32> = sup
+                .slot
+                .lock()
+                .as_ref()
+                .map(|r| r.watchdog.id() as i32)
+                .into_iter()
+                .collect();
+            super::reaper::reap_strays(&keep);
         }
         signals::wait(Duration::from_millis(10)); // a signal ends it at once
     };

@@ -5,11 +5,26 @@
 //! it is dead when the lease ends, whatever happens to `zkha run`: stopped
 //! by SIGSTOP, blocked writing to a full pipe, swapped out, or dead.
 //!
+//! Everything the command starts is contained: the watchdog is a child
+//! subreaper (`reaper.rs`), so processes that leave the command's process
+//! group (setsid, setpgid, a double fork) still come back to it when their
+//! parent dies. Every stop signals the group and then each descendant, and
+//! the command counts as running until the last of its processes is gone:
+//! a command that daemonizes and exits 0 is still running while its
+//! daemon is. Each step signals first and only then says so, and nothing
+//! the watchdog writes can block it (its diagnostics go over the status
+//! pipe, which is non-blocking, or to a non-blocking stderr).
+//!
 //! Protocol, one line each, on the control pipe from `zkha run`:
-//! - `extend <ns>`: the lease now ends at `<ns>` on CLOCK_BOOTTIME;
+//! - `extend <ns>`: the lease now ends at `<ns>` on CLOCK_BOOTTIME (also
+//!   while stopping: a planned stop holds mastership until the command is
+//!   gone);
 //! - `session <client id>`: the session to end if `zkha run` dies
 //!   (`--on-crash handover`); sent over the pipe, never on argv (a secret);
-//! - `stop`: mastership ended: SIGTERM, SIGKILL after the grace, exit.
+//! - `stop <ms>`: SIGTERM now, SIGKILL after `<ms>` or when the lease
+//!   ends, whichever comes first; the watchdog exits once every process of
+//!   the command is gone;
+//! - `kill`: the lease ended (the node is gone or another's): SIGKILL now.
 //!
 //! End of file on the control pipe without `stop` means `zkha run` died
 //! (panic, SIGKILL, OOM kill): the watchdog kills and reaps the group and
@@ -18,16 +33,19 @@
 //! instead of a session timeout. With `hold` it leaves the session for a
 //! restarted `zkha run --session-file` to reattach.
 //!
-//! Back on the status pipe: `started <pid>`, `lapsed` (the deadline came
-//! without an extension), `error <text>` (the command could not start).
+//! Back on the status pipe: `started <pid>`, `forked <code>` (the first
+//! process exited, others live on), `lapsed` (the deadline came without an
+//! extension), `survivors <n>` (processes outlived SIGKILL), `log <level>
+//! <text>` (a diagnostic for `zkha run` to log), `error <text>` (the
+//! command could not start).
 //! The watchdog's exit status is the command's (128+N for signal N).
 
 use super::common::exit;
 use clap::{Args, ValueEnum};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, ExitStatus};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::time::Duration;
 
 /// What the watchdog does with the session when `zkha run` dies while
@@ -101,11 +119,13 @@ pub fn kill_schedule(deadline: u64, grace: Duration) -> Option<(u64, u64)> {
     Some((kill.saturating_sub(grace.as_nanos() as u64), kill))
 }
 
-fn code_of(status: ExitStatus) -> u8 {
-    match (status.code(), status.signal()) {
-        (Some(c), _) => c.clamp(0, 255) as u8,
-        (None, Some(sig)) => (128 + sig).clamp(0, 255) as u8,
-        _ => exit::ERROR,
+fn code_of(status: i32) -> u8 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status).clamp(0, 255) as u8
+    } else if libc::WIFSIGNALED(status) {
+        (128 + libc::WTERMSIG(status)).clamp(0, 255) as u8
+    } else {
+        exit::ERROR
     }
 }
 
@@ -114,24 +134,99 @@ fn set_cloexec(fd: RawFd) {
     unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
 }
 
-fn say(status: &mut Option<std::fs::File>, line: &str) {
-    if let Some(f) = status {
-        if f.write_all(format!("{line}\n").as_bytes()).is_err() {
-            *status = None;
+/// The status pipe to `zkha run`, and the watchdog's own diagnostics. No
+/// write here ever blocks or panics: the status pipe is non-blocking (a
+/// full or closed pipe drops the line), and a diagnostic goes to `zkha run`
+/// (which logs it through its non-blocking logger) while it lives, else to
+/// the non-blocking stderr writer.
+struct Status {
+    pipe: Option<std::fs::File>,
+}
+
+impl Status {
+    fn say(&mut self, line: &str) -> bool {
+        let Some(f) = &mut self.pipe else {
+            return false;
+        };
+        match f.write(format!("{line}\n").as_bytes()) {
+            Ok(_) => true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(_) => {
+                self.pipe = None;
+                false
+            }
+        }
+    }
+
+    /// A diagnostic line: `zkha run` logs it at `level` (error, warn, info).
+    fn diag(&mut self, level: &str, text: &str) {
+        if !self.say(&format!("log {level} {text}")) {
+            super::stderr::line(&format!("zkha watchdog: {text}"));
         }
     }
 }
 
-/// What the command's group is being put through.
+/// What the command's processes are being put through.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
     /// Running under the lease.
     Running,
-    /// SIGTERM sent; SIGKILL at this instant (ns).
+    /// SIGTERM sent; SIGKILL at this instant (ns) unless the lease ends first.
     Terminating(u64),
-    /// SIGKILL sent; waiting for the exit.
+    /// SIGKILL sent; waiting until every process is gone.
     Killed,
 }
+
+/// The command: its first process (and group leader) and everything it
+/// started, which stays below this subreaper.
+struct Tree {
+    pgid: i32,
+    me: i32,
+    /// The first process's wait status, once it exited.
+    first: Option<i32>,
+}
+
+impl Tree {
+    /// Every process of the command alive now (not yet reaped).
+    fn members(&self) -> Vec<i32> {
+        super::reaper::descendants_of(self.me)
+    }
+
+    /// Signals the process group, then every descendant (those that left
+    /// the group with setsid or setpgid too).
+    fn signal(&self, sig: libc::c_int) {
+        // SAFETY: signals the process group we created for the command.
+        unsafe { libc::kill(-self.pgid, sig) };
+        super::reaper::signal_each(&self.members(), sig);
+    }
+
+    /// Reaps what has exited; whether nothing is left.
+    fn reap(&mut self) -> bool {
+        loop {
+            let mut st = 0;
+            // SAFETY: reaps any exited child of ours (the command's first
+            // process, or an orphan re-parented to this subreaper).
+            let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+            if pid > 0 {
+                if pid == self.pgid {
+                    self.first = Some(st);
+                }
+                continue;
+            }
+            if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            // ECHILD: no child left, so no descendant either (an orphan
+            // comes to us, so a live descendant means a live child).
+            return pid < 0;
+        }
+    }
+}
+
+/// How often, once SIGKILL was sent, the survivors are killed again (a
+/// fork that raced the kill) and reported.
+const KILL_AGAIN: Duration = Duration::from_millis(100);
+const REPORT_SURVIVORS: Duration = Duration::from_secs(1);
 
 pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
     // zkha run decides; a terminal's SIGINT or a stray SIGTERM must not take
@@ -142,44 +237,90 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
     // SAFETY: zkha run handed us these two descriptors, open, for us alone.
     let ctl = unsafe { OwnedFd::from_raw_fd(args.ctl_fd) };
     // SAFETY: as above.
-    let mut status = Some(unsafe { std::fs::File::from_raw_fd(args.status_fd) });
+    let status_file = unsafe { std::fs::File::from_raw_fd(args.status_fd) };
+    set_nonblocking(status_file.as_raw_fd());
+    let mut status = Status {
+        pipe: Some(status_file),
+    };
     let grace = Duration::from_millis(args.grace);
+    // Everything the command starts stays below us, whatever it does with
+    // its process group.
+    if let Err(e) = super::reaper::become_subreaper() {
+        status.say(&format!("error cannot become a subreaper: {e}"));
+        return Ok(exit::CANNOT_START);
+    }
+    // SIGCHLD through a signalfd: any child's exit (the command's first
+    // process, or an orphan re-parented here) wakes the loop.
+    // SAFETY: builds a signal set we own and blocks SIGCHLD in this
+    // single-threaded process (the child unblocks it before exec).
+    let sigchld = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
+    };
+    if sigchld < 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    // SAFETY: a new descriptor we own from here on.
+    let sigchld = unsafe { OwnedFd::from_raw_fd(sigchld) };
+
+    // A lease that ends before the command could even be stopped in time:
+    // do not start it (zkha run starts it again after a renewal).
+    if let Some((term, _)) = kill_schedule(args.deadline_ns, grace) {
+        if boot_ns() >= term {
+            status.say("lapsed");
+            return Ok(exit::CANNOT_START);
+        }
+    }
 
     let mut cmd = Command::new(&args.command[0]);
     cmd.args(&args.command[1..]).process_group(0);
+    // The watchdog keeps the secrets for a handover; the command never
+    // gets them.
+    super::secure::remove_secrets(&mut cmd);
     // SAFETY: getpid is always safe to call.
     let me = unsafe { libc::getpid() };
     // SAFETY: runs in the forked child before exec; only async-signal-safe
-    // calls (prctl, getppid, raise).
+    // calls (prctl, getppid, raise, sigprocmask, close_range).
     unsafe {
         cmd.pre_exec(move || {
             // If the watchdog itself is killed, the command must not run on
-            // unfenced.
+            // unfenced (its descendants go to zkha run, a subreaper too).
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(io::Error::last_os_error());
             }
             if libc::getppid() != me {
                 libc::raise(libc::SIGKILL);
             }
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            // No descriptor of zkha's (its ZooKeeper socket, the C
+            // client's self-pipe, these pipes) reaches the command.
+            super::child_fds::close_from(3);
             Ok(())
         });
     }
-    let mut child = match cmd.spawn() {
+    let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            say(
-                &mut status,
-                &format!("error cannot start {:?}: {e}", args.command[0]),
-            );
+            status.say(&format!(
+                "error cannot start {:?}: {e}",
+                args.command[0]
+            ));
             return Ok(exit::CANNOT_START);
         }
     };
-    let pgid = child.id() as i32;
-    say(&mut status, &format!("started {pgid}"));
-    // SAFETY: pidfd_open on our own child's pid, which we have not reaped.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pgid, 0) } as RawFd;
-    // SAFETY: a new descriptor we own from here on.
-    let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
+    let mut tree = Tree {
+        pgid: child.id() as i32,
+        me,
+        first: None,
+    };
+    // Reaped by `Tree::reap` (waitpid(-1)), not through `child`.
+    drop(child);
+    status.say(&format!("started {}", tree.pgid));
     // SAFETY: creates a timer descriptor that we own from here on.
     let tfd = unsafe { libc::timerfd_create(libc::CLOCK_BOOTTIME, libc::TFD_CLOEXEC) };
     if tfd < 0 {
@@ -188,51 +329,102 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
     // SAFETY: as above.
     let timer = unsafe { OwnedFd::from_raw_fd(tfd) };
 
-    let signal = |sig: i32| {
-        // SAFETY: signals the process group we created for the command.
-        unsafe { libc::kill(-pgid, sig) };
-    };
     let mut deadline = args.deadline_ns;
     let mut phase = Phase::Running;
     let mut session: Option<String> = None;
     let mut crashed = false;
     let mut ctl_open = true;
+    let mut forked_away_said = false;
+    let mut killed_at = 0u64;
+    let mut reported_at = 0u64;
     let mut buf = Vec::<u8>::new();
-    let exit_status = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break st;
+    loop {
+        if tree.reap() {
+            break;
+        }
+        if let (Some(st), false) = (tree.first, forked_away_said) {
+            forked_away_said = true;
+            let left = tree.members();
+            status.say(&format!("forked {}", code_of(st)));
+            status.diag(
+                "info",
+                &format!(
+                    "{:?} exited ({}) but left {} process(es) running ({:?}): it forked away; \
+                     they are the command now, and it ends when the last of them is gone",
+                    args.command[0],
+                    code_of(st),
+                    left.len(),
+                    left
+                ),
+            );
         }
         let now = boot_ns();
+        let lease_kill = kill_schedule(deadline, grace);
         // What is due now, and when the next step is.
         let next = match phase {
-            Phase::Running => match kill_schedule(deadline, grace) {
+            Phase::Running => match lease_kill {
                 Some((term, kill)) if now >= term => {
-                    eprintln!(
-                        "zkha watchdog: the lease runs out in {} ms without renewal: stopping the command",
-                        deadline.saturating_sub(now) / 1_000_000
-                    );
-                    say(&mut status, "lapsed");
-                    signal(libc::SIGTERM);
+                    // Signal first, then say so.
+                    tree.signal(libc::SIGTERM);
                     phase = Phase::Terminating(kill);
+                    status.say("lapsed");
+                    status.diag(
+                        "warn",
+                        &format!(
+                            "the lease runs out in {} ms without renewal: stopping the command",
+                            deadline.saturating_sub(now) / 1_000_000
+                        ),
+                    );
                     continue;
                 }
                 Some((term, _)) => Some(term),
                 None => None,
             },
-            Phase::Terminating(kill) if now >= kill => {
-                signal(libc::SIGKILL);
-                phase = Phase::Killed;
-                continue;
+            Phase::Terminating(stop_kill) => {
+                let kill = lease_kill.map_or(stop_kill, |(_, k)| k.min(stop_kill));
+                if now >= kill {
+                    tree.signal(libc::SIGKILL);
+                    phase = Phase::Killed;
+                    killed_at = now;
+                    reported_at = now;
+                    continue;
+                }
+                Some(kill)
             }
-            Phase::Terminating(kill) => Some(kill),
-            Phase::Killed => None,
+            Phase::Killed => {
+                // A process forked between the listing and the kill, or one
+                // in uninterruptible sleep: kill again, and say who lives on.
+                tree.signal(libc::SIGKILL);
+                if now.saturating_sub(reported_at) >= REPORT_SURVIVORS.as_nanos() as u64 {
+                    reported_at = now;
+                    let left = tree.members();
+                    status.say(&format!("survivors {}", left.len()));
+                    status.diag(
+                        "error",
+                        &format!(
+                            "{} process(es) of the command outlived SIGKILL for {} ms ({left:?}, \
+                             uninterruptible sleep?): mastership is held until they are gone",
+                            left.len(),
+                            now.saturating_sub(killed_at) / 1_000_000
+                        ),
+                    );
+                }
+                Some(now + KILL_AGAIN.as_nanos() as u64)
+            }
         };
         arm(&timer, next);
-        let mut fds = vec![libc::pollfd {
-            fd: timer.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
+        let mut fds = vec![
+            libc::pollfd {
+                fd: timer.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sigchld.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
         if ctl_open {
             fds.push(libc::pollfd {
                 fd: ctl.as_raw_fd(),
@@ -240,17 +432,8 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 revents: 0,
             });
         }
-        if let Some(p) = &pidfd {
-            fds.push(libc::pollfd {
-                fd: p.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
-        // Without a pidfd (old kernels), look at the child every 20 ms.
-        let timeout = if pidfd.is_some() { -1 } else { 20 };
         // SAFETY: fds is a valid array of pollfd of the given length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -263,7 +446,15 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
             // SAFETY: reads the timer's 8-byte counter into our buffer.
             unsafe { libc::read(timer.as_raw_fd(), expirations.as_mut_ptr().cast(), 8) };
         }
-        if ctl_open && fds[1].revents != 0 {
+        if fds[1].revents != 0 {
+            let mut info = [0u8; 128 * 4];
+            // SAFETY: drains pending signalfd_siginfo records into our buffer
+            // (non-blocking); the children are reaped at the top of the loop.
+            while unsafe { libc::read(sigchld.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) }
+                > 0
+            {}
+        }
+        if ctl_open && fds[2].revents != 0 {
             let mut chunk = [0u8; 4096];
             // SAFETY: reads into our buffer, at most its length.
             let got =
@@ -276,9 +467,9 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 ctl_open = false;
                 crashed = true;
                 if phase == Phase::Running {
-                    eprintln!("zkha watchdog: zkha run is gone: stopping the command");
-                    signal(libc::SIGTERM);
+                    tree.signal(libc::SIGTERM);
                     phase = Phase::Terminating(stop_deadline(deadline, grace));
+                    status.diag("warn", "zkha run is gone: stopping the command");
                 }
                 continue;
             }
@@ -288,30 +479,60 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 let line = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
                 let (word, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
                 match word {
-                    "extend" if phase == Phase::Running => {
+                    // Extensions count while stopping too: a planned stop
+                    // holds (and renews) mastership until the command is gone.
+                    "extend" => {
                         if let Ok(ns) = rest.parse::<u64>() {
                             deadline = deadline.max(ns);
                         }
                     }
                     "session" => session = Some(rest.to_owned()),
-                    "stop" if phase == Phase::Running => {
-                        signal(libc::SIGTERM);
-                        phase = Phase::Terminating(stop_deadline(deadline, grace));
+                    // `stop <ms>`: SIGTERM now, SIGKILL after <ms> (or when
+                    // the lease ends, if sooner).
+                    "stop" => {
+                        let ms = rest.parse::<u64>().unwrap_or(args.grace);
+                        let kill = boot_ns() + ms.saturating_mul(1_000_000);
+                        match phase {
+                            Phase::Running => {
+                                tree.signal(libc::SIGTERM);
+                                phase = Phase::Terminating(kill);
+                            }
+                            Phase::Terminating(k) if kill < k => {
+                                phase = Phase::Terminating(kill)
+                            }
+                            _ => {}
+                        }
+                    }
+                    // The lease ended (the node is gone or another's): no
+                    // grace.
+                    "kill" if phase != Phase::Killed => {
+                        tree.signal(libc::SIGKILL);
+                        phase = Phase::Killed;
+                        killed_at = boot_ns();
+                        reported_at = killed_at;
                     }
                     _ => {}
                 }
             }
         }
-    };
-    // Leftovers of the group (the command's own children) go too.
-    signal(libc::SIGKILL);
+    }
     if crashed && args.on_crash == OnCrash::Handover {
         if let Some(id) = session.as_deref().and_then(|s| s.parse().ok()) {
-            handover(&args, id);
+            handover(&args, id, &mut status);
         }
     }
     drop(ctl);
-    Ok(code_of(exit_status))
+    Ok(tree.first.map_or(exit::ERROR, code_of))
+}
+
+fn set_nonblocking(fd: RawFd) {
+    // SAFETY: fcntl on a descriptor we own; failure leaves it blocking.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
 }
 
 /// When a command told to stop now gets SIGKILL: after the grace, but never
@@ -349,7 +570,7 @@ fn arm(timer: &OwnedFd, at: Option<u64>) {
 /// Ends the dead `zkha run`'s session: attach with its client id and close,
 /// so the ephemeral master node goes now instead of after a timeout. Over
 /// the run's TLS / SASL settings (the password read only now).
-fn handover(args: &WatchdogArgs, id: zkha::ClientId) {
+fn handover(args: &WatchdogArgs, id: zkha::ClientId, status: &mut Status) {
     zkha::logging::set_debug_level(zkha::logging::LogLevel::Error);
     let timeout = Duration::from_millis(args.session_timeout.max(1));
     let attached = args.secure.security().and_then(|security| {
@@ -362,15 +583,18 @@ fn handover(args: &WatchdogArgs, id: zkha::ClientId) {
     });
     match attached {
         Ok(zk) => match zk.close() {
-            Ok(()) => eprintln!(
-                "zkha watchdog: closed session {:#x}: the master node is released",
+            Ok(()) => status.diag(
+                "info",
+                &format!("closed session {:#x}: the master node is released", id.id),
+            ),
+            Err(e) => status.diag("warn", &format!("closing session {:#x}: {e}", id.id)),
+        },
+        Err(e) => status.diag(
+            "warn",
+            &format!(
+                "session {:#x} not reattached ({e}); it ends by itself",
                 id.id
             ),
-            Err(e) => eprintln!("zkha watchdog: closing session {:#x}: {e}", id.id),
-        },
-        Err(e) => eprintln!(
-            "zkha watchdog: session {:#x} not reattached ({e}); it ends by itself",
-            id.id
         ),
     }
 }
