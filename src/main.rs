@@ -3,6 +3,7 @@
 mod cli {
     pub mod breadcrumb;
     pub mod candidate;
+    pub mod child_fds;
     pub mod common;
     pub mod config_file;
     pub mod contention;
@@ -12,10 +13,12 @@ mod cli {
     pub mod health;
     pub mod metrics;
     pub mod narrate;
+    pub mod reaper;
     pub mod run;
     pub mod secure;
     pub mod signals;
     pub mod status;
+    pub mod stderr;
     pub mod succession;
     pub mod systemd;
     pub mod watch;
@@ -86,13 +89,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    init_logger();
     // `run --config FILE`: the file's settings become flags before clap
     // parses (the command line overrides them).
     let expanded = match cli::config_file::expand(Cli::command(), std::env::args_os().collect()) {
         Ok(expanded) => expanded,
         Err(e) => {
-            eprintln!("zkha: {e}");
+            cli::stderr::line(&format!("zkha: {e}"));
             return ExitCode::from(exit::USAGE);
         }
     };
@@ -105,9 +108,16 @@ fn main() -> ExitCode {
             } else {
                 exit::OK
             };
-            let _ = e.print();
+            if e.use_stderr() {
+                // Rendered plain: a usage error must not block on a full
+                // stderr either.
+                let text = e.render().to_string();
+                cli::stderr::line(text.trim_end_matches('\n'));
+            } else {
+                let _ = e.print();
+            }
             if let (true, Some(origin)) = (e.use_stderr(), &expanded.origin) {
-                eprintln!("zkha: {}", origin.note());
+                cli::stderr::line(&format!("zkha: {}", origin.note()));
             }
             return ExitCode::from(code);
         }
@@ -127,7 +137,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("zkha: {e}");
+            cli::stderr::line(&format!("zkha: {e}"));
             let usage = matches!(
                 e.downcast_ref::<zkha::Error>(),
                 Some(zkha::Error::InvalidArgument { .. })
@@ -135,6 +145,23 @@ fn main() -> ExitCode {
             ExitCode::from(if usage { exit::USAGE } else { exit::ERROR })
         }
     }
+}
+
+/// `RUST_LOG` (default `info`) and `RUST_LOG_STYLE`, written through
+/// [`cli::stderr::NonBlockingStderr`]: no log line (zkha's own, or the C
+/// client's bridged into `log`) ever blocks on a full stderr or panics on
+/// a closed one. Colours on a terminal, as env_logger's own stderr target.
+fn init_logger() {
+    use std::io::IsTerminal;
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    builder.target(env_logger::Target::Pipe(Box::new(
+        cli::stderr::NonBlockingStderr,
+    )));
+    if std::env::var_os("RUST_LOG_STYLE").is_none() && std::io::stderr().is_terminal() {
+        builder.write_style(env_logger::WriteStyle::Always);
+    }
+    builder.init();
 }
 
 fn serve(print_pid: bool) -> Result<(), Box<dyn std::error::Error>> {

@@ -368,6 +368,11 @@ fn build_bundled(bundle: &Bundle, out: &Path) -> Vec<PathBuf> {
         .define("THREADED", None)
         .define("_GNU_SOURCE", None)
         .define("USE_STATIC_LIB", None)
+        // Its sockets close-on-exec (socket(SOCK_CLOEXEC)): a process the
+        // program starts must not hold its ZooKeeper connection. (Its
+        // self-pipe is a plain pipe() that no flag covers: zkha's children
+        // close every descriptor above 2 before exec as well.)
+        .define("SOCK_CLOEXEC_ENABLED", None)
         .include(&config_dir)
         .include(&include)
         .include(bundle.c_root.join("src"))

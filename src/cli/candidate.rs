@@ -62,9 +62,16 @@ pub struct ElectionArgs {
     /// Create missing parents of the path (default: safe yes, seed no).
     #[arg(long)]
     pub create_parents: Option<bool>,
-    /// Digest auth `user:password` and a creator-only ACL on the node.
+    /// Digest auth `user:password` and a creator-only ACL on the node. On
+    /// the command line every user sees it (`ps`): prefer --digest-file, or
+    /// set ZKHA_DIGEST=user:password (neither is passed on to the command,
+    /// health checks or fences).
     #[arg(long)]
     pub digest: Option<String>,
+    /// --digest's `user:password` from this file's one line, which must not
+    /// be readable by group or others.
+    #[arg(long, value_name = "FILE", conflicts_with = "digest")]
+    pub digest_file: Option<PathBuf>,
     /// Write a JSON-lines election trace here ("-": stdout).
     #[arg(long)]
     pub trace: Option<PathBuf>,
@@ -85,6 +92,7 @@ impl ElectionArgs {
     /// first session with those was not refused (see `secure::preflight`):
     /// a bad certificate or password ends zkha at once.
     pub fn config(&self) -> Result<ElectorConfig, zkha::Error> {
+        let digest = super::secure::digest(self.digest.as_deref(), self.digest_file.as_deref())?;
         let mut c = match self.profile {
             ProfileArg::Seed => ElectorConfig::seed(&self.hosts, &self.path),
             ProfileArg::Safe => ElectorConfig::new(&self.hosts, &self.path),
@@ -110,10 +118,10 @@ impl ElectionArgs {
         if let Some(p) = self.create_parents {
             c.create_parents = p;
         }
-        if let Some(d) = &self.digest {
+        if let Some(d) = digest {
             c.auth = Some(zkha::elector::Auth {
                 scheme: "digest".into(),
-                credential: d.clone().into_bytes(),
+                credential: d.into_bytes(),
             });
             c.acl = zkha::elector::AclChoice::CreatorAll;
         } else if let (Some(user), Profile::Safe) = (&self.secure.sasl_user, c.profile) {

@@ -188,7 +188,7 @@ fn keys_for(argument: zkha::error::Argument) -> &'static [&'static str] {
         Argument::Data => &["data"],
         Argument::Timeout => &["session-timeout", "poll-interval"],
         Argument::ClientId => &["session-file"],
-        Argument::Acl => &["digest"],
+        Argument::Acl => &["digest", "digest-file"],
         Argument::Auth => &[
             "tls-ca",
             "tls-cert",

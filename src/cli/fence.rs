@@ -89,7 +89,9 @@ fn env_text(prev: &Breadcrumb) -> String {
 
 /// Runs `sh -c CMD` in a process group of its own, with ZKHA_PREV_DATA,
 /// ZKHA_PREV_SESSION (0x hex), ZKHA_PREV_TOKEN (decimal, like ZKHA_TOKEN)
-/// and ZKHA_PATH set; stdin is /dev/null, stdout and stderr are zkha's.
+/// and ZKHA_PATH set, zkha's secrets (ZKHA_SASL_PASSWORD, ZKHA_DIGEST) and
+/// descriptors above 2 not passed on; stdin is /dev/null, stdout and
+/// stderr are zkha's.
 /// Waits up to `timeout`; past it, SIGKILL to the whole group (a hook that
 /// hangs must not hold up the failover forever, nor leave its children
 /// behind) and `ok: false`. Blocking: run it on a thread of its own.
@@ -100,7 +102,8 @@ pub fn run_fence(cmd: &str, path: &str, prev: &Breadcrumb, timeout: Duration) ->
         description,
         elapsed: start.elapsed(),
     };
-    let spawned = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg(cmd)
         .env("ZKHA_PREV_DATA", env_text(prev))
@@ -108,9 +111,22 @@ pub fn run_fence(cmd: &str, path: &str, prev: &Breadcrumb, timeout: Duration) ->
         .env("ZKHA_PREV_TOKEN", prev.token.to_string())
         .env("ZKHA_PATH", path)
         .stdin(Stdio::null())
-        .process_group(0)
-        .spawn();
-    let mut child = match spawned {
+        .process_group(0);
+    super::secure::remove_secrets(&mut command);
+    // SAFETY: runs in the forked child before exec; close_from is
+    // async-signal-safe and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            // None of zkha's descriptors (its ZooKeeper socket, the C
+            // client's self-pipe) reaches the hook.
+            super::child_fds::close_from(3);
+            Ok(())
+        });
+    }
+    // Recorded as a helper until reaped: never mistaken for an orphan of a
+    // killed watchdog (`reaper.rs`).
+    let spawned = super::reaper::spawn_helper(&mut command);
+    let (mut child, _helper) = match spawned {
         Ok(child) => child,
         Err(e) => return outcome(false, format!("cannot start: {e}")),
     };

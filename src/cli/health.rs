@@ -5,7 +5,9 @@
 //! rejoin it after one passing check.
 //!
 //! The check is `sh -c CMD` with stdin null and stdout/stderr inherited
-//! (its output goes to zkha's log stream), in a process group of its own so
+//! (its output goes to zkha's log stream), without zkha's secrets
+//! (ZKHA_SASL_PASSWORD, ZKHA_DIGEST) or any descriptor above 2 (zkha's
+//! ZooKeeper socket, the C client's self-pipe), in a process group of its own so
 //! that a check still running at its timeout is killed whole: `sh` and
 //! whatever it started. The kill is sent before `sh` is reaped, so the group
 //! id cannot have been reused by then. The checker never runs two checks at
@@ -314,13 +316,27 @@ impl Runner {
         if self.stopping() {
             return Outcome::Stopped;
         }
-        let child = Command::new("sh")
+        let mut command = Command::new("sh");
+        command
             .arg("-c")
             .arg(&self.cmd)
             .stdin(Stdio::null())
-            .process_group(0)
-            .spawn();
-        let mut child = match child {
+            .process_group(0);
+        super::secure::remove_secrets(&mut command);
+        // SAFETY: runs in the forked child before exec; close_from is
+        // async-signal-safe and allocates nothing.
+        unsafe {
+            command.pre_exec(|| {
+                // None of zkha's descriptors (its ZooKeeper socket, the C
+                // client's self-pipe) reaches the check.
+                super::child_fds::close_from(3);
+                Ok(())
+            });
+        }
+        // Recorded as a helper until reaped: never mistaken for an orphan
+        // of a killed watchdog (`reaper.rs`).
+        let child = super::reaper::spawn_helper(&mut command);
+        let (mut child, _helper) = match child {
             Ok(c) => c,
             Err(e) => return Outcome::Failed(format!("cannot start sh: {e}")),
         };

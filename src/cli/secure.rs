@@ -13,6 +13,94 @@ use zkha::secure::{Sasl, Secret, Security, Tls};
 /// The environment variable that may carry the SASL password.
 pub const PASSWORD_ENV: &str = "ZKHA_SASL_PASSWORD";
 
+/// The environment variable that may carry `--digest`'s `user:password`
+/// (kept out of the command line, which every user sees in `ps`).
+pub const DIGEST_ENV: &str = "ZKHA_DIGEST";
+
+/// The secrets zkha may take from its environment: none of its children
+/// (the command, a health check, a fence) inherits them. (The watchdog
+/// does: its crash handover may need the SASL password.)
+pub const SECRET_ENV: [&str; 2] = [PASSWORD_ENV, DIGEST_ENV];
+
+/// Keeps [`SECRET_ENV`] out of `cmd`'s environment.
+pub fn remove_secrets(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    for name in SECRET_ENV {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
+/// The digest credentials `user:password`: `--digest` (visible in `ps`),
+/// else the first line of `--digest-file` (owner-only, like the SASL
+/// password file), else [`DIGEST_ENV`] when set and not empty; `None`
+/// without any. The errors name the flag or variable, never the secret.
+pub fn digest(
+    flag: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> Result<Option<String>, zkha::Error> {
+    if let Some(d) = flag {
+        return Ok(Some(d.to_owned()));
+    }
+    let invalid = |reason: String| zkha::Error::InvalidArgument {
+        argument: Argument::Acl,
+        reason,
+    };
+    let (text, what) = match file {
+        Some(path) => (
+            read_digest_file(path)?,
+            format!("--digest-file {}", path.display()),
+        ),
+        None => match std::env::var(DIGEST_ENV) {
+            Ok(text) if !text.is_empty() => (text, DIGEST_ENV.to_owned()),
+            Ok(_) => return Ok(None),
+            Err(std::env::VarError::NotPresent) => return Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(invalid(format!("{DIGEST_ENV}: not UTF-8")))
+            }
+        },
+    };
+    match text.split_once(':') {
+        Some((user, _)) if !user.is_empty() => Ok(Some(text)),
+        _ => Err(invalid(format!(
+            "{what}: expected digest credentials user:password (no user before a ':')"
+        ))),
+    }
+}
+
+/// `--digest-file`: one line, its newline trimmed; refused (naming the
+/// file) when missing, unreadable, not a regular file, readable by group or
+/// others, empty, or of more than one line.
+fn read_digest_file(path: &std::path::Path) -> Result<String, zkha::Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let invalid = |reason: String| zkha::Error::InvalidArgument {
+        argument: Argument::Acl,
+        reason: format!("--digest-file {}{reason}", path.display()),
+    };
+    let meta = std::fs::metadata(path).map_err(|e| invalid(format!(": {e}")))?;
+    if !meta.is_file() {
+        return Err(invalid(": not a regular file".into()));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(invalid(format!(
+            " is readable by group or others (mode {mode:03o}); `chmod 600 {}` it",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| invalid(format!(": {e}")))?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    if text.is_empty() {
+        return Err(invalid(" is empty".into()));
+    }
+    if text.contains('\n') {
+        return Err(invalid(
+            ": more than one line (it holds user:password and a newline at most)".into(),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 /// TLS (mutual) and SASL options.
 #[derive(Debug, Args, Clone, Default)]
 pub struct SecureArgs {

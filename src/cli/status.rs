@@ -24,9 +24,15 @@ pub struct StatusArgs {
     /// last master left cleanly, or a new master will fence it).
     #[arg(long)]
     pub explain: bool,
-    /// Digest credentials `user:password` to read a protected node.
+    /// Digest credentials `user:password` to read a protected node. On the
+    /// command line every user sees them (`ps`): prefer --digest-file, or
+    /// set ZKHA_DIGEST=user:password.
     #[arg(long)]
     pub digest: Option<String>,
+    /// --digest's `user:password` from this file's one line, which must not
+    /// be readable by group or others.
+    #[arg(long, value_name = "FILE", conflicts_with = "digest")]
+    pub digest_file: Option<std::path::PathBuf>,
 }
 
 /// The holder of a node we may not read (creator-only ACL): what `exists`,
@@ -338,8 +344,9 @@ fn explain(
 }
 
 pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
+    let digest = super::secure::digest(args.digest.as_deref(), args.digest_file.as_deref())?;
     let zk = args.target.connect()?;
-    if let Some(d) = &args.digest {
+    if let Some(d) = &digest {
         zk.add_auth("digest", d.as_bytes())?;
     }
     let (master, hidden) = match read_master(&zk, &args.target.path, args.target.sequence) {
