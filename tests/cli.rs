@@ -845,8 +845,9 @@ fn one_command_at_a_time_when_a_paused_master_comes_back() {
 #[test]
 fn a_killed_watchdog_ends_zkha_with_the_signals_exit_code() {
     // The watchdog relays the command's exit code; killed itself (SIGKILL
-    // from outside), it has none: zkha exits 128 + 9, as a shell would
-    // report it, and the command goes with the watchdog.
+    // from outside), it has none: zkha treats it as a crash (everything the
+    // command started is killed, the breadcrumb stays unclean) and exits
+    // 128 + 9, as a shell would report it.
     let d = dir("watchdog-killed");
     let log = d.join("cmds.log");
     let path = format!("{}/m", unique_path("cli-watchdog-killed"));
@@ -916,7 +917,16 @@ fn a_stalled_watchdog_cannot_keep_the_command_running_after_a_stop() {
     .replace("GPID", &gpid.display().to_string())
     .replace("LOG", &log.display().to_string());
     let cmd = vec!["sh".to_string(), "-c".to_string(), script];
-    let args = ["--session-timeout", "4000", "--grace", "300"];
+    // A planned stop (SIGTERM to zkha) gives the command --stop-timeout;
+    // past it, with the watchdog stalled, zkha acts itself.
+    let args = [
+        "--session-timeout",
+        "4000",
+        "--grace",
+        "300",
+        "--stop-timeout",
+        "1000",
+    ];
     let mut a = run_proc(&path, "10.0.0.1", &cmd, &args);
     let read_pid = |p: &Path| {
         std::fs::read_to_string(p)

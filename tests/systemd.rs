@@ -257,3 +257,63 @@ fn a_candidate_out_of_the_election_is_ready_and_says_why() {
     assert!(status.contains("exit status 3"), "{status}");
     assert_eq!(run.term(), Some(128 + libc::SIGTERM));
 }
+
+/// The unit we ship gives zkha time to finish a planned stop: systemd's
+/// `TimeoutStopSec` exceeds `--stop-timeout` (the unit's, or the default)
+/// with room to leave the election, else `systemctl stop` would SIGKILL zkha
+/// in the middle of its command's shutdown.
+#[test]
+fn the_shipped_unit_waits_longer_than_the_stop_timeout() {
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/zkha.service"))
+        .expect("docs/zkha.service");
+    let setting = |key: &str| {
+        unit.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .find_map(|l| l.trim().strip_prefix(key).map(str::trim).map(str::to_owned))
+    };
+    let stop_sec = setting("TimeoutStopSec=").expect("TimeoutStopSec is set");
+    let stop_ms: u64 = if let Some(s) = stop_sec.strip_suffix("ms") {
+        s.parse().unwrap()
+    } else if let Some(s) = stop_sec.strip_suffix("min") {
+        s.parse::<u64>().unwrap() * 60_000
+    } else {
+        stop_sec.trim_end_matches('s').parse::<u64>().unwrap() * 1000
+    };
+    // The unit's own --stop-timeout, else zkha run's default.
+    let body: String = unit
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let flag: u64 = body
+        .split("--stop-timeout")
+        .nth(1)
+        .map(|rest| {
+            rest.trim_start_matches(['=', ' '])
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .unwrap_or_else(|| default_stop_timeout());
+    assert!(
+        stop_ms >= flag + 5000,
+        "TimeoutStopSec={stop_sec} leaves less than 5 s beyond --stop-timeout {flag} ms"
+    );
+}
+
+/// `zkha run --help`'s default for --stop-timeout.
+fn default_stop_timeout() -> u64 {
+    let out = zkha().args(["run", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let at = help.find("--stop-timeout").expect("--stop-timeout in the help");
+    let rest = &help[at..];
+    let d = rest.find("[default: ").expect("a default") + "[default: ".len();
+    rest[d..]
+        .split(']')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("a number")
+}

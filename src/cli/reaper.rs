@@ -173,6 +173,125 @@ pub fn reap_strays(keep: &[i32]) {
     }
 }
 
+/// In the forked child before exec (async-signal-safe: open, write,
+/// close): moves the calling process into the cgroup whose `cgroup.procs`
+/// is `procs`. A failure is not fatal: the subreaper still contains the
+/// command.
+pub fn join_cgroup(procs: &std::ffi::CStr) {
+    // SAFETY: a NUL-terminated path we own; plain syscalls on a descriptor
+    // opened here.
+    unsafe {
+        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd >= 0 {
+            libc::write(fd, b"0".as_ptr().cast(), 1);
+            libc::close(fd);
+        }
+    }
+}
+
+/// This process's cgroup v2 directory: its `0::` line in
+/// `/proc/self/cgroup`, under the cgroup2 mount of `/proc/self/mountinfo`.
+fn own_cgroup_dir() -> Option<std::path::PathBuf> {
+    let mine = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = mine.lines().find_map(|l| l.strip_prefix("0::"))?.trim();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount = mountinfo.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        if post.starts_with("cgroup2 ") {
+            pre.split_whitespace().nth(4).map(str::to_owned)
+        } else {
+            None
+        }
+    })?;
+    Some(std::path::Path::new(&mount).join(rel.trim_start_matches('/')))
+}
+
+/// A cgroup v2 of the command's own, where the watchdog's cgroup can have
+/// children (systemd's `Delegate=yes`, or root on a cgroup2 mount): the
+/// command joins it before exec, so every process it starts is in it
+/// whatever it does, and `cgroup.kill` ends them all at once. Without one,
+/// containment rests on the subreaper alone.
+pub struct CommandCgroup {
+    dir: std::path::PathBuf,
+    /// `<dir>/cgroup.procs`, for the child to join before exec.
+    procs: std::ffi::CString,
+}
+
+impl CommandCgroup {
+    /// Creates `zkha-cmd-<pid>` under this process's cgroup v2; `None`
+    /// where there is no cgroup2 mount or it is not writable.
+    pub fn create() -> Option<CommandCgroup> {
+        let base = own_cgroup_dir()?;
+        // SAFETY: getpid is always safe.
+        let me = unsafe { libc::getpid() };
+        // One left by an earlier watchdog with this pid: emptied first.
+        CommandCgroup::clean_up_after(me);
+        let dir = base.join(format!("zkha-cmd-{me}"));
+        std::fs::create_dir(&dir).ok()?;
+        let procs = dir.join("cgroup.procs");
+        if std::fs::metadata(&procs).is_err() {
+            let _ = std::fs::remove_dir(&dir);
+            return None;
+        }
+        let procs = std::ffi::CString::new(procs.into_os_string().into_encoded_bytes()).ok()?;
+        Some(CommandCgroup { dir, procs })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// What the forked child calls before exec to join the cgroup (see
+    /// [`join_cgroup`]).
+    pub fn procs_file(&self) -> std::ffi::CString {
+        self.procs.clone()
+    }
+
+    /// The processes in the cgroup now.
+    pub fn members(&self) -> Vec<i32> {
+        std::fs::read_to_string(self.dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// SIGKILL to every process in it (`cgroup.kill`, Linux 5.14+; else
+    /// each listed process).
+    pub fn kill(&self) {
+        if std::fs::write(self.dir.join("cgroup.kill"), "1").is_err() {
+            signal_each(&self.members(), libc::SIGKILL);
+        }
+    }
+
+    /// Removes the cgroup (it must be empty): false if it is not.
+    pub fn remove(&self) -> bool {
+        std::fs::remove_dir(&self.dir).is_ok()
+    }
+
+    /// The cgroup a killed watchdog `pid` left: kills what is in it and
+    /// removes it (from `zkha run`, which found the watchdog dead).
+    pub fn clean_up_after(watchdog: i32) {
+        let Some(base) = own_cgroup_dir() else {
+            return;
+        };
+        let dir = base.join(format!("zkha-cmd-{watchdog}"));
+        if dir.exists() {
+            let procs = dir.join("cgroup.procs").into_os_string();
+            if let Ok(procs) = std::ffi::CString::new(procs.into_encoded_bytes()) {
+                let cg = CommandCgroup { dir, procs };
+                cg.kill();
+                for _ in 0..100 {
+                    if cg.members().is_empty() && cg.remove() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

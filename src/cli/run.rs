@@ -129,6 +129,16 @@ impl Running {
                 ("lapsed", _) => self.lapsed = true,
                 ("error", text) => self.error = Some(text.to_owned()),
                 ("survivors", n) => self.survivors = n.parse().unwrap_or(0),
+                ("contained", how) => {
+                    // Once per process: the same each time.
+                    static SAID: AtomicBool = AtomicBool::new(false);
+                    let level = if SAID.swap(true, Ordering::AcqRel) {
+                        log::Level::Debug
+                    } else {
+                        log::Level::Info
+                    };
+                    log::log!(target: "zkha", level, "commands are contained by: {how}{}", if how.starts_with("cgroup") { " and the subreaper" } else { " (no writable cgroup v2 directory)" });
+                }
                 ("log", rest) => {
                     let (level, text) = rest.split_once(' ').unwrap_or(("info", rest));
                     let level = match level {
@@ -451,6 +461,7 @@ impl Supervisor {
                         *self.ctl.lock() = None;
                         *slot = None;
                         if killed_by_signal || forced {
+                            super::reaper::CommandCgroup::clean_up_after(wd);
                             let n = super::reaper::sweep_orphans(&[wd]);
                             if n > 0 {
                                 log::error!(target: "zkha", "{} on {}: killed {n} process(es) the watchdog left", self.path, self.hosts);
@@ -482,7 +493,7 @@ impl Supervisor {
                         unsafe { libc::kill(-pgid, libc::SIGKILL) };
                     }
                     let _ = running.watchdog.kill();
-                    log::error!(target: "zkha", "{} on {}: the watchdog did not stop {:?} in time: killed its process group and the watchdog", self.path, self.hosts, self.command);
+                    log::error!(target: "zkha", "{} on {}: the watchdog did not stop {:?} in time: killing its process group and the watchdog", self.path, self.hosts, self.command);
                 }
                 if running.survivors > 0 && said_at.elapsed() >= Duration::from_secs(1) {
                     said_at = Instant::now();
@@ -599,6 +610,7 @@ impl Supervisor {
         // subreaper). Kill it all before anything else happens.
         let watchdog_killed = status.signal().is_some();
         if watchdog_killed {
+            super::reaper::CommandCgroup::clean_up_after(running.watchdog.id() as i32);
             let n = super::reaper::sweep_orphans(&[]);
             self.unclean.store(true, Ordering::Release);
             log::error!(target: "zkha", "{} on {}: the watchdog of {:?} was killed ({status}): killed the {n} process(es) it left; the breadcrumb stays unclean", self.path, self.hosts, self.command);
@@ -1048,10 +1060,10 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 break exit::CANNOT_START;
             }
             if ended.watchdog_killed {
-                // Not the command's own end: a crash. Give mastership up
-                // (the breadcrumb stays unclean: the next master fences).
-                sup.resign();
-                continue;
+                // Not the command's own end: a crash. zkha ends as the
+                // watchdog did (128 + its signal); the breadcrumb stays
+                // unclean, so the next master fences this one.
+                break code_of(ended.status);
             }
             if ended.lapsed {
                 // Not the command's doing: no renewal reached the watchdog in

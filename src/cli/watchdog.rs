@@ -184,6 +184,8 @@ struct Tree {
     me: i32,
     /// The first process's wait status, once it exited.
     first: Option<i32>,
+    /// The command's own cgroup, where one could be made.
+    cgroup: Option<super::reaper::CommandCgroup>,
 }
 
 impl Tree {
@@ -197,7 +199,27 @@ impl Tree {
     fn signal(&self, sig: libc::c_int) {
         // SAFETY: signals the process group we created for the command.
         unsafe { libc::kill(-self.pgid, sig) };
+        if let Some(cg) = &self.cgroup {
+            if sig == libc::SIGKILL {
+                cg.kill();
+            } else {
+                super::reaper::signal_each(&cg.members(), sig);
+            }
+        }
         super::reaper::signal_each(&self.members(), sig);
+    }
+
+    /// Once every process is gone: the cgroup goes too.
+    fn remove_cgroup(&self) {
+        if let Some(cg) = &self.cgroup {
+            for _ in 0..100 {
+                if cg.members().is_empty() && cg.remove() {
+                    return;
+                }
+                cg.kill();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
     }
 
     /// Reaps what has exited; whether nothing is left.
@@ -249,6 +271,12 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
         status.say(&format!("error cannot become a subreaper: {e}"));
         return Ok(exit::CANNOT_START);
     }
+    // A cgroup of the command's own where one can be made (see reaper.rs).
+    let cgroup = super::reaper::CommandCgroup::create();
+    match &cgroup {
+        Some(cg) => status.say(&format!("contained cgroup {}", cg.path().display())),
+        None => status.say("contained subreaper"),
+    };
     // SIGCHLD through a signalfd: any child's exit (the command's first
     // process, or an orphan re-parented here) wakes the loop.
     // SAFETY: builds a signal set we own and blocks SIGCHLD in this
@@ -282,6 +310,7 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
     super::secure::remove_secrets(&mut cmd);
     // SAFETY: getpid is always safe to call.
     let me = unsafe { libc::getpid() };
+    let procs = cgroup.as_ref().map(|cg| cg.procs_file());
     // SAFETY: runs in the forked child before exec; only async-signal-safe
     // calls (prctl, getppid, raise, sigprocmask, close_range).
     unsafe {
@@ -297,6 +326,9 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
             libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            if let Some(p) = &procs {
+                super::reaper::join_cgroup(p);
+            }
             // No descriptor of zkha's (its ZooKeeper socket, the C
             // client's self-pipe, these pipes) reaches the command.
             super::child_fds::close_from(3);
@@ -317,6 +349,7 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
         pgid: child.id() as i32,
         me,
         first: None,
+        cgroup,
     };
     // Reaped by `Tree::reap` (waitpid(-1)), not through `child`.
     drop(child);
@@ -342,7 +375,7 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
         if tree.reap() {
             break;
         }
-        if let (Some(st), false) = (tree.first, forked_away_said) {
+        if let (Some(st), false, Phase::Running) = (tree.first, forked_away_said, phase) {
             forked_away_said = true;
             let left = tree.members();
             status.say(&format!("forked {}", code_of(st)));
@@ -516,6 +549,7 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
             }
         }
     }
+    tree.remove_cgroup();
     if crashed && args.on_crash == OnCrash::Handover {
         if let Some(id) = session.as_deref().and_then(|s| s.parse().ok()) {
             handover(&args, id, &mut status);

@@ -260,8 +260,11 @@ impl ElectionState {
                     ("valid_until", Value::Float(valid_until)),
                 ],
             );
-            super::narrator::lost_master(self, &reason);
+            // The candidate stops its work first; the log line (which may
+            // block on a full stderr) only then.
+            let said = reason.clone();
             self.candidate.on_lost_master(reason);
+            super::narrator::lost_master(self, &said);
         }
         was
     }
