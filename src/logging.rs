@@ -2,10 +2,21 @@
 //! a per-handle bridge routes a handle's lines into the `log` crate,
 //! collapsing repeats (see [`set_repeat_window`]) except at the debug level.
 
+mod handoff;
 mod reason;
 mod repeats;
 
 pub use reason::last_unreachable_reason;
+
+/// Waits until the C client's log lines bridged so far (`log_to_rust`)
+/// have reached the `log` crate's logger, or `timeout` has passed; whether
+/// they all did. The bridge hands lines to a logging thread of its own (a
+/// logger blocked on a full stderr must not stall the C client), so a line
+/// reaches the logger a moment after the C client wrote it: call this before
+/// reading what was logged, or before the process exits.
+pub fn flush_bridge(timeout: std::time::Duration) -> bool {
+    handoff::flush(timeout)
+}
 pub use repeats::{set_window as set_repeat_window, window as repeat_window};
 
 use crate::error::{Argument, Error, Result};
@@ -135,6 +146,10 @@ pub fn parse_c_log_line(line: &str) -> Option<(LogLevel, &str)> {
 }
 
 /// The `log_callback_fn` installed by `ZooKeeper::builder(..).log_to_rust(true)`.
+/// It runs on the C client's threads (its I/O thread among them), so it
+/// never calls the logger itself: the line is handed to a logging thread
+/// of its own (`handoff.rs`), dropped and counted if that thread is behind,
+/// so a logger blocked on a full stderr never stalls the C client.
 /// A line repeated within the window (same function and message, numbers
 /// aside) is counted, not logged, and summarised once the window ends: see
 /// [`set_repeat_window`]. Lines written by `zoo_set_log_stream` to a file
@@ -155,10 +170,10 @@ pub(crate) extern "C" fn log_bridge(message: *const c_char) {
                     repeats::admit(rest)
                 };
                 if let Some(text) = text {
-                    log::log!(target: "zookeeper", level.to_log(), "{text}");
+                    handoff::send(level.to_log(), text);
                 }
             }
-            None => log::info!(target: "zookeeper", "{}", line.trim_end()),
+            None => handoff::send(log::Level::Info, line.trim_end().to_owned()),
         }
     });
 }
