@@ -116,7 +116,10 @@ fn c_and_rust_write_the_same_log_lines_and_the_bridge_takes_them() {
         .connect(WAIT)
         .unwrap();
     zk.close().unwrap();
-    assert!(zkha::logging::flush_bridge(WAIT), "the bridged lines never reached the logger");
+    assert!(
+        zkha::logging::flush_bridge(WAIT),
+        "the bridged lines never reached the logger"
+    );
     set_log_stream(LogStream::Stderr).unwrap();
     set_debug_level(LogLevel::Warn);
     let captured = CAPTURE.0.lock().unwrap().clone();

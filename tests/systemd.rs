@@ -307,7 +307,9 @@ fn the_shipped_unit_waits_longer_than_the_stop_timeout() {
 fn default_stop_timeout() -> u64 {
     let out = zkha().args(["run", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    let at = help.find("--stop-timeout").expect("--stop-timeout in the help");
+    let at = help
+        .find("--stop-timeout")
+        .expect("--stop-timeout in the help");
     let rest = &help[at..];
     let d = rest.find("[default: ").expect("a default") + "[default: ".len();
     rest[d..]

@@ -305,8 +305,7 @@ mod tests {
 
     #[test]
     fn descendants_are_found_through_every_generation() {
-        let parents: BTreeMap<i32, i32> =
-            [(10, 1), (11, 10), (12, 11), (13, 1), (14, 12)].into();
+        let parents: BTreeMap<i32, i32> = [(10, 1), (11, 10), (12, 11), (13, 1), (14, 12)].into();
         let mut d = descendants_in(&parents, &[10]);
         d.sort();
         assert_eq!(d, vec![11, 12, 14]);

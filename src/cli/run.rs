@@ -979,7 +979,10 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
                         );
                         log::error!(target: "zkha", "{label}: {e}");
                         sup.leaving.store(true, Ordering::Release);
-                        sup.stop("the grace does not fit the granted session timeout", Stop::Kill);
+                        sup.stop(
+                            "the grace does not fit the granted session timeout",
+                            Stop::Kill,
+                        );
                         if let Some(c) = sup.control.lock().as_ref() {
                             c.stop();
                         }

@@ -338,10 +338,7 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            status.say(&format!(
-                "error cannot start {:?}: {e}",
-                args.command[0]
-            ));
+            status.say(&format!("error cannot start {:?}: {e}", args.command[0]));
             return Ok(exit::CANNOT_START);
         }
     };
@@ -530,9 +527,7 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
                                 tree.signal(libc::SIGTERM);
                                 phase = Phase::Terminating(kill);
                             }
-                            Phase::Terminating(k) if kill < k => {
-                                phase = Phase::Terminating(kill)
-                            }
+                            Phase::Terminating(k) if kill < k => phase = Phase::Terminating(kill),
                             _ => {}
                         }
                     }

@@ -15,12 +15,16 @@ const QUEUE: usize = 4096;
 /// The queue's sending end (behind a mutex: `SyncSender` is `Sync` only
 /// in newer std, and a line is short work). `None`: the thread could not
 /// be started; lines then go to the logger directly.
-static QUEUE_TX: OnceLock<Option<Mutex<SyncSender<(log::Level, String)>>>> = OnceLock::new();
+static QUEUE_TX: OnceLock<Option<Sender>> = OnceLock::new();
+
+/// One line: its level and text.
+type Line = (log::Level, String);
+type Sender = Mutex<SyncSender<Line>>;
 
 /// Lines dropped because the queue was full, not reported yet.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-fn queue() -> &'static Option<Mutex<SyncSender<(log::Level, String)>>> {
+fn queue() -> &'static Option<Sender> {
     QUEUE_TX.get_or_init(|| {
         let (tx, rx) = sync_channel(QUEUE);
         std::thread::Builder::new()
@@ -31,7 +35,7 @@ fn queue() -> &'static Option<Mutex<SyncSender<(log::Level, String)>>> {
     })
 }
 
-fn drain(rx: Receiver<(log::Level, String)>) {
+fn drain(rx: Receiver<Line>) {
     while let Ok((level, text)) = rx.recv() {
         let dropped = DROPPED.swap(0, Ordering::Relaxed);
         if dropped > 0 {
