@@ -151,6 +151,7 @@ fn main() -> ExitCode {
 /// [`cli::stderr::NonBlockingStderr`]: no log line (zkha's own, or the C
 /// client's bridged into `log`) ever blocks on a full stderr or panics on
 /// a closed one. Colours on a terminal, as env_logger's own stderr target.
+/// Panic messages go the same way.
 fn init_logger() {
     use std::io::IsTerminal;
     let mut builder =
@@ -162,6 +163,17 @@ fn init_logger() {
         builder.write_style(env_logger::WriteStyle::Always);
     }
     builder.init();
+    // A panic's message too: the default hook writes to stderr blocking.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("<unnamed>");
+        let mut text = format!("zkha: thread '{name}' {info}");
+        let trace = std::backtrace::Backtrace::capture();
+        if trace.status() == std::backtrace::BacktraceStatus::Captured {
+            text.push_str(&format!("\n{trace}"));
+        }
+        cli::stderr::line(&text);
+    }));
 }
 
 fn serve(print_pid: bool) -> Result<(), Box<dyn std::error::Error>> {
