@@ -20,7 +20,7 @@
 
 use serde_json::{json, Map, Value};
 use std::fmt;
-use zkha::{Acl, CreateMode, ErrorCode, ZooKeeper};
+use zkha::{Acl, CreateMode, ErrorCode, Op, OpResult, ZooKeeper};
 
 /// The breadcrumb node of a master node (or, in sequence mode, of the
 /// election parent).
@@ -191,23 +191,99 @@ pub fn read(zk: &ZooKeeper, path: &str) -> Result<Option<(Breadcrumb, i32)>, Rea
 /// Whether a new master must fence before it starts its command: a
 /// predecessor's breadcrumb that is not clean and is not this session's
 /// own (a master that restarts with `--session-file` keeps its session and
-/// its mastership: nothing to fence).
-pub fn needs_fence(prev: Option<&Breadcrumb>, my_session: i64) -> bool {
-    prev.is_some_and(|b| !b.clean && b.session != my_session)
+/// its mastership: nothing to fence), nor one of `my_past_sessions`: the
+/// sessions of this process's own past masterships whose command it saw
+/// gone (a master whose session expired and that wins again with a new
+/// one must not fence itself).
+pub fn needs_fence(prev: Option<&Breadcrumb>, my_session: i64, my_past_sessions: &[i64]) -> bool {
+    prev.is_some_and(|b| {
+        !b.clean && b.session != my_session && !my_past_sessions.contains(&b.session)
+    })
+}
+
+/// Why [`claim`] did not write the breadcrumb.
+#[derive(Debug)]
+pub enum ClaimError {
+    /// The session no longer holds the master node as the token says (the
+    /// node was deleted, or is another session's or another term's): a
+    /// deposed master never wins the breadcrumb. Says what was found.
+    NotMaster(String),
+    /// Another write to the breadcrumb came first (`BadVersion`,
+    /// `NodeExists`, or `NoNode` for a deleted one): read it again.
+    Raced(ErrorCode),
+    /// ZooKeeper refused or failed the read or the write.
+    Zk(zkha::Error),
+}
+
+impl fmt::Display for ClaimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClaimError::NotMaster(what) => write!(f, "no longer master: {what}"),
+            ClaimError::Raced(code) => write!(f, "written meanwhile by another master ({code})"),
+            ClaimError::Zk(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClaimError {}
+
+impl From<zkha::Error> for ClaimError {
+    fn from(e: zkha::Error) -> ClaimError {
+        ClaimError::Zk(e)
+    }
+}
+
+/// The master node `session` holds as `token` (its czxid), with its data
+/// version: `path` itself, or in sequence mode (where `path` is the
+/// election parent, a persistent node) its lowest candidate. `Err`
+/// (`NotMaster`) if the node is gone or is not that session's term.
+pub fn own_node(
+    zk: &ZooKeeper,
+    path: &str,
+    session: i64,
+    token: i64,
+) -> Result<(String, i32), ClaimError> {
+    let gone = || ClaimError::NotMaster(format!("{path} is gone"));
+    let stat = zk.exists(path, false)?.ok_or_else(gone)?;
+    let (node, stat) = if stat.ephemeral_owner != 0 {
+        (path.to_owned(), stat)
+    } else {
+        let lowest = zkha::elector::read_master(zk, path, true)?.ok_or_else(gone)?;
+        let stat = zk.exists(&lowest.path, false)?.ok_or_else(gone)?;
+        (lowest.path, stat)
+    };
+    if stat.ephemeral_owner != session || stat.czxid != token {
+        return Err(ClaimError::NotMaster(format!(
+            "{node} is held by session {:#x} (token {}), not {session:#x} (token {token})",
+            stat.ephemeral_owner, stat.czxid
+        )));
+    }
+    Ok((node, stat.version))
 }
 
 /// Writes this master's breadcrumb, `clean: false` whatever `mine.clean`
 /// says: created if `version` is `None` (none was read), else set
 /// conditioned on `version` (the one read before fencing), so that two
 /// masters racing cannot both claim it silently: the loser gets
-/// `NodeExists` or `BadVersion`. `acl`: the election node's.
+/// [`ClaimError::Raced`]. And only while `mine.session` still holds the
+/// master node of term `mine.token`: the write is one `multi` with a
+/// `check` of that node at the version just read, so a node deleted (or
+/// written) between the read and the write fails it too. A deposed master
+/// gets [`ClaimError::NotMaster`]. (A check is by data version only, and a
+/// node deleted and created again by another session has version 0 again:
+/// the read of its owner and czxid is what tells the terms apart; the
+/// check closes the window after it but for a node deleted and re-created
+/// within that one round trip, where the breadcrumb's version still makes
+/// the two claims exclusive: the new master's fails `Raced`, reads again
+/// and finds this one as its predecessor.) `acl`: the election node's.
 pub fn claim(
     zk: &ZooKeeper,
     path: &str,
     acl: &[Acl],
     mine: &Breadcrumb,
     version: Option<i32>,
-) -> zkha::Result<()> {
+) -> Result<(), ClaimError> {
+    let (master_node, master_version) = own_node(zk, path, mine.session, mine.token)?;
     let node = breadcrumb_path(path);
     let bytes = Breadcrumb {
         clean: false,
@@ -215,11 +291,49 @@ pub fn claim(
         ..mine.clone()
     }
     .to_json();
-    match version {
-        None => zk
-            .create(&node, &bytes, acl, CreateMode::Persistent)
-            .map(drop),
-        Some(v) => zk.set(&node, &bytes, v),
+    let write = match version {
+        None => Op::Create {
+            path: node,
+            data: bytes,
+            acl: acl.to_vec(),
+            mode: CreateMode::Persistent,
+        },
+        Some(v) => Op::Set {
+            path: node,
+            data: bytes,
+            version: v,
+        },
+    };
+    let check = Op::Check {
+        path: master_node.clone(),
+        version: master_version,
+    };
+    match zk.multi(&[check, write]) {
+        Ok(_) => Ok(()),
+        Err(zkha::Error::Multi { code, results }) => match results.as_slice() {
+            [OpResult::Error(c), ..] if *c != ErrorCode::RuntimeInconsistency => {
+                Err(ClaimError::NotMaster(format!("{master_node}: {c}")))
+            }
+            [_, OpResult::Error(
+                c @ (ErrorCode::BadVersion | ErrorCode::NodeExists | ErrorCode::NoNode),
+            )] => Err(ClaimError::Raced(*c)),
+            _ => Err(ClaimError::Zk(zkha::Error::Multi { code, results })),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Tests only: writes `b` as the breadcrumb of `path` (created, or
+/// overwritten whatever its version), with no master behind it and no
+/// check of one, unlike [`claim`].
+#[cfg(test)]
+pub fn write_for_test(zk: &ZooKeeper, path: &str, acl: &[Acl], b: &Breadcrumb) {
+    let node = breadcrumb_path(path);
+    match zk.create(&node, &b.to_json(), acl, CreateMode::Persistent) {
+        Err(e) if e.code() == Some(ErrorCode::NodeExists) => zk
+            .set(&node, &b.to_json(), -1)
+            .expect("overwrite the breadcrumb"),
+        created => drop(created.expect("create the breadcrumb")),
     }
 }
 
@@ -358,14 +472,24 @@ mod tests {
     #[test]
     fn needs_fence_only_for_an_unclean_other_session() {
         let me = 7;
-        assert!(!needs_fence(None, me), "no breadcrumb: first master");
-        assert!(!needs_fence(Some(&crumb(b"x", 3, 1, true)), me), "clean");
-        assert!(needs_fence(Some(&crumb(b"x", 3, 1, false)), me), "unclean");
+        assert!(!needs_fence(None, me, &[]), "no breadcrumb: first master");
         assert!(
-            !needs_fence(Some(&crumb(b"x", me, 1, false)), me),
+            !needs_fence(Some(&crumb(b"x", 3, 1, true)), me, &[]),
+            "clean"
+        );
+        assert!(
+            needs_fence(Some(&crumb(b"x", 3, 1, false)), me, &[]),
+            "unclean"
+        );
+        assert!(
+            !needs_fence(Some(&crumb(b"x", me, 1, false)), me, &[]),
             "my own session's (a restart with --session-file)"
         );
-        assert!(!needs_fence(Some(&crumb(b"x", me, 1, true)), me));
+        assert!(!needs_fence(Some(&crumb(b"x", me, 1, true)), me, &[]));
+        // This process's own past mastership (an expired session), its
+        // command seen gone: no fence; another host's still is.
+        assert!(!needs_fence(Some(&crumb(b"x", 5, 1, false)), me, &[4, 5]));
+        assert!(needs_fence(Some(&crumb(b"x", 3, 1, false)), me, &[4, 5]));
     }
 
     fn connect() -> ZooKeeper {
@@ -385,13 +509,15 @@ mod tests {
         let node = breadcrumb_path(&path);
         assert!(read(&zk, &path).unwrap().is_none());
 
-        // First claim creates it, clean: false and no reason to have left,
-        // even if asked otherwise.
+        // First claim, by the master A, creates it, clean: false and no
+        // reason to have left, even if asked otherwise.
+        let a = connect();
+        let (sa, ta) = hold(&a, &path, b"10.0.0.1\0");
         let first = Breadcrumb {
             left: Some("resigned".into()),
-            ..crumb(b"10.0.0.1\0", 0x11, 100, true)
+            ..crumb(b"10.0.0.1\0", sa, ta, true)
         };
-        claim(&zk, &path, &Acl::open_unsafe(), &first, None).unwrap();
+        claim(&a, &path, &Acl::open_unsafe(), &first, None).unwrap();
         let (got, v1) = read(&zk, &path).unwrap().unwrap();
         assert_eq!(
             got,
@@ -405,29 +531,38 @@ mod tests {
         assert_eq!(stat.ephemeral_owner, 0, "persistent");
         assert_eq!(stat.version, v1);
         // A second create loses to it.
-        let e = claim(&zk, &path, &Acl::open_unsafe(), &first, None).unwrap_err();
-        assert_eq!(e.code(), Some(ErrorCode::NodeExists));
+        let e = claim(&a, &path, &Acl::open_unsafe(), &first, None).unwrap_err();
+        assert!(
+            matches!(e, ClaimError::Raced(ErrorCode::NodeExists)),
+            "{e:?}"
+        );
 
-        // A successor claims it with the version it read; a racer holding
-        // the same (now stale) version fails with BadVersion.
-        let second = crumb(b"10.0.0.2\0", 0x22, 200, false);
-        claim(&zk, &path, &Acl::open_unsafe(), &second, Some(v1)).unwrap();
-        let racer = crumb(b"10.0.0.3\0", 0x33, 300, false);
-        let e = claim(&zk, &path, &Acl::open_unsafe(), &racer, Some(v1)).unwrap_err();
-        assert_eq!(e.code(), Some(ErrorCode::BadVersion));
+        // A successor B claims it with the version it read; a claim
+        // holding the same (now stale) version fails with BadVersion.
+        a.delete(&path, -1).unwrap();
+        let b = connect();
+        let (sb, tb) = hold(&b, &path, b"10.0.0.2\0");
+        let second = crumb(b"10.0.0.2\0", sb, tb, false);
+        claim(&b, &path, &Acl::open_unsafe(), &second, Some(v1)).unwrap();
+        let racer = crumb(b"10.0.0.3\0", sb, tb, false);
+        let e = claim(&b, &path, &Acl::open_unsafe(), &racer, Some(v1)).unwrap_err();
+        assert!(
+            matches!(e, ClaimError::Raced(ErrorCode::BadVersion)),
+            "{e:?}"
+        );
         let (got, v2) = read(&zk, &path).unwrap().unwrap();
         assert_eq!(got, second);
         assert_ne!(v2, v1);
 
         // The first master, exiting late, does not mark the successor's.
-        assert!(!mark_clean(&zk, &path, 0x11, 100, "resigned").unwrap());
+        assert!(!mark_clean(&zk, &path, sa, ta, "resigned").unwrap());
         // Its session but another token (an earlier term) neither.
-        assert!(!mark_clean(&zk, &path, 0x22, 199, "resigned").unwrap());
+        assert!(!mark_clean(&zk, &path, sb, tb - 1, "resigned").unwrap());
         let (got, v) = read(&zk, &path).unwrap().unwrap();
         assert!(!got.clean);
         assert_eq!(v, v2, "left alone: not written at all");
         // Its own: marked, and nothing else changed.
-        assert!(mark_clean(&zk, &path, 0x22, 200, "resigned").unwrap());
+        assert!(mark_clean(&zk, &path, sb, tb, "resigned").unwrap());
         let (got, _) = read(&zk, &path).unwrap().unwrap();
         assert_eq!(
             got,
@@ -438,12 +573,146 @@ mod tests {
             }
         );
         assert!(
-            mark_clean(&zk, &path, 0x22, 200, "resigned").unwrap(),
+            mark_clean(&zk, &path, sb, tb, "resigned").unwrap(),
             "already clean"
         );
 
         // No breadcrumb: nothing to mark.
-        assert!(!mark_clean(&zk, &format!("{parent}/other"), 0x22, 200, "resigned").unwrap());
+        assert!(!mark_clean(&zk, &format!("{parent}/other"), sb, tb, "resigned").unwrap());
+    }
+
+    /// A session holding `node` (ephemeral, as the elector creates it):
+    /// the session and its fencing token (the node's czxid).
+    fn hold(zk: &ZooKeeper, node: &str, data: &[u8]) -> (i64, i64) {
+        zk.create(node, data, &Acl::open_unsafe(), CreateMode::Ephemeral)
+            .unwrap();
+        let stat = zk.exists(node, false).unwrap().unwrap();
+        (zk.client_id().unwrap().id, stat.czxid)
+    }
+
+    #[test]
+    fn a_deposed_master_cannot_claim() {
+        let operator = connect();
+        let parent = unique_path("breadcrumb-deposed");
+        operator
+            .create(&parent, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+            .unwrap();
+        let path = format!("{parent}/m");
+        // A predecessor's unclean breadcrumb, read by the master D.
+        let prev = crumb(b"10.0.0.9\0", 0x99, 9, false);
+        write_for_test(&operator, &path, &Acl::open_unsafe(), &prev);
+        let d = connect();
+        let (d_session, d_token) = hold(&d, &path, b"10.0.0.1\0");
+        let (_, version) = read(&d, &path).unwrap().unwrap();
+        let mine = crumb(b"10.0.0.1\0", d_session, d_token, false);
+
+        // Deleted from outside, not yet taken: D is no master.
+        operator.delete(&path, -1).unwrap();
+        let r = claim(&d, &path, &Acl::open_unsafe(), &mine, Some(version));
+        assert!(r.is_err(), "a master whose node is gone claimed: {r:?}");
+        assert!(matches!(r, Err(ClaimError::NotMaster(_))), "{r:?}");
+
+        // Taken by another session (same path, same data version 0):
+        // still not D's.
+        let n = connect();
+        let (n_session, n_token) = hold(&n, &path, b"10.0.0.2\0");
+        let r = claim(&d, &path, &Acl::open_unsafe(), &mine, Some(version));
+        assert!(r.is_err(), "a deposed master claimed: {r:?}");
+        let Err(ClaimError::NotMaster(why)) = r else {
+            panic!("{r:?}")
+        };
+        assert!(why.contains(&format!("{n_session:#x}")), "{why}");
+        assert_eq!(read(&d, &path).unwrap().unwrap(), (prev, version));
+        // The new master's own claim goes through.
+        let theirs = crumb(b"10.0.0.2\0", n_session, n_token, false);
+        claim(&n, &path, &Acl::open_unsafe(), &theirs, Some(version)).unwrap();
+        assert_eq!(read(&d, &path).unwrap().unwrap().0, theirs);
+        for zk in [operator, d, n] {
+            let _ = zk.close();
+        }
+    }
+
+    #[test]
+    fn sequence_mode_claims_only_while_lowest() {
+        let operator = connect();
+        let parent = unique_path("breadcrumb-seq");
+        operator
+            .create(&parent, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+            .unwrap();
+        let d = connect();
+        let d_node = d
+            .create(
+                &format!("{parent}/d-n_"),
+                b"d",
+                &Acl::open_unsafe(),
+                CreateMode::EphemeralSequential,
+            )
+            .unwrap();
+        let d_token = d.exists(&d_node, false).unwrap().unwrap().czxid;
+        let d_session = d.client_id().unwrap().id;
+        let mine = crumb(b"d", d_session, d_token, false);
+        claim(&d, &parent, &Acl::open_unsafe(), &mine, None).unwrap();
+        let (_, version) = read(&d, &parent).unwrap().unwrap();
+        // Deleted from outside; another candidate is lowest now.
+        operator.delete(&d_node, -1).unwrap();
+        let n = connect();
+        n.create(
+            &format!("{parent}/n-n_"),
+            b"n",
+            &Acl::open_unsafe(),
+            CreateMode::EphemeralSequential,
+        )
+        .unwrap();
+        let r = claim(&d, &parent, &Acl::open_unsafe(), &mine, Some(version));
+        assert!(matches!(r, Err(ClaimError::NotMaster(_))), "{r:?}");
+        for zk in [operator, d, n] {
+            let _ = zk.close();
+        }
+    }
+
+    #[test]
+    fn an_old_master_marks_only_its_own_breadcrumb_after_losing_its_node() {
+        let operator = connect();
+        let path = unique_path("breadcrumb-node-lost");
+        let d = connect();
+        let (d_session, d_token) = hold(&d, &path, b"d");
+        claim(
+            &d,
+            &path,
+            &Acl::open_unsafe(),
+            &crumb(b"d", d_session, d_token, false),
+            None,
+        )
+        .unwrap();
+        // Its node deleted from outside, its session alive: once its
+        // command is gone it says so, although no longer master.
+        operator.delete(&path, -1).unwrap();
+        assert!(mark_clean(&d, &path, d_session, d_token, "node_lost").unwrap());
+        let (b, v) = read(&operator, &path).unwrap().unwrap();
+        assert!(b.clean);
+        assert_eq!(b.left.as_deref(), Some("node_lost"));
+        // Its next term is deposed too, but a new master claimed first:
+        // that breadcrumb is left alone.
+        let (_, d_token2) = hold(&d, &path, b"d");
+        claim(
+            &d,
+            &path,
+            &Acl::open_unsafe(),
+            &crumb(b"d", d_session, d_token2, false),
+            Some(v),
+        )
+        .unwrap();
+        let (_, v) = read(&operator, &path).unwrap().unwrap();
+        operator.delete(&path, -1).unwrap();
+        let n = connect();
+        let (n_session, n_token) = hold(&n, &path, b"n");
+        let theirs = crumb(b"n", n_session, n_token, false);
+        claim(&n, &path, &Acl::open_unsafe(), &theirs, Some(v)).unwrap();
+        assert!(!mark_clean(&d, &path, d_session, d_token2, "node_lost").unwrap());
+        assert_eq!(read(&operator, &path).unwrap().unwrap().0, theirs);
+        for zk in [operator, d, n] {
+            let _ = zk.close();
+        }
     }
 
     #[test]
@@ -468,7 +737,8 @@ mod tests {
             "not ours"
         );
         // The version lets a new master overwrite it.
-        let mine = crumb(b"me", 5, 6, false);
+        let (session, token) = hold(&zk, &path, b"me");
+        let mine = crumb(b"me", session, token, false);
         claim(&zk, &path, &Acl::open_unsafe(), &mine, Some(version)).unwrap();
         assert_eq!(read(&zk, &path).unwrap().unwrap().0, mine);
     }
@@ -477,18 +747,19 @@ mod tests {
     fn the_acl_given_is_the_nodes() {
         let zk = connect();
         let path = unique_path("breadcrumb-acl");
+        let (session, token) = hold(&zk, &path, b"x");
         claim(
             &zk,
             &path,
             &Acl::read_unsafe(),
-            &crumb(b"x", 1, 2, false),
+            &crumb(b"x", session, token, false),
             None,
         )
         .unwrap();
         let (acl, _) = zk.get_acl(&breadcrumb_path(&path)).unwrap();
         assert_eq!(acl, Acl::read_unsafe());
         // Read-only for anyone: marking it clean is refused (typed, no panic).
-        let e = mark_clean(&zk, &path, 1, 2, "resigned").unwrap_err();
+        let e = mark_clean(&zk, &path, session, token, "resigned").unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::NoAuth));
     }
 }

@@ -6,9 +6,9 @@
 //! goes on meanwhile, and a mastership lost during the fence is noticed
 //! before the breadcrumb is claimed.
 
-use super::breadcrumb::{self, Breadcrumb, ReadError};
+use super::breadcrumb::{self, Breadcrumb, ClaimError, ReadError};
 use super::fence;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zkha::elector::FencingToken;
 use zkha::{Acl, ZooKeeper};
 
@@ -40,10 +40,14 @@ pub struct Successor<'a> {
     pub since_ms: i64,
 }
 
+/// How often a new master re-reads its predecessor's breadcrumb while it
+/// waits for the predecessor's word.
+const WORD_POLL: Duration = Duration::from_millis(10);
+
 impl Successor<'_> {
-    /// Fences the predecessor if it has to be, then claims the breadcrumb
-    /// for `token` of `session`, unless `still_master` says the mastership
-    /// ended meanwhile.
+    /// [`take_over_within`](Self::take_over_within) with the lease of the
+    /// last master taken as half the session timeout `zk` negotiated, and
+    /// no past masterships of this process to recognise.
     pub fn take_over(
         &self,
         zk: &ZooKeeper,
@@ -51,60 +55,142 @@ impl Successor<'_> {
         token: FencingToken,
         still_master: impl Fn() -> bool,
     ) -> Claim {
-        let (prev, version) = match breadcrumb::read(zk, self.path) {
-            Ok(Some((b, v))) => (Some(b), Some(v)),
-            Ok(None) => (None, None),
-            // Damaged: nothing says the last master left cleanly. Fenced
-            // with empty details, then overwritten.
-            Err(ReadError::Malformed { version, .. }) => (
-                Some(Breadcrumb {
-                    data: Vec::new(),
-                    session: 0,
-                    token: 0,
-                    since_ms: 0,
-                    clean: false,
-                    left: None,
-                }),
-                Some(version),
-            ),
-            Err(e) => return Claim::Failed(format!("cannot read the breadcrumb: {e}")),
+        let lease = match zk.recv_timeout() {
+            Ok(ms) if ms > 0 => Duration::from_millis(ms as u64 / 2),
+            other => {
+                return Claim::Failed(format!(
+                    "cannot tell the negotiated session timeout ({other:?}), so not how long \
+                     the last master's lease may last"
+                ))
+            }
         };
-        if let Some(prev) = prev
-            .as_ref()
-            .filter(|p| breadcrumb::needs_fence(Some(p), session))
-        {
-            let who = describe(prev);
-            match self.fence {
-                Some((cmd, timeout)) => {
-                    log::warn!(target: "zkha", "{}: the last master ({who}) did not leave cleanly: fencing it (--fence-cmd)", self.label);
-                    let out = fence::run_fence(cmd, self.path, prev, *timeout);
-                    if !out.ok {
-                        return Claim::FenceFailed(format!("fencing {who}: {}", out.description));
-                    }
-                    log::info!(target: "zkha", "{}: fenced the last master ({who}): {} after {} ms", self.label, out.description, out.elapsed.as_millis());
-                }
-                None => {
-                    log::warn!(target: "zkha", "{}: the last master ({who}) did not leave cleanly, and there is no --fence-cmd to fence it", self.label);
+        self.take_over_within(zk, session, token, lease, &[], still_master)
+    }
+
+    /// Claims the breadcrumb for `token` of `session`, after its
+    /// predecessor's word or fence, unless `still_master` says the
+    /// mastership ended meanwhile.
+    ///
+    /// A predecessor that did not leave cleanly (its breadcrumb not clean,
+    /// naming a session that is neither `session` nor one of
+    /// `my_past_sessions`, the sessions of this process's own past
+    /// masterships whose command it saw gone) may still be running its
+    /// command: its node was deleted from outside and it is about to notice
+    /// (it then stops its command and marks its breadcrumb clean), or it is
+    /// cut off. So this waits until the breadcrumb says clean, re-reading it
+    /// every few ms, or until `lease` has passed since this call (the last
+    /// master's lease, renewed only while the leader counted its session,
+    /// ends at most `lease`, half its session timeout, after its node went:
+    /// before this mastership began). Only then, still not clean, is it
+    /// fenced (`--fence-cmd`), or warned about. The claim itself succeeds
+    /// only while `session` still holds its node (see
+    /// [`breadcrumb::claim`]); a claim that lost a race with another write
+    /// to the breadcrumb reads it again and goes on from there.
+    pub fn take_over_within(
+        &self,
+        zk: &ZooKeeper,
+        session: i64,
+        token: FencingToken,
+        lease: Duration,
+        my_past_sessions: &[i64],
+        still_master: impl Fn() -> bool,
+    ) -> Claim {
+        let word_until = Instant::now() + lease;
+        let mut told_waiting = false;
+        // The predecessor waited for (session, token) and whether it was
+        // fenced already (a lost race reads again: no second fence of one).
+        let mut waited_for: Option<(i64, i64)> = None;
+        let mut fenced: Option<(i64, i64)> = None;
+        loop {
+            if !still_master() {
+                return Claim::Lost;
+            }
+            let (prev, version) = match breadcrumb::read(zk, self.path) {
+                Ok(Some((b, v))) => (Some(b), Some(v)),
+                Ok(None) => (None, None),
+                // Damaged: nothing says the last master left cleanly. Fenced
+                // with empty details, then overwritten.
+                Err(ReadError::Malformed { version, .. }) => (
+                    Some(Breadcrumb {
+                        data: Vec::new(),
+                        session: 0,
+                        token: 0,
+                        since_ms: 0,
+                        clean: false,
+                        left: None,
+                    }),
+                    Some(version),
+                ),
+                Err(e) => return Claim::Failed(format!("cannot read the breadcrumb: {e}")),
+            };
+            if let (Some(p), Some(who)) = (&prev, waited_for) {
+                if p.clean && (p.session, p.token) == who {
+                    log::info!(target: "zkha", "{}: the last master ({}) says its command is gone ({})", self.label, describe(p), p.left.as_deref().unwrap_or("clean"));
+                    waited_for = None;
                 }
             }
-        }
-        if !still_master() {
-            return Claim::Lost;
-        }
-        let mine = Breadcrumb {
-            data: self.data.to_vec(),
-            session,
-            token: token.value(),
-            since_ms: self.since_ms,
-            clean: false,
-            left: None,
-        };
-        match breadcrumb::claim(zk, self.path, self.acl, &mine, version) {
-            Ok(()) => Claim::Done { session, token },
-            Err(e) => Claim::Failed(format!(
-                "cannot write the breadcrumb {}: {e}",
-                breadcrumb::breadcrumb_path(self.path)
-            )),
+            if let Some(prev) = prev
+                .as_ref()
+                .filter(|p| breadcrumb::needs_fence(Some(p), session, my_past_sessions))
+            {
+                let who = describe(prev);
+                let left = word_until.saturating_duration_since(Instant::now());
+                if !left.is_zero() {
+                    if !told_waiting {
+                        log::warn!(target: "zkha", "{}: waiting up to {} ms for the last master ({who}) to say its command is gone", self.label, lease.as_millis());
+                        told_waiting = true;
+                    }
+                    waited_for = Some((prev.session, prev.token));
+                    std::thread::sleep(left.min(WORD_POLL));
+                    continue;
+                }
+                if fenced != Some((prev.session, prev.token)) {
+                    match self.fence {
+                        Some((cmd, timeout)) => {
+                            log::warn!(target: "zkha", "{}: the last master ({who}) did not leave cleanly: fencing it (--fence-cmd)", self.label);
+                            let out = fence::run_fence(cmd, self.path, prev, *timeout);
+                            if !out.ok {
+                                return Claim::FenceFailed(format!(
+                                    "fencing {who}: {}",
+                                    out.description
+                                ));
+                            }
+                            log::info!(target: "zkha", "{}: fenced the last master ({who}): {} after {} ms", self.label, out.description, out.elapsed.as_millis());
+                        }
+                        None => {
+                            log::warn!(target: "zkha", "{}: the last master ({who}) did not leave cleanly, and there is no --fence-cmd to fence it", self.label);
+                        }
+                    }
+                    fenced = Some((prev.session, prev.token));
+                }
+            }
+            if !still_master() {
+                return Claim::Lost;
+            }
+            let mine = Breadcrumb {
+                data: self.data.to_vec(),
+                session,
+                token: token.value(),
+                since_ms: self.since_ms,
+                clean: false,
+                left: None,
+            };
+            match breadcrumb::claim(zk, self.path, self.acl, &mine, version) {
+                Ok(()) => return Claim::Done { session, token },
+                Err(ClaimError::NotMaster(why)) => {
+                    log::warn!(target: "zkha", "{}: not claiming the breadcrumb: {why}", self.label);
+                    return Claim::Lost;
+                }
+                Err(ClaimError::Raced(code)) => {
+                    log::info!(target: "zkha", "{}: the breadcrumb was written meanwhile ({code}): reading it again", self.label);
+                }
+                Err(e) => {
+                    return Claim::Failed(format!(
+                        "cannot write the breadcrumb {}: {e}",
+                        breadcrumb::breadcrumb_path(self.path)
+                    ))
+                }
+            }
         }
     }
 }

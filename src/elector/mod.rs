@@ -57,6 +57,7 @@ mod narrator;
 mod safe;
 mod seed;
 mod session_builder;
+mod session_lock;
 mod shared;
 pub mod trace;
 mod until_master;
@@ -67,6 +68,7 @@ pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
 pub use lease::step_down_after;
 pub use master::{read_master, read_queue, MasterInfo};
 pub use session_builder::sasl_acl;
+pub use session_lock::lock_path as session_lock_path;
 pub use until_master::UntilMaster;
 
 use crate::error::{Error, Result};
@@ -79,14 +81,26 @@ use std::time::Duration;
 pub struct Elector {
     shared: Arc<ElectionState>,
     thread: Option<JoinHandle<()>>,
+    /// Safe profile with a session file: this elector's use of it (see
+    /// [`session_lock_path`]), given up after the shutdown.
+    _session_lock: Option<session_lock::SessionFileLock>,
 }
 
 impl Elector {
     /// Checks the configuration and joins the election: the seed profile
     /// opens its session (S1) and elects from the run loop (S4); the safe
     /// profile elects on a background thread at once.
+    ///
+    /// A session file is this process's alone: another process (or another
+    /// elector of this one) using it is an error naming the file, and the
+    /// holder's pid. Its lock, an exclusive `flock` on `FILE.lock`
+    /// ([`session_lock_path`]), is held until this process exits.
     pub fn start(config: ElectorConfig, candidate: Arc<dyn Candidate>) -> Result<Elector> {
         config.validate()?;
+        let session_lock = match (&config.profile, &config.session_file) {
+            (Profile::Safe, Some(file)) => Some(session_lock::lock(file)?),
+            _ => None,
+        };
         let shared = ElectionState::new(config, candidate)?;
         narrator::spawn(&shared);
         let thread = match shared.config.profile {
@@ -109,7 +123,11 @@ impl Elector {
                 )
             }
         };
-        Ok(Elector { shared, thread })
+        Ok(Elector {
+            shared,
+            thread,
+            _session_lock: session_lock,
+        })
     }
 
     /// The run loop (S4) on the calling thread, until [`stop`](Self::stop):
