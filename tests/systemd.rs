@@ -296,7 +296,7 @@ fn the_shipped_unit_waits_longer_than_the_stop_timeout() {
                 .parse()
                 .unwrap()
         })
-        .unwrap_or_else(|| default_stop_timeout());
+        .unwrap_or_else(default_stop_timeout);
     assert!(
         stop_ms >= flag + 5000,
         "TimeoutStopSec={stop_sec} leaves less than 5 s beyond --stop-timeout {flag} ms"

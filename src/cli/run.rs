@@ -260,6 +260,9 @@ struct Supervisor {
     /// The session and token of the breadcrumb this candidate wrote, marked
     /// clean when that mastership ends gracefully.
     claimed: Mutex<Option<(i64, i64)>>,
+    /// The sessions of this process's past masterships whose command it
+    /// saw gone: a breadcrumb naming one is its own, never fenced.
+    past_sessions: Mutex<Vec<i64>>,
     /// Why `zkha run` is leaving the election (the reason a master that
     /// leaves counts in `zkha_lost_master_total`): unhealthy, fence_failed.
     leaving_because: Mutex<Option<&'static str>>,
@@ -560,6 +563,9 @@ impl Supervisor {
         }) else {
             return Ok(None);
         };
+        // The predecessor's lease, at most: half the session timeout.
+        let negotiated = zk.recv_timeout().map_or(0, |ms| ms.max(0) as u64);
+        let lease = Duration::from_millis(negotiated.max(self.session_timeout_ms) / 2);
         let (sup, contention) = (self.clone(), contention.clone());
         std::thread::Builder::new()
             .name("zkha-succession".into())
@@ -572,7 +578,14 @@ impl Supervisor {
                     fence: sup.fence.as_ref(),
                     since_ms: sup.master_since_ms.load(Ordering::Acquire),
                 }
-                .take_over(&zk, session, token, || contention.token() == Some(token))
+                .take_over_within(
+                    &zk,
+                    session,
+                    token,
+                    lease,
+                    &sup.past_sessions.lock().clone(),
+                    || contention.token() == Some(token),
+                )
                 .mark(&sup.claimed)
             })
             .map(Some)
@@ -706,6 +719,14 @@ impl Candidate for Supervisor {
             _ => Stop::Kill,
         };
         self.stop(&format!("lost master: {reason:?}"), how);
+        if !self.unclean.load(Ordering::Acquire) {
+            if let Some((session, _)) = *self.claimed.lock() {
+                let mut past = self.past_sessions.lock();
+                if !past.contains(&session) {
+                    past.push(session);
+                }
+            }
+        }
         self.lease_ns.store(0, Ordering::Release);
         *self.to_claim.lock() = None;
         self.metrics.set_master(false);
@@ -770,6 +791,18 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
     super::flags::validate(&args.election, &config)?;
+    if let (Some(OnCrash::Handover), Some(file)) = (args.on_crash, &config.session_file) {
+        return Err(zkha::Error::InvalidArgument {
+            argument: zkha::error::Argument::Other,
+            reason: format!(
+                "--on-crash handover cannot go with --session-file {}: a zkha run restarted \
+                 with the session file reattaches to the session that the old one's watchdog \
+                 ends (use --on-crash hold, the default with --session-file)",
+                file.display()
+            ),
+        }
+        .into());
+    }
     // Checked now, not when the elector starts: with a health check that is
     // only after the first passing check.
     config.validate()?;
@@ -847,6 +880,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
             .map(|cmd| (cmd, args.fence.timeout())),
         to_claim: Mutex::new(None),
         claimed: Mutex::new(None),
+        past_sessions: Mutex::new(Vec::new()),
         leaving_because: Mutex::new(None),
         out_because: Mutex::new("waiting for a passing health check".into()),
         metrics: metrics.clone(),

@@ -490,7 +490,7 @@ mod tests {
             clean: false,
             left: None,
         };
-        breadcrumb::claim(&zk, &path, &Acl::open_unsafe(), &mine, None).unwrap();
+        breadcrumb::write_for_test(&zk, &path, &Acl::open_unsafe(), &mine);
         let view = BreadcrumbView::of(&zk, &path);
         let lines = view.explain(&node, None);
         assert!(lines[0].contains("NOT clean"), "{lines:?}");
@@ -522,7 +522,7 @@ mod tests {
             perms: Perms::WRITE,
             id: Id::anyone(),
         }];
-        breadcrumb::claim(&zk, &hidden, &none, &mine, None).unwrap();
+        breadcrumb::write_for_test(&zk, &hidden, &none, &mine);
         let view = BreadcrumbView::of(&zk, &hidden);
         assert!(matches!(view, BreadcrumbView::Unreadable), "{view:?}");
         let j: serde_json::Value = serde_json::from_str(&view.json(&node)).unwrap();

@@ -45,28 +45,6 @@ pub struct Successor<'a> {
 const WORD_POLL: Duration = Duration::from_millis(10);
 
 impl Successor<'_> {
-    /// [`take_over_within`](Self::take_over_within) with the lease of the
-    /// last master taken as half the session timeout `zk` negotiated, and
-    /// no past masterships of this process to recognise.
-    pub fn take_over(
-        &self,
-        zk: &ZooKeeper,
-        session: i64,
-        token: FencingToken,
-        still_master: impl Fn() -> bool,
-    ) -> Claim {
-        let lease = match zk.recv_timeout() {
-            Ok(ms) if ms > 0 => Duration::from_millis(ms as u64 / 2),
-            other => {
-                return Claim::Failed(format!(
-                    "cannot tell the negotiated session timeout ({other:?}), so not how long \
-                     the last master's lease may last"
-                ))
-            }
-        };
-        self.take_over_within(zk, session, token, lease, &[], still_master)
-    }
-
     /// Claims the breadcrumb for `token` of `session`, after its
     /// predecessor's word or fence, unless `still_master` says the
     /// mastership ended meanwhile.
