@@ -739,3 +739,34 @@ fn a_daemonizing_command_runs_until_its_daemon_is_gone() {
         w.display()
     );
 }
+
+/// A planned stop signals each process of the command once: the group,
+/// then only the descendants that left it. A second SIGTERM means "force
+/// quit" to many programs (and ran the trap twice before the fix).
+#[test]
+fn a_planned_stop_sends_each_process_one_sigterm() {
+    let d = dir("contain-one-term");
+    let f = d.join("f.log");
+    let path = format!("{}/m", unique_path("contain-one-term"));
+    let mut c = Cleanup::new(&d);
+    let cmd = sh(&format!(
+        "echo start $$ >> {f}; trap 'echo term >> {f}' TERM; while :; do sleep 0.01; done",
+        f = f.display()
+    ));
+    let mut flags = vec!["--session-timeout", "4000"];
+    flags.extend(stop_timeout("1500"));
+    let a = c.add(run(&d, &path, "10.0.0.1", &cmd, &flags));
+    assert!(
+        eventually(LONG, || count(&lines(&f), "start") == 1),
+        "the command never started: {}",
+        stderr_of(&d, "10.0.0.1")
+    );
+    term(&mut c.children[a]);
+    let all = lines(&f);
+    assert_eq!(
+        count(&all, "term"),
+        1,
+        "SIGTERM reached the command {} times: {all:?}",
+        count(&all, "term")
+    );
+}

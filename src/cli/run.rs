@@ -987,7 +987,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
             match contention.join() {
                 Ok(c) => *sup.control.lock() = Some(c),
                 Err(e) => {
-                    eprintln!("zkha: {e}");
+                    super::stderr::line(&format!("zkha: {e}"));
                     break exit::ERROR;
                 }
             }
@@ -1074,7 +1074,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
             }
         }
         if let Some(e) = sup.start_error.lock().take() {
-            eprintln!("zkha: {e}");
+            super::stderr::line(&format!("zkha: {e}"));
             break exit::CANNOT_START;
         }
         sup.send_session(&mut sup.slot.lock());
@@ -1093,7 +1093,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         }
         if let Some(ended) = sup.exited() {
             if let Some(e) = ended.error {
-                eprintln!("zkha: {e}");
+                super::stderr::line(&format!("zkha: {e}"));
                 break exit::CANNOT_START;
             }
             if ended.watchdog_killed {

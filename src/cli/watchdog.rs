@@ -194,19 +194,27 @@ impl Tree {
         super::reaper::descendants_of(self.me)
     }
 
-    /// Signals the process group, then every descendant (those that left
-    /// the group with setsid or setpgid too).
+    /// Signals the process group, then every descendant that left it
+    /// (setsid, setpgid): each process gets the signal once (a second
+    /// SIGTERM means "force quit" to many programs).
     fn signal(&self, sig: libc::c_int) {
         // SAFETY: signals the process group we created for the command.
         unsafe { libc::kill(-self.pgid, sig) };
+        let mut outside = self.members();
         if let Some(cg) = &self.cgroup {
             if sig == libc::SIGKILL {
                 cg.kill();
             } else {
-                super::reaper::signal_each(&cg.members(), sig);
+                for pid in cg.members() {
+                    if !outside.contains(&pid) {
+                        outside.push(pid);
+                    }
+                }
             }
         }
-        super::reaper::signal_each(&self.members(), sig);
+        // SAFETY: getpgid takes a plain pid; a stale one gives -1.
+        outside.retain(|&pid| unsafe { libc::getpgid(pid) } != self.pgid);
+        super::reaper::signal_each(&outside, sig);
     }
 
     /// Once every process is gone: the cgroup goes too.
@@ -604,6 +612,9 @@ fn handover(args: &WatchdogArgs, id: zkha::ClientId, status: &mut Status) {
     let timeout = Duration::from_millis(args.session_timeout.max(1));
     let attached = args.secure.security().and_then(|security| {
         zkha::ZooKeeper::builder(&args.hosts)
+            // The C client's lines through the non-blocking logger, never
+            // a blocking fprintf to stderr.
+            .log_to_rust(true)
             .security(security)
             .session_timeout(timeout)
             .client_id(id)
