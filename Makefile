@@ -89,13 +89,18 @@ check-leaks:
 	scripts/valgrind-tests
 
 ## Every chaos scenario (SIGKILL and SIGSTOP of `zkha run`, SIGKILL over mutual TLS, client-link and
-## member partitions, ensemble faults, restarts), with `zkha run` candidates
-## supervising examples/chaos_worker.rs, judged by their traces and by the
-## commands' own files; ends with `chaos: F faults injected, N failovers, K
-## overlapping safe masterships` and fails unless K is 0 and every scenario
-## did its part (faults injected, takeovers made). CHAOS_ROUNDS scales it:
-## the default 10 injects over 200 faults in about 15 minutes;
-## CHAOS_ONLY=<text> runs only the scenarios whose name contains the text.
+## member partitions, ensemble faults, restarts), then the families of
+## commands and surroundings (a child in its own session, a daemonizing
+## command, job control, a stalled and a broken stderr, the watchdog killed,
+## a slow stop in a planned handover, the node deleted from outside), with
+## `zkha run` candidates supervising examples/chaos_worker.rs, judged by
+## their traces and by the commands' own files (every process of a
+## command's tree); a line per scenario and family with its faults, then
+## `chaos: F faults injected, N failovers, K overlapping safe masterships`;
+## fails unless K is 0 and every scenario did its part (faults injected,
+## takeovers made). CHAOS_ROUNDS scales it: the default 10 injects over 400
+## faults (20 per family) in about 30 minutes; CHAOS_ONLY=<text> runs only
+## the scenarios whose name contains the text (CHAOS_ONLY=stderr, say).
 CHAOS_ROUNDS ?= 10
 CHAOS_ONLY ?=
 chaos: setup

@@ -5,16 +5,23 @@
 //! (exit status 0 only if K is 0, tokens never went down and every scenario
 //! did what it should: faults injected, masters found, takeovers made).
 //!
-//! `CHAOS_ROUNDS` (default 10) scales every scenario; the default injects
-//! over 200 faults in about 15 minutes. `CHAOS_ONLY=<text>` runs only the
-//! scenarios whose name contains the text (`CHAOS_ONLY=member`, say). Run with `cargo run --release
-//! --example chaos` after `cargo build --release --bin zkha --example
-//! chaos_worker`.
+//! The scenarios come first, then the families of commands and
+//! surroundings (`Family` in `tests/chaos/mod.rs`: a child in its own
+//! session, a daemonizing command, job control, a stalled and a broken
+//! stderr, the watchdog killed, a slow stop, the node deleted from outside),
+//! each with its own summary line (`chaos: == <name>: <faults> faults, …`).
+//!
+//! `CHAOS_ROUNDS` (default 10) scales every scenario and family; the
+//! default injects over 400 faults (20 per family) in about 30 minutes.
+//! `CHAOS_ONLY=<text>` runs only the scenarios whose name contains the text
+//! (`CHAOS_ONLY=member`, `CHAOS_ONLY=stderr`, say). Run with `cargo run
+//! --release --example chaos` after `cargo build --release --bin zkha
+//! --example chaos_worker`.
 
 #[path = "../tests/chaos/mod.rs"]
 mod chaos;
 
-use chaos::{Chaos, MemberFault, Stats};
+use chaos::{Chaos, Family, MemberFault, Stats};
 use std::time::Instant;
 use zkha_testing::TestingServer;
 
@@ -74,7 +81,7 @@ fn main() {
     let n = rounds;
     let h = hosts.as_str();
     type Scenario<'a> = Box<dyn FnOnce(&mut Chaos) -> Stats + 'a>;
-    let scenarios: Vec<(&str, Scenario)> = vec![
+    let mut scenarios: Vec<(&str, Scenario)> = vec![
         ("SIGKILL of zkha run", Box::new(|c| c.kill_master(h, 6 * n))),
         (
             "SIGKILL of zkha run over mutual TLS",
@@ -113,6 +120,10 @@ fn main() {
             Box::new(|c| c.member_partitions(n.div_ceil(2), &MemberFault::ALL)),
         ),
     ];
+    // The families of commands and surroundings (issue 22), 2n faults each.
+    for family in Family::ALL {
+        scenarios.push((family.name(), Box::new(move |c| c.family(h, family, 2 * n))));
+    }
     for (name, run) in scenarios {
         if only.as_deref().is_some_and(|o| !name.contains(o)) {
             continue;

@@ -8,7 +8,7 @@
 mod chaos;
 mod common;
 
-use chaos::{Chaos, MemberFault, Stats};
+use chaos::{Chaos, Family, MemberFault, Stats};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use zkha_testing::TestingServer;
@@ -177,6 +177,75 @@ fn chaos_member_leader_paused() {
     assert_clean(&c, &s, 1, 0);
 }
 
+/// One family of commands and surroundings (`Family` in
+/// `tests/chaos/mod.rs`, issue 22), `faults` rounds, at least `failovers`
+/// of them followed by a takeover, with no overlap by either checker and no
+/// process of an old command left.
+fn family(name: &str, family: Family, faults: usize, failovers: usize) {
+    let _serial = one_at_a_time();
+    let mut c = chaos(name);
+    let s = c.family(hosts(), family, faults);
+    assert_clean(&c, &s, faults, failovers);
+}
+
+/// The command's child leaves for a session of its own and ignores
+/// SIGTERM; SIGTERM to `zkha run`, then SIGKILL of it.
+#[test]
+fn setsid_worker_is_contained() {
+    family("setsid", Family::Setsid, 2, 2);
+}
+
+/// The command double-forks a daemon and exits 0: it runs as long as the
+/// daemon does; SIGTERM to `zkha run`, then SIGKILL of it.
+#[test]
+fn daemonizing_command_runs_while_its_daemon_lives() {
+    family("daemonize", Family::Daemonize, 2, 2);
+}
+
+/// Background jobs in process groups of their own; SIGTERM to `zkha run`,
+/// then SIGKILL of it.
+#[test]
+fn job_control_jobs_are_contained() {
+    family("jobs", Family::JobControl, 2, 2);
+}
+
+/// Nobody reads `zkha run`'s stderr (debug logs) and the pipe is full; the
+/// second time `zkha run` is SIGSTOPped as well until the standby took
+/// over (the first time, the master may keep its mastership).
+#[test]
+fn stalled_stderr_does_not_hold_up_the_stop() {
+    family("stalled-stderr", Family::StalledStderr, 2, 1);
+}
+
+/// `zkha run`'s stderr gives EPIPE from the start; SIGTERM to it, then
+/// SIGKILL of it, while the command has a child.
+#[test]
+fn broken_stderr_does_not_hold_up_the_stop() {
+    family("broken-stderr", Family::BrokenStderr, 2, 2);
+}
+
+/// SIGKILL of the master's `zkha-watchdog` while its command has a child
+/// (in a session of its own, then in the command's group).
+#[test]
+fn killed_watchdog_leaves_no_work_behind() {
+    family("watchdog-killed", Family::WatchdogKilled, 2, 2);
+}
+
+/// A planned stop (SIGTERM to `zkha run`) of a command that needs 5 s to
+/// stop, T = 2 s, `--stop-timeout 10000`: it gets its 5 s, and the standby
+/// starts after it is gone.
+#[test]
+fn slow_stop_gets_its_time_in_a_planned_handover() {
+    family("slow-stop", Family::SlowStop, 1, 1);
+}
+
+/// The master's node deleted by another client: the old command is gone
+/// before the new one writes.
+#[test]
+fn node_deleted_from_outside_ends_the_lease() {
+    family("node-deleted", Family::NodeDeleted, 2, 2);
+}
+
 /// The checkers themselves, on files written here: what they must see and
 /// what they must not.
 mod checkers {
@@ -244,6 +313,40 @@ mod checkers {
         all.extend(command(&d, "b", &[(2, 7, 900.0, 2000.0)]));
         let found = blackbox_check(&all, 0.0, "test");
         assert_eq!((found.overlaps, found.regressions), (1, 1), "{found:?}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// A command's tree: its own processes may write together, but none may
+    /// write after another command started, even once the command itself
+    /// is gone (a child in its own session, a daemon).
+    #[test]
+    fn black_box_follows_a_commands_whole_tree() {
+        let d = dir("bb-tree");
+        let path = d.join("a.work");
+        let mut text = String::new();
+        // Command 1 (token 5) from 0 to 300 ms; its child 3 (tree 1) with it,
+        // and its daemon 4 (tree 1) on until 1000 ms.
+        for t in (0..=300).step_by(15) {
+            let _ = writeln!(text, "{t}.000 5 1 tick");
+            let _ = writeln!(text, "{t}.000 5 3 tick 1");
+        }
+        for t in (0..=1000).step_by(15) {
+            let _ = writeln!(text, "{t}.000 5 4 tick 1");
+        }
+        std::fs::write(&path, &text).unwrap();
+        let mut all = runs(&path, "a");
+        assert_eq!(all.len(), 3);
+        assert!(all.iter().all(|r| r.tree == 1), "{all:?}");
+        // Alone, the tree overlaps nothing.
+        assert_eq!(blackbox_check(&all, 0.0, "test").overlaps, 0);
+        // Command 2 (token 7) from 500 ms: the daemon overlaps it.
+        all.extend(command(&d, "b", &[(2, 7, 500.0, 1500.0)]));
+        let found = blackbox_check(&all, 0.0, "test");
+        assert_eq!((found.overlaps, found.regressions), (1, 0), "{found:?}");
+        // Command 2 from 1100 ms: nothing of command 1 wrote after it started.
+        all.truncate(3);
+        all.extend(command(&d, "b", &[(2, 7, 1100.0, 1500.0)]));
+        assert_eq!(blackbox_check(&all, 0.0, "test").overlaps, 0);
         let _ = std::fs::remove_dir_all(&d);
     }
 

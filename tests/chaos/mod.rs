@@ -22,6 +22,13 @@
 //!   `became_master` to its last `work` line. `lost_master`'s `t` and
 //!   `valid_until` are not used: they are the candidate's own claim.
 //!
+//! A command may be a tree of processes (the families of [`Family`]: a
+//! child in a session of its own, a daemon, background jobs in groups of
+//! their own): every process of it writes to its candidate's file with its
+//! own pid and the pid of the tree's root as a fifth field. The black box
+//! compares every process with every process of another tree: a command's
+//! tree must never write after another command started.
+//!
 //! One clock for all: CLOCK_MONOTONIC, one machine. K (overlaps) is what
 //! both checkers find, added. A scenario also fails (an entry in
 //! [`Stats::errors`]) when a fault could not be injected, when nobody was
@@ -34,8 +41,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zkha::elector::trace::monotonic_ms;
 use zkha_testing::{ProxyMode, TcpProxy, TestingCluster, TestingServer};
@@ -111,6 +121,8 @@ pub struct Chaos {
     /// Print a line per round (`make chaos`).
     pub verbose: bool,
     scenes: usize,
+    /// Whether `zkha run` has `--stop-timeout` (asked once).
+    stop_timeout_flag: Option<bool>,
 }
 
 /// One `zkha run` process and the files it (and its command) write.
@@ -121,6 +133,8 @@ pub struct Cand {
     pub work: PathBuf,
     /// Killed or waited for: no signals to it any more.
     pub ended: bool,
+    /// Its stderr, when it is a pipe this program reads ([`StderrMode::Stalled`]).
+    pub stderr: Option<StderrPipe>,
 }
 
 /// One line of a trace.
@@ -168,6 +182,10 @@ pub struct CmdRun {
     pub last: f64,
     /// Wrote `stop` (SIGTERM from its supervisor).
     pub stopped: bool,
+    /// The pid of its tree's root (its own pid for the command itself).
+    pub tree: u32,
+    /// When it wrote `term` (`--slow-stop`: SIGTERM came, it stops later).
+    pub term: Option<f64>,
     /// Line times.
     times: Vec<f64>,
 }
@@ -184,11 +202,19 @@ pub fn runs(work: &Path, cand: &str) -> Vec<CmdRun> {
     let mut out: Vec<CmdRun> = Vec::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let [t, token, pid, kind] = f[..] else {
-            continue;
+        // A process the command started adds its tree's root pid.
+        let (t, token, pid, kind, tree) = match f[..] {
+            [t, token, pid, kind] => (t, token, pid, kind, None),
+            [t, token, pid, kind, tree] => (t, token, pid, kind, Some(tree)),
+            _ => continue,
         };
         let (Ok(t), Ok(pid)) = (t.parse::<f64>(), pid.parse::<u32>()) else {
             continue;
+        };
+        let tree = match tree.map(str::parse::<u32>) {
+            None => pid,
+            Some(Ok(tree)) => tree,
+            Some(Err(_)) => continue,
         };
         let run = match out.iter_mut().rposition(|r| r.pid == pid) {
             Some(i) => &mut out[i],
@@ -200,6 +226,8 @@ pub fn runs(work: &Path, cand: &str) -> Vec<CmdRun> {
                     first: t,
                     last: t,
                     stopped: false,
+                    tree,
+                    term: None,
                     times: Vec::new(),
                 });
                 out.last_mut().unwrap()
@@ -208,8 +236,10 @@ pub fn runs(work: &Path, cand: &str) -> Vec<CmdRun> {
         run.first = run.first.min(t);
         run.last = run.last.max(t);
         run.times.push(t);
-        if kind == "stop" {
-            run.stopped = true;
+        match kind {
+            "stop" => run.stopped = true,
+            "term" => run.term = Some(run.term.map_or(t, |x: f64| x.min(t))),
+            _ => {}
         }
     }
     out.sort_by(|a, b| a.first.total_cmp(&b.first));
@@ -370,6 +400,8 @@ pub struct Scene {
     /// `--poll-interval` of the candidates spawned from now on (100 ms: in
     /// the safe profile's watch mode, how often a master writes `work`).
     pub poll_ms: u64,
+    /// How the candidates spawned from now on and their commands are set up.
+    pub setup: Setup,
     verbose: bool,
     pub cands: Vec<Cand>,
     faults: Vec<Fault>,
@@ -392,6 +424,7 @@ impl Chaos {
             session_ms,
             verbose: false,
             scenes: 0,
+            stop_timeout_flag: None,
         }
     }
 
@@ -407,6 +440,7 @@ impl Chaos {
             label: label.to_owned(),
             session_ms: self.session_ms,
             poll_ms: 100,
+            setup: Setup::default(),
             verbose: self.verbose,
             cands: Vec::new(),
             faults: Vec::new(),
@@ -468,9 +502,36 @@ impl Scene {
             .append(true)
             .open(self.dir.join(format!("{name}.log")))
             .expect("candidate log");
+        let setup = &self.setup;
+        let (stderr, pipe) = match setup.stderr {
+            StderrMode::Log => (Stdio::from(log), None),
+            StderrMode::Stalled => {
+                let (pipe, end) = StderrPipe::start(log).expect("stderr pipe");
+                (Stdio::from(end), Some(pipe))
+            }
+            StderrMode::Broken => {
+                // The read end is closed before zkha run starts: every
+                // write to its stderr fails with EPIPE.
+                let (r, w) = pipe().expect("stderr pipe");
+                drop(r);
+                (Stdio::from(w), None)
+            }
+        };
+        // The command: the worker, or a shell running it as two background
+        // jobs (each in a process group of its own).
+        let mut command: Vec<std::ffi::OsString> = Vec::new();
+        if setup.jobs {
+            command.extend(["sh".into(), "-c".into(), JOBS_SCRIPT.into()]);
+        }
+        command.push(self.worker.clone().into());
+        if !setup.jobs {
+            command.extend(setup.worker_args.iter().map(Into::into));
+        }
+        command.push(work.clone().into());
         let n: usize = name.trim_start_matches('c').parse().unwrap_or(0);
         let child = Command::new(&self.zkha)
             .env("RUST_LOG", "zkha=info,warn")
+            .envs(setup.env.iter().map(|(k, v)| (k, v)))
             .args(["run", "--hosts", hosts, "--path", path])
             .args(["--profile", "safe"])
             .args(["--session-timeout", &self.session_ms.to_string()])
@@ -480,13 +541,13 @@ impl Scene {
             .arg("--trace")
             .arg(&trace)
             .args(["--name", name])
+            .args(&setup.zkha_args)
             .args(extra)
             .arg("--")
-            .arg(&self.worker)
-            .arg(&work)
+            .args(&command)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(stderr)
             .spawn()
             .expect("spawn zkha run");
         Cand {
@@ -495,6 +556,7 @@ impl Scene {
             trace,
             work,
             ended: false,
+            stderr: pipe,
         }
     }
 
@@ -541,7 +603,33 @@ impl Scene {
     /// and started its command, within [`Scene::takeover_bound`]; an error
     /// otherwise.
     pub fn wait_takeover(&mut self, victim: usize, at: f64, when: &str) -> Option<usize> {
-        let bound = self.takeover_bound();
+        self.wait_takeover_within(victim, at, Duration::ZERO, when)
+    }
+
+    /// [`wait_takeover`](Self::wait_takeover) with `extra` time on top of
+    /// [`Scene::takeover_bound`] (a planned stop that may take that long).
+    pub fn wait_takeover_within(
+        &mut self,
+        victim: usize,
+        at: f64,
+        extra: Duration,
+        when: &str,
+    ) -> Option<usize> {
+        let bound = self.takeover_bound() + extra;
+        let found = self.takeover_within(victim, at, bound);
+        if found.is_none() {
+            let name = self.cands[victim].name.clone();
+            self.error(format!(
+                "{when}: no takeover from {name} by another candidate within {bound:?} \
+                 (does the standby watch the node?)"
+            ));
+        }
+        found
+    }
+
+    /// Waits up to `bound` until a candidate other than `victim` became
+    /// master after `at` and started its command; no error if none did.
+    pub fn takeover_within(&mut self, victim: usize, at: f64, bound: Duration) -> Option<usize> {
         let name = self.cands[victim].name.clone();
         let mut found = None;
         let cands = &self.cands;
@@ -553,24 +641,14 @@ impl Scene {
                 .find_map(|(i, c)| c.took_over_since(at).map(|t| (i, t)));
             found.is_some()
         });
-        match found {
-            Some((i, t)) => {
-                self.takeovers.push(t - at);
-                self.note(&format!(
-                    "{} took over from {name} {:.0} ms after the fault",
-                    self.cands[i].name,
-                    t - at
-                ));
-                Some(i)
-            }
-            None => {
-                self.error(format!(
-                    "{when}: no takeover from {name} by another candidate within {bound:?} \
-                     (does the standby watch the node?)"
-                ));
-                None
-            }
-        }
+        let (i, t) = found?;
+        self.takeovers.push(t - at);
+        self.note(&format!(
+            "{} took over from {name} {:.0} ms after the fault",
+            self.cands[i].name,
+            t - at
+        ));
+        Some(i)
     }
 
     /// Waits until every running candidate but the master `m` has a watch on
@@ -918,7 +996,8 @@ pub fn blackbox_check(runs: &[CmdRun], t0: f64, label: &str) -> BlackBox {
     let mut pairs: std::collections::BTreeMap<(u32, u32), f64> = Default::default();
     for (i, a) in segs.iter().enumerate() {
         for b in &segs[i + 1..] {
-            if a.run.pid == b.run.pid {
+            // One command's own processes (one tree) may write together.
+            if a.run.pid == b.run.pid || (a.run.cand == b.run.cand && a.run.tree == b.run.tree) {
                 continue;
             }
             let (from, to) = (a.first.max(b.first), a.last.min(b.last));
@@ -1609,5 +1688,647 @@ impl Chaos {
         let stats = s.finish();
         drop(cluster);
         stats
+    }
+}
+
+/// `sh -c` script of [`Setup::jobs`] (`$0` the worker, `$1` its file): the
+/// worker as two background jobs, each in a process group of its own, as a
+/// job-control shell (`sh -m`, `set -m`) puts them. The jobs do it
+/// themselves (`chaos_worker --job`): `-m` needs a terminal (without one,
+/// dash and bash turn job control off; with one, a shell in a background
+/// process group stops itself).
+const JOBS_SCRIPT: &str =
+    "CHAOS_TREE=$$; export CHAOS_TREE; \"$0\" --job \"$1\" & \"$0\" --job \"$1\" & wait";
+
+/// Where a candidate's stderr goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StderrMode {
+    /// Its log file (`<name>.log`).
+    #[default]
+    Log,
+    /// A pipe this program copies into the log file until told to stop
+    /// reading ([`StderrPipe`]).
+    Stalled,
+    /// A pipe whose read end is closed before zkha run starts (EPIPE).
+    Broken,
+}
+
+/// How the candidates and their commands are set up ([`Scene::setup`]).
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// chaos_worker's options before its file (`--setsid`, `--daemonize`, …).
+    pub worker_args: Vec<String>,
+    /// The command is `sh -c` running the worker as two background jobs
+    /// ([`JOBS_SCRIPT`]; `worker_args` are not used then).
+    pub jobs: bool,
+    pub stderr: StderrMode,
+    /// Environment of `zkha run` (over `RUST_LOG=zkha=info,warn`).
+    pub env: Vec<(String, String)>,
+    /// Options of `zkha run`.
+    pub zkha_args: Vec<String>,
+}
+
+/// A pipe, both ends close-on-exec: (read, write).
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two new descriptors into our array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are new and ours alone from here on.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A candidate's stderr as a pipe: a thread copies it into the candidate's
+/// log until [`pause`](Self::pause); [`fill`](Self::fill) then leaves no
+/// room in it, so that `zkha run`'s next write to stderr blocks.
+pub struct StderrPipe {
+    /// This program's copy of the write end (to fill the pipe).
+    write: Option<OwnedFd>,
+    paused: Arc<AtomicBool>,
+    /// The reader saw `paused` and reads no more.
+    parked: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StderrPipe {
+    /// The pipe and the write end for the child's stderr.
+    fn start(log: std::fs::File) -> std::io::Result<(StderrPipe, OwnedFd)> {
+        let (r, w) = pipe()?;
+        let end = w.try_clone()?;
+        let paused = Arc::new(AtomicBool::new(false));
+        let parked = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let (p, k, d) = (paused.clone(), parked.clone(), done.clone());
+        let thread = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut r, mut log) = (std::fs::File::from(r), log);
+            let mut buf = vec![0u8; 1 << 16];
+            while !d.load(Ordering::SeqCst) {
+                if p.load(Ordering::SeqCst) {
+                    k.store(true, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                let mut fd = libc::pollfd {
+                    fd: r.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one pollfd of ours, for 20 ms at most.
+                if unsafe { libc::poll(&mut fd, 1, 20) } <= 0 {
+                    continue;
+                }
+                match r.read(&mut buf) {
+                    // Every writer is gone.
+                    Ok(0) => return,
+                    Ok(n) => {
+                        let _ = log.write_all(&buf[..n]);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Ok((
+            StderrPipe {
+                write: Some(w),
+                paused,
+                parked,
+                done,
+                thread: Some(thread),
+            },
+            end,
+        ))
+    }
+
+    /// Stops reading: once this returns, nobody reads the pipe.
+    pub fn pause(&self) -> Result<(), String> {
+        self.paused.store(true, Ordering::SeqCst);
+        if wait_until(Duration::from_secs(5), || {
+            self.parked.load(Ordering::SeqCst)
+        }) {
+            Ok(())
+        } else {
+            Err("the stderr reader did not stop reading".into())
+        }
+    }
+
+    /// Reads again.
+    pub fn resume(&self) {
+        self.parked.store(false, Ordering::SeqCst);
+        self.paused.store(false, Ordering::SeqCst);
+    }
+
+    /// Writes into the (paused) pipe until a non-blocking write finds no
+    /// room left; returns the bytes written.
+    pub fn fill(&self) -> Result<usize, String> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let w = self.write.as_ref().ok_or("the stderr pipe is closed")?;
+        // An open file description of our own: O_NONBLOCK on the one zkha
+        // run shares would make its writes fail instead of blocking.
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(format!("/proc/self/fd/{}", w.as_raw_fd()))
+            .map_err(|e| format!("reopening the stderr pipe: {e}"))?;
+        let mut total = 0;
+        // Whole pages while they fit (a write up to PIPE_BUF is all or
+        // nothing), then byte by byte.
+        for chunk in [4096, 1] {
+            let bytes = vec![b'~'; chunk];
+            loop {
+                match (&f).write(&bytes) {
+                    Ok(n) => total += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(format!("filling the stderr pipe: {e}")),
+                }
+                if total > 64 << 20 {
+                    return Err("the stderr pipe never filled (is it read?)".into());
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Ends the reader thread and drops this program's write end.
+    pub fn close(&mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.write = None;
+    }
+}
+
+impl Drop for StderrPipe {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Whether process `pid` is gone (reaped, or a zombie).
+fn process_gone(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    matches!(state, Some('Z' | 'X') | None)
+}
+
+/// The `zkha-watchdog` child of the `zkha run` process `zkha` (argv[0]
+/// `zkha-watchdog`, or the `__watchdog` subcommand), by its parent in
+/// `/proc/<pid>/stat`.
+pub fn watchdog_of(zkha: u32) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| parent_of(pid) == Some(zkha) && !process_gone(pid))
+        .find(|&pid| {
+            let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let mut args = argv.split(|&b| b == 0);
+            args.next() == Some(b"zkha-watchdog".as_slice())
+                || args.any(|a| a == b"__watchdog".as_slice())
+        })
+}
+
+/// SIGKILL of the watchdog of the `zkha run` process `zkha`; checked: it
+/// died.
+fn kill_watchdog(zkha: u32) -> Result<(), String> {
+    let wd = watchdog_of(zkha).ok_or_else(|| format!("no zkha-watchdog child of pid {zkha}"))?;
+    signal_pid(wd, libc::SIGKILL)?;
+    if wait_until(Duration::from_secs(2), || process_gone(wd)) {
+        Ok(())
+    } else {
+        Err(format!("the watchdog (pid {wd}) survived SIGKILL"))
+    }
+}
+
+/// How long a `--slow-stop` command takes to stop after SIGTERM: longer
+/// than the session timeout (2000 ms in the chaos scenarios).
+pub const SLOW_STOP_MS: u64 = 5000;
+/// `zkha run --stop-timeout` for the slow-stop family: more than it needs.
+const SLOW_STOP_TIMEOUT_MS: u64 = 10_000;
+/// `zkha run --stop-timeout` for the other families (when zkha run has the
+/// flag): how long a process that ignores SIGTERM holds a planned stop up.
+const STOP_TIMEOUT_MS: u64 = 2000;
+
+/// The scenario families of issue 22: commands and surroundings that real
+/// deployments have. In each, two candidates whose commands have the
+/// family's shape; each round, the fault on the master, a takeover by the
+/// other candidate, the master's whole command tree gone (a process of it
+/// still alive 2 s after the takeover is an error, and is killed so that
+/// the next round can run), a master that left replaced by a fresh
+/// candidate. Judged as every scenario: a command's tree must never write
+/// after another command started (the black box), masterships must not
+/// overlap (the traces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `chaos_worker --setsid`: the command's child leaves for a session of
+    /// its own and ignores SIGTERM. Fault: SIGTERM to the master's `zkha
+    /// run` (odd rounds) or SIGKILL of it (even rounds).
+    Setsid,
+    /// `chaos_worker --daemonize`: the command double-forks a daemon and
+    /// exits 0 at once; the daemon is the work. Fault: SIGTERM or SIGKILL
+    /// of `zkha run`, as [`Family::Setsid`].
+    Daemonize,
+    /// `sh -c` with two background jobs in process groups of their own
+    /// ([`JOBS_SCRIPT`]). Fault: SIGTERM or SIGKILL of `zkha run`.
+    JobControl,
+    /// `zkha run` at `RUST_LOG=debug` and `--zk-log-level debug`, its stderr
+    /// a pipe; fault: nobody reads it any more and it is full (checked: a
+    /// non-blocking write finds no room). In odd rounds that is all: the
+    /// master may keep its mastership (zkha must not stall on its stderr)
+    /// or lose it (then the old command must be gone before the takeover);
+    /// in even rounds `zkha run` is SIGSTOPped as well until the standby
+    /// took over (its watchdog, with the same full stderr, must have killed
+    /// the command by then). The pipe is read again after the round; the
+    /// old master goes on as a candidate.
+    StalledStderr,
+    /// `zkha run`'s stderr a pipe whose read end was closed before it
+    /// started (EPIPE), the command with a child in its own group
+    /// (`--child`). Fault: SIGTERM or SIGKILL of `zkha run`.
+    BrokenStderr,
+    /// SIGKILL of the master's `zkha-watchdog` (checked: it died) while the
+    /// command has a child (`--setsid` and `--child` by turns, per
+    /// candidate). `zkha run` must kill the rest and treat it as a crash.
+    WatchdogKilled,
+    /// `chaos_worker --slow-stop 5000`, `zkha run --stop-timeout 10000`:
+    /// SIGTERM to the master's `zkha run`, a planned stop. The standby may
+    /// start only after the old command's last line, and the old command
+    /// gets its full time: it writes `term`, then `stop` 5 s later (a
+    /// command without its `stop` line was killed early: an error).
+    SlowStop,
+    /// The master's node deleted by another ZooKeeper client (checked: the
+    /// delete succeeded), the command slow to stop (`--slow-stop 5000`: a
+    /// SIGTERM and `--grace` would leave it writing beside the new master).
+    /// The old command must be gone before the new one writes; the old
+    /// master stays a candidate.
+    NodeDeleted,
+}
+
+impl Family {
+    pub const ALL: [Family; 8] = [
+        Family::Setsid,
+        Family::Daemonize,
+        Family::JobControl,
+        Family::StalledStderr,
+        Family::BrokenStderr,
+        Family::WatchdogKilled,
+        Family::SlowStop,
+        Family::NodeDeleted,
+    ];
+
+    /// Its name in `make chaos`'s summary (`CHAOS_ONLY` matches it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Setsid => {
+                "setsid: the command's child in a session of its own, deaf to SIGTERM; \
+                 SIGTERM or SIGKILL to zkha run"
+            }
+            Family::Daemonize => {
+                "daemonize: the command double-forks a daemon and exits 0; \
+                 SIGTERM or SIGKILL to zkha run"
+            }
+            Family::JobControl => {
+                "job control: background jobs in process groups of their own; \
+                 SIGTERM or SIGKILL to zkha run"
+            }
+            Family::StalledStderr => {
+                "stalled stderr: zkha run's stderr full, nobody reading (debug logs), \
+                 every other time zkha run stopped until the takeover"
+            }
+            Family::BrokenStderr => {
+                "broken stderr: EPIPE on zkha run's stderr, the command has a child; \
+                 SIGTERM or SIGKILL to zkha run"
+            }
+            Family::WatchdogKilled => {
+                "watchdog killed: SIGKILL to zkha-watchdog while the command has children"
+            }
+            Family::SlowStop => {
+                "slow stop: SIGTERM to zkha run, the command needs 5 s to stop \
+                 (--stop-timeout 10000)"
+            }
+            Family::NodeDeleted => "node deleted: the master's node deleted from outside",
+        }
+    }
+
+    /// Its scenario directory's name.
+    fn label(self) -> &'static str {
+        match self {
+            Family::Setsid => "setsid",
+            Family::Daemonize => "daemonize",
+            Family::JobControl => "job-control",
+            Family::StalledStderr => "stalled-stderr",
+            Family::BrokenStderr => "broken-stderr",
+            Family::WatchdogKilled => "watchdog-killed",
+            Family::SlowStop => "slow-stop",
+            Family::NodeDeleted => "node-deleted",
+        }
+    }
+}
+
+impl Scene {
+    /// Waits until candidate `i`'s command has `writers` processes writing,
+    /// one of them not the command itself if `descendant`; an error
+    /// otherwise.
+    pub fn wait_writers(&mut self, i: usize, writers: usize, descendant: bool, when: &str) -> bool {
+        let c = &self.cands[i];
+        let ok = wait_until(Duration::from_secs(10), || {
+            let now = monotonic_ms();
+            let live: Vec<CmdRun> = c.runs().into_iter().filter(|r| r.is_live(now)).collect();
+            live.len() >= writers && (!descendant || live.iter().any(|r| r.tree != r.pid))
+        });
+        if !ok {
+            let name = c.name.clone();
+            self.error(format!(
+                "{when}: the command of {name} never had {writers} processes writing \
+                 (descendants: {descendant})"
+            ));
+        }
+        ok
+    }
+
+    /// Waits until every process of candidate `i`'s commands is gone (wrote
+    /// `stop`, or died); otherwise an error, and SIGKILL of those left so
+    /// that the next rounds can run.
+    pub fn wait_tree_gone(&mut self, i: usize, timeout: Duration, when: &str) -> bool {
+        let c = &self.cands[i];
+        let left = || -> Vec<u32> {
+            c.runs()
+                .into_iter()
+                .filter(|r| !r.stopped && command_alive(r.pid))
+                .map(|r| r.pid)
+                .collect()
+        };
+        if wait_until(timeout, || left().is_empty()) {
+            return true;
+        }
+        let (pids, name) = (left(), c.name.clone());
+        for &p in &pids {
+            let _ = signal_pid(p, libc::SIGKILL);
+        }
+        self.error(format!(
+            "{when}: processes {pids:?} of {name}'s command still ran {timeout:?} later \
+             (SIGKILLed by the scenario)"
+        ));
+        false
+    }
+
+    /// Waits until candidate `i`'s `zkha run` has exited (it is `ended`
+    /// then, its stderr reader closed).
+    pub fn wait_exit(&mut self, i: usize, timeout: Duration) -> bool {
+        let c = &mut self.cands[i];
+        let left = wait_until(timeout, || !matches!(c.child.try_wait(), Ok(None)));
+        if left {
+            c.ended = true;
+            if let Some(p) = c.stderr.as_mut() {
+                p.close();
+            }
+        }
+        left
+    }
+
+    /// Stops reading candidate `i`'s stderr and fills the pipe (checked: a
+    /// non-blocking write found no room); with `stop`, SIGSTOP of its `zkha
+    /// run` too.
+    fn stall_stderr(&mut self, i: usize, stop: bool) -> Result<(), String> {
+        let c = &self.cands[i];
+        let pipe = c.stderr.as_ref().ok_or("no stderr pipe")?;
+        pipe.pause()?;
+        pipe.fill()?;
+        if stop {
+            c.signal(libc::SIGSTOP)?;
+        }
+        Ok(())
+    }
+
+    /// The slow-stop family's check on candidate `i`'s command: it got
+    /// SIGTERM (`term`) and its full time (`stop`, written only after
+    /// [`SLOW_STOP_MS`]).
+    fn check_slow_stop(&mut self, i: usize, when: &str) {
+        let c = &self.cands[i];
+        let name = c.name.clone();
+        let runs = c.runs();
+        match runs.iter().rev().find(|r| r.term.is_some()) {
+            None => self.error(format!(
+                "{when}: the command of {name} never wrote `term`: no SIGTERM reached it"
+            )),
+            Some(r) if !r.stopped => {
+                let after = r.last - r.term.unwrap_or(r.last);
+                self.error(format!(
+                    "{when}: the command of {name} (pid {}) was killed {after:.0} ms after \
+                     SIGTERM, before its {SLOW_STOP_MS} ms stop",
+                    r.pid
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+impl Chaos {
+    /// Whether this `zkha run` has `--stop-timeout` (asked once, by `--help`).
+    fn has_stop_timeout(&mut self) -> bool {
+        let zkha = &self.zkha;
+        *self.stop_timeout_flag.get_or_insert_with(|| {
+            Command::new(zkha)
+                .args(["run", "--help"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--stop-timeout"))
+        })
+    }
+
+    /// One [`Family`], `rounds` faults.
+    pub fn family(&mut self, hosts: &str, family: Family, rounds: usize) -> Stats {
+        let stop_timeout = self.has_stop_timeout();
+        let t = self.session_ms;
+        let mut s = self.scene(family.label());
+        let path = self.unique(&format!("chaos-{}", family.label()));
+        // The master's command at work: how many of its processes write,
+        // and whether one of them is not the command itself.
+        let (writers, descendant) = match family {
+            Family::Setsid | Family::JobControl | Family::BrokenStderr | Family::WatchdogKilled => {
+                (2, true)
+            }
+            Family::Daemonize => (1, true),
+            Family::StalledStderr | Family::SlowStop | Family::NodeDeleted => (1, false),
+        };
+        let mut setup = Setup::default();
+        match family {
+            Family::Setsid => setup.worker_args = vec!["--setsid".into()],
+            Family::Daemonize => setup.worker_args = vec!["--daemonize".into()],
+            Family::JobControl => setup.jobs = true,
+            Family::StalledStderr => {
+                setup.stderr = StderrMode::Stalled;
+                setup.env = vec![("RUST_LOG".into(), "debug".into())];
+                setup.zkha_args = vec!["--zk-log-level".into(), "debug".into()];
+            }
+            Family::BrokenStderr => {
+                setup.stderr = StderrMode::Broken;
+                setup.worker_args = vec!["--child".into()];
+            }
+            // Set per candidate (below).
+            Family::WatchdogKilled => {}
+            Family::SlowStop => {
+                setup.worker_args = vec!["--slow-stop".into(), SLOW_STOP_MS.to_string()]
+            }
+            // A command slow to stop: SIGTERM and a grace would leave it
+            // running beside the new master; the lost node must end it at once.
+            Family::NodeDeleted => {
+                setup.worker_args = vec!["--slow-stop".into(), SLOW_STOP_MS.to_string()]
+            }
+        }
+        let stop_ms = if family == Family::SlowStop {
+            SLOW_STOP_TIMEOUT_MS
+        } else {
+            STOP_TIMEOUT_MS
+        };
+        if stop_timeout {
+            setup.zkha_args.push("--stop-timeout".into());
+            setup.zkha_args.push(stop_ms.to_string());
+        } else if family == Family::SlowStop {
+            s.error("zkha run has no --stop-timeout: its candidates run without it");
+        }
+        s.setup = setup;
+        let admin = match family {
+            Family::NodeDeleted => {
+                match zkha::ZooKeeper::builder(hosts).connect(Duration::from_secs(30)) {
+                    Ok(zk) => Some(zk),
+                    Err(e) => {
+                        s.error(format!("a client to delete the node: {e}"));
+                        return s.finish();
+                    }
+                }
+            }
+            _ => None,
+        };
+        let spawn = |s: &mut Scene| {
+            if family == Family::WatchdogKilled {
+                let shape = if s.cands.len().is_multiple_of(2) {
+                    "--setsid"
+                } else {
+                    "--child"
+                };
+                s.setup.worker_args = vec![shape.into()];
+            }
+            s.spawn(hosts, &path, &[]);
+        };
+        spawn(&mut s);
+        spawn(&mut s);
+        // A planned stop may hold the mastership up to the stop timeout.
+        let planned = Duration::from_millis(stop_ms);
+        for round in 1..=rounds {
+            let when = format!("round {round}");
+            let Some(m) = s.one_master(Duration::from_secs(30), &when) else {
+                break;
+            };
+            if !s.wait_standbys_watch(hosts, &path, m, &when) {
+                break;
+            }
+            if !s.wait_writers(m, writers, descendant, &when) {
+                break;
+            }
+            let kill = round.is_multiple_of(2);
+            // A full stderr alone need not cost the mastership (zkha must
+            // not stall on it); if it does, the checks below hold.
+            let takeover_optional = family == Family::StalledStderr && !kill;
+            // zkha run was asked to stop: it must leave by itself.
+            let mut stopped = false;
+            let at = monotonic_ms();
+            let injected = match family {
+                Family::Setsid | Family::Daemonize | Family::JobControl | Family::BrokenStderr
+                    if kill =>
+                {
+                    s.cands[m].kill().map(|()| "SIGKILL of zkha run")
+                }
+                Family::Setsid
+                | Family::Daemonize
+                | Family::JobControl
+                | Family::BrokenStderr
+                | Family::SlowStop => {
+                    stopped = true;
+                    s.cands[m]
+                        .signal(libc::SIGTERM)
+                        .map(|()| "SIGTERM to zkha run (a planned stop)")
+                }
+                Family::StalledStderr if kill => s
+                    .stall_stderr(m, true)
+                    .map(|()| "zkha run's stderr full, nobody reading, and zkha run SIGSTOPped"),
+                Family::StalledStderr => s
+                    .stall_stderr(m, false)
+                    .map(|()| "zkha run's stderr full, nobody reading"),
+                Family::WatchdogKilled => kill_watchdog(s.cands[m].child.id())
+                    .map(|()| "SIGKILL of zkha-watchdog (the command has a child)"),
+                Family::NodeDeleted => admin
+                    .as_ref()
+                    .expect("admin client")
+                    .delete(&path, -1)
+                    .map_err(|e| format!("delete of {path}: {e}"))
+                    .map(|()| "the master's node deleted from outside"),
+            };
+            let what = match injected {
+                Ok(what) => what,
+                Err(e) => {
+                    s.error(format!("{when}: {e}"));
+                    break;
+                }
+            };
+            s.fault(at, m, what);
+            let took = if takeover_optional {
+                s.takeover_within(m, at, Duration::from_millis(t * 2 + 1000))
+            } else {
+                let extra = if stopped { planned } else { Duration::ZERO };
+                s.wait_takeover_within(m, at, extra, &when)
+            };
+            if family == Family::StalledStderr && kill {
+                // SIGSTOPped until the takeover: only its watchdog ran.
+                if let Err(e) = s.cands[m].signal(libc::SIGCONT) {
+                    s.error(format!("{when}: {e}"));
+                    break;
+                }
+            }
+            // A correct zkha has stopped the whole tree before the
+            // takeover; 2 s leave room for a loaded machine.
+            let gone_within = if took.is_some() {
+                Duration::from_secs(2)
+            } else {
+                planned + Duration::from_secs(2)
+            };
+            if took.is_some() || !takeover_optional {
+                s.wait_tree_gone(m, gone_within, &when);
+            }
+            match family {
+                Family::SlowStop => s.check_slow_stop(m, &when),
+                Family::StalledStderr => {
+                    // Read again: the old master goes on as a candidate.
+                    if let Some(p) = s.cands[m].stderr.as_ref() {
+                        p.resume();
+                    }
+                }
+                _ => {}
+            }
+            if stopped && !s.wait_exit(m, planned + Duration::from_secs(10)) {
+                let name = s.cands[m].name.clone();
+                s.error(format!("{when}: {name} did not leave after SIGTERM"));
+                let _ = s.cands[m].kill();
+            }
+            if family == Family::WatchdogKilled {
+                // Its command crashed: by --on-exit exit (the default), it
+                // leaves; it may also stay a candidate.
+                s.wait_exit(m, Duration::from_secs(2));
+            }
+            if s.cands[m].ended {
+                spawn(&mut s);
+            }
+            if took.is_none() && !takeover_optional {
+                break;
+            }
+        }
+        drop(admin);
+        s.finish()
     }
 }
