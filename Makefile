@@ -115,11 +115,13 @@ mutants: setup
 	@scripts/mutants
 
 ## Formatting and lints, as CI checks them: the default build and the one
-## `make test` runs (with $(TEST_FEATURES)).
+## `make test` runs (with $(TEST_FEATURES)); docs/cli.md regenerated from
+## the binary's --help and compared (scripts/cli-reference).
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --workspace --all-targets --features $(TEST_FEATURES) -- -D warnings
+	@scripts/cli-reference --check
 
 clean:
 	$(CARGO) clean
