@@ -2321,6 +2321,18 @@ impl Chaos {
                 // leaves; it may also stay a candidate.
                 s.wait_exit(m, Duration::from_secs(2));
             }
+            if matches!(family, Family::NodeDeleted | Family::StalledStderr) {
+                // The old master stays a candidate: its command did not end
+                // by itself, zkha ended it.
+                if let Ok(Some(status)) = s.cands[m].child.try_wait() {
+                    let name = s.cands[m].name.clone();
+                    s.error(format!(
+                        "{when}: {name} exited ({status}) after the fault instead of \
+                         staying a candidate"
+                    ));
+                    s.cands[m].ended = true;
+                }
+            }
             if s.cands[m].ended {
                 spawn(&mut s);
             }
