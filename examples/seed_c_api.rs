@@ -1,4 +1,4 @@
-//! The seed design's three steps (SEED.md S1, S2, S5), written against the
+//! The seed design's three steps (docs/design.md S1, S2, S5), written against the
 //! wrapper call for call, as a C++ developer would recognise them:
 //!
 //! 1. `zookeeper_init(hosts, watcher, 5000, NULL, this, 0)` — returns at once;

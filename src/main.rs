@@ -54,6 +54,19 @@ Logs: RUST_LOG (e.g. RUST_LOG=zkha=debug); the C client's own lines at
 --zk-log-level, through the same logger (target \"zookeeper\") or into --zk-log-file.";
 
 /// ZooKeeper master/standby failover on the official ZooKeeper C client.
+/// `zkha run --help`'s epilogue: the signals and the environment.
+const RUN_AFTER_HELP: &str = "\
+Signals (to zkha run):
+  SIGTERM, SIGINT  planned stop: the command gets SIGTERM from the watchdog while this
+                   candidate is still master, and up to --stop-timeout to end; then zkha
+                   leaves the election (exit 128+N)
+  SIGUSR1          resign: stop the command the same way, release the node, stay a candidate
+
+The command's environment:
+  ZKHA_TOKEN       the fencing token of this mastership (the master node's czxid)
+  ZKHA_PATH        the election path
+  (ZKHA_SASL_PASSWORD and ZKHA_DIGEST are never passed on)";
+
 #[derive(Parser)]
 #[command(name = "zkha", version, about, after_help = AFTER_HELP)]
 struct Cli {
@@ -65,6 +78,7 @@ struct Cli {
 enum Command {
     /// Run CMD only while this process is master (SIGTERM, then SIGKILL, when
     /// mastership ends).
+    #[command(after_help = RUN_AFTER_HELP)]
     Run(cli::config_file::RunCommand),
     /// Show who is master (and the queue in sequence mode).
     Status(cli::status::StatusArgs),

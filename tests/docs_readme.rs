@@ -617,7 +617,6 @@ fn every_relative_link_and_anchor_resolves() {
 // What `zkha run --help` must say (disagreement 14 of issue 23).
 
 #[test]
-#[ignore = "issue 23: `zkha run --help` does not name SIGUSR1, ZKHA_TOKEN, ZKHA_PATH yet (a code change; then regenerate docs/cli.md and drop this ignore)"]
 fn run_help_names_its_signals_and_variables() {
     let cli = read("docs/cli.md");
     let run = &cli[cli

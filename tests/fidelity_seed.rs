@@ -1,4 +1,4 @@
-//! Fidelity: the C++ reference peer (testing/cpp/seed_peer.cpp, from SEED.md)
+//! Fidelity: the C++ reference peer (testing/cpp/seed_peer.cpp, from docs/design.md)
 //! and the Rust seed profile run the same scenarios side by side (separate
 //! paths, one server) and must leave the same traces: the same event kinds
 //! in the same order with the same rc values, each event within

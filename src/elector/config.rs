@@ -10,7 +10,7 @@ use std::time::Duration;
 /// Which behaviour to follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
-    /// Reproduces the C++ design (SEED.md S1–S9) exactly, flaws included:
+    /// Reproduces the C++ design (docs/design.md, S1–S9) exactly, flaws included:
     /// for drop-in replacement and fidelity tests.
     Seed,
     /// The default: the same node path and bytes (so it interoperates with
@@ -224,7 +224,13 @@ impl ElectorConfig {
     /// otherwise ignore are refused, naming the behaviour that rules them
     /// out. (`log_to_rust` and `resign_backoff` it honours.)
     fn validate_seed(&self) -> Result<()> {
-        let refuse = |why: &str| Err(Error::invalid(Argument::Other, why.to_owned()));
+        // Each reason names the design ids it rests on (docs/design.md).
+        let refuse = |why: &str| {
+            Err(Error::invalid(
+                Argument::Other,
+                format!("{why} (see docs/design.md)"),
+            ))
+        };
         if self.mode != Mode::Poll {
             return refuse(
                 "the seed profile polls (S4): its watch and sequence variants (S8, S7) are the safe profile's Mode::Watch and Mode::Sequence",

@@ -1,6 +1,6 @@
 //! Master/standby election on one ZooKeeper path, in two profiles:
 //!
-//! - [`Profile::Seed`] reproduces the C++ design (SEED.md S1–S9) exactly,
+//! - [`Profile::Seed`] reproduces the C++ design (docs/design.md, S1–S9) exactly,
 //!   flaws included, for drop-in replacement and fidelity tests;
 //! - [`Profile::Safe`] (the default) keeps the node's path and bytes (IP +
 //!   NUL, ephemeral), so it contends with seed processes, and fixes F1–F10:

@@ -325,7 +325,7 @@ pub(crate) fn created(shared: &ElectionState, rc: i32) {
     let missing = rc == crate::error::ErrorCode::NoNode.raw();
     let mut said = shared.trace.narration.said.lock();
     if missing && !said.parent_missing && shared.config.profile == super::config::Profile::Seed {
-        log::error!(target: "zkha", "{}: the parent node is missing; the seed profile does not create it (S6): create it, or use the safe profile", at(shared));
+        log::error!(target: "zkha", "{}: the parent node is missing; the seed profile does not create it (S6, docs/design.md#s6): create it, or use the safe profile", at(shared));
     }
     said.parent_missing = missing;
 }

@@ -1,4 +1,4 @@
-//! The seed profile: the C++ design, behaviour for behaviour (SEED.md).
+//! The seed profile: the C++ design, behaviour for behaviour (docs/design.md).
 //!
 //! S1 `zookeeper_init(hosts, watcher, 5000, clientid, ctx, 0)`; S2 the
 //! watcher dispatches SESSION+CONNECTED and SESSION+EXPIRED only; S3 on

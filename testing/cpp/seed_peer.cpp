@@ -1,4 +1,4 @@
-// seed_peer: the C++ reference peer. Our own code, written from SEED.md,
+// seed_peer: the C++ reference peer. Our own code, written from the design (docs/design.md),
 // following S1-S9 exactly, against the official ZooKeeper C client (the very
 // copy zk-sys builds, through its `links` metadata). It is the yardstick of
 // the fidelity tests and a real C++ contender in the mixed tests.

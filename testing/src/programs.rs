@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-/// `cpp/seed_peer.cpp`: the C++ reference peer of the seed design (SEED.md's
+/// `cpp/seed_peer.cpp`: the C++ reference peer of the seed design (docs/design.md's
 /// S1–S9 exactly), writing the same JSON-lines trace as `zkha candidate`.
 ///
 /// Usage: `seed_peer HOSTS PATH DATA SESSION_MS INTERVAL_MS [--trace FILE]

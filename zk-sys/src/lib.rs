@@ -22,8 +22,9 @@
 //!
 //! C and C++ code in the same build can link the same copy of the library
 //! through this crate's build metadata (`links = "zookeeper_mt"`):
-//! `DEP_ZOOKEEPER_MT_INCLUDE`, `DEP_ZOOKEEPER_MT_LIB` and
-//! `DEP_ZOOKEEPER_MT_STATIC` in a dependent's build script.
+//! `DEP_ZOOKEEPER_MT_INCLUDE`, `DEP_ZOOKEEPER_MT_LIB`,
+//! `DEP_ZOOKEEPER_MT_STATIC`, `DEP_ZOOKEEPER_MT_LINK_LIBS` and
+//! `DEP_ZOOKEEPER_MT_DEFINES` in a dependent's build script.
 
 #![warn(missing_docs)]
 
