@@ -219,6 +219,7 @@ const NOT_ZKHA: &[&str] = &[
     "--example",
     "--exclude-re",
     "--features",
+    "--test-package",
     "--iterate",
     "--job",
     "--leak-check",

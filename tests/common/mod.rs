@@ -2,8 +2,6 @@
 //! a C watcher that records every event, and a few synchronous calls.
 #![allow(dead_code)]
 
-pub mod election;
-
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::{Arc, Condvar, Mutex};

@@ -6,7 +6,7 @@
 #![cfg(all(feature = "ssl", feature = "sasl"))]
 
 mod common;
-#[path = "common/secure.rs"]
+#[path = "../../tests/common/secure.rs"]
 mod secure_kit;
 
 use common::eventually;

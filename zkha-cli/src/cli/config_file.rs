@@ -723,7 +723,7 @@ mod tests {
 
     #[test]
     fn the_example_file_is_a_valid_configuration() {
-        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/zkha-run.toml");
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/zkha-run.toml");
         let e = expand(zkha(), os(&["zkha", "run", "--config", example])).unwrap();
         let r = parsed(&e.args);
         assert_eq!(r.election.hosts, "zk1:2181,zk2:2181,zk3:2181");
@@ -739,7 +739,7 @@ mod tests {
     fn the_example_files_commented_settings_are_valid_too() {
         // Every `# key = value` line, uncommented: the settings the example
         // offers must be ones `run` takes.
-        let example = include_str!("../../docs/zkha-run.toml");
+        let example = include_str!("../../../docs/zkha-run.toml");
         let uncommented: String = example
             .lines()
             .map(|l| match l.strip_prefix("# ") {

@@ -4,7 +4,7 @@
 //! candidates' traces, and the commands' own files: see `tests/chaos/mod.rs`)
 //! found overlapping masterships or falling tokens.
 
-#[path = "chaos/mod.rs"]
+#[path = "../../tests/chaos/mod.rs"]
 mod chaos;
 mod common;
 
@@ -28,7 +28,7 @@ fn worker() -> PathBuf {
                 .unwrap()
                 .join("examples/chaos_worker");
             let ok = std::process::Command::new(env!("CARGO"))
-                .args(["build", "--example", "chaos_worker"])
+                .args(["build", "-p", "zkha", "--example", "chaos_worker"])
                 .status()
                 .unwrap()
                 .success();
