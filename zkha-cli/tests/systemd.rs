@@ -264,8 +264,9 @@ fn a_candidate_out_of_the_election_is_ready_and_says_why() {
 /// in the middle of its command's shutdown.
 #[test]
 fn the_shipped_unit_waits_longer_than_the_stop_timeout() {
-    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/zkha.service"))
-        .expect("docs/zkha.service");
+    let unit =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/zkha.service"))
+            .expect("docs/zkha.service");
     let setting = |key: &str| {
         unit.lines()
             .filter(|l| !l.trim_start().starts_with('#'))
