@@ -99,7 +99,7 @@ check-leaks:
 ## `chaos: F faults injected, N failovers, K overlapping safe masterships`;
 ## fails unless K is 0 and every scenario did its part (faults injected,
 ## takeovers made). CHAOS_ROUNDS scales it: the default 10 injects over 400
-## faults (20 per family) in about 30 minutes; CHAOS_ONLY=<text> runs only
+## faults (20 per family) in about 20 minutes; CHAOS_ONLY=<text> runs only
 ## the scenarios whose name contains the text (CHAOS_ONLY=stderr, say).
 CHAOS_ROUNDS ?= 10
 CHAOS_ONLY ?=

@@ -12,7 +12,7 @@
 //! each with its own summary line (`chaos: == <name>: <faults> faults, …`).
 //!
 //! `CHAOS_ROUNDS` (default 10) scales every scenario and family; the
-//! default injects over 400 faults (20 per family) in about 30 minutes.
+//! default injects over 400 faults (20 per family) in about 20 minutes.
 //! `CHAOS_ONLY=<text>` runs only the scenarios whose name contains the text
 //! (`CHAOS_ONLY=member`, `CHAOS_ONLY=stderr`, say). Run with `cargo run
 //! --release --example chaos` after `cargo build --release --bin zkha
