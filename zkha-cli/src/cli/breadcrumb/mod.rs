@@ -18,120 +18,14 @@
 //! with `"data_hex"` in place of `"data"` when the master's data is not
 //! UTF-8.
 
-use serde_json::{json, Map, Value};
+mod record;
+mod takeover;
+
+pub use record::{breadcrumb_path, Breadcrumb};
+pub use takeover::{claim, ClaimError};
+
 use std::fmt;
-use zkha::{Acl, CreateMode, ErrorCode, Op, OpResult, ZooKeeper};
-
-/// The breadcrumb node of a master node (or, in sequence mode, of the
-/// election parent).
-pub fn breadcrumb_path(path: &str) -> String {
-    format!("{path}.breadcrumb")
-}
-
-/// What the breadcrumb says about the master that wrote it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Breadcrumb {
-    /// The master's node data, as written (zkha's data ends in a NUL).
-    pub data: Vec<u8>,
-    /// The master's session id.
-    pub session: i64,
-    /// The master's fencing token (its node's czxid, `ZKHA_TOKEN`).
-    pub token: i64,
-    /// When it became master (its node's ctime), ms since the epoch.
-    pub since_ms: i64,
-    /// It exited or resigned gracefully: nothing to fence.
-    pub clean: bool,
-    /// Why it left cleanly, when it did: "resigned", "unhealthy" (its
-    /// health check failed), "exited" (its command exited), "stopped" (a
-    /// signal stopped zkha).
-    pub left: Option<String>,
-}
-
-impl Breadcrumb {
-    /// The node's data: compact JSON.
-    pub fn to_json(&self) -> Vec<u8> {
-        let mut object = Map::new();
-        match std::str::from_utf8(&self.data) {
-            Ok(text) => object.insert("data".into(), Value::String(text.into())),
-            Err(_) => object.insert("data_hex".into(), Value::String(hex(&self.data))),
-        };
-        object.insert("session".into(), json!(format!("{:#x}", self.session)));
-        object.insert("token".into(), json!(self.token));
-        object.insert("since_ms".into(), json!(self.since_ms));
-        object.insert("clean".into(), json!(self.clean));
-        if let Some(left) = &self.left {
-            object.insert("left".into(), json!(left));
-        }
-        serde_json::to_vec(&Value::Object(object)).expect("a JSON value always serialises")
-    }
-
-    /// Parses the node's data; the error says what is wrong. Unknown keys
-    /// are ignored (a later version may add some).
-    pub fn from_json(bytes: &[u8]) -> Result<Breadcrumb, String> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
-        let Value::Object(o) = value else {
-            return Err("not a JSON object".into());
-        };
-        let data = match (o.get("data"), o.get("data_hex")) {
-            (Some(Value::String(s)), None) => s.as_bytes().to_vec(),
-            (None, Some(Value::String(h))) => unhex(h).ok_or("\"data_hex\": not hex")?,
-            (Some(_), Some(_)) => return Err("both \"data\" and \"data_hex\"".into()),
-            (None, None) => return Err("no \"data\" (or \"data_hex\")".into()),
-            _ => return Err("\"data\"/\"data_hex\": not a string".into()),
-        };
-        let session = match o.get("session") {
-            Some(Value::String(s)) => s
-                .strip_prefix("0x")
-                .and_then(|h| u64::from_str_radix(h, 16).ok())
-                .map(|id| id as i64)
-                .ok_or_else(|| format!("\"session\": {s:?} is not 0x hex"))?,
-            _ => return Err("\"session\": missing or not a string".into()),
-        };
-        let int = |key: &str| {
-            o.get(key)
-                .and_then(Value::as_i64)
-                .ok_or_else(|| format!("\"{key}\": missing or not an integer"))
-        };
-        let clean = o
-            .get("clean")
-            .and_then(Value::as_bool)
-            .ok_or("\"clean\": missing or not true/false")?;
-        let left = match o.get("left") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err("\"left\": not a string".into()),
-        };
-        Ok(Breadcrumb {
-            data,
-            session,
-            token: int("token")?,
-            since_ms: int("since_ms")?,
-            clean,
-            left,
-        })
-    }
-
-    /// The data as text, as `status` shows a holder's: the trailing NUL
-    /// dropped, invalid UTF-8 replaced.
-    pub fn data_text(&self) -> String {
-        let d = self.data.strip_suffix(&[0]).unwrap_or(&self.data);
-        String::from_utf8_lossy(d).into_owned()
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
-}
+use zkha::{ErrorCode, ZooKeeper};
 
 /// Why a breadcrumb could not be read.
 #[derive(Debug)]
@@ -201,135 +95,13 @@ pub fn needs_fence(prev: Option<&Breadcrumb>, my_session: i64, my_past_sessions:
     })
 }
 
-/// Why [`claim`] did not write the breadcrumb.
-#[derive(Debug)]
-pub enum ClaimError {
-    /// The session no longer holds the master node as the token says (the
-    /// node was deleted, or is another session's or another term's): a
-    /// deposed master never wins the breadcrumb. Says what was found.
-    NotMaster(String),
-    /// Another write to the breadcrumb came first (`BadVersion`,
-    /// `NodeExists`, or `NoNode` for a deleted one): read it again.
-    Raced(ErrorCode),
-    /// ZooKeeper refused or failed the read or the write.
-    Zk(zkha::Error),
-}
-
-impl fmt::Display for ClaimError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClaimError::NotMaster(what) => write!(f, "no longer master: {what}"),
-            ClaimError::Raced(code) => write!(f, "written meanwhile by another master ({code})"),
-            ClaimError::Zk(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for ClaimError {}
-
-impl From<zkha::Error> for ClaimError {
-    fn from(e: zkha::Error) -> ClaimError {
-        ClaimError::Zk(e)
-    }
-}
-
-/// The master node `session` holds as `token` (its czxid), with its data
-/// version: `path` itself, or in sequence mode (where `path` is the
-/// election parent, a persistent node) its lowest candidate. `Err`
-/// (`NotMaster`) if the node is gone or is not that session's term.
-pub fn own_node(
-    zk: &ZooKeeper,
-    path: &str,
-    session: i64,
-    token: i64,
-) -> Result<(String, i32), ClaimError> {
-    let gone = || ClaimError::NotMaster(format!("{path} is gone"));
-    let stat = zk.exists(path, false)?.ok_or_else(gone)?;
-    let (node, stat) = if stat.ephemeral_owner != 0 {
-        (path.to_owned(), stat)
-    } else {
-        let lowest = zkha::elector::read_master(zk, path, true)?.ok_or_else(gone)?;
-        let stat = zk.exists(&lowest.path, false)?.ok_or_else(gone)?;
-        (lowest.path, stat)
-    };
-    if stat.ephemeral_owner != session || stat.czxid != token {
-        return Err(ClaimError::NotMaster(format!(
-            "{node} is held by session {:#x} (token {}), not {session:#x} (token {token})",
-            stat.ephemeral_owner, stat.czxid
-        )));
-    }
-    Ok((node, stat.version))
-}
-
-/// Writes this master's breadcrumb, `clean: false` whatever `mine.clean`
-/// says: created if `version` is `None` (none was read), else set
-/// conditioned on `version` (the one read before fencing), so that two
-/// masters racing cannot both claim it silently: the loser gets
-/// [`ClaimError::Raced`]. And only while `mine.session` still holds the
-/// master node of term `mine.token`: the write is one `multi` with a
-/// `check` of that node at the version just read, so a node deleted (or
-/// written) between the read and the write fails it too. A deposed master
-/// gets [`ClaimError::NotMaster`]. (A check is by data version only, and a
-/// node deleted and created again by another session has version 0 again:
-/// the read of its owner and czxid is what tells the terms apart; the
-/// check closes the window after it but for a node deleted and re-created
-/// within that one round trip, where the breadcrumb's version still makes
-/// the two claims exclusive: the new master's fails `Raced`, reads again
-/// and finds this one as its predecessor.) `acl`: the election node's.
-pub fn claim(
-    zk: &ZooKeeper,
-    path: &str,
-    acl: &[Acl],
-    mine: &Breadcrumb,
-    version: Option<i32>,
-) -> Result<(), ClaimError> {
-    let (master_node, master_version) = own_node(zk, path, mine.session, mine.token)?;
-    let node = breadcrumb_path(path);
-    let bytes = Breadcrumb {
-        clean: false,
-        left: None,
-        ..mine.clone()
-    }
-    .to_json();
-    let write = match version {
-        None => Op::Create {
-            path: node,
-            data: bytes,
-            acl: acl.to_vec(),
-            mode: CreateMode::Persistent,
-        },
-        Some(v) => Op::Set {
-            path: node,
-            data: bytes,
-            version: v,
-        },
-    };
-    let check = Op::Check {
-        path: master_node.clone(),
-        version: master_version,
-    };
-    match zk.multi(&[check, write]) {
-        Ok(_) => Ok(()),
-        Err(zkha::Error::Multi { code, results }) => match results.as_slice() {
-            [OpResult::Error(c), ..] if *c != ErrorCode::RuntimeInconsistency => {
-                Err(ClaimError::NotMaster(format!("{master_node}: {c}")))
-            }
-            [_, OpResult::Error(
-                c @ (ErrorCode::BadVersion | ErrorCode::NodeExists | ErrorCode::NoNode),
-            )] => Err(ClaimError::Raced(*c)),
-            _ => Err(ClaimError::Zk(zkha::Error::Multi { code, results })),
-        },
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Tests only: writes `b` as the breadcrumb of `path` (created, or
 /// overwritten whatever its version), with no master behind it and no
 /// check of one, unlike [`claim`].
 #[cfg(test)]
-pub fn write_for_test(zk: &ZooKeeper, path: &str, acl: &[Acl], b: &Breadcrumb) {
+pub fn write_for_test(zk: &ZooKeeper, path: &str, acl: &[zkha::Acl], b: &Breadcrumb) {
     let node = breadcrumb_path(path);
-    match zk.create(&node, &b.to_json(), acl, CreateMode::Persistent) {
+    match zk.create(&node, &b.to_json(), acl, zkha::CreateMode::Persistent) {
         Err(e) if e.code() == Some(ErrorCode::NodeExists) => zk
             .set(&node, &b.to_json(), -1)
             .expect("overwrite the breadcrumb"),
@@ -381,7 +153,9 @@ pub fn mark_clean(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use std::time::Duration;
+    use zkha::{Acl, CreateMode};
     use zkha_testing::{unique_path, TestingServer};
 
     fn crumb(data: &[u8], session: i64, token: i64, clean: bool) -> Breadcrumb {
