@@ -17,6 +17,19 @@ pub mod exit {
     pub const NO_MASTER: u8 = 4;
     /// `run`: the command could not be started.
     pub const CANNOT_START: u8 = 5;
+
+    /// The exit code that passes a command's end on: its own code, or
+    /// 128+N if it died of signal N (as a shell reports it). `zkha run`
+    /// exits with it (`--on-exit exit`), and so does the watchdog, whose
+    /// exit status is its command's.
+    pub fn code_of(status: std::process::ExitStatus) -> u8 {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(c), _) => c.clamp(0, 255) as u8,
+            (None, Some(sig)) => (128 + sig).clamp(0, 255) as u8,
+            _ => ERROR,
+        }
+    }
 }
 
 /// The C client's own log lines.
@@ -117,5 +130,17 @@ mod tests {
         assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00:00.000 UTC");
         assert_eq!(super::utc(-1), "1969-12-31 23:59:59.999 UTC");
         assert!(super::utc(i64::MAX).contains("out of range"));
+    }
+
+    #[test]
+    fn code_of_passes_on_the_code_or_128_plus_the_signal() {
+        use super::exit::code_of;
+        use std::os::unix::process::ExitStatusExt;
+        use std::process::ExitStatus;
+        assert_eq!(code_of(ExitStatus::from_raw(0)), 0);
+        assert_eq!(code_of(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(code_of(ExitStatus::from_raw(255 << 8)), 255);
+        assert_eq!(code_of(ExitStatus::from_raw(libc::SIGTERM)), 143);
+        assert_eq!(code_of(ExitStatus::from_raw(libc::SIGKILL)), 137);
     }
 }

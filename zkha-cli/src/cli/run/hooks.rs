@@ -1,0 +1,110 @@
+//! The supervisor's election hooks: the command starts when this
+//! candidate becomes master and is gone when mastership ends, before the
+//! election goes on; each renewal moves the watchdog's deadline.
+
+use super::stop::Stop;
+use super::supervisor::Supervisor;
+use crate::cli::watchdog;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use zkha::elector::{Candidate, FencingToken, LostReason};
+
+/// Runs on the election thread: the command is gone before the election
+/// goes on (and before the node is released).
+impl Candidate for Supervisor {
+    fn on_zookeeper_connected(&self, _path: &str) {
+        self.joined.store(true, Ordering::Release);
+        self.role_changes.fetch_add(1, Ordering::AcqRel);
+    }
+    fn on_became_master(&self, token: FencingToken) {
+        *self.master_token.lock() = Some(token);
+        self.unclean.store(false, Ordering::Release);
+        self.master_since_ms
+            .store(crate::cli::common::now_ms(), Ordering::Release);
+        self.role_changes.fetch_add(1, Ordering::AcqRel);
+        self.metrics.set_master(true);
+        self.metrics.became_master();
+        if self.breadcrumbs {
+            // The main loop reads the predecessor's breadcrumb (waits for
+            // its word, fences it if it has to), claims the breadcrumb, then
+            // starts the command.
+            *self.to_claim.lock() = Some(token);
+            return;
+        }
+        if !self.start(token) {
+            // Retried by the main loop once a renewal extends the lease.
+            self.pending_start.store(true, Ordering::Release);
+        }
+    }
+    fn on_lost_master(&self, reason: LostReason) {
+        // First: no command may start for this mastership from here on.
+        *self.master_token.lock() = None;
+        self.role_changes.fetch_add(1, Ordering::AcqRel);
+        let how = match reason {
+            // Planned ends are stopped by the main loop before the elector
+            // is told (mastership renewed meanwhile); one that still has a
+            // command here runs out of renewals now: the lease bounds it.
+            LostReason::Resigned | LostReason::Shutdown => Stop::Planned,
+            // Cut off: the lease may still run; the command gets its grace
+            // inside it.
+            LostReason::Disconnected => Stop::Lost,
+            // The node is gone or another's, the session expired, the lease
+            // ran out: another candidate may already be master.
+            _ => Stop::Kill,
+        };
+        self.stop(&format!("lost master: {reason:?}"), how);
+        if !self.unclean.load(Ordering::Acquire) {
+            if let Some((session, _)) = *self.claimed.lock() {
+                let mut past = self.past_sessions.lock();
+                if !past.contains(&session) {
+                    past.push(session);
+                }
+            }
+        }
+        self.lease_ns.store(0, Ordering::Release);
+        *self.to_claim.lock() = None;
+        self.metrics.set_master(false);
+        self.metrics.set_lease_deadline(None);
+        let because = *self.leaving_because.lock();
+        self.metrics.lost_master(match (&reason, because) {
+            (LostReason::Shutdown, Some(why)) => why,
+            _ => lost_label(&reason),
+        });
+        // The command is gone: a graceful end needs no fence. Nor does a
+        // node deleted from outside while this session lives: the command
+        // is gone, and the next master is waiting for this word.
+        if self.unclean.load(Ordering::Acquire) {
+            log::warn!(target: "zkha", "{} on {}: the command's end was not clean: the breadcrumb stays unclean", self.path, self.hosts);
+            return;
+        }
+        match (&reason, because) {
+            (LostReason::NodeLost, _) => self.mark_clean("node_lost"),
+            (LostReason::Resigned, _) => self.mark_clean("resigned"),
+            (LostReason::Shutdown, Some(why)) => self.mark_clean(why),
+            (LostReason::Shutdown, None) if self.leaving.load(Ordering::Acquire) => {
+                self.mark_clean("stopped")
+            }
+            (LostReason::Shutdown, None) => self.mark_clean("exited"),
+            _ => {}
+        }
+    }
+    fn on_lease_extended(&self, until: Duration) {
+        let ns = until.as_nanos() as u64;
+        self.lease_ns.fetch_max(ns, Ordering::AcqRel);
+        self.send(&format!("extend {ns}\n"));
+        let left = Duration::from_nanos(ns.saturating_sub(watchdog::boot_ns()));
+        self.metrics.set_lease_deadline(Some(Instant::now() + left));
+    }
+}
+
+/// `zkha_lost_master_total`'s reason label.
+fn lost_label(reason: &LostReason) -> &'static str {
+    match reason {
+        LostReason::Resigned => "resigned",
+        LostReason::Disconnected => "disconnected",
+        LostReason::LeaseExpired => "lease_expired",
+        LostReason::SessionExpired => "expired",
+        LostReason::NodeLost => "node_lost",
+        LostReason::Shutdown => "shutdown",
+    }
+}

@@ -1,0 +1,354 @@
+//! `zkha run`'s main loop: every 10 ms (or at once on a signal) it acts on
+//! signals, follows the health check in and out of the election, checks the
+//! granted session timeout against `--grace`, sees a new master's
+//! succession through, starts a command that is due and handles one that
+//! ended by itself (`--on-exit`); then it leaves the election.
+
+use super::notify::Systemd;
+use super::restart::Restarts;
+use super::stop::{Exited, Stop};
+use super::supervisor::Supervisor;
+use super::{OnExit, RunArgs};
+use crate::cli::common::exit;
+use crate::cli::contention::Contention;
+use crate::cli::health::{Health, HealthChecker};
+use crate::cli::metrics::Metrics;
+use crate::cli::signals;
+use crate::cli::succession::Claim;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use zkha::State;
+
+/// What the main loop works with, and what it keeps from one turn to the
+/// next.
+pub(super) struct MainLoop<'a> {
+    pub(super) args: &'a RunArgs,
+    pub(super) sup: Arc<Supervisor>,
+    pub(super) contention: Arc<Contention>,
+    pub(super) health: Option<Arc<HealthChecker>>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) systemd: Option<Systemd>,
+    /// `/path on hosts`, for log lines.
+    pub(super) label: String,
+    /// A failed fence's back-off, and when it ends (out of the election
+    /// until then).
+    pub(super) back_off: Duration,
+    pub(super) back_off_until: Instant,
+    /// A new master's succession (fence, breadcrumb), on a thread of its own.
+    pub(super) succession: Option<JoinHandle<Claim>>,
+    pub(super) restarts: Restarts,
+    /// When the subreaper last reaped strays.
+    pub(super) strays_reaped: Instant,
+    /// The session whose granted timeout was checked against --grace.
+    pub(super) checked_session: Option<i64>,
+}
+
+impl MainLoop<'_> {
+    /// Turns until `zkha run` is to exit: its exit code. An error is one
+    /// the succession thread could not be started with.
+    pub(super) fn run(&mut self) -> std::io::Result<u8> {
+        loop {
+            if let Some(s) = &mut self.systemd {
+                s.ping_if_due();
+            }
+            if let Some(code) = self.take_signal() {
+                return Ok(code);
+            }
+            let healthy = self.follow_health();
+            if let Some(code) = self.join_when_due(healthy) {
+                return Ok(code);
+            }
+            if let Some(code) = self.check_granted_timeout() {
+                return Ok(code);
+            }
+            self.metrics.set_session_connected(
+                self.contention
+                    .elector()
+                    .and_then(|e| e.zookeeper())
+                    .is_some_and(|zk| matches!(zk.state(), Ok(State::Connected))),
+            );
+            self.follow_succession()?;
+            let sup = &self.sup;
+            if let Some(e) = sup.start_error.lock().take() {
+                crate::cli::stderr::line(&format!("zkha: {e}"));
+                return Ok(exit::CANNOT_START);
+            }
+            sup.send_session(&mut sup.slot.lock());
+            // Master without its command (a lapse, or a lease too short to start
+            // it): start it when a renewal allows; if mastership ended, the
+            // election starts it when it wins again.
+            if sup.pending_start.load(Ordering::Acquire) {
+                match self.contention.token() {
+                    Some(token) => {
+                        if sup.start(token) {
+                            sup.pending_start.store(false, Ordering::Release);
+                        }
+                    }
+                    None => sup.pending_start.store(false, Ordering::Release),
+                }
+            }
+            if let Some(ended) = sup.exited() {
+                if let Some(code) = self.on_command_end(ended) {
+                    return Ok(code);
+                }
+            }
+            if self.restarts.due() {
+                self.start_if_master();
+            }
+            self.reap_strays();
+            signals::wait(Duration::from_millis(10)); // a signal ends it at once
+        }
+    }
+
+    /// SIGUSR1 resigns; SIGINT and SIGTERM end `zkha run` (128 + the
+    /// signal), the command stopped first while still master.
+    fn take_signal(&self) -> Option<u8> {
+        let sup = &self.sup;
+        match signals::take() {
+            Some(libc::SIGUSR1) => sup.resign(),
+            Some(sig) => {
+                log::info!(target: "zkha", "{} on {}: signal {sig}: leaving", sup.path, sup.hosts);
+                // Leaving: no command may start from here on (the election
+                // could still win in the meantime), then stop the one running.
+                sup.leaving.store(true, Ordering::Release);
+                // Stopped while still master (renewed meanwhile), then the
+                // node is released.
+                sup.stop("interrupted", Stop::Planned);
+                if let Some(c) = sup.control.lock().as_ref() {
+                    c.stop();
+                }
+                return Some(128 + sig as u8);
+            }
+            None => {}
+        }
+        None
+    }
+
+    /// Health: out of the election while unhealthy (back once healthy, see
+    /// [`join_when_due`](Self::join_when_due)); whether it is healthy now.
+    fn follow_health(&self) -> bool {
+        let (sup, contention, label) = (&self.sup, &self.contention, &self.label);
+        let healthy = self
+            .health
+            .as_ref()
+            .is_none_or(|h| h.state() == Health::Healthy);
+        if let Some(h) = &self.health {
+            self.metrics.set_health_ok(healthy);
+            if h.state() == Health::Unhealthy {
+                let why = format!("unhealthy ({})", h.last_outcome().unwrap_or_default());
+                if contention.joined() {
+                    let what = if contention.token().is_some() {
+                        "master: stopping the command, then leaving the election"
+                    } else {
+                        "leaving the election"
+                    };
+                    log::warn!(target: "zkha", "{label}: unhealthy: {what}");
+                    sup.leave(contention, "unhealthy", why);
+                } else {
+                    // Never joined, or already out: systemd's STATUS= says why.
+                    *sup.out_because.lock() = why;
+                }
+            }
+        }
+        healthy
+    }
+
+    /// Out of the election, healthy, past a failed fence's back-off and not
+    /// leaving: joins it again. `Some(exit code)` if it cannot.
+    fn join_when_due(&self, healthy: bool) -> Option<u8> {
+        let (sup, contention, label) = (&self.sup, &self.contention, &self.label);
+        if !contention.joined()
+            && healthy
+            && Instant::now() >= self.back_off_until
+            && !sup.leaving.load(Ordering::Acquire)
+        {
+            log::info!(target: "zkha", "{label}: joining the election");
+            match contention.join() {
+                Ok(c) => *sup.control.lock() = Some(c),
+                Err(e) => {
+                    crate::cli::stderr::line(&format!("zkha: {e}"));
+                    return Some(exit::ERROR);
+                }
+            }
+        }
+        None
+    }
+
+    /// The grace must fit the lease the server actually grants: the
+    /// negotiated session timeout, which may be below the one asked for
+    /// (the server's minSessionTimeout/maxSessionTimeout). Checked once per
+    /// session; `Some(exit code)` when it does not fit (the command is
+    /// killed and `zkha run` leaves).
+    fn check_granted_timeout(&mut self) -> Option<u8> {
+        let (sup, label, args) = (&self.sup, &self.label, self.args);
+        let session_ms = sup.session_timeout_ms;
+        if sup.leased {
+            let zk = self.contention.elector().and_then(|e| e.zookeeper());
+            if let Some((id, ms)) = zk.and_then(|zk| {
+                let id = zk.client_id().ok()?.id;
+                let ms = zk.recv_timeout().ok().filter(|&ms| ms > 0)?;
+                Some((id, ms as u64))
+            }) {
+                if self.checked_session != Some(id) {
+                    self.checked_session = Some(id);
+                    if args.grace.saturating_mul(4) >= ms {
+                        let e = format!(
+                            "--grace ({} ms) must be under a quarter of the session timeout the server \
+                             granted ({ms} ms; {session_ms} ms asked for): the command has to be gone \
+                             before the lease (half the session timeout) ends",
+                            args.grace
+                        );
+                        log::error!(target: "zkha", "{label}: {e}");
+                        sup.leaving.store(true, Ordering::Release);
+                        sup.stop(
+                            "the grace does not fit the granted session timeout",
+                            Stop::Kill,
+                        );
+                        if let Some(c) = sup.control.lock().as_ref() {
+                            c.stop();
+                        }
+                        crate::cli::stderr::line(&format!("zkha: {e}"));
+                        return Some(exit::USAGE);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// A new master: fence its predecessor if needed, claim the breadcrumb
+    /// (and with a fence, only then start the command). The claim runs on
+    /// a thread of its own; its outcome is acted on once it is in.
+    fn follow_succession(&mut self) -> std::io::Result<()> {
+        let (sup, contention, label, args) = (&self.sup, &self.contention, &self.label, self.args);
+        if self.succession.is_none() {
+            if let Some(token) = sup.to_claim.lock().take() {
+                self.succession = sup.succeed(contention, token)?;
+            }
+        }
+        if self.succession.as_ref().is_some_and(|t| t.is_finished()) {
+            let claim = self.succession.take().map(JoinHandle::join);
+            let back_off = self.back_off;
+            match claim {
+                Some(Ok(Claim::Done { token, .. })) => {
+                    // (`claimed` was set by the succession thread: `Claim::mark`.)
+                    if contention.token() == Some(token) && !sup.start(token) {
+                        sup.pending_start.store(true, Ordering::Release);
+                    }
+                }
+                Some(Ok(Claim::FenceFailed(e))) => {
+                    log::error!(target: "zkha", "{label}: --fence-cmd failed ({e}): not starting {:?}; leaving the election for {} ms, then trying again", args.command, back_off.as_millis());
+                    sup.leave(contention, "fence_failed", format!("fence failed ({e})"));
+                    self.back_off_until = Instant::now() + back_off;
+                }
+                Some(Ok(Claim::Failed(e))) if sup.fence.is_some() => {
+                    log::error!(target: "zkha", "{label}: {e}: whether the last master must be fenced is unknown: not starting {:?}; leaving the election for {} ms, then trying again", args.command, back_off.as_millis());
+                    sup.leave(contention, "fence_failed", e);
+                    self.back_off_until = Instant::now() + back_off;
+                }
+                Some(Ok(Claim::Failed(e))) => {
+                    log::warn!(target: "zkha", "{label}: {e}");
+                    // No fence to run: the command starts all the same.
+                    self.start_if_master();
+                }
+                Some(Ok(Claim::Lost)) | None => {}
+                Some(Err(_)) => {
+                    log::error!(target: "zkha", "{label}: the succession thread panicked")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the command if this candidate is master; a start the lease
+    /// does not allow yet is retried (`pending_start`).
+    fn start_if_master(&self) {
+        if let Some(token) = self.contention.token() {
+            if !self.sup.start(token) {
+                self.sup.pending_start.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// The command ended by itself: `Some(exit code)` if `zkha run` ends
+    /// with it (it could not start, its watchdog was killed, `--on-exit
+    /// exit`); else it is started again, now or later, or mastership is
+    /// given up.
+    fn on_command_end(&mut self, ended: Exited) -> Option<u8> {
+        let (sup, label, args) = (&self.sup, &self.label, self.args);
+        if let Some(e) = ended.error {
+            crate::cli::stderr::line(&format!("zkha: {e}"));
+            return Some(exit::CANNOT_START);
+        }
+        if ended.watchdog_killed {
+            // Not the command's own end: a crash. zkha ends as the
+            // watchdog did (128 + its signal); the breadcrumb stays
+            // unclean, so the next master fences this one.
+            return Some(exit::code_of(ended.status));
+        }
+        if ended.lapsed {
+            // Not the command's doing: no renewal reached the watchdog in
+            // time (zkha stalled, or renewals were slow). If a late
+            // renewal still proved mastership, run the command again
+            // under the same token; otherwise the election ends this
+            // mastership and starts it when it wins again.
+            log::warn!(target: "zkha", "{} on {}: the watchdog stopped {:?}: the lease was about to run out before zkha renewed it", sup.path, sup.hosts, args.command);
+            sup.pending_start.store(true, Ordering::Release);
+        } else {
+            log::log!(target: "zkha", crate::cli::narrate::exit_level(ended.status), "{} on {}: {:?} exited ({})", sup.path, sup.hosts, args.command, ended.status);
+            match args.on_exit {
+                OnExit::Exit => return Some(exit::code_of(ended.status)),
+                OnExit::Resign => sup.resign(),
+                OnExit::Restart => {
+                    if self
+                        .restarts
+                        .after_exit(sup.ran_for(), label, &args.command)
+                    {
+                        sup.resign();
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// A health check's or fence's leftovers come to us (a subreaper):
+    /// reaped each second.
+    fn reap_strays(&mut self) {
+        if self.strays_reaped.elapsed() >= Duration::from_secs(1) {
+            self.strays_reaped = Instant::now();
+            let keep: Vec<i32> = self
+                .sup
+                .slot
+                .lock()
+                .as_ref()
+                .map(|r| r.watchdog.id() as i32)
+                .into_iter()
+                .collect();
+            crate::cli::reaper::reap_strays(&keep);
+        }
+    }
+
+    /// After the loop: STOPPING=1 to systemd, a fence in progress ended,
+    /// the election left (the command is already gone), the health check
+    /// and the systemd thread stopped.
+    pub(super) fn finish(self) {
+        if let Some(s) = &self.systemd {
+            s.stopping();
+        }
+        // A fence in progress ends (at its timeout at the latest) before zkha.
+        if let Some(t) = self.succession {
+            let _ = t.join();
+        }
+        // Leaves the election (the command is already gone).
+        self.contention.leave();
+        if let Some(h) = &self.health {
+            h.stop();
+        }
+        if let Some(s) = self.systemd {
+            s.stop();
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Ending the command: a stop `zkha run` asks for (planned, lost, kill),
+//! which returns only once every process of the command is gone, and an
+//! end of its own (it exited, could not start, its lease lapsed, or its
+//! watchdog was killed).
+
+use super::supervisor::Supervisor;
+use crate::cli::watchdog;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// How a running command is to be stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stop {
+    /// A planned end while still master (SIGTERM to zkha, a resign, a
+    /// failing health check): SIGTERM, `--stop-timeout`, then SIGKILL;
+    /// mastership is renewed meanwhile.
+    Planned,
+    /// Mastership ended while the lease may still run (a disconnection):
+    /// SIGTERM, then SIGKILL after `--grace`, never past the lease.
+    Lost,
+    /// The lease is over (the node is gone or another's, the session
+    /// expired): SIGKILL now.
+    Kill,
+}
+
+/// How a command ended by itself (not stopped by us).
+pub(super) struct Exited {
+    pub(super) status: ExitStatus,
+    /// The watchdog stopped it: the lease ran out (zkha stalled, or could
+    /// not renew in time).
+    pub(super) lapsed: bool,
+    /// It could not be started.
+    pub(super) error: Option<String>,
+    /// The watchdog itself was killed (OOM killer, a stray signal): its
+    /// orphans were killed here; not a clean end.
+    pub(super) watchdog_killed: bool,
+}
+
+/// How long past a stop's timeout zkha waits for the watchdog before it
+/// kills the command itself (the watchdog acts first when it works).
+const WATCHDOG_SLACK: Duration = Duration::from_secs(1);
+
+impl Supervisor {
+    /// Stops the command (see [`Stop`]) and returns once it is gone: its
+    /// watchdog has exited, which it does only when every process of the
+    /// command is gone. The slot lock is not held while waiting, so a loss
+    /// of mastership during a planned stop can still turn it into a kill.
+    ///
+    /// The watchdog holds the lease; zkha holds it too: should the watchdog
+    /// not act (stopped, stalled) by the time the lease ends (or a planned
+    /// stop's timeout has passed), zkha kills the command's group, the
+    /// watchdog and, through its own subreaper, whatever they leave.
+    /// Processes that outlive SIGKILL keep this waiting, with an error line
+    /// each second: safety before availability.
+    pub(super) fn stop(&self, why: &str, how: Stop) -> Option<ExitStatus> {
+        let started = Instant::now();
+        let timeout = match how {
+            Stop::Planned => self.stop_timeout,
+            Stop::Lost => self.grace,
+            Stop::Kill => Duration::ZERO,
+        };
+        {
+            let slot = self.slot.lock();
+            slot.as_ref()?;
+            match how {
+                Stop::Kill => self.send("kill\n"),
+                _ => self.send(&format!("stop {}\n", timeout.as_millis())),
+            }
+        }
+        log::info!(target: "zkha", "{} on {}: stopping {:?} ({why})", self.path, self.hosts, self.command);
+        let mut forced = false;
+        let mut said_at = Instant::now();
+        let status = loop {
+            {
+                let mut slot = self.slot.lock();
+                // Stopped by another stop meanwhile (a planned stop turned
+                // into a kill): that one reaped it.
+                let running = slot.as_mut()?;
+                running.read_status();
+                match running.watchdog.try_wait() {
+                    Ok(Some(status)) => {
+                        running.read_status();
+                        let killed_by_signal = status.signal().is_some();
+                        let wd = running.watchdog.id() as i32;
+                        *self.ctl.lock() = None;
+                        *slot = None;
+                        if killed_by_signal || forced {
+                            crate::cli::reaper::CommandCgroup::clean_up_after(wd);
+                            let n = crate::cli::reaper::sweep_orphans(&[wd]);
+                            if n > 0 {
+                                log::error!(target: "zkha", "{} on {}: killed {n} process(es) the watchdog left", self.path, self.hosts);
+                            }
+                        }
+                        break (!killed_by_signal).then_some(status);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        log::error!(target: "zkha", "{} on {}: cannot wait for the watchdog: {e}", self.path, self.hosts);
+                    }
+                }
+                let lease_kill = watchdog::kill_schedule(
+                    if self.leased {
+                        self.lease_ns.load(Ordering::Acquire)
+                    } else {
+                        0
+                    },
+                    self.grace,
+                )
+                .map(|(_, kill)| kill);
+                let overdue = lease_kill.is_some_and(|k| watchdog::boot_ns() >= k)
+                    || started.elapsed() >= timeout + WATCHDOG_SLACK;
+                if overdue && !forced {
+                    // The last resort: never needed while the watchdog works.
+                    forced = true;
+                    if let Some(pgid) = running.pgid {
+                        // SAFETY: the command's own process group.
+                        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                    }
+                    let _ = running.watchdog.kill();
+                    log::error!(target: "zkha", "{} on {}: the watchdog did not stop {:?} in time: killing its process group and the watchdog", self.path, self.hosts, self.command);
+                }
+                if running.survivors > 0 && said_at.elapsed() >= Duration::from_secs(1) {
+                    said_at = Instant::now();
+                    log::error!(target: "zkha", "{} on {}: {} process(es) of {:?} outlived SIGKILL: mastership is held until they are gone", self.path, self.hosts, running.survivors, self.command);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        if forced {
+            self.unclean.store(true, Ordering::Release);
+        }
+        log::info!(target: "zkha", "{} on {}: {:?} stopped ({})", self.path, self.hosts, self.command, crate::cli::narrate::stopped_text(status));
+        status
+    }
+
+    /// The command's end, if it ended without being told to.
+    pub(super) fn exited(&self) -> Option<Exited> {
+        let mut slot = self.slot.lock();
+        let running = slot.as_mut()?;
+        running.read_status();
+        let status = running.watchdog.try_wait().ok()??;
+        running.read_status();
+        let running = slot.take()?;
+        *self.ctl.lock() = None;
+        // The watchdog never dies by a signal of its own accord: it was
+        // killed, and whatever the command started came to us (a
+        // subreaper). Kill it all before anything else happens.
+        let watchdog_killed = status.signal().is_some();
+        if watchdog_killed {
+            crate::cli::reaper::CommandCgroup::clean_up_after(running.watchdog.id() as i32);
+            let n = crate::cli::reaper::sweep_orphans(&[]);
+            self.unclean.store(true, Ordering::Release);
+            log::error!(target: "zkha", "{} on {}: the watchdog of {:?} was killed ({status}): killed the {n} process(es) it left; the breadcrumb stays unclean", self.path, self.hosts, self.command);
+        }
+        Some(Exited {
+            status,
+            lapsed: running.lapsed,
+            error: running.error,
+            watchdog_killed,
+        })
+    }
+}
