@@ -62,8 +62,11 @@ impl Supervisor {
             Stop::Kill => Duration::ZERO,
         };
         {
-            let slot = self.slot.lock();
-            slot.as_ref()?;
+            let mut slot = self.slot.lock();
+            // From here on the end is this stop's to reap and judge, not
+            // the main loop's (`exited`): a kill of ours is not the
+            // command's own exit, nor a crash.
+            slot.as_mut()?.stopping = true;
             match how {
                 Stop::Kill => self.send("kill\n"),
                 _ => self.send(&format!("stop {}\n", timeout.as_millis())),
@@ -86,6 +89,10 @@ impl Supervisor {
                         let wd = running.watchdog.id() as i32;
                         *self.ctl.lock() = None;
                         *slot = None;
+                        if killed_by_signal && !forced {
+                            // Killed during the stop, not by us: a crash.
+                            self.unclean.store(true, Ordering::Release);
+                        }
                         if killed_by_signal || forced {
                             crate::cli::reaper::CommandCgroup::clean_up_after(wd);
                             let n = crate::cli::reaper::sweep_orphans(&[wd]);
@@ -139,6 +146,9 @@ impl Supervisor {
     pub(super) fn exited(&self) -> Option<Exited> {
         let mut slot = self.slot.lock();
         let running = slot.as_mut()?;
+        if running.stopping {
+            return None;
+        }
         running.read_status();
         let status = running.watchdog.try_wait().ok()??;
         running.read_status();

@@ -29,6 +29,9 @@ pub(super) struct Running {
     /// Processes of the command that outlived SIGKILL (the watchdog's
     /// latest count).
     pub(super) survivors: usize,
+    /// A stop is under way: its caller reaps the watchdog and judges the
+    /// end (see `Supervisor::stop`).
+    pub(super) stopping: bool,
 }
 
 impl Running {
@@ -143,6 +146,7 @@ impl Supervisor {
                 error: None,
                 session_sent: false,
                 survivors: 0,
+                stopping: false,
             },
             ctl_w.into(),
         ))
