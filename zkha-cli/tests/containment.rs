@@ -770,3 +770,43 @@ fn a_planned_stop_sends_each_process_one_sigterm() {
         count(&all, "term")
     );
 }
+
+/// A stop's end is the stop's to judge: the command zkha kills after its
+/// node was deleted is not the command's own exit (with `--on-exit exit`
+/// zkha would quit, exit 137), nor a crash. The test-only
+/// `ZKHA_TEST_STOP_WAIT_DELAY_MS` holds the stop before it looks at the
+/// watchdog, so the main loop sees the watchdog's end first (make chaos saw
+/// it in about one node-deleted round in ten).
+#[test]
+fn a_killed_command_after_a_lost_node_is_not_its_own_exit() {
+    let d = dir("contain-stop-race");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("contain-stop-race"));
+    let mut c = Cleanup::new(&d);
+    let a = c.add(run_on(
+        hosts(),
+        &d,
+        &path,
+        "10.0.0.1",
+        &worker("a", &log),
+        &["--session-timeout", "4000", "--on-exit", "exit"],
+        &[("ZKHA_TEST_STOP_WAIT_DELAY_MS", "500")],
+    ));
+    assert!(
+        eventually(LONG, || count(&lines(&log), "start a") == 1),
+        "a never ran: {}",
+        stderr_of(&d, "10.0.0.1")
+    );
+    delete(&path);
+    // a loses its node, kills its command, and stays a candidate: it wins
+    // the node again and starts its command a second time.
+    let again = eventually(LONG, || count(&lines(&log), "start a") == 2);
+    let exited = c.children[a].try_wait().unwrap();
+    assert!(
+        again && exited.is_none(),
+        "a did not stay a candidate after its node was deleted (exit {exited:?}): {:?}\n{}",
+        lines(&log),
+        stderr_of(&d, "10.0.0.1")
+    );
+    term(&mut c.children[a]);
+}

@@ -73,6 +73,9 @@ impl Supervisor {
             }
         }
         log::info!(target: "zkha", "{} on {}: stopping {:?} ({why})", self.path, self.hosts, self.command);
+        // Test-only: widens the window in which the main loop could take
+        // this stop's end for its own (see `exited`).
+        super::supervisor::test_delay("ZKHA_TEST_STOP_WAIT_DELAY_MS");
         let mut forced = false;
         let mut said_at = Instant::now();
         let status = loop {

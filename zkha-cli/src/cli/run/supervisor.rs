@@ -257,7 +257,7 @@ impl Supervisor {
 
 /// A test-only pause (the variable is read only by tests' builds of the
 /// windows they need to widen): sleeps the milliseconds `var` says.
-fn test_delay(var: &str) {
+pub(super) fn test_delay(var: &str) {
     if let Some(ms) = std::env::var(var).ok().and_then(|v| v.parse::<u64>().ok()) {
         std::thread::sleep(Duration::from_millis(ms));
     }
