@@ -41,7 +41,7 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use zkha::elector::trace::monotonic_ms;
+use zkha::clock::monotonic_ms;
 
 static TERM: AtomicBool = AtomicBool::new(false);
 

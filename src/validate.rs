@@ -4,6 +4,7 @@
 
 use crate::error::{Argument, Error};
 use std::ffi::CString;
+use std::time::Duration;
 
 /// The largest node data zkha sends: ZooKeeper's 1 MiB limit. (The server's
 /// `jute.maxbuffer`, 1 MiB - 1 by default, bounds the whole request, so data
@@ -121,16 +122,42 @@ pub fn check_hosts(hosts: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// A positive timeout in milliseconds that fits a C `int`.
+/// The longest timeout the C client takes, in ms: its `int`.
+pub const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
+
+/// The timeout rule, the one place it is written: a session timeout (or any
+/// timeout handed to the C client) is 1 ms to [`MAX_TIMEOUT_MS`], the C
+/// `int` it becomes. `ms` as that `int`, or `None` out of range: never
+/// truncated, never a default. Callers that speak of flags or fields
+/// phrase their own error around it.
+pub fn timeout_ms<T: TryInto<i32>>(ms: T) -> Option<i32> {
+    ms.try_into().ok().filter(|&ms| ms >= 1)
+}
+
+/// A positive timeout in milliseconds that fits a C `int` ([`timeout_ms`]).
 pub fn check_timeout_ms(ms: i64, what: &str) -> Result<i32, Error> {
-    if ms <= 0 {
-        return Err(Error::invalid(
+    timeout_ms(ms).ok_or_else(|| {
+        let why = if ms <= 0 {
+            format!("{what} must be positive, got {ms} ms")
+        } else {
+            format!("{what} of {ms} ms is too large")
+        };
+        Error::invalid(Argument::Timeout, why)
+    })
+}
+
+/// An elector's session timeout ([`timeout_ms`], in whole ms), as the C
+/// client's `int`.
+pub fn check_session_timeout(timeout: Duration) -> Result<i32, Error> {
+    timeout_ms(timeout.as_millis()).ok_or_else(|| {
+        Error::invalid(
             Argument::Timeout,
-            format!("{what} must be positive, got {ms} ms"),
-        ));
-    }
-    i32::try_from(ms)
-        .map_err(|_| Error::invalid(Argument::Timeout, format!("{what} of {ms} ms is too large")))
+            format!(
+                "session timeout must be 1 ms to {MAX_TIMEOUT_MS} ms, got {} ms",
+                timeout.as_millis()
+            ),
+        )
+    })
 }
 
 /// Node data no larger than [`MAX_DATA_LEN`].
@@ -268,6 +295,40 @@ mod tests {
         assert!(check_timeout_ms(0, "t").is_err());
         assert!(check_timeout_ms(-1, "t").is_err());
         assert!(check_timeout_ms(i64::from(i32::MAX) + 1, "t").is_err());
+        // The rule's edges, whatever the integer type.
+        assert_eq!(timeout_ms(1u64), Some(1));
+        assert_eq!(timeout_ms(MAX_TIMEOUT_MS), Some(i32::MAX));
+        assert_eq!(timeout_ms(0i64), None);
+        assert_eq!(timeout_ms(-1i64), None);
+        assert_eq!(timeout_ms(MAX_TIMEOUT_MS + 1), None);
+        assert_eq!(timeout_ms(u128::from(u64::MAX)), None);
+        let ms = Duration::from_millis;
+        assert_eq!(check_session_timeout(ms(5000)).unwrap(), 5000);
+        assert_eq!(check_session_timeout(ms(MAX_TIMEOUT_MS)).unwrap(), i32::MAX);
+        // Not truncated to 5000 (2^32 + 5000 as an `int`).
+        for bad in [
+            Duration::ZERO,
+            Duration::from_micros(999),
+            ms(MAX_TIMEOUT_MS + 1),
+            ms((1 << 32) + 5000),
+        ] {
+            let e = check_session_timeout(bad).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::InvalidArgument {
+                        argument: Argument::Timeout,
+                        ..
+                    }
+                ),
+                "{bad:?}: {e}"
+            );
+            assert!(
+                e.to_string()
+                    .contains("session timeout must be 1 ms to 2147483647 ms"),
+                "{e}"
+            );
+        }
         assert!(check_data(&vec![0; MAX_DATA_LEN]).is_ok());
         assert!(check_data(&vec![0; MAX_DATA_LEN + 1]).is_err());
     }

@@ -8,6 +8,7 @@ use common::eventually;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Duration;
+use zkha::clock::BootInstant;
 use zkha::elector::{
     AclChoice, Auth, Candidate, Elector, ElectorConfig, FencingToken, LostReason, Mode,
 };
@@ -1021,12 +1022,12 @@ fn read_master_tells_no_master_from_a_failed_read() {
 /// Records when (CLOCK_BOOTTIME) and why the mastership ended.
 #[derive(Default)]
 struct LossClock {
-    lost: Mutex<Option<(Duration, LostReason)>>,
+    lost: Mutex<Option<(BootInstant, LostReason)>>,
 }
 
 impl Candidate for LossClock {
     fn on_lost_master(&self, reason: LostReason) {
-        let now = Duration::from_nanos(zkha::clock::boot_ns());
+        let now = BootInstant::now();
         self.lost.lock().get_or_insert((now, reason));
     }
 }
@@ -1064,7 +1065,7 @@ fn a_lease_that_runs_out_ends_the_mastership_when_it_ends() {
     let (at, reason) = r.lost.lock().clone().unwrap();
     proxy.set_mode(ProxyMode::Pass);
     assert_eq!(reason, LostReason::LeaseExpired);
-    let late = at.saturating_sub(lease_end);
+    let late = at.saturating_duration_since(lease_end);
     assert!(
         late < session / 20,
         "on_lost_master came {late:?} after the lease ended (T = {session:?})"

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
-use zkha::elector::trace::monotonic_ms;
+use zkha::clock::monotonic_ms;
 use zkha::{Acl, CreateMode, EventType, ZooKeeper};
 
 use crate::median;

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use zkha::elector::trace::monotonic_ms;
+use zkha::clock::monotonic_ms;
 use zkha::elector::{Candidate, Elector, ElectorConfig, FencingToken, Mode};
 use zkha::{Acl, CreateMode, ZooKeeper};
 use zkha_testing::{ProxyMode, TcpProxy, TestingServer};

@@ -1,10 +1,10 @@
 //! What a candidate sees of the election: the [`Candidate`] hooks (or
 //! [`Hooks`], the same as closures), the [`FencingToken`] it works under,
 //! and the [`LostReason`] it stops for. A leaf: it uses no other elector
-//! module.
+//! module (only the crate's clock, for the lease's end).
 
+use crate::clock::BootInstant;
 use crate::error::Error;
-use std::time::Duration;
 
 /// Proof of mastership handed to the work (F5): the master node's creation
 /// zxid, which grows with every new master, so a resource can refuse a
@@ -74,11 +74,11 @@ pub trait Candidate: Send + Sync + 'static {
     /// A real error (not "someone else is master"), reported (F7).
     fn on_error(&self, _error: &Error) {}
     /// Safe profile: the lease now runs until `until`, an instant on
-    /// CLOCK_BOOTTIME given as time since boot (see [`lease`](super::lease)).
+    /// CLOCK_BOOTTIME (see [`lease`](super::lease)).
     /// Called on the C client's completion thread at every renewal, also
     /// just before `on_became_master`: it must not block (`zkha run` writes
-    /// the deadline to its watchdog's pipe).
-    fn on_lease_extended(&self, _until: Duration) {}
+    /// the deadline, [`BootInstant::as_nanos`], to its watchdog's pipe).
+    fn on_lease_extended(&self, _until: BootInstant) {}
 }
 
 /// A candidate with no hooks.
@@ -97,7 +97,7 @@ pub struct Hooks {
     lost: Hook<LostReason>,
     work: Hook<FencingToken>,
     error: ErrorHook,
-    lease: Hook<Duration>,
+    lease: Hook<BootInstant>,
 }
 
 impl Hooks {
@@ -143,7 +143,7 @@ impl Hooks {
     }
 
     /// The lease was extended (on the completion thread: must not block).
-    pub fn on_lease_extended(mut self, f: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+    pub fn on_lease_extended(mut self, f: impl Fn(BootInstant) + Send + Sync + 'static) -> Self {
         self.lease = Some(Box::new(f));
         self
     }
@@ -180,7 +180,7 @@ impl Candidate for Hooks {
             f(error);
         }
     }
-    fn on_lease_extended(&self, until: Duration) {
+    fn on_lease_extended(&self, until: BootInstant) {
         if let Some(f) = &self.lease {
             f(until);
         }

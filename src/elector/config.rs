@@ -3,7 +3,7 @@
 use crate::error::{Argument, Error, Result};
 use crate::secure::Security;
 use crate::types::Acl;
-use crate::validate::{check_data, check_hosts, check_path};
+use crate::validate::{check_data, check_hosts, check_path, check_session_timeout};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -168,18 +168,8 @@ impl ElectorConfig {
             ));
         }
         check_data(&self.data)?;
-        let ms = |d: Duration| d.as_millis();
-        if ms(self.session_timeout) == 0 || ms(self.session_timeout) > i32::MAX as u128 {
-            return Err(Error::invalid(
-                Argument::Timeout,
-                format!(
-                    "session timeout must be 1 ms to {} ms, got {} ms",
-                    i32::MAX,
-                    self.session_timeout.as_millis()
-                ),
-            ));
-        }
-        if ms(self.poll_interval) == 0 {
+        check_session_timeout(self.session_timeout)?;
+        if self.poll_interval.as_millis() == 0 {
             return Err(Error::invalid(
                 Argument::Timeout,
                 "poll interval must be positive",

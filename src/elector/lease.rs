@@ -66,27 +66,22 @@
 //! the client side can help; the fencing token (the node's czxid) is what
 //! lets the protected resource refuse a stale master.
 
+use crate::clock::BootInstant;
 use std::time::Duration;
 
 /// Bound on the clock-rate difference between this machine and the leader
 /// (1%): the lease is shortened by this fraction.
 pub const DRIFT: f64 = 0.01;
 
-/// Milliseconds on CLOCK_BOOTTIME: like CLOCK_MONOTONIC, but it keeps
-/// counting through system suspend, so a lease never outlives a suspend.
-pub fn boot_ms() -> f64 {
-    crate::clock::boot_ns() as f64 / 1_000_000.0
-}
-
 /// How long one renewal, sent at `s`, keeps the lease: `(T/2)·(1 − ρ)`.
-pub fn lease_ms(negotiated_ms: i32) -> f64 {
-    f64::from(negotiated_ms.max(0)) / 2.0 * (1.0 - DRIFT)
+pub fn lease_length(negotiated_ms: i32) -> Duration {
+    let ns = f64::from(negotiated_ms.max(0)) * 1_000_000.0 / 2.0 * (1.0 - DRIFT);
+    Duration::from_nanos(ns.round() as u64)
 }
 
-/// When the lease proved by an answer to a request sent at `sent_ms`
-/// (CLOCK_BOOTTIME) ends.
-pub fn lease_until(sent_ms: f64, negotiated_ms: i32) -> f64 {
-    sent_ms + lease_ms(negotiated_ms)
+/// When the lease proved by an answer to a request sent at `sent` ends.
+pub fn lease_until(sent: BootInstant, negotiated_ms: i32) -> BootInstant {
+    sent + lease_length(negotiated_ms)
 }
 
 /// How often a master renews: `T/5`, so that a lease of `T/2` survives one
@@ -105,23 +100,22 @@ pub fn step_down_after(negotiated_ms: i32) -> Duration {
     Duration::from_millis((negotiated_ms.max(1) as u64) / 4)
 }
 
-/// A CLOCK_BOOTTIME instant in ms as CLOCK_MONOTONIC ms (for traces, whose
-/// `t` is monotonic): the two differ by the time spent suspended.
-pub fn boot_to_monotonic_ms(boot: f64) -> f64 {
-    boot - boot_ms() + super::trace::monotonic_ms()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn lease_is_half_the_session_less_drift() {
-        assert_eq!(lease_ms(2000), 990.0);
-        assert_eq!(lease_ms(5000), 2475.0);
-        assert_eq!(lease_ms(0), 0.0);
-        assert_eq!(lease_ms(-5), 0.0);
-        assert_eq!(lease_until(100.0, 2000), 1090.0);
+        let ms = Duration::from_millis;
+        assert_eq!(lease_length(2000), ms(990));
+        assert_eq!(lease_length(5000), ms(2475));
+        assert_eq!(lease_length(0), Duration::ZERO);
+        assert_eq!(lease_length(-5), Duration::ZERO);
+        let sent = BootInstant::from_nanos(100_000_000);
+        assert_eq!(
+            lease_until(sent, 2000),
+            BootInstant::from_nanos(1_090_000_000)
+        );
     }
 
     #[test]
@@ -131,7 +125,8 @@ mod tests {
         for t in [50.0f64, 200.0, 2000.0] {
             let session = 2.0 * t;
             let earliest_expiry = 0.8 * session - t / 2.0 - t / 10.0;
-            assert!(lease_ms(session as i32) <= earliest_expiry + 1e-9, "t={t}");
+            let lease = lease_length(session as i32).as_secs_f64() * 1000.0;
+            assert!(lease <= earliest_expiry + 1e-9, "t={t}");
         }
     }
 
@@ -141,21 +136,8 @@ mod tests {
         assert_eq!(renew_every(5000), Duration::from_millis(1000));
         assert_eq!(renew_every(0), Duration::from_millis(1));
         // Several renewals fit in one lease.
-        assert!(renew_every(2000).as_secs_f64() * 2000.0 < lease_ms(2000));
+        assert!(renew_every(2000) * 2 < lease_length(2000));
         assert_eq!(step_down_after(2000), Duration::from_millis(500));
         assert_eq!(step_down_after(0), Duration::ZERO);
-    }
-
-    #[test]
-    fn boottime_runs_with_monotonic() {
-        let a = boot_ms();
-        let b = boot_ms();
-        assert!(b >= a && a > 0.0);
-        let m = boot_to_monotonic_ms(a);
-        assert!((m - super::super::trace::monotonic_ms()).abs() < 1000.0);
-        // An instant half a second ago stays half a second ago.
-        let earlier = boot_to_monotonic_ms(boot_ms() - 500.0);
-        let ago = super::super::trace::monotonic_ms() - earlier;
-        assert!((499.0..600.0).contains(&ago), "{ago}");
     }
 }

@@ -3,9 +3,9 @@
 //! election nodes `<session>-n_<seq>` under the parent, lowest sequence, the
 //! master, first).
 //!
-//! A leaf: the safe profile (`safe.rs`, contending in sequence mode) and the
-//! election state (`shared.rs`, `current_master`) both use it, and it uses
-//! no other elector module.
+//! A leaf: the safe profile (`safe/contend.rs`, contending in sequence
+//! mode) and the election state (`shared.rs`, `current_master`) both use
+//! it, and it uses no other elector module.
 
 use crate::error::{ErrorCode, Result};
 use crate::ZooKeeper;

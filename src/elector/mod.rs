@@ -53,6 +53,7 @@ mod changes;
 mod config;
 pub mod lease;
 mod master;
+mod narration;
 mod narrator;
 mod safe;
 mod seed;
@@ -71,6 +72,7 @@ pub use session_builder::sasl_acl;
 pub use session_lock::lock_path as session_lock_path;
 pub use until_master::UntilMaster;
 
+use crate::clock::BootInstant;
 use crate::error::{Error, Result};
 use shared::ElectionState;
 use std::sync::Arc;
@@ -155,12 +157,12 @@ impl Elector {
         self.shared.token()
     }
 
-    /// Safe profile: when the current lease ends, as an instant on
-    /// CLOCK_BOOTTIME (time since boot); `None` when not master.
-    pub fn lease_deadline(&self) -> Option<Duration> {
-        let until = self.shared.lease_until();
-        (self.shared.token().is_some() && until > 0.0)
-            .then(|| Duration::from_secs_f64(until / 1000.0))
+    /// Safe profile: when the current lease ends, an instant on
+    /// CLOCK_BOOTTIME; `None` when not master.
+    pub fn lease_deadline(&self) -> Option<BootInstant> {
+        self.shared
+            .lease_until()
+            .filter(|_| self.shared.token().is_some())
     }
 
     /// Waits until master (with a valid lease) or `timeout`; returns

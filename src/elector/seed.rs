@@ -12,6 +12,7 @@ use super::candidate::{FencingToken, LostReason};
 use super::shared::ElectionState;
 use crate::error::Result;
 use crate::types::{ClientId, CreateMode, EventType, State};
+use crate::validate::check_session_timeout;
 use crate::ZooKeeper;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -27,7 +28,9 @@ pub(crate) fn start(shared: &Arc<ElectionState>) -> Result<()> {
 fn init(shared: &Arc<ElectionState>, clientid: Option<ClientId>) -> Result<()> {
     shared.trace_init(clientid.map_or(0, |c| c.id));
     let weak = Arc::downgrade(shared);
-    let timeout = shared.config.session_timeout.as_millis() as i32;
+    // The timeout rule, as the safe profile's builder applies it: out of
+    // range is an error, never a truncated `int`.
+    let timeout = check_session_timeout(shared.config.session_timeout)?;
     // zookeeper_init (S1); with `log_to_rust`, zookeeper_init2 with the log
     // bridge, the same call plus a log callback.
     let mut builder = ZooKeeper::elector_builder(&shared.config)
@@ -74,7 +77,7 @@ fn on_connected(shared: &Arc<ElectionState>, path: &str) {
 /// S3: re-init with the previous session's clientid. With a dead id the new
 /// handle reports EXPIRED again, so this repeats (F2).
 fn on_expired(shared: &Arc<ElectionState>) {
-    super::narrator::expired(shared);
+    shared.trace_expired();
     shared.candidate.on_zookeeper_expired();
     shared.lost_master(LostReason::SessionExpired);
     if shared.stopping() {
@@ -195,7 +198,51 @@ pub(crate) fn resign(shared: &ElectionState) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::should_log_failure;
+    use super::{should_log_failure, start, ElectionState};
+    use crate::elector::config::ElectorConfig;
+    use crate::error::{Argument, Error};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// S1's timeout goes to the C client as an `int`: out of the rule's
+    /// range (1 ms to `i32::MAX` ms) it is a typed error, as in the safe
+    /// profile, never truncated (2^32 + 5000 ms is not 5000 ms) and no
+    /// session opened. Reached without `validate` (which `Elector::start`
+    /// runs first) through the profile's own start.
+    #[test]
+    fn an_out_of_range_session_timeout_is_refused_not_truncated() {
+        for ms in [0, i32::MAX as u64 + 1, (1 << 32) + 5000, u64::MAX] {
+            let mut config = ElectorConfig::seed("127.0.0.1:1", "/zkha-seed-unit/m");
+            config.session_timeout = Duration::from_millis(ms);
+            let shared = ElectionState::new(config, Arc::new(())).unwrap();
+            let e = start(&shared).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::InvalidArgument {
+                        argument: Argument::Timeout,
+                        ..
+                    }
+                ),
+                "{ms} ms: {e}"
+            );
+            assert!(shared.zk().is_none(), "{ms} ms: a session was opened");
+        }
+    }
+
+    /// The rule's edges are accepted: the handle is made (not connected:
+    /// nothing listens there) and closed.
+    #[test]
+    fn the_rules_edges_open_a_session() {
+        for ms in [1, i32::MAX as u64] {
+            let mut config = ElectorConfig::seed("127.0.0.1:1", "/zkha-seed-unit/m");
+            config.session_timeout = Duration::from_millis(ms);
+            let shared = ElectionState::new(config, Arc::new(())).unwrap();
+            start(&shared).unwrap_or_else(|e| panic!("{ms} ms: {e}"));
+            assert!(shared.zk().is_some(), "{ms} ms: no session");
+            shared.close_all();
+        }
+    }
 
     /// Failure number `k` (1-based) is logged?
     fn logged(k: u64, every: u64) -> bool {

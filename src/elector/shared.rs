@@ -4,15 +4,20 @@
 //! lease renewed, shutdown).
 //!
 //! The elector's modules depend one way, from the profiles down to leaves:
-//! `mod.rs` → `seed.rs`, `safe.rs` → `shared.rs` (this) → `changes.rs`,
-//! `master.rs`, `config.rs`, `lease.rs`, `trace.rs` → `candidate.rs`;
-//! `until_master.rs` → `shared.rs`. Nothing here names a profile's module.
+//! `mod.rs` → `seed.rs`, `safe/`, `narrator.rs` (the narrator's thread) →
+//! `shared.rs` (this) → `changes.rs`, `master.rs`, `config.rs`, `lease.rs`,
+//! `trace.rs`, `narration.rs` (what the log says) → `candidate.rs`;
+//! `until_master.rs` → `shared.rs`. Nothing here names a profile's module
+//! or the narrator's thread; the clocks are the crate's (`clock.rs`).
 
 use super::candidate::{Candidate, FencingToken, LostReason};
 use super::changes::{Hub, MasterChange, MasterChanges};
 use super::config::{ElectorConfig, Mode, Profile};
+use super::lease::lease_until;
 use super::master::{read_master, MasterInfo};
+use super::narration::{Look, Narration};
 use super::trace::{Trace, Value};
+use crate::clock::BootInstant;
 use crate::error::{Error, Result};
 use crate::ZooKeeper;
 use parking_lot::{Condvar, Mutex};
@@ -31,10 +36,10 @@ pub(crate) struct LiveState {
     pub disconnected_at: Option<Instant>,
     /// The negotiated session timeout, ms (safe: the F1 step-down bound).
     pub negotiated_ms: i32,
-    /// Safe: mastership is valid until this CLOCK_BOOTTIME ms (0: no lease).
+    /// Safe: mastership is valid until this instant (`None`: no lease).
     /// Each leader-proved answer about our node (sync + exists), sent at
     /// `s`, extends it to `s + (T/2)(1 − ρ)` (see `lease.rs` for why).
-    pub lease_until: f64,
+    pub lease_until: Option<BootInstant>,
     pub wake: u64,
     pub resign: bool,
     /// Seed: the clientid read once connected, reused on re-init (S3).
@@ -49,6 +54,8 @@ pub(crate) struct ElectionState {
     pub config: ElectorConfig,
     pub candidate: Arc<dyn Candidate>,
     pub trace: Trace,
+    /// What the log has said about the same events (`narration.rs`).
+    pub narration: Narration,
     pub inner: Mutex<LiveState>,
     pub changed: Condvar,
     pub stop: AtomicBool,
@@ -75,6 +82,7 @@ impl ElectionState {
             None => Trace::off(),
         };
         Ok(Arc::new(ElectionState {
+            narration: Narration::new(&config),
             config,
             candidate,
             trace,
@@ -86,7 +94,7 @@ impl ElectionState {
                 expired: false,
                 disconnected_at: None,
                 negotiated_ms: 0,
-                lease_until: 0.0,
+                lease_until: None,
                 wake: 0,
                 resign: false,
                 last_client_id: None,
@@ -200,25 +208,25 @@ impl ElectionState {
         if let Some(seq) = token.sequence {
             fields.push(("sequence", Value::Int(seq)));
         }
-        super::narrator::became_master(self, &fields, token);
+        self.trace.emit("became_master", &fields);
+        self.narration.became_master(self.look(), token);
         self.candidate.on_became_master(token);
     }
 
     /// Safe: extends the lease from a server answer to a request sent at
-    /// `sent_ms` (CLOCK_MONOTONIC).
-    pub(crate) fn renew_lease(&self, sent_ms: f64) {
+    /// `sent`.
+    pub(crate) fn renew_lease(&self, sent: BootInstant) {
         let until = {
             let mut inner = self.inner.lock();
-            let until = super::lease::lease_until(sent_ms, inner.negotiated_ms);
-            if until <= inner.lease_until {
+            let until = lease_until(sent, inner.negotiated_ms);
+            if inner.lease_until.is_some_and(|now| until <= now) {
                 return;
             }
-            inner.lease_until = until;
+            inner.lease_until = Some(until);
             until
         };
         self.changes.ping();
-        self.candidate
-            .on_lease_extended(Duration::from_secs_f64(until.max(0.0) / 1000.0));
+        self.candidate.on_lease_extended(until);
     }
 
     /// Whether mastership is still covered (always, without a lease).
@@ -226,8 +234,8 @@ impl ElectionState {
         lease_holds(self.inner.lock().lease_until)
     }
 
-    /// The lease's end (CLOCK_BOOTTIME ms), 0 without one.
-    pub(crate) fn lease_until(&self) -> f64 {
+    /// The lease's end, `None` without one.
+    pub(crate) fn lease_until(&self) -> Option<BootInstant> {
         self.inner.lock().lease_until
     }
 
@@ -237,7 +245,7 @@ impl ElectionState {
     pub(crate) fn lost_master(&self, reason: LostReason) -> bool {
         let (was, lease, wakeups) = {
             let mut inner = self.inner.lock();
-            let lease = std::mem::replace(&mut inner.lease_until, 0.0);
+            let lease = inner.lease_until.take();
             let was = inner.master.take().is_some();
             let wakeups = was.then(|| {
                 self.changes
@@ -250,9 +258,8 @@ impl ElectionState {
         }
         if was {
             self.changed.notify_all();
-            let now = super::lease::boot_ms();
-            let valid_until =
-                super::lease::boot_to_monotonic_ms(if lease > 0.0 { lease.min(now) } else { now });
+            let now = BootInstant::now();
+            let valid_until = lease.map_or(now, |l| l.min(now)).to_monotonic_ms();
             self.trace.emit(
                 "lost_master",
                 &[
@@ -264,7 +271,7 @@ impl ElectionState {
             // block on a full stderr) only then.
             let said = reason.clone();
             self.candidate.on_lost_master(reason);
-            super::narrator::lost_master(self, &said);
+            self.narration.lost_master(self.look(), &said);
         }
         was
     }
@@ -273,8 +280,42 @@ impl ElectionState {
         self.trace.emit("work", &[]);
     }
 
+    /// Writes the `create` trace line; the log says a missing parent.
     pub(crate) fn trace_create(&self, rc: i32) {
-        super::narrator::created(self, rc);
+        self.trace.emit("create", &[("rc", Value::Int(rc.into()))]);
+        self.narration.created(rc);
+    }
+
+    /// Writes the `expired` trace line and says it at once (on the
+    /// completion thread, before a new session can replace the handle).
+    pub(crate) fn trace_expired(&self) {
+        self.trace.emit("expired", &[]);
+        self.narration.observe(self.look());
+    }
+
+    /// The state of the current handle, read without blocking, for the
+    /// log's account.
+    pub(crate) fn look(&self) -> Look {
+        let (zk, expired) = {
+            let inner = self.inner.lock();
+            (inner.zk.clone(), inner.expired)
+        };
+        match zk {
+            Some(zk) => Look {
+                handle: Arc::as_ptr(&zk) as usize,
+                state: zk.state().ok(),
+                expired,
+                session: zk.client_id().map_or(0, |c| c.id),
+                timeout: zk.recv_timeout().unwrap_or(0),
+            },
+            None => Look {
+                handle: 0,
+                state: None,
+                expired,
+                session: 0,
+                timeout: 0,
+            },
+        }
     }
 
     pub(crate) fn trace_init(&self, clientid: i64) {
@@ -342,8 +383,8 @@ impl ElectionState {
     }
 }
 
-/// Whether a lease ending at `until` (CLOCK_BOOTTIME ms; 0: no lease, as in
-/// the seed profile) still holds.
-fn lease_holds(until: f64) -> bool {
-    until == 0.0 || super::lease::boot_ms() < until
+/// Whether a lease ending at `until` (`None`: no lease, as in the seed
+/// profile) still holds.
+fn lease_holds(until: Option<BootInstant>) -> bool {
+    until.is_none_or(|until| BootInstant::now() < until)
 }

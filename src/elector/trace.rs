@@ -15,16 +15,12 @@
 //! who never trace (`default-features = false` pulls in no serialisation
 //! crate). A test parses what `emit` writes with serde_json.
 
+use crate::clock::monotonic_ms;
 use parking_lot::Mutex;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
-
-/// Milliseconds on CLOCK_MONOTONIC (the clock C++'s steady_clock uses).
-pub fn monotonic_ms() -> f64 {
-    crate::clock::monotonic_ns() as f64 / 1_000_000.0
-}
 
 /// A field value in a trace line.
 pub enum Value<'a> {
@@ -40,8 +36,6 @@ pub enum Value<'a> {
 pub struct Trace {
     out: Option<Mutex<Box<dyn Write + Send>>>,
     who: String,
-    /// What the log has said about the same events (`narrator.rs`).
-    pub(crate) narration: super::narrator::Narration,
 }
 
 impl Trace {
@@ -50,7 +44,6 @@ impl Trace {
         Trace {
             out: None,
             who: String::new(),
-            narration: Default::default(),
         }
     }
 
@@ -65,7 +58,6 @@ impl Trace {
         Ok(Trace {
             out: Some(Mutex::new(out)),
             who: who.to_owned(),
-            narration: Default::default(),
         })
     }
 
@@ -140,9 +132,6 @@ mod tests {
     fn escapes_and_data_text() {
         assert_eq!(escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
         assert_eq!(data_text(b"10.0.0.1\0"), "10.0.0.1\\x00");
-        let t1 = monotonic_ms();
-        let t2 = monotonic_ms();
-        assert!(t2 >= t1 && t1 > 0.0);
     }
 
     proptest::proptest! {

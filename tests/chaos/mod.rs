@@ -47,7 +47,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use zkha::elector::trace::monotonic_ms;
+use zkha::clock::monotonic_ms;
 use zkha_testing::{ProxyMode, TcpProxy, TestingCluster, TestingServer};
 
 /// A gap in one command's lines longer than this (it writes every 15 ms)

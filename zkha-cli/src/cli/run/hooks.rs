@@ -4,9 +4,9 @@
 
 use super::stop::Stop;
 use super::supervisor::Supervisor;
-use crate::cli::watchdog;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+use zkha::clock::BootInstant;
 use zkha::elector::{Candidate, FencingToken, LostReason};
 
 /// Runs on the election thread: the command is gone before the election
@@ -88,11 +88,11 @@ impl Candidate for Supervisor {
             _ => {}
         }
     }
-    fn on_lease_extended(&self, until: Duration) {
-        let ns = until.as_nanos() as u64;
+    fn on_lease_extended(&self, until: BootInstant) {
+        let ns = until.as_nanos();
         self.lease_ns.fetch_max(ns, Ordering::AcqRel);
         self.send(&format!("extend {ns}\n"));
-        let left = Duration::from_nanos(ns.saturating_sub(watchdog::boot_ns()));
+        let left = until.saturating_duration_since(BootInstant::now());
         self.metrics.set_lease_deadline(Some(Instant::now() + left));
     }
 }

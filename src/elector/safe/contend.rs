@@ -1,0 +1,267 @@
+//! The safe profile contending on a connected session: in watch and poll
+//! modes for the one node (whoever creates it is master; an existing node
+//! is told ours or not by its session owner, never its data, F3/F4), in
+//! sequence mode for the head of a queue of nodes (each candidate watches
+//! its predecessor only). A node won is held by [`hold`](super::hold).
+
+use super::hold::{hold, synced_exists, Held};
+use super::wait::{after_error, code, until_connected, wait, wake_count, waker, End, Next};
+use crate::clock::BootInstant;
+use crate::elector::candidate::FencingToken;
+use crate::elector::config::Mode;
+use crate::elector::master::{candidates, sequence_of};
+use crate::elector::shared::ElectionState;
+use crate::error::{Error, ErrorCode, Result};
+use crate::types::{Acl, CreateMode, Stat};
+use crate::ZooKeeper;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Contends on `zk` (connected) until its contention ends.
+pub(super) fn contend(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
+    match shared.config.mode {
+        Mode::Sequence => contend_sequence(shared, zk),
+        Mode::Watch | Mode::Poll => contend_plain(shared, zk),
+    }
+}
+
+/// Creates the missing ancestors of `path`, with the node's own ACL: in
+/// ZooKeeper deleting a node needs DELETE on its parent, so a creator-only
+/// node under an open parent could still be deleted by anyone (F10).
+fn ensure_parents(zk: &ZooKeeper, path: &str, acl: &[Acl]) -> Result<()> {
+    let mut at = 0;
+    while let Some(i) = path[at + 1..].find('/') {
+        let prefix = &path[..at + 1 + i];
+        match zk.create(prefix, b"", acl, CreateMode::Persistent) {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some(ErrorCode::NodeExists) => {}
+            Err(e) => return Err(e),
+        }
+        at += 1 + i;
+    }
+    Ok(())
+}
+
+/// A failed call in the plain modes: contend again, or the session's end.
+fn retry_or_end(shared: &ElectionState, seen: &mut u64, e: &Error) -> Held {
+    match after_error(shared, seen, e) {
+        Next::Retry => Held::Lost,
+        Next::End(end) => Held::End(end),
+    }
+}
+
+/// The plain modes' token: the node's czxid.
+fn plain_token(stat: &Stat) -> FencingToken {
+    FencingToken {
+        czxid: stat.czxid,
+        sequence: None,
+    }
+}
+
+/// Watch and poll modes: one node, whoever creates it is master.
+fn contend_plain(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
+    let cfg = &shared.config;
+    let path = cfg.path.as_str();
+    let acl = cfg.acl_list();
+    let mut seen = wake_count(shared);
+    let mut yield_until: Option<Instant> = None;
+    loop {
+        if let Err(end) = until_connected(shared, &mut seen) {
+            return end;
+        }
+        // After resigning, let another candidate take over first.
+        if let Some(until) = yield_until {
+            if Instant::now() < until {
+                if !yielding(shared, zk, until, &mut seen) {
+                    yield_until = None;
+                }
+                continue;
+            }
+            yield_until = None;
+        }
+        // A create is a write: the leader commits it, so its success is
+        // leader-proved (see lease.rs).
+        let sent = BootInstant::now();
+        let created = zk.create2(path, &cfg.data, &acl, CreateMode::Ephemeral);
+        shared.trace_create(created.as_ref().err().and_then(code).map_or(0, |c| c.raw()));
+        let outcome = match created {
+            Ok((_, stat)) => hold(shared, zk, path, plain_token(&stat), sent),
+            Err(e) if code(&e) == Some(ErrorCode::NodeExists) => node_exists(shared, zk, &mut seen),
+            Err(e) if code(&e) == Some(ErrorCode::NoNode) && cfg.create_parents => {
+                match ensure_parents(zk, path, &acl) {
+                    Ok(()) => Held::Lost,
+                    Err(e) => retry_or_end(shared, &mut seen, &e),
+                }
+            }
+            Err(e) => retry_or_end(shared, &mut seen, &e),
+        };
+        match outcome {
+            Held::Lost => {}
+            Held::Resigned => yield_until = Some(Instant::now() + cfg.resign_backoff),
+            Held::End(end) => return end,
+        }
+    }
+}
+
+/// Resigned, before `until`: waits for another candidate's node (true: keep
+/// yielding; false: someone else took over).
+fn yielding(shared: &Arc<ElectionState>, zk: &ZooKeeper, until: Instant, seen: &mut u64) -> bool {
+    *seen = wake_count(shared);
+    match zk.wexists(&shared.config.path, waker(shared, None)) {
+        Ok(Some(stat)) if stat.ephemeral_owner != shared.session_id() => false,
+        _ => {
+            wait(shared, seen, Some(until));
+            true
+        }
+    }
+}
+
+/// The node exists. F3/F4: is it ours (an ambiguous create that the server
+/// applied)? Decided by session owner, never data. Someone else's: wait
+/// for it to go (watch mode) or for the next poll.
+fn node_exists(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>, seen: &mut u64) -> Held {
+    let cfg = &shared.config;
+    let path = cfg.path.as_str();
+    *seen = wake_count(shared);
+    let watched = if cfg.mode == Mode::Watch {
+        zk.wexists(path, waker(shared, None))
+    } else {
+        zk.exists(path, false)
+    };
+    match watched {
+        Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => {
+            // Ours: ask again through the leader for the lease.
+            match synced_exists(zk, path) {
+                (sent, Ok(Some(stat))) if stat.ephemeral_owner == shared.session_id() => {
+                    hold(shared, zk, path, plain_token(&stat), sent)
+                }
+                (_, Ok(_)) => Held::Lost,
+                (_, Err(e)) => retry_or_end(shared, seen, &e),
+            }
+        }
+        Ok(Some(_)) => {
+            // Someone else is master: not an error.
+            let limit = (cfg.mode == Mode::Poll).then(|| Instant::now() + cfg.poll_interval);
+            wait(shared, seen, limit);
+            Held::Lost
+        }
+        Ok(None) => Held::Lost,
+        Err(e) => retry_or_end(shared, seen, &e),
+    }
+}
+
+/// Sequence mode: ephemeral-sequential children `<session>-n_<seq>` under
+/// the path; the lowest is master; each candidate watches its predecessor
+/// only. The session prefix finds our node again after an ambiguous create.
+fn contend_sequence(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
+    let mut queue = Queue {
+        parent: shared.config.path.clone(),
+        acl: shared.config.acl_list(),
+        prefix: format!("{:016x}-n_", shared.session_id() as u64),
+        mine: None,
+    };
+    let mut seen = wake_count(shared);
+    loop {
+        if let Err(end) = until_connected(shared, &mut seen) {
+            return end;
+        }
+        let failed = match queue.pass(shared, zk, &mut seen) {
+            Ok(None) => continue,
+            Ok(Some(end)) => return end,
+            Err(e) => e,
+        };
+        if let Next::End(end) = after_error(shared, &mut seen, &failed) {
+            return end;
+        }
+    }
+}
+
+/// This session's place in the sequence mode's queue.
+struct Queue {
+    parent: String,
+    acl: Vec<Acl>,
+    /// `<session>-n_`: the names of this session's nodes begin so.
+    prefix: String,
+    /// Our node's name, once created (or found again).
+    mine: Option<String>,
+}
+
+impl Queue {
+    /// One look at the queue: join it, lead it, or wait for the
+    /// predecessor. `Ok(None)`: look again; `Ok(Some(end))`: the session's
+    /// contention ended; an error is the caller's to judge.
+    fn pass(
+        &mut self,
+        shared: &Arc<ElectionState>,
+        zk: &Arc<ZooKeeper>,
+        seen: &mut u64,
+    ) -> Result<Option<End>> {
+        let parent = self.parent.as_str();
+        let kids = match candidates(zk, parent) {
+            Ok(k) => k,
+            Err(e) if code(&e) == Some(ErrorCode::NoNode) => {
+                if !shared.config.create_parents {
+                    return Err(e);
+                }
+                ensure_parents(zk, &format!("{parent}/x"), &self.acl)?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        // Ours: the node we created if it is still there, else (after an
+        // ambiguous create) the one that bears our session's prefix.
+        self.mine = self
+            .mine
+            .take()
+            .filter(|m| kids.contains(m))
+            .or_else(|| kids.iter().find(|k| k.starts_with(&self.prefix)).cloned());
+        let Some(me) = self.mine.clone() else {
+            let created = zk.create(
+                &format!("{parent}/{}", self.prefix),
+                &shared.config.data,
+                &self.acl,
+                CreateMode::EphemeralSequential,
+            );
+            shared.trace_create(created.as_ref().err().and_then(code).map_or(0, |c| c.raw()));
+            self.mine = created?.rsplit('/').next().map(str::to_owned);
+            return Ok(None);
+        };
+        let pos = kids.iter().position(|k| *k == me).unwrap_or(0);
+        if pos == 0 {
+            return self.lead(shared, zk, &me);
+        }
+        // Watch only the predecessor (no herd effect).
+        let pred = format!("{parent}/{}", kids[pos - 1]);
+        *seen = wake_count(shared);
+        if zk.wexists(&pred, waker(shared, None))?.is_some() {
+            wait(shared, seen, None);
+        }
+        Ok(None)
+    }
+
+    /// At the head of the queue: our node, proved through the leader, is
+    /// held; afterwards we join again.
+    fn lead(
+        &mut self,
+        shared: &Arc<ElectionState>,
+        zk: &Arc<ZooKeeper>,
+        me: &str,
+    ) -> Result<Option<End>> {
+        let my_path = format!("{}/{me}", self.parent);
+        let (sent, answer) = synced_exists(zk, &my_path);
+        let Some(stat) = answer? else {
+            self.mine = None;
+            return Ok(None);
+        };
+        let token = FencingToken {
+            czxid: stat.czxid,
+            sequence: sequence_of(me),
+        };
+        match hold(shared, zk, &my_path, token, sent) {
+            Held::Lost => self.mine = None,
+            Held::Resigned => self.mine = None, // rejoin at the back of the queue
+            Held::End(end) => return Ok(Some(end)),
+        }
+        Ok(None)
+    }
+}

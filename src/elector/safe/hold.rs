@@ -1,0 +1,307 @@
+//! The safe profile holding mastership of our node: the lease renewed
+//! through the leader (`sync` then `exists`, every `T/5`: see `lease.rs`
+//! for why that proves anything), the node's watch re-armed whenever it
+//! fires, and mastership given up when the node is lost, the session dies,
+//! we are cut off too long (F1), resign or stop. Also the leader-proved
+//! reads the contention uses to win a node ([`synced_exists`]).
+
+use super::wait::{
+    after_error, code, is_session_dead, is_transient, report, wait, wake_count, waker, End, Next,
+};
+use crate::clock::BootInstant;
+use crate::elector::candidate::{FencingToken, LostReason};
+use crate::elector::lease::renew_every;
+use crate::elector::shared::ElectionState;
+use crate::error::{Error, ErrorCode, Result};
+use crate::types::{Stat, WatchedEvent};
+use crate::ZooKeeper;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How holding mastership ended.
+pub(super) enum Held {
+    /// Not master (any more); contend again.
+    Lost,
+    /// Resigned: the node was deleted.
+    Resigned,
+    /// The session or the elector ended.
+    End(End),
+}
+
+/// Master on `node` (ours): work goes on until the node is lost, the
+/// session dies, we are cut off too long (F1), resign or stop.
+/// `sent`: when the request whose answer proved the node ours was sent.
+pub(super) fn hold(
+    shared: &Arc<ElectionState>,
+    zk: &Arc<ZooKeeper>,
+    node: &str,
+    token: FencingToken,
+    sent: BootInstant,
+) -> Held {
+    let held = hold_inner(shared, zk, node, token, sent);
+    // A resign request is about this mastership only.
+    shared.inner.lock().resign = false;
+    held
+}
+
+fn hold_inner(
+    shared: &Arc<ElectionState>,
+    zk: &Arc<ZooKeeper>,
+    node: &str,
+    token: FencingToken,
+    sent: BootInstant,
+) -> Held {
+    // The lease runs from when the proof was asked for, not when it came: an
+    // answer that waited out a pause of this process proves nothing now.
+    shared.renew_lease(sent);
+    if !shared.lease_valid() {
+        shared.inner.lock().lease_until = None;
+        return Held::Lost;
+    }
+    // Asked to stop meanwhile: do not start a mastership (the node goes
+    // with the session at shutdown).
+    if shared.stopping() {
+        return Held::End(End::Stop);
+    }
+    shared.became_master(token);
+    let mut holding = Holding::new(shared, zk, node, token);
+    loop {
+        holding.rearm();
+        if let Some(held) = holding.take_answer() {
+            return held;
+        }
+        wait(shared, &mut holding.seen, Some(holding.next_renew));
+        if let Some(held) = holding.after_wait() {
+            return held;
+        }
+    }
+}
+
+/// A synced read's answer: when its sync was sent, and the exists answer
+/// (or the sync's error).
+type Answer = (BootInstant, Result<Option<Stat>>);
+
+/// One mastership in progress: the node, the watch on it, the renewals.
+struct Holding<'a> {
+    shared: &'a Arc<ElectionState>,
+    zk: &'a Arc<ZooKeeper>,
+    node: &'a str,
+    token: FencingToken,
+    /// Our session (the node's owner while it is ours).
+    sid: i64,
+    renew_every: Duration,
+    next_renew: Instant,
+    /// The node's watch fired (or must be set): re-arm it.
+    fired: Arc<AtomicBool>,
+    seen: u64,
+    /// The re-arm's answer, left here by the completion thread.
+    answer: Arc<Mutex<Option<Answer>>>,
+    rearming: bool,
+}
+
+impl<'a> Holding<'a> {
+    fn new(
+        shared: &'a Arc<ElectionState>,
+        zk: &'a Arc<ZooKeeper>,
+        node: &'a str,
+        token: FencingToken,
+    ) -> Holding<'a> {
+        let renew_every = renew_every(shared.inner.lock().negotiated_ms);
+        Holding {
+            shared,
+            zk,
+            node,
+            token,
+            sid: shared.session_id(),
+            renew_every,
+            next_renew: Instant::now() + renew_every,
+            fired: Arc::new(AtomicBool::new(true)),
+            seen: wake_count(shared),
+            answer: Arc::default(),
+            rearming: false,
+        }
+    }
+
+    /// (Re-)arms the watch on our node when the last one fired, and checks
+    /// the node is still ours, through the leader. Asked without blocking:
+    /// a link that goes silent meanwhile must still end the mastership when
+    /// the lease ends (`wait`), not when the C client gives the request up
+    /// (2T/3 later, or never).
+    fn rearm(&mut self) {
+        if self.rearming || !self.fired.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        self.seen = wake_count(self.shared);
+        let slot = self.answer.clone();
+        let weak = Arc::downgrade(self.shared);
+        let watch = waker(self.shared, Some(self.fired.clone()));
+        let asked = synced_exists_async(self.zk, self.node, Some(watch), move |sent, r| {
+            *slot.lock() = Some((sent, r));
+            if let Some(s) = weak.upgrade() {
+                s.wake();
+            }
+        });
+        match asked {
+            Ok(()) => self.rearming = true,
+            Err(e) => *self.answer.lock() = Some((BootInstant::now(), Err(e))),
+        }
+    }
+
+    /// Acts on the re-arm's answer, if it came: the lease renewed (and
+    /// mastership taken up again after a step-down), or its end.
+    fn take_answer(&mut self) -> Option<Held> {
+        let (sent, answered) = self.answer.lock().take()?;
+        self.rearming = false;
+        let shared = self.shared;
+        match answered {
+            Ok(Some(stat)) if stat.ephemeral_owner == self.sid => {
+                shared.renew_lease(sent);
+                if shared.held().is_none() && !shared.lease_valid() {
+                    // A stale answer (we were paused): ask again later.
+                    shared.inner.lock().lease_until = None;
+                } else if shared.held().is_none() {
+                    // Reconnected in time after stepping down: the node
+                    // never left us, so no one else can have won.
+                    shared.became_master(self.token);
+                }
+            }
+            Ok(_) => {
+                shared.lost_master(LostReason::NodeLost);
+                return Some(Held::Lost);
+            }
+            Err(e) => {
+                self.fired.store(true, Ordering::Release);
+                if is_session_dead(&e) {
+                    return Some(Held::End(End::SessionDead));
+                }
+                if !is_transient(&e) {
+                    report(shared, &e);
+                }
+            }
+        }
+        None
+    }
+
+    /// After a wait: stop, renew when due, and act on an expiry, a resign
+    /// or a reconnection.
+    fn after_wait(&mut self) -> Option<Held> {
+        let shared = self.shared;
+        if shared.stopping() {
+            return Some(Held::End(End::Stop));
+        }
+        if Instant::now() >= self.next_renew {
+            self.next_renew = Instant::now() + self.renew_every;
+            renew(shared, self.zk, self.node, self.sid);
+        }
+        let (resign, expired, connected) = {
+            let mut inner = shared.inner.lock();
+            (
+                std::mem::take(&mut inner.resign),
+                inner.expired,
+                inner.connected,
+            )
+        };
+        if expired {
+            return Some(Held::End(End::SessionDead));
+        }
+        if resign {
+            // Stop working first, then let the node go at once.
+            shared.lost_master(LostReason::Resigned);
+            return Some(
+                match release(shared, self.zk, self.node, self.sid, &mut self.seen) {
+                    Ok(()) => Held::Resigned,
+                    Err(end) => Held::End(end),
+                },
+            );
+        }
+        if connected && shared.held().is_none() {
+            // Back after a step-down: check the node again.
+            self.fired.store(true, Ordering::Release);
+        }
+        None
+    }
+}
+
+/// Resigning: deletes our node, through disconnections, so that the resign
+/// holds (after a reconnection the node must not be found ours again).
+/// Only our own node is deleted: its owner is checked and its version given.
+fn release(
+    shared: &ElectionState,
+    zk: &ZooKeeper,
+    node: &str,
+    sid: i64,
+    seen: &mut u64,
+) -> Result<(), End> {
+    loop {
+        let deleted = zk.exists(node, false).and_then(|stat| match stat {
+            Some(stat) if stat.ephemeral_owner == sid => zk.delete(node, stat.version),
+            _ => Ok(()),
+        });
+        match deleted {
+            Ok(()) => return Ok(()),
+            // Changed or gone in between: look again.
+            Err(e) if matches!(code(&e), Some(ErrorCode::NoNode | ErrorCode::BadVersion)) => {}
+            Err(e) => {
+                if let Next::End(end) = after_error(shared, seen, &e) {
+                    return Err(end);
+                }
+            }
+        }
+    }
+}
+
+/// `sync(path)` then `exists(path)`: an answer the leader stands behind (see
+/// lease.rs), with the time the sync was sent.
+pub(super) fn synced_exists(zk: &ZooKeeper, path: &str) -> Answer {
+    let sent = BootInstant::now();
+    (sent, zk.sync(path).and_then(|()| zk.exists(path, false)))
+}
+
+/// One renewal (see lease.rs): `sync` then `exists` on our node, pipelined;
+/// the exists answer counts only after a successful sync, and extends the
+/// lease from the time the sync was sent.
+fn renew(shared: &Arc<ElectionState>, zk: &ZooKeeper, node: &str, sid: i64) {
+    if shared.held().is_none() {
+        return;
+    }
+    let weak = Arc::downgrade(shared);
+    let no_watch: Option<fn(WatchedEvent)> = None;
+    let _ = synced_exists_async(zk, node, no_watch, move |sent, r| {
+        if let (Ok(Some(stat)), Some(s)) = (r, weak.upgrade()) {
+            if stat.ephemeral_owner == sid {
+                s.renew_lease(sent);
+            }
+        }
+    });
+}
+
+/// `sync` then `exists` on `node`, pipelined, never blocking the caller:
+/// `done` gets, on the completion thread, when the sync was sent and the
+/// exists answer, which counts only after a successful sync (see
+/// lease.rs). With `watch`, the exists also sets it. An error returned
+/// here means `done` is never called.
+fn synced_exists_async(
+    zk: &ZooKeeper,
+    node: &str,
+    watch: Option<impl FnMut(WatchedEvent) + Send + 'static>,
+    done: impl FnOnce(BootInstant, Result<Option<Stat>>) + Send + 'static,
+) -> Result<()> {
+    let sent = BootInstant::now();
+    let synced: Arc<Mutex<Option<Result<()>>>> = Arc::default();
+    let sync_done = synced.clone();
+    zk.async_sync(node, move |r| *sync_done.lock() = Some(r.map(|_| ())))?;
+    // Completions come in request order: the sync's has run before this one.
+    let exists_done = move |r: Result<Option<Stat>>| {
+        let sync = synced
+            .lock()
+            .take()
+            .unwrap_or(Err(Error::Zk(ErrorCode::SystemError)));
+        done(sent, sync.and(r));
+    };
+    match watch {
+        Some(watch) => zk.awexists_watching(node, watch, exists_done),
+        None => zk.aexists(node, exists_done),
+    }
+}

@@ -1,0 +1,173 @@
+//! What the safe profile's phases share: how a session's contention ends
+//! ([`End`]), waiting for the next event ([`wait`]: a watch, a session
+//! change, resign, stop, or a deadline; stepping down when the lease or the
+//! F1 bound runs out), and what an error means ([`after_error`]: wait out a
+//! disconnection, end a dead session, report and pace a real one, F7).
+
+use crate::clock::BootInstant;
+use crate::elector::candidate::LostReason;
+use crate::elector::lease::step_down_after;
+use crate::elector::shared::ElectionState;
+use crate::error::{Error, ErrorCode};
+use crate::types::{EventType, WatchedEvent};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How a session's contention ended.
+pub(super) enum End {
+    /// The session is unusable (expired, auth failed): open a new one (F2).
+    SessionDead,
+    /// The elector is stopping.
+    Stop,
+}
+
+/// F7: a real error, told apart from "someone else is master".
+pub(super) fn report(shared: &ElectionState, e: &Error) {
+    log::error!(target: "zkha", "election on {}: {e}", shared.config.path);
+    shared.trace_error(e);
+    shared.candidate.on_error(e);
+}
+
+pub(super) fn wake_count(shared: &ElectionState) -> u64 {
+    shared.inner.lock().wake
+}
+
+/// Waits for a wake (a watch, a session change, resign, stop), `limit`, or
+/// the F1 step-down deadline (stepping down when it passes).
+pub(super) fn wait(shared: &ElectionState, seen: &mut u64, limit: Option<Instant>) {
+    let mut inner = shared.inner.lock();
+    loop {
+        if inner.wake != *seen || shared.stopping() || inner.resign {
+            *seen = inner.wake;
+            return;
+        }
+        let mut deadline = limit;
+        // The lease ran out (say the process was paused): stop at once.
+        if let (Some(_), Some(until)) = (inner.master, inner.lease_until) {
+            let now = BootInstant::now();
+            if until <= now {
+                drop(inner);
+                shared.lost_master(LostReason::LeaseExpired);
+                return;
+            }
+            let at = Instant::now() + until.saturating_duration_since(now);
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
+        if inner.master.is_some() && !inner.connected {
+            if let Some(at) = inner.disconnected_at {
+                let step_down = at + step_down_after(inner.negotiated_ms);
+                if Instant::now() >= step_down {
+                    drop(inner);
+                    shared.lost_master(LostReason::Disconnected);
+                    return;
+                }
+                deadline = Some(deadline.map_or(step_down, |d| d.min(step_down)));
+            }
+        }
+        match deadline {
+            Some(d) => {
+                if shared.changed.wait_until(&mut inner, d).timed_out()
+                    && limit.is_some_and(|l| Instant::now() >= l)
+                {
+                    return;
+                }
+            }
+            None => shared.changed.wait(&mut inner),
+        }
+    }
+}
+
+/// A watch that only wakes the election (on the completion thread).
+pub(super) fn waker(
+    shared: &Arc<ElectionState>,
+    fired: Option<Arc<AtomicBool>>,
+) -> impl FnMut(WatchedEvent) + Send + 'static {
+    let weak = Arc::downgrade(shared);
+    move |e: WatchedEvent| {
+        if e.event_type != EventType::Session {
+            if let Some(f) = &fired {
+                f.store(true, Ordering::Release);
+            }
+        }
+        if let Some(s) = weak.upgrade() {
+            if e.event_type != EventType::Session {
+                s.notifications.fetch_add(1, Ordering::Relaxed);
+            }
+            s.wake();
+        }
+    }
+}
+
+pub(super) fn code(e: &Error) -> Option<ErrorCode> {
+    e.code()
+}
+
+pub(super) fn is_session_dead(e: &Error) -> bool {
+    matches!(e, Error::Closed)
+        || matches!(
+            code(e),
+            Some(
+                ErrorCode::SessionExpired
+                    | ErrorCode::InvalidState
+                    | ErrorCode::AuthFailed
+                    | ErrorCode::Closing
+            )
+        )
+}
+
+pub(super) fn is_transient(e: &Error) -> bool {
+    matches!(
+        code(e),
+        Some(ErrorCode::ConnectionLoss | ErrorCode::OperationTimeout | ErrorCode::SessionMoved)
+    )
+}
+
+/// Waits until connected; otherwise says how this session's contention ends.
+pub(super) fn until_connected(shared: &ElectionState, seen: &mut u64) -> Result<(), End> {
+    loop {
+        {
+            let inner = shared.inner.lock();
+            if shared.stopping() {
+                return Err(End::Stop);
+            }
+            if inner.expired {
+                return Err(End::SessionDead);
+            }
+            if inner.connected {
+                return Ok(());
+            }
+        }
+        wait(shared, seen, None);
+    }
+}
+
+/// What to do after an operation failed.
+pub(super) enum Next {
+    Retry,
+    End(End),
+}
+
+/// Common handling of a failed call: wait out disconnections, end dead
+/// sessions, report and pace real errors.
+pub(super) fn after_error(shared: &ElectionState, seen: &mut u64, e: &Error) -> Next {
+    if shared.stopping() {
+        return Next::End(End::Stop);
+    }
+    if is_session_dead(e) {
+        return Next::End(End::SessionDead);
+    }
+    if is_transient(e) {
+        if let Err(end) = until_connected(shared, seen) {
+            return Next::End(end);
+        }
+        return Next::Retry;
+    }
+    report(shared, e);
+    wait(
+        shared,
+        seen,
+        Some(Instant::now() + shared.config.poll_interval),
+    );
+    Next::Retry
+}
