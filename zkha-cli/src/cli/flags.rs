@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use zkha::elector::{ElectorConfig, Mode, Profile};
 use zkha::error::Argument;
+use zkha::validate::{timeout_ms, MAX_TIMEOUT_MS};
 
 /// The elector profile.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -138,12 +139,13 @@ impl ElectionArgs {
     }
 }
 
-/// A timeout flag in ms that must be 1 to `i32::MAX` (a C `int`).
+/// A timeout flag in ms, by the library's one timeout rule ([`timeout_ms`]:
+/// 1 to `i32::MAX`, the C `int` it becomes); the error names the flag.
 fn check_ms(flag: &str, ms: u64) -> Result<(), zkha::Error> {
-    if ms == 0 || ms > i32::MAX as u64 {
+    if timeout_ms(ms).is_none() {
         return Err(zkha::Error::InvalidArgument {
             argument: Argument::Timeout,
-            reason: format!("{flag} {ms}: must be 1 to {} (ms)", i32::MAX),
+            reason: format!("{flag} {ms}: must be 1 to {MAX_TIMEOUT_MS} (ms)"),
         });
     }
     Ok(())
