@@ -9,7 +9,7 @@ use zkha::elector::{Elector, Profile};
 
 /// The election's flags live in [`super::flags`]; re-exported here, where
 /// `run` has imported them from.
-pub use super::flags::ElectionArgs;
+use super::flags::ElectionArgs;
 
 /// `zkha candidate` arguments.
 #[derive(Debug, Args)]

@@ -29,7 +29,7 @@ mod stop;
 mod supervisor;
 mod watchdog_child;
 
-use super::candidate::ElectionArgs;
+use super::flags::ElectionArgs;
 use super::common::LogArgs;
 use super::contention::Contention;
 use super::fence::FenceArgs;

@@ -32,6 +32,8 @@ pub(super) struct Running {
     /// A stop is under way: its caller reaps the watchdog and judges the
     /// end (see `Supervisor::stop`).
     pub(super) stopping: bool,
+    /// `<path> on <hosts>`: the prefix of the log lines said for it.
+    pub(super) label: String,
 }
 
 impl Running {
@@ -61,7 +63,7 @@ impl Running {
                     } else {
                         log::Level::Info
                     };
-                    log::log!(target: "zkha", level, "commands are contained by: {how}{}", if how.starts_with("cgroup") { " and the subreaper" } else { " (no writable cgroup v2 directory)" });
+                    log::log!(target: "zkha", level, "{}: commands are contained by: {how}{}", self.label, if how.starts_with("cgroup") { " and the subreaper" } else { " (no writable cgroup v2 directory)" });
                 }
                 ("log", rest) => {
                     let (level, text) = rest.split_once(' ').unwrap_or(("info", rest));
@@ -70,7 +72,7 @@ impl Running {
                         "warn" => log::Level::Warn,
                         _ => log::Level::Info,
                     };
-                    log::log!(target: "zkha", level, "watchdog: {text}");
+                    log::log!(target: "zkha", level, "{}: watchdog: {text}", self.label);
                 }
                 _ => {}
             }
@@ -147,6 +149,7 @@ impl Supervisor {
                 session_sent: false,
                 survivors: 0,
                 stopping: false,
+                label: format!("{} on {}", self.path, self.hosts),
             },
             ctl_w.into(),
         ))
