@@ -102,7 +102,8 @@ impl Successor<'_> {
                 Err(e) => return Claim::Failed(format!("cannot read the breadcrumb: {e}")),
             };
             if let (Some(p), Some(who)) = (&prev, waited_for) {
-                if p.clean && (p.session, p.token) == who {
+                // Clean, or (after a crash) its command said gone.
+                if (p.clean || p.left.is_some()) && (p.session, p.token) == who {
                     log::info!(target: "zkha", "{}: the last master ({}) says its command is gone ({})", self.label, describe(p), p.left.as_deref().unwrap_or("clean"));
                     waited_for = None;
                 }
@@ -113,7 +114,9 @@ impl Successor<'_> {
             {
                 let who = describe(prev);
                 let left = word_until.saturating_duration_since(Instant::now());
-                if !left.is_zero() {
+                // A crashed master whose watchdog said its command is gone
+                // (`mark_gone`) is fenced at once: no lease to wait out.
+                if !left.is_zero() && prev.left.is_none() {
                     if !told_waiting {
                         log::warn!(target: "zkha", "{}: waiting up to {} ms for the last master ({who}) to say its command is gone", self.label, lease.as_millis());
                         told_waiting = true;

@@ -125,6 +125,33 @@ pub fn mark_clean(
     token: i64,
     why: &str,
 ) -> zkha::Result<bool> {
+    mark(zk, path, session, token, why, true)
+}
+
+/// After a crash (zkha or its watchdog killed): says that the command and
+/// everything it started are gone (`left`), without marking it clean: the
+/// next master still fences this host (its other resources may be in any
+/// state), but need not wait out this master's lease for its word. Only
+/// for this session and token, as [`mark_clean`].
+pub fn mark_gone(
+    zk: &ZooKeeper,
+    path: &str,
+    session: i64,
+    token: i64,
+    why: &str,
+) -> zkha::Result<bool> {
+    mark(zk, path, session, token, why, false)
+}
+
+/// The word of a master that has left: `left = why`, and `clean` if `clean`.
+fn mark(
+    zk: &ZooKeeper,
+    path: &str,
+    session: i64,
+    token: i64,
+    why: &str,
+    clean: bool,
+) -> zkha::Result<bool> {
     for _ in 0..MARK_ATTEMPTS {
         let (mut b, version) = match read(zk, path) {
             Ok(Some(found)) => found,
@@ -134,10 +161,10 @@ pub fn mark_clean(
         if b.session != session || b.token != token {
             return Ok(false);
         }
-        if b.clean {
+        if b.clean || (!clean && b.left.is_some()) {
             return Ok(true);
         }
-        b.clean = true;
+        b.clean = clean;
         b.left = Some(why.to_owned());
         match zk.set(&breadcrumb_path(path), &b.to_json(), version) {
             Ok(()) => return Ok(true),
@@ -440,6 +467,36 @@ mod tests {
         let r = claim(&d, &parent, &Acl::open_unsafe(), &mine, Some(version));
         assert!(matches!(r, Err(ClaimError::NotMaster(_))), "{r:?}");
         for zk in [operator, d, n] {
+            let _ = zk.close();
+        }
+    }
+
+    #[test]
+    fn a_crashed_master_says_gone_but_stays_to_be_fenced() {
+        let operator = connect();
+        let path = unique_path("breadcrumb-gone");
+        let d = connect();
+        let (d_session, d_token) = hold(&d, &path, b"d");
+        claim(
+            &d,
+            &path,
+            &Acl::open_unsafe(),
+            &crumb(b"d", d_session, d_token, false),
+            None,
+        )
+        .unwrap();
+        assert!(mark_gone(&d, &path, d_session, d_token, "crashed").unwrap());
+        let (b, _) = read(&operator, &path).unwrap().unwrap();
+        assert!(!b.clean, "gone is not clean");
+        assert_eq!(b.left.as_deref(), Some("crashed"));
+        assert!(needs_fence(Some(&b), d_session + 1, &[]), "still fenced");
+        // A clean mark stays clean: a later `gone` does not undo it.
+        assert!(mark_clean(&d, &path, d_session, d_token, "resigned").unwrap());
+        assert!(mark_gone(&d, &path, d_session, d_token, "crashed").unwrap());
+        assert!(read(&operator, &path).unwrap().unwrap().0.clean);
+        // Another's breadcrumb is left alone.
+        assert!(!mark_gone(&d, &path, d_session, d_token + 1, "crashed").unwrap());
+        for zk in [operator, d] {
             let _ = zk.close();
         }
     }

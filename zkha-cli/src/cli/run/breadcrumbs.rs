@@ -18,6 +18,21 @@ impl Supervisor {
     /// wrote: marks it clean, so that the next master does not fence this
     /// one. Only on a live session (a dead link would block the election
     /// thread; an unmarked breadcrumb only costs the next master a fence).
+    /// After a crash of the watchdog: the breadcrumb says the command is
+    /// gone, not clean (see `breadcrumb::mark_gone`).
+    pub(super) fn mark_gone(&self, why: &str) {
+        let Some((session, token)) = self.claimed.lock().take() else {
+            return;
+        };
+        let zk = self.control.lock().as_ref().and_then(Control::zookeeper);
+        let Some(zk) = zk.filter(|zk| matches!(zk.state(), Ok(State::Connected))) else {
+            return;
+        };
+        if let Err(e) = breadcrumb::mark_gone(&zk, &self.path, session, token, why) {
+            log::warn!(target: "zkha", "{} on {}: cannot say in the breadcrumb that the command is gone ({e})", self.path, self.hosts);
+        }
+    }
+
     pub(super) fn mark_clean(&self, why: &str) {
         let Some((session, token)) = self.claimed.lock().take() else {
             return;

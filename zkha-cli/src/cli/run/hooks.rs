@@ -74,7 +74,10 @@ impl Candidate for Supervisor {
         // node deleted from outside while this session lives: the command
         // is gone, and the next master is waiting for this word.
         if self.unclean.load(Ordering::Acquire) {
+            // Its processes are gone all the same (killed here): the next
+            // master fences, but need not wait for this one's lease.
             log::warn!(target: "zkha", "{} on {}: the command's end was not clean: the breadcrumb stays unclean", self.path, self.hosts);
+            self.mark_gone("the watchdog was killed or stalled; zkha killed the command and everything it started");
             return;
         }
         match (&reason, because) {
