@@ -29,10 +29,10 @@ mod stop;
 mod supervisor;
 mod watchdog_child;
 
-use super::flags::ElectionArgs;
 use super::common::LogArgs;
 use super::contention::Contention;
 use super::fence::FenceArgs;
+use super::flags::ElectionArgs;
 use super::health::HealthArgs;
 use super::metrics::{Metrics, MetricsServer};
 use super::signals;
