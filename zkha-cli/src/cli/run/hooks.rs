@@ -2,7 +2,7 @@
 //! candidate becomes master and is gone when mastership ends, before the
 //! election goes on; each renewal moves the watchdog's deadline.
 
-use super::stop::Stop;
+use super::running::Stop;
 use super::supervisor::Supervisor;
 use std::sync::atomic::Ordering;
 use std::time::Instant;

@@ -6,7 +6,8 @@
 
 use super::notify::Systemd;
 use super::restart::Restarts;
-use super::stop::{Exited, Stop};
+use super::running::Stop;
+use super::stop::Exited;
 use super::supervisor::Supervisor;
 use super::{OnExit, RunArgs};
 use crate::cli::common::exit;

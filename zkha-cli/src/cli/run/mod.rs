@@ -25,6 +25,7 @@ mod hooks;
 mod main_loop;
 mod notify;
 mod restart;
+mod running;
 mod stop;
 mod supervisor;
 mod watchdog_child;

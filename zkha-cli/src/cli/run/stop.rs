@@ -3,27 +3,13 @@
 //! end of its own (it exited, could not start, its lease lapsed, or its
 //! watchdog was killed).
 
+use super::running::Stop;
 use super::supervisor::Supervisor;
 use crate::cli::watchdog;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-/// How a running command is to be stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Stop {
-    /// A planned end while still master (SIGTERM to zkha, a resign, a
-    /// failing health check): SIGTERM, `--stop-timeout`, then SIGKILL;
-    /// mastership is renewed meanwhile.
-    Planned,
-    /// Mastership ended while the lease may still run (a disconnection):
-    /// SIGTERM, then SIGKILL after `--grace`, never past the lease.
-    Lost,
-    /// The lease is over (the node is gone or another's, the session
-    /// expired): SIGKILL now.
-    Kill,
-}
 
 /// How a command ended by itself (not stopped by us).
 pub(super) struct Exited {

@@ -6,8 +6,7 @@
 //! command is `stop.rs`; the watchdog process it runs under,
 //! `watchdog_child.rs`.
 
-use super::stop::Stop;
-use super::watchdog_child::Running;
+use super::running::{Running, Stop};
 use super::RunArgs;
 use crate::cli::contention::Contention;
 use crate::cli::metrics::Metrics;

@@ -2,83 +2,13 @@
 //! __watchdog`, see `cli/watchdog/`): how it is spawned, with its control
 //! and status pipes, and what it says back on the status pipe.
 
+use super::running::Running;
 use super::supervisor::Supervisor;
 use crate::cli::systemd;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::Command;
 use zkha::elector::FencingToken;
-
-/// The running command: its watchdog process and the pipes to it.
-pub(super) struct Running {
-    /// The watchdog (`zkha __watchdog`), parent of the command.
-    pub(super) watchdog: Child,
-    /// Its status pipe (read end, non-blocking).
-    pub(super) status: std::fs::File,
-    /// Status text not yet split into lines.
-    pub(super) pending: String,
-    /// The command's process group, once the watchdog said `started`.
-    pub(super) pgid: Option<i32>,
-    /// The watchdog stopped the command because the lease ran out.
-    pub(super) lapsed: bool,
-    /// The command could not be started.
-    pub(super) error: Option<String>,
-    /// The session id was handed over (for `--on-crash handover`).
-    pub(super) session_sent: bool,
-    /// Processes of the command that outlived SIGKILL (the watchdog's
-    /// latest count).
-    pub(super) survivors: usize,
-    /// A stop is under way: its caller reaps the watchdog and judges the
-    /// end (see `Supervisor::stop`).
-    pub(super) stopping: bool,
-    /// `<path> on <hosts>`: the prefix of the log lines said for it.
-    pub(super) label: String,
-}
-
-impl Running {
-    /// Reads what the watchdog said so far.
-    pub(super) fn read_status(&mut self) {
-        use std::io::Read;
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = self.status.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            self.pending.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        while let Some(i) = self.pending.find('\n') {
-            let line: String = self.pending.drain(..=i).collect();
-            let line = line.trim_end();
-            match line.split_once(' ').unwrap_or((line, "")) {
-                ("started", pid) => self.pgid = pid.parse().ok(),
-                ("lapsed", _) => self.lapsed = true,
-                ("error", text) => self.error = Some(text.to_owned()),
-                ("survivors", n) => self.survivors = n.parse().unwrap_or(0),
-                ("contained", how) => {
-                    // Once per process: the same each time.
-                    static SAID: AtomicBool = AtomicBool::new(false);
-                    let level = if SAID.swap(true, Ordering::AcqRel) {
-                        log::Level::Debug
-                    } else {
-                        log::Level::Info
-                    };
-                    log::log!(target: "zkha", level, "{}: commands are contained by: {how}{}", self.label, if how.starts_with("cgroup") { " and the subreaper" } else { " (no writable cgroup v2 directory)" });
-                }
-                ("log", rest) => {
-                    let (level, text) = rest.split_once(' ').unwrap_or(("info", rest));
-                    let level = match level {
-                        "error" => log::Level::Error,
-                        "warn" => log::Level::Warn,
-                        _ => log::Level::Info,
-                    };
-                    log::log!(target: "zkha", level, "{}: watchdog: {text}", self.label);
-                }
-                _ => {}
-            }
-        }
-    }
-}
 
 impl Supervisor {
     /// Starts the watchdog, which starts the command.
