@@ -82,10 +82,10 @@ bench-build:
 ## binaries, under valgrind: no leak (definite or indirect), no invalid access.
 check-leaks:
 	@scripts/setup valgrind
-	$(CARGO) build --example soak
+	$(CARGO) build --example leak_soak
 	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
 	  --show-leak-kinds=definite,indirect --error-exitcode=99 \
-	  target/debug/examples/soak --ops 10000 --cycles 50
+	  target/debug/examples/leak_soak --ops 10000 --cycles 50
 	scripts/valgrind-tests
 
 ## Every chaos scenario (SIGKILL and SIGSTOP of `zkha run`, SIGKILL over mutual TLS, client-link and
@@ -93,7 +93,7 @@ check-leaks:
 ## commands and surroundings (a child in its own session, a daemonizing
 ## command, job control, a stalled and a broken stderr, the watchdog killed,
 ## a slow stop in a planned handover, the node deleted from outside), with
-## `zkha run` candidates supervising examples/chaos_worker.rs, judged by
+## `zkha run` candidates supervising the chaos_worker command, judged by
 ## their traces and by the commands' own files (every process of a
 ## command's tree); a line per scenario and family with its faults, then
 ## `chaos: F faults injected, N failovers, K overlapping safe masterships`;
@@ -101,11 +101,14 @@ check-leaks:
 ## takeovers made). CHAOS_ROUNDS scales it: the default 10 injects over 400
 ## faults (20 per family) in about 20 minutes; CHAOS_ONLY=<text> runs only
 ## the scenarios whose name contains the text (CHAOS_ONLY=stderr, say).
+## The harness is the workspace crate chaos/ (zkha-chaos, not published): its
+## binaries chaos (the runner) and chaos_worker, built beside zkha in
+## target/release/, where the runner finds them.
 CHAOS_ROUNDS ?= 10
 CHAOS_ONLY ?=
 chaos: setup
-	$(CARGO) build --release --features $(TEST_FEATURES) --bin zkha --example chaos_worker
-	CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_ONLY='$(CHAOS_ONLY)' $(CARGO) run --release --features $(TEST_FEATURES) --example chaos
+	$(CARGO) build --release --features $(TEST_FEATURES) -p zkha-cli -p zkha-chaos --bins
+	CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_ONLY='$(CHAOS_ONLY)' target/release/chaos
 
 ## Mutation testing of the safety core (elector, lease, zkha run's supervisor
 ## and watchdog, the callback/close protocol, validate.rs), each part against

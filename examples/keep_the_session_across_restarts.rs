@@ -2,13 +2,14 @@
 //! another process (as after a crash and quick restart).
 //!
 //! ```text
-//! resume_session --hosts H --save FILE     # creates the ephemeral /zkha-resume
-//!                                          # (data: this host's IP + NUL), writes the
-//!                                          # client id to FILE, exits WITHOUT closing
-//! resume_session --hosts H --resume FILE   # reattaches with that id, prints the
-//!                                          # session id, checks the node is still
-//!                                          # owned by it, then closes
+//! keep_the_session_across_restarts --hosts H --save FILE
+//! keep_the_session_across_restarts --hosts H --resume FILE
 //! ```
+//! `--save` creates the ephemeral `/zkha-resume` (data: this host's IP +
+//! NUL), writes the client id to FILE and exits WITHOUT closing; `--resume`
+//! reattaches with that id, prints the session id, checks the node is still
+//! owned by it, then closes. A server that outlives both processes is
+//! needed, so `--hosts` is required.
 //! `--path P` uses another node; `--timeout MS` sets the session timeout
 //! (default 10000). The id file holds a secret (the session password).
 
@@ -20,7 +21,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("resume_session: {e}");
+            eprintln!("keep_the_session_across_restarts: {e}");
             ExitCode::FAILURE
         }
     }

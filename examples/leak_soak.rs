@@ -1,7 +1,7 @@
 //! A soak of mixed operations and handle open/close cycles, for leak and
 //! memory-error checks under valgrind (`make check-leaks`).
 //!
-//! `soak [--hosts H] [--ops N] [--cycles M] [--drop-cycles K]` (defaults: an
+//! `leak_soak [--hosts H] [--ops N] [--cycles M] [--drop-cycles K]` (defaults: an
 //! embedded server, 10000 operations, 50 open/close cycles, 10 handles whose
 //! last reference is dropped inside their own path watcher). Exits non-zero
 //! if any callback context is left over or a handle is not closed.

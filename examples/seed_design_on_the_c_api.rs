@@ -7,7 +7,7 @@
 //! 3. `change_to_master()`: `zoo_create(path, ip, strlen(ip)+1,
 //!    &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0)`.
 //!
-//! Run: `cargo run --example seed_c_api [-- --hosts H --path /master/test]`
+//! Run: `cargo run --example seed_design_on_the_c_api [-- --hosts H --path /master/test]`
 //! (without --hosts it starts an embedded ZooKeeper server).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

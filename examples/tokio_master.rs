@@ -4,7 +4,7 @@
 //! writes with `AsyncZooKeeper`, fenced by the token.
 //!
 //! ```text
-//! async_master --hosts H --path P --name NAME [--terms N] [--resign-after K] [--work-ms MS]
+//! tokio_master --hosts H --path P --name NAME [--terms N] [--resign-after K] [--work-ms MS]
 //! ```
 //! Each term: print `NAME: standby`, wait for mastership, print
 //! `NAME: master token=T`, then every `--work-ms` (100) write `NAME T n`
@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("async_master: {e}");
+            eprintln!("tokio_master: {e}");
             ExitCode::FAILURE
         }
     }

@@ -367,7 +367,7 @@ fn client_id_reattaches_across_processes_and_expires_when_dead() {
     let file = dir.join("id");
     let path = unique_path("resume");
     let run = |mode: &str| {
-        std::process::Command::new(example("resume_session"))
+        std::process::Command::new(example("keep_the_session_across_restarts"))
             .args(["--hosts", server().connect_string(), "--path", &path, mode])
             .arg(&file)
             .output()
@@ -438,7 +438,7 @@ fn the_resume_example_reattaches() {
     let file = dir.join("id");
     let path = unique_path("resume2");
     let run = |mode: &str| {
-        std::process::Command::new(example("resume_session"))
+        std::process::Command::new(example("keep_the_session_across_restarts"))
             .args(["--hosts", server().connect_string(), "--path", &path, mode])
             .arg(&file)
             .output()

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use zkha_testing::{unique_path, TestingServer};
 
 #[test]
-fn seed_c_api_example_becomes_master_with_ip_and_nul() {
+fn seed_design_on_the_c_api_example_becomes_master_with_ip_and_nul() {
     let server = TestingServer::shared().unwrap();
     let path = format!("{}/test", unique_path("seedex"));
-    let out = Command::new(example("seed_c_api"))
+    let out = Command::new(example("seed_design_on_the_c_api"))
         .args(["--hosts", server.connect_string(), "--path", &path])
         .output()
         .unwrap();
@@ -44,10 +44,53 @@ fn seed_c_api_example_becomes_master_with_ip_and_nul() {
     );
 }
 
+/// The minimal example, against the shared server: every step it shows,
+/// in order, and the watch fired by its own change.
 #[test]
-fn soak_example_leaves_no_callback_context() {
+fn minimal_example_creates_gets_watches_and_closes() {
     let server = TestingServer::shared().unwrap();
-    let out = Command::new(example("soak"))
+    let out = Command::new(example("minimal"))
+        .args(["--hosts", server.connect_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = format!("/zkha-minimal-{}", out_pid(&text));
+    let want = [
+        format!("connected to {}", server.connect_string()),
+        format!("created {path}"),
+        "got \"hello\" (version 0)".to_owned(),
+        format!("watch fired: Changed on {path}"),
+        "closed".to_owned(),
+    ];
+    assert_eq!(text.lines().collect::<Vec<_>>(), want, "{text}");
+    // The ephemeral node went with the session.
+    let zk = zkha::ZooKeeper::builder(server.connect_string())
+        .connect(Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        zk.exists(&path, false).unwrap(),
+        None,
+        "{path} outlived its session"
+    );
+}
+
+/// The pid in the minimal example's node name (`created /zkha-minimal-<pid>`).
+fn out_pid(text: &str) -> u32 {
+    text.lines()
+        .find_map(|l| l.strip_prefix("created /zkha-minimal-"))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no created line: {text}"))
+}
+
+#[test]
+fn leak_soak_example_leaves_no_callback_context() {
+    let server = TestingServer::shared().unwrap();
+    let out = Command::new(example("leak_soak"))
         .args([
             "--hosts",
             server.connect_string(),
@@ -86,7 +129,7 @@ fn wait_success(child: &mut std::process::Child, what: &str) {
     assert!(status.success(), "{what}: {status}");
 }
 
-/// The master token of one `async_master` run, after checking its whole
+/// The master token of one `tokio_master` run, after checking its whole
 /// term: standby, master, `works` fenced writes with that token, lost by
 /// resigning.
 fn async_term(out: &str, name: &str, works: u32) -> i64 {
@@ -111,12 +154,12 @@ fn async_term(out: &str, name: &str, works: u32) -> i64 {
 /// over with a greater token, writes 3 and resigns; the record holds B's
 /// last write.
 #[test]
-fn async_master_example_fails_over_under_tokio() {
+fn tokio_master_example_fails_over_under_tokio() {
     zkha::logging::set_debug_level(zkha::logging::LogLevel::Warn);
     let server = TestingServer::shared().unwrap();
     let path = format!("{}/test", unique_path("asyncex"));
     let start = |name: &str, works: &str| {
-        Command::new(example("async_master"))
+        Command::new(example("tokio_master"))
             .args(["--hosts", server.connect_string(), "--path", &path])
             .args(["--name", name, "--resign-after", works, "--work-ms", "100"])
             .stdout(Stdio::piped())
@@ -149,8 +192,8 @@ fn async_master_example_fails_over_under_tokio() {
     }
     let mut b = start("B", "3");
     let b_lines = read_all(&mut b);
-    wait_success(&mut b, "async_master B");
-    wait_success(&mut a, "async_master A");
+    wait_success(&mut b, "tokio_master B");
+    wait_success(&mut a, "tokio_master A");
     a_out.extend(a_lines.iter());
     let b_out: String = b_lines.iter().collect();
     let ta = async_term(&a_out, "A", 8);

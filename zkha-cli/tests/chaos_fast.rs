@@ -1,38 +1,38 @@
 //! The fast chaos scenarios, in `make test` (all of them, longer: `make
 //! chaos`). Each asserts that its faults were injected, that another
 //! candidate took over where it must, and that neither checker (the
-//! candidates' traces, and the commands' own files: see `tests/chaos/mod.rs`)
-//! found overlapping masterships or falling tokens.
+//! candidates' traces, and the commands' own files: see the zkha-chaos crate,
+//! `chaos/src/lib.rs`) found overlapping masterships or falling tokens.
 
-#[path = "../../tests/chaos/mod.rs"]
-mod chaos;
 mod common;
 
-use chaos::{Chaos, Family, MemberFault, Stats};
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use zkha_chaos::{Chaos, Family, MemberFault, Stats};
 use zkha_testing::TestingServer;
 
-/// `examples/chaos_worker.rs`, the command the candidates supervise, built
-/// once (cargo builds examples for `cargo test`, not for `--test chaos_fast`).
+/// `chaos_worker` (`chaos/src/bin/chaos_worker.rs`), the command the
+/// candidates supervise, built once (cargo builds a dependency's library for
+/// the tests, not its binaries).
 fn worker() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            // target/debug/deps/<test> -> target/debug/examples/chaos_worker
+            // target/<profile>/deps/<test> -> target/<profile>/chaos_worker
             let exe = std::env::current_exe().unwrap();
-            let path = exe
-                .parent()
-                .unwrap()
-                .parent()
-                .unwrap()
-                .join("examples/chaos_worker");
+            let profile = exe.parent().unwrap().parent().unwrap();
+            let path = profile.join("chaos_worker");
+            let release = profile.file_name().is_some_and(|p| p == "release");
             let ok = std::process::Command::new(env!("CARGO"))
-                .args(["build", "-p", "zkha", "--example", "chaos_worker"])
+                .args(["build", "-p", "zkha-chaos", "--bin", "chaos_worker"])
+                .args(release.then_some("--release"))
                 .status()
                 .unwrap()
                 .success();
-            assert!(ok && path.exists(), "cannot build examples/chaos_worker.rs");
+            assert!(
+                ok && path.exists(),
+                "cannot build zkha-chaos's chaos_worker"
+            );
             path
         })
         .clone()
@@ -178,7 +178,7 @@ fn chaos_member_leader_paused() {
 }
 
 /// One family of commands and surroundings (`Family` in
-/// `tests/chaos/mod.rs`, issue 22), `faults` rounds, at least `failovers`
+/// zkha-chaos, issue 22), `faults` rounds, at least `failovers`
 /// of them followed by a takeover, with no overlap by either checker and no
 /// process of an old command left.
 fn family(name: &str, family: Family, faults: usize, failovers: usize) {
@@ -249,9 +249,9 @@ fn node_deleted_from_outside_ends_the_lease() {
 /// The checkers themselves, on files written here: what they must see and
 /// what they must not.
 mod checkers {
-    use super::chaos::{blackbox_check, runs, trace_check, CmdRun};
     use std::fmt::Write as _;
     use std::path::PathBuf;
+    use zkha_chaos::{blackbox_check, runs, trace_check, CmdRun};
 
     fn dir(name: &str) -> PathBuf {
         let d =
@@ -404,7 +404,7 @@ fn chaos_a_standby_that_does_not_watch_is_caught() {
     let b = s.spawn(hosts(), &path, &["--mode", "poll"]);
     let cb = &s.cands[b];
     assert!(
-        chaos::wait_until(Duration::from_secs(30), || cb.count("create") > 0),
+        zkha_chaos::wait_until(Duration::from_secs(30), || cb.count("create") > 0),
         "the standby never tried"
     );
     // The server's own list of watches shows it.

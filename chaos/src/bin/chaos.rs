@@ -1,12 +1,13 @@
 //! `make chaos`: every chaos scenario of the safe profile against real
-//! servers, with `zkha run` candidates supervising `examples/chaos_worker.rs`
-//! (see `tests/chaos/mod.rs` for the two checkers), then one line:
+//! servers, with `zkha run` candidates supervising `chaos_worker`
+//! (`src/bin/chaos_worker.rs`; see the crate's docs, `src/lib.rs`, for the
+//! two checkers), then one line:
 //! `chaos: <F> faults injected, <N> failovers, <K> overlapping safe masterships`
 //! (exit status 0 only if K is 0, tokens never went down and every scenario
 //! did what it should: faults injected, masters found, takeovers made).
 //!
 //! The scenarios come first, then the families of commands and
-//! surroundings (`Family` in `tests/chaos/mod.rs`: a child in its own
+//! surroundings ([`Family`]: a child in its own
 //! session, a daemonizing command, job control, a stalled and a broken
 //! stderr, the watchdog killed, a slow stop, the node deleted from outside),
 //! each with its own summary line (`chaos: == <name>: <faults> faults, …`).
@@ -14,15 +15,13 @@
 //! `CHAOS_ROUNDS` (default 10) scales every scenario and family; the
 //! default injects over 400 faults (20 per family) in about 20 minutes.
 //! `CHAOS_ONLY=<text>` runs only the scenarios whose name contains the text
-//! (`CHAOS_ONLY=member`, `CHAOS_ONLY=stderr`, say). Run with `cargo run
-//! --release --example chaos` after `cargo build --release --bin zkha
-//! --example chaos_worker`.
+//! (`CHAOS_ONLY=member`, `CHAOS_ONLY=stderr`, say). `make chaos` builds
+//! `zkha` and this crate's binaries (`cargo build --release --features ssl
+//! -p zkha-cli --bin zkha -p zkha-chaos`) and runs `target/release/chaos`,
+//! which finds `zkha` and `chaos_worker` beside itself.
 
-#[path = "../tests/chaos/mod.rs"]
-mod chaos;
-
-use chaos::{Chaos, Family, MemberFault, Stats};
 use std::time::Instant;
+use zkha_chaos::{Chaos, Family, MemberFault, Stats};
 use zkha_testing::TestingServer;
 
 fn main() {
@@ -40,14 +39,14 @@ fn main() {
     // CHAOS_ONLY=<text>: only the scenarios whose name contains it.
     let only = std::env::var("CHAOS_ONLY").ok().filter(|o| !o.is_empty());
     let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/examples/chaos -> target/<profile>/zkha
-    let examples = exe.parent().expect("examples dir");
-    let zkha = examples.parent().expect("target dir").join("zkha");
-    let worker = examples.join("chaos_worker");
+    // target/<profile>/chaos -> target/<profile>/{zkha,chaos_worker}
+    let bins = exe.parent().expect("target dir");
+    let zkha = bins.join("zkha");
+    let worker = bins.join("chaos_worker");
     for p in [&zkha, &worker] {
         if !p.exists() {
             eprintln!(
-                "chaos: {} is missing: build it first (`cargo build --release --bin zkha --example chaos_worker`)",
+                "chaos: {} is missing: build it first (`cargo build --release -p zkha-cli --bin zkha -p zkha-chaos`)",
                 p.display()
             );
             std::process::exit(2);
@@ -157,7 +156,7 @@ fn main() {
 
 /// The SIGKILL scenario on a TLS-only server of its own, every `zkha run`
 /// with `--tls-ca/--tls-cert/--tls-key` (needs `--features ssl`, which
-/// `make chaos` passes; without it the scenario reports an error).
+/// `make chaos` passes: zkha-chaos's `ssl` feature; without it the scenario reports an error).
 fn kill_master_over_tls(c: &mut Chaos, rounds: usize) -> Stats {
     if !cfg!(feature = "ssl") {
         let mut s = Stats::default();

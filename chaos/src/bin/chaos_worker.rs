@@ -1,5 +1,5 @@
 //! The command `zkha run` supervises in the chaos scenarios (`make chaos`,
-//! `tests/chaos_fast.rs`): it knows nothing of zkha and only proves, from
+//! zkha-cli's `tests/chaos_fast.rs`): it knows nothing of zkha and only proves, from
 //! the outside, when it was alive.
 //!
 //! `chaos_worker FILE` appends one line to FILE at start, then one every

@@ -1,0 +1,4 @@
+//! The two checkers: the candidates' traces and the commands' own files.
+
+pub mod blackbox;
+pub mod trace;
