@@ -23,19 +23,15 @@ fn now_ns(clock: libc::clockid_t) -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// CLOCK_BOOTTIME in ns: the lease's clock (`BootInstant::now().as_nanos()`).
-pub fn boot_ns() -> u64 {
-    BootInstant::now().as_nanos()
-}
-
 /// CLOCK_MONOTONIC in ns: the traces' clock.
-pub fn monotonic_ns() -> u64 {
+fn monotonic_ns() -> u64 {
     now_ns(libc::CLOCK_MONOTONIC)
 }
 
 /// Milliseconds on CLOCK_MONOTONIC (the clock C++'s steady_clock uses): a
-/// trace line's `t`, comparable across processes on one machine.
-pub fn monotonic_ms() -> f64 {
+/// trace line's `t`, comparable across processes on one machine (the
+/// workspace's own crates reach it through `zkha::__private`).
+pub(crate) fn monotonic_ms() -> f64 {
     monotonic_ns() as f64 / 1_000_000.0
 }
 
@@ -95,9 +91,9 @@ mod tests {
 
     #[test]
     fn both_clocks_advance_with_a_sleep() {
-        let (b, m) = (boot_ns(), monotonic_ns());
+        let (b, m) = (BootInstant::now().as_nanos(), monotonic_ns());
         std::thread::sleep(std::time::Duration::from_millis(20));
-        let (b2, m2) = (boot_ns(), monotonic_ns());
+        let (b2, m2) = (BootInstant::now().as_nanos(), monotonic_ns());
         assert!(b2 - b >= 20_000_000, "boottime moved {} ns", b2 - b);
         assert!(m2 - m >= 20_000_000, "monotonic moved {} ns", m2 - m);
         // Not the wall clock (which counts from 1970).

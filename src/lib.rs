@@ -37,3 +37,37 @@ pub use error::{Error, ErrorCode, Result};
 pub use types::{Acl, ClientId, CreateMode, EventType, Id, Perms, Stat, State, WatchedEvent};
 
 pub use zk_sys;
+
+/// For the workspace's own crates only (the `zkha` command, its tests, the
+/// examples, the benchmark): clock and test hooks a library user does not
+/// need. Not part of the API: no semver promise, it may change or go in
+/// any release.
+#[doc(hidden)]
+pub mod __private {
+    use crate::elector::{Elector, ElectorConfig};
+    use crate::logging::LogLevel;
+    use std::time::Duration;
+
+    /// Milliseconds on CLOCK_MONOTONIC, the clock of a trace line's `t`
+    /// (comparable across processes on one machine, C++'s steady_clock).
+    pub fn monotonic_ms() -> f64 {
+        crate::clock::monotonic_ms()
+    }
+
+    /// One C client log line, split: `(level, "function@line: message")`.
+    pub fn parse_c_log_line(line: &str) -> Option<(LogLevel, &str)> {
+        crate::logging::parse_c_log_line(line)
+    }
+
+    /// Node watch notifications `elector` has received so far (the herd
+    /// effect of watch mode, its absence in sequence mode).
+    pub fn watch_notifications(elector: &Elector) -> u64 {
+        elector.watch_notifications()
+    }
+
+    /// Test hook: a pause between opening a session and publishing its
+    /// handle (to reproduce CONNECTED arriving first). Zero in real use.
+    pub fn set_test_publish_delay(config: &mut ElectorConfig, delay: Duration) {
+        config.test_publish_delay = delay;
+    }
+}

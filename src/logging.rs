@@ -130,8 +130,9 @@ pub fn set_log_stream(stream: LogStream<'_>) -> Result<()> {
     Ok(())
 }
 
-/// One C log line, split: `(level, "function@line: message")`.
-pub fn parse_c_log_line(line: &str) -> Option<(LogLevel, &str)> {
+/// One C log line, split: `(level, "function@line: message")` (the
+/// workspace's tests reach it through `zkha::__private`).
+pub(crate) fn parse_c_log_line(line: &str) -> Option<(LogLevel, &str)> {
     for (tag, level) in [
         (":ZOO_ERROR@", LogLevel::Error),
         (":ZOO_WARN@", LogLevel::Warn),

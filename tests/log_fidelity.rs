@@ -8,7 +8,8 @@ mod common;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
-use zkha::logging::{parse_c_log_line, set_debug_level, set_log_stream, LogLevel, LogStream};
+use zkha::__private::parse_c_log_line;
+use zkha::logging::{set_debug_level, set_log_stream, LogLevel, LogStream};
 use zkha::{Acl, CreateMode, ZooKeeper};
 use zkha_testing::{CTrace, TestingServer};
 

@@ -3,7 +3,7 @@
 use crate::*;
 use std::path::PathBuf;
 use std::process::Child;
-use zkha::clock::monotonic_ms;
+use zkha::__private::monotonic_ms;
 
 /// One `zkha run` process and the files it (and its command) write.
 pub struct Cand {

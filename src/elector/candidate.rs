@@ -46,7 +46,12 @@ pub enum LostReason {
 }
 
 impl LostReason {
-    pub(crate) fn as_str(&self) -> &'static str {
+    /// The reason as one stable lowercase word: `resigned`,
+    /// `disconnected`, `lease_expired`, `expired` (the session),
+    /// `node_lost`, `shutdown`. The trace's `lost_master` line and
+    /// `zkha run`'s `zkha_lost_master_total{reason}` metric use these
+    /// words, as does [`Display`](std::fmt::Display).
+    pub fn as_str(&self) -> &'static str {
         match self {
             LostReason::Resigned => "resigned",
             LostReason::Disconnected => "disconnected",
@@ -55,6 +60,13 @@ impl LostReason {
             LostReason::NodeLost => "node_lost",
             LostReason::Shutdown => "shutdown",
         }
+    }
+}
+
+/// Writes [`LostReason::as_str`]'s word (`lease_expired`, `node_lost`, …).
+impl std::fmt::Display for LostReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -114,9 +114,9 @@ pub struct ElectorConfig {
     /// `log` crate (target "zookeeper") instead of the C log stream.
     pub log_to_rust: bool,
     /// Test hook: a pause between opening a session and publishing its
-    /// handle (to reproduce CONNECTED arriving first). Zero in real use.
-    #[doc(hidden)]
-    pub test_publish_delay: Duration,
+    /// handle (to reproduce CONNECTED arriving first). Zero in real use;
+    /// the workspace's tests set it through `zkha::__private`.
+    pub(crate) test_publish_delay: Duration,
 }
 
 impl ElectorConfig {

@@ -60,7 +60,7 @@ mod seed;
 mod session_builder;
 mod session_lock;
 mod shared;
-pub mod trace;
+pub(crate) mod trace;
 mod until_master;
 
 pub use candidate::{Candidate, FencingToken, Hooks, LostReason};
@@ -206,8 +206,10 @@ impl Elector {
     }
 
     /// Node watch notifications this candidate has received so far (to see
-    /// the herd effect of watch mode, and its absence in sequence mode).
-    pub fn watch_notifications(&self) -> u64 {
+    /// the herd effect of watch mode, and its absence in sequence mode;
+    /// the workspace's tests and benchmark reach it through
+    /// `zkha::__private`).
+    pub(crate) fn watch_notifications(&self) -> u64 {
         self.shared
             .notifications
             .load(std::sync::atomic::Ordering::Relaxed)

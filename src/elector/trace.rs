@@ -110,28 +110,13 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// Node data as trace text: printable ASCII kept, other bytes as `\xHH`
-/// (so the seed's trailing NUL shows as `\x00`).
-pub fn data_text(data: &[u8]) -> String {
-    let mut out = String::new();
-    for &b in data {
-        if (0x20..0x7f).contains(&b) && b != b'\\' {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn escapes_and_data_text() {
+    fn escapes() {
         assert_eq!(escape("a\"b\\c\n"), "a\\\"b\\\\c\\u000a");
-        assert_eq!(data_text(b"10.0.0.1\0"), "10.0.0.1\\x00");
     }
 
     proptest::proptest! {

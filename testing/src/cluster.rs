@@ -64,7 +64,7 @@ impl TestingCluster {
     /// connection's first message, and the other drops the connection and
     /// dials that address back. The election proxies rewrite that address
     /// to the proxy of the reverse link, so no connection bypasses them
-    /// (`tests/ensemble.rs` checks every JVM's sockets).
+    /// (`tests/client/ensemble.rs` checks every JVM's sockets).
     ///
     /// ```no_run
     /// use std::time::Duration;

@@ -1,6 +1,6 @@
 //! A 3-member ensemble: the client survives losing its server, leaders change.
 
-mod common;
+use crate::common;
 
 use common::{eventually, RawSession};
 use std::collections::HashSet;

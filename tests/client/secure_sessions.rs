@@ -2,10 +2,8 @@
 //! (a TLS-only server) and SASL DIGEST-MD5 (a SASL-only server). Refusals
 //! are typed errors within the connect wait: a plaintext client, a client
 //! without a trusted certificate, a wrong password.
-#![cfg(all(feature = "ssl", feature = "sasl"))]
 
-#[path = "common/secure.rs"]
-mod secure_kit;
+use crate::secure_kit;
 
 use secure_kit::{sasl_server, tls_server, ALICE_PW, BOB_PW};
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! zk-sys against a real server: the raw C client calls the seed design makes.
 
-mod common;
+use crate::common;
 
 use common::{eventually, RawSession};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! events, values, order and number — for one scenario observed by both: a
 //! plain C client (testing/c/zk_trace.c) and the wrapper, in parallel.
 
-mod common;
+use crate::common;
 
 use common::eventually;
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! Sessions, client ids, watchers, close and raw-handle sharing.
 
-mod common;
+use crate::common;
 
 use common::example;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -8,7 +8,7 @@
 //! here too (below), until the crate docs include the README.
 //!
 //! `zkha status --json`'s keys are checked against a real run in
-//! tests/docs_status_json.rs.
+//! zkha-cli/tests/cli/docs_status_json.rs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -196,7 +196,7 @@ fn readme_async_example_is_this_code() {
     assert_eq!(
         squash(&block),
         squash(code),
-        "README.md's async example and tests/docs_readme.rs's copy differ: edit both"
+        "README.md's async example and tests/docs/docs_readme.rs's copy differ: edit both"
     );
 }
 

@@ -1,6 +1,6 @@
 //! The examples run, against a real server, and do what they say.
 
-mod common;
+use crate::common;
 
 use common::example;
 use std::io::{BufRead, BufReader};

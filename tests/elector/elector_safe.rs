@@ -2,7 +2,7 @@
 //! mode, a fresh session after expiry (F2), reported errors (F7), and the
 //! creator-only ACL (F10).
 
-mod common;
+use crate::common;
 
 use common::eventually;
 use parking_lot::Mutex;

@@ -2,7 +2,7 @@
 //! one addition to the design, `resign`, hands over to a standby and keeps
 //! the resigner out of the contention for `resign_backoff`.
 
-mod common;
+use crate::common;
 
 use common::eventually;
 use parking_lot::Mutex;

@@ -4,7 +4,7 @@
 //! about one candidate (no herd effect). Watch mode wakes every standby: the
 //! count is printed for comparison, not asserted (it is not a goal).
 
-mod common;
+use crate::common;
 
 use common::eventually;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 use super::peer::{events, ready, reap, spawn, Cand, Ev};
 use crate::{median, wait_until, Jitter, Options};
 use std::time::Duration;
-use zkha::clock::monotonic_ms;
+use zkha::__private::monotonic_ms;
 use zkha::{Acl, CreateMode, ZooKeeper};
 
 /// Where a graceful failover's time went: ms after the SIGTERM at which the

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use zkha::clock::monotonic_ms;
+use zkha::__private::monotonic_ms;
 use zkha::{Acl, CreateMode, EventType, ZooKeeper};
 
 /// One round of the raw-C graceful-handover floor: `n` handovers between

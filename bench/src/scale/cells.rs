@@ -8,7 +8,7 @@ use crate::{percentile, wait_until, Jitter, Options};
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use zkha::clock::monotonic_ms;
+use zkha::__private::monotonic_ms;
 use zkha::{Acl, CreateMode, ZooKeeper};
 use zkha_testing::{ProxyMode, TestingServer};
 

@@ -7,7 +7,7 @@
 //!   latency from the `resign()` call to another candidate's
 //!   `on_became_master`, both on CLOCK_MONOTONIC;
 //! - watch notifications per graceful failover, summed over all candidates
-//!   (`Elector::watch_notifications`, delta from before the resign until the
+//!   (`zkha::__private::watch_notifications`, delta from before the resign until the
 //!   election has settled again);
 //! - the server's CPU time (utime + stime of the JVM, from /proc) across the
 //!   graceful failovers, per failover;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use zkha::clock::monotonic_ms;
+use zkha::__private::monotonic_ms;
 use zkha::elector::{Candidate, Elector, ElectorConfig, FencingToken, Mode};
 use zkha_testing::{TcpProxy, TestingServer};
 
@@ -150,7 +150,7 @@ impl Population<'_> {
     pub(super) fn notifications(&self) -> u64 {
         self.members
             .iter()
-            .map(|m| m.elector.watch_notifications())
+            .map(|m| zkha::__private::watch_notifications(&m.elector))
             .sum()
     }
 

@@ -3,7 +3,7 @@
 
 use crate::*;
 use std::time::{Duration, Instant};
-use zkha::clock::monotonic_ms;
+use zkha::__private::monotonic_ms;
 use zkha_testing::{ProxyMode, TcpProxy};
 
 impl Chaos {

@@ -3,7 +3,7 @@
 
 use crate::*;
 use std::time::Duration;
-use zkha::clock::monotonic_ms;
+use zkha::__private::monotonic_ms;
 
 impl Chaos {
     pub(crate) fn unique(&self, name: &str) -> String {

@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use zkha::clock::monotonic_ms;
+use zkha::__private::monotonic_ms;
 use zkha::{Acl, CreateMode, ZooKeeper};
 use zkha_testing::TestingServer;
 

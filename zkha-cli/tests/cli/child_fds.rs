@@ -3,9 +3,8 @@
 //! (`/proc/<pid>/fd`) and must hold only 0, 1 and 2: not zkha's ZooKeeper
 //! socket, not the C client's self-pipe, not the watchdog's pipes.
 
-#[path = "common/cli.rs"]
-mod cli_kit;
-mod common;
+use crate::cli_kit;
+use crate::common;
 
 use cli_kit::{dir, hosts, zkha};
 use common::eventually;

@@ -2,9 +2,8 @@
 //! once and hands over when its process dies; `status` and `watch` report
 //! it; bad input is a one-line error with exit code 2.
 
-#[path = "common/cli.rs"]
-mod cli_kit;
-mod common;
+use crate::cli_kit;
+use crate::common;
 
 use cli_kit::{dir, hosts, lines, worker, zkha};
 use common::eventually;

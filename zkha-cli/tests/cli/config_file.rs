@@ -3,9 +3,8 @@
 //! overrides the file; a bad file is a one-line error, exit code 2, naming
 //! the file and the key (or the line, for a TOML syntax error).
 
-#[path = "common/cli.rs"]
-mod cli_kit;
-mod common;
+use crate::cli_kit;
+use crate::common;
 
 use cli_kit::{dir, hosts, zkha};
 use common::eventually;

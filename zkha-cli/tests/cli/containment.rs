@@ -14,9 +14,8 @@
 //! - `--grace` is checked against the session timeout the server granted;
 //! - a setsid'd worker and a daemonizing command are contained.
 
-#[path = "common/cli.rs"]
-mod cli_kit;
-mod common;
+use crate::cli_kit;
+use crate::common;
 
 use cli_kit::{dir, hosts, lines, worker, zkha};
 use common::eventually;

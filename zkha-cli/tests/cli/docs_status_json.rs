@@ -3,9 +3,8 @@
 //! are exactly those of a real run against a real server: a held node with
 //! its breadcrumb, and a sequence-mode queue.
 
-#[path = "common/cli.rs"]
-mod cli_kit;
-mod common;
+use crate::cli_kit;
+use crate::common;
 
 use cli_kit::{hosts, zkha};
 use std::collections::BTreeSet;

@@ -5,9 +5,8 @@
 //! before the successor's command; never after a graceful exit; a failed
 //! fence keeps the command from starting) and the Prometheus metrics.
 
-#[path = "common/cli.rs"]
-mod cli_kit;
-mod common;
+use crate::cli_kit;
+use crate::common;
 
 use cli_kit::{dir, hosts, lines, worker, zkha};
 use common::eventually;

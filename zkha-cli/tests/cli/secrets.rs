@@ -4,9 +4,8 @@
 //! which every user sees in `ps` (`--digest-file FILE`, `ZKHA_DIGEST`),
 //! against a real server with a creator-only ACL.
 
-#[path = "common/cli.rs"]
-mod cli_kit;
-mod common;
+use crate::cli_kit;
+use crate::common;
 
 use cli_kit::{dir, hosts, zkha};
 use common::eventually;

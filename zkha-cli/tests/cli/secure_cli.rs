@@ -3,11 +3,9 @@
 //! untrusted certificate, a wrong password) end the command with a non-zero
 //! exit within 15 s and a message that says why; a password file others can
 //! read is refused, naming it; the password never shows in logs or traces.
-#![cfg(all(feature = "ssl", feature = "sasl"))]
 
-mod common;
-#[path = "../../tests/common/secure.rs"]
-mod secure_kit;
+use crate::common;
+use crate::secure_kit;
 
 use common::eventually;
 use secure_kit::{sasl_server, tls_server, ALICE_PW, BOB_PW};

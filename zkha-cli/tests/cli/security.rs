@@ -2,7 +2,7 @@
 //! overwrite the master node; the secret never shows in logs, traces or
 //! `status`; the session file is owner-only.
 
-mod common;
+use crate::common;
 
 use common::eventually;
 use std::os::unix::fs::PermissionsExt;

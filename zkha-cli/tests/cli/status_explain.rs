@@ -3,9 +3,8 @@
 //! node is open or protected by its ACL, and the fencing breadcrumb
 //! (`PATH.breadcrumb`, written here by hand in its documented JSON).
 
-#[path = "common/cli.rs"]
-mod cli_kit;
-mod common;
+use crate::cli_kit;
+use crate::common;
 
 use cli_kit::{hosts, zkha};
 use common::eventually;
@@ -120,7 +119,7 @@ fn explain_and_json_name_the_holder_of_an_open_node() {
 
 #[test]
 fn a_creator_only_node_is_protected_and_an_open_one_is_not() {
-    // `zkha run --digest` makes its node creator-only (as tests/security.rs).
+    // `zkha run --digest` makes its node creator-only (as zkha-cli/tests/cli/security.rs).
     let path = format!("{}/master", unique_path("status-acl"));
     let mut run = zkha()
         .args(["run", "--hosts", hosts(), "--path", &path])

@@ -6,9 +6,8 @@
 //! stop lines), with every log line on (`RUST_LOG=debug`, the C client at
 //! `--zk-log-level debug`) and a pipe of one page, so that it fills fast.
 
-#[path = "common/cli.rs"]
-mod cli_kit;
-mod common;
+use crate::cli_kit;
+use crate::common;
 
 use cli_kit::{dir, hosts, lines, worker, zkha};
 use common::eventually;

@@ -5,9 +5,8 @@
 //! starts; the session file belongs to one `zkha run` at a time, and never
 //! together with `--on-crash handover`.
 
-#[path = "common/cli.rs"]
-mod cli_kit;
-mod common;
+use crate::cli_kit;
+use crate::common;
 
 use cli_kit::{dir, hosts, lines, zkha};
 use common::eventually;

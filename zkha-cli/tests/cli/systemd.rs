@@ -5,9 +5,8 @@
 //! failover), WATCHDOG=1 comes with WATCHDOG_USEC, the command does not
 //! inherit the protocol's variables, and an unreachable socket is a warning.
 
-#[path = "common/cli.rs"]
-mod cli_kit;
-mod common;
+use crate::cli_kit;
+use crate::common;
 
 use cli_kit::{dir, hosts, zkha};
 use common::eventually;

@@ -57,7 +57,7 @@ pub fn read_trace(path: &Path) -> Vec<Ev> {
 
 /// CLOCK_MONOTONIC now, in ms (the traces' clock).
 pub fn now_ms() -> f64 {
-    zkha::clock::monotonic_ms()
+    zkha::__private::monotonic_ms()
 }
 
 /// A private directory for one test's traces and logs.

@@ -5,7 +5,7 @@
 //! `TOLERANCE_MS` of its counterpart (times taken from each trace's first
 //! event), and the same node bytes.
 
-mod common;
+use crate::common;
 
 use common::election::{spawn, work_dir, Ev, Impl, Proc, Spec};
 use common::RawSession;

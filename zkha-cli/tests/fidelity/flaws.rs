@@ -2,7 +2,7 @@
 //! safe one: F1 split brain under a partition, F3 the ambiguous-create
 //! lockout, F4 the prefix compare.
 
-mod common;
+use crate::common;
 
 use common::election::{masterships, now_ms, overlaps, spawn, work_dir, Ev, Impl, Proc, Spec};
 use common::{eventually, RawSession};

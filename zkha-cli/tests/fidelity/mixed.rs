@@ -3,7 +3,7 @@
 //! failover goes C++ -> Rust and Rust -> C++; each side reads the other's
 //! bytes.
 
-mod common;
+use crate::common;
 
 use common::election::{masterships, now_ms, overlaps, spawn, work_dir, Impl, Proc, Spec};
 use common::RawSession;

@@ -68,7 +68,7 @@ impl Candidate for Supervisor {
         let because = *self.leaving_because.lock();
         self.metrics.lost_master(match (&reason, because) {
             (LostReason::Shutdown, Some(why)) => why,
-            _ => lost_label(&reason),
+            _ => reason.as_str(),
         });
         // The command is gone: a graceful end needs no fence. Nor does a
         // node deleted from outside while this session lives: the command
@@ -97,17 +97,5 @@ impl Candidate for Supervisor {
         self.send(&format!("extend {ns}\n"));
         let left = until.saturating_duration_since(BootInstant::now());
         self.metrics.set_lease_deadline(Some(Instant::now() + left));
-    }
-}
-
-/// `zkha_lost_master_total`'s reason label.
-fn lost_label(reason: &LostReason) -> &'static str {
-    match reason {
-        LostReason::Resigned => "resigned",
-        LostReason::Disconnected => "disconnected",
-        LostReason::LeaseExpired => "lease_expired",
-        LostReason::SessionExpired => "expired",
-        LostReason::NodeLost => "node_lost",
-        LostReason::Shutdown => "shutdown",
     }
 }

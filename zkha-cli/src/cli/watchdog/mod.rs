@@ -117,8 +117,11 @@ pub struct WatchdogArgs {
     pub command: Vec<String>,
 }
 
-/// Nanoseconds on CLOCK_BOOTTIME.
-pub use zkha::clock::boot_ns;
+/// Nanoseconds on CLOCK_BOOTTIME: the lease's clock, the deadlines on the
+/// pipe.
+pub fn boot_ns() -> u64 {
+    zkha::clock::BootInstant::now().as_nanos()
+}
 
 /// When, given the lease `deadline` (ns), the command gets SIGTERM and
 /// SIGKILL: SIGKILL `KILL_MARGIN` before the deadline, SIGTERM `grace`
