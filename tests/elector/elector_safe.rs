@@ -370,7 +370,7 @@ fn connected_before_the_handle_is_published_still_knows_its_session() {
     // hook holds the handle back long enough for CONNECTED to come first.
     let path = format!("{}/m", unique_path("connected-first"));
     let mut c = config(&path, "10.0.0.1");
-    c.test_publish_delay = Duration::from_millis(500);
+    zkha::__private::set_test_publish_delay(&mut c, Duration::from_millis(500));
     let rec = Arc::new(Recorder::default());
     let e = Elector::start(c, rec.clone()).unwrap();
     assert!(
@@ -543,14 +543,18 @@ fn a_watch_mode_standby_takes_over_by_its_watch_not_by_polling() {
             .four_letter_word("wchp")
             .is_ok_and(|w| w.contains(&path))
     }));
-    assert_eq!(b.watch_notifications(), 0, "no node changed yet");
+    assert_eq!(
+        zkha::__private::watch_notifications(&b),
+        0,
+        "no node changed yet"
+    );
     drop(a);
     assert!(
         b.wait_until_master(LONG),
         "b did not take over within {LONG:?} (its next poll is 10 minutes away)"
     );
     assert!(
-        b.watch_notifications() >= 1,
+        zkha::__private::watch_notifications(&b) >= 1,
         "the deletion's notification was not counted"
     );
     assert!(admin.exists(&path, false).unwrap().is_some());
@@ -682,7 +686,11 @@ fn a_poll_mode_standby_takes_over_at_a_poll() {
         b.wait_until_master(LONG),
         "the poll-mode standby never took over"
     );
-    assert_eq!(b.watch_notifications(), 0, "poll mode set a watch");
+    assert_eq!(
+        zkha::__private::watch_notifications(&b),
+        0,
+        "poll mode set a watch"
+    );
 }
 
 /// Packets the shared server has received from `session` over its current

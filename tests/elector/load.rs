@@ -89,7 +89,10 @@ fn run(mode: Mode) -> f64 {
         "not all connected"
     );
     settle(server, &electors, &path, "start");
-    let before: u64 = electors.iter().map(Elector::watch_notifications).sum();
+    let before: u64 = electors
+        .iter()
+        .map(zkha::__private::watch_notifications)
+        .sum();
     let mut seen_masters = Vec::new();
     for round in 0..FAILOVERS {
         let old = masters(&electors)[0];
@@ -110,7 +113,10 @@ fn run(mode: Mode) -> f64 {
             "round {round}: the resigned master is master again"
         );
     }
-    let after: u64 = electors.iter().map(Elector::watch_notifications).sum();
+    let after: u64 = electors
+        .iter()
+        .map(zkha::__private::watch_notifications)
+        .sum();
     eprintln!("{mode:?} mode: masters in turn {seen_masters:?}");
     (after - before) as f64 / FAILOVERS as f64
 }
