@@ -3,7 +3,6 @@
 use crate::*;
 use std::path::PathBuf;
 use std::process::Child;
-use zkha::__private::monotonic_ms;
 
 /// One `zkha run` process and the files it (and its command) write.
 pub struct Cand {

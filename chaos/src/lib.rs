@@ -60,7 +60,7 @@ pub use checkers::blackbox::{blackbox_check, BlackBox};
 pub use checkers::trace::trace_check;
 pub use families::stderr::StderrPipe;
 pub use families::{Family, Setup, StderrMode, SLOW_STOP_MS};
-pub use process::{command_alive, parent_of, signal_pid, wait_until, watchdog_of};
+pub use process::{command_alive, monotonic_ms, parent_of, signal_pid, wait_until, watchdog_of};
 pub use runs::{runs, CmdRun};
 pub use scenarios::MemberFault;
 pub use scene::{Chaos, Scene};

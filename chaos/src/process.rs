@@ -2,6 +2,20 @@
 
 use std::time::{Duration, Instant};
 
+/// Milliseconds on CLOCK_MONOTONIC: the clock of a `zkha run` trace line's
+/// `t` and of the worker's lines, comparable across processes on one
+/// machine. The harness reads it itself (the library keeps its clock
+/// helpers private), the same way zkha does.
+pub fn monotonic_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1_000_000.0
+}
+
 /// Whether `pid` is a chaos_worker still running (not a zombie).
 pub fn command_alive(pid: u32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use zkha::__private::monotonic_ms;
 
 /// Where scenarios find their programs and put their files.
 pub struct Chaos {

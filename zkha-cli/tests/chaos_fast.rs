@@ -409,7 +409,7 @@ fn chaos_a_standby_that_does_not_watch_is_caught() {
     );
     // The server's own list of watches shows it.
     assert!(!s.wait_standbys_watch(hosts(), &path, a, "test"));
-    let at = zkha::__private::monotonic_ms();
+    let at = zkha_chaos::monotonic_ms();
     s.cands[a].kill().unwrap();
     s.fault(at, a, "SIGKILL of zkha run");
     assert_eq!(s.wait_takeover(a, at, "test"), None);

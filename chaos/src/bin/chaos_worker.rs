@@ -41,7 +41,7 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use zkha::__private::monotonic_ms;
+use zkha_chaos::monotonic_ms;
 
 static TERM: AtomicBool = AtomicBool::new(false);
 

@@ -3,7 +3,6 @@
 use crate::*;
 use std::process::Command;
 use std::time::Duration;
-use zkha::__private::monotonic_ms;
 
 impl Scene {
     /// Waits until candidate `i`'s command has `writers` processes writing,

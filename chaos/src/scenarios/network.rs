@@ -3,7 +3,6 @@
 
 use crate::*;
 use std::time::{Duration, Instant};
-use zkha::__private::monotonic_ms;
 use zkha_testing::{ProxyMode, TcpProxy};
 
 impl Chaos {

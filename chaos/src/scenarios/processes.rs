@@ -3,7 +3,6 @@
 
 use crate::*;
 use std::time::Duration;
-use zkha::__private::monotonic_ms;
 
 impl Chaos {
     pub(crate) fn unique(&self, name: &str) -> String {

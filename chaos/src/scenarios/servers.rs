@@ -3,7 +3,6 @@
 
 use crate::*;
 use std::time::Duration;
-use zkha::__private::monotonic_ms;
 use zkha_testing::{TestingCluster, TestingServer};
 
 impl Chaos {
