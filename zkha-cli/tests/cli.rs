@@ -17,7 +17,6 @@ mod bad_input;
 #[path = "cli/child_fds.rs"]
 mod child_fds;
 #[path = "cli/cli.rs"]
-#[allow(clippy::module_inception)]
 mod cli;
 #[path = "cli/config_file.rs"]
 mod config_file;
