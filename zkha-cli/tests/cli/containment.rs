@@ -809,3 +809,41 @@ fn a_killed_command_after_a_lost_node_is_not_its_own_exit() {
     );
     term(&mut c.children[a]);
 }
+
+/// A watchdog that gets to start the command only after the lease it was
+/// given is too near its end checks the deadline first, and does not start
+/// it (the old watchdog started the command and only then saw the lease
+/// end: a command running past its lease, if only for the grace). The
+/// test-only `ZKHA_TEST_WATCHDOG_START_DELAY_MS` makes every watchdog that
+/// late: the command never runs.
+#[test]
+fn a_watchdog_late_for_its_lease_never_starts_the_command() {
+    let d = dir("contain-late-watchdog");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("contain-late-watchdog"));
+    let mut c = Cleanup::new(&d);
+    // T = 2000 ms: a lease of about 1 s; the watchdog arrives 1.5 s late.
+    let a = c.add(run_on(
+        hosts(),
+        &d,
+        &path,
+        "10.0.0.1",
+        &worker("a", &log),
+        &["--session-timeout", "2000"],
+        &[("ZKHA_TEST_WATCHDOG_START_DELAY_MS", "1500")],
+    ));
+    // Long enough for several attempts (each renewal retries the start).
+    std::thread::sleep(Duration::from_secs(5));
+    let all = lines(&log);
+    assert!(
+        first(&all, "start a").is_none(),
+        "a watchdog started its command after the lease it was given had (nearly) ended: {all:?}\n{}",
+        stderr_of(&d, "10.0.0.1")
+    );
+    assert!(
+        stderr_of(&d, "10.0.0.1").contains("lease was about to run out"),
+        "zkha never said why the command did not run: {}",
+        stderr_of(&d, "10.0.0.1")
+    );
+    term(&mut c.children[a]);
+}

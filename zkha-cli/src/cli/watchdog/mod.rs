@@ -189,6 +189,13 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
 
     // A lease that ends before the command could even be stopped in time:
     // do not start it (zkha run starts it again after a renewal).
+    // Test-only: a watchdog slow to get here (a loaded machine).
+    if let Some(ms) = std::env::var("ZKHA_TEST_WATCHDOG_START_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
     if let Some((term, _)) = kill_schedule(args.deadline_ns, grace) {
         if boot_ns() >= term {
             status.say("lapsed");
