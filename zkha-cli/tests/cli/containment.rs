@@ -847,3 +847,57 @@ fn a_watchdog_late_for_its_lease_never_starts_the_command() {
     );
     term(&mut c.children[a]);
 }
+
+/// zkha holds the lease itself: with its watchdog stalled (SIGSTOP) and its
+/// node deleted from outside, zkha kills the command when the lease ends,
+/// before the next master (which waits up to the lease for the last
+/// master's word) starts. The old last resort waited `--grace` + 2 s past
+/// the stop, long after the new master had started.
+#[test]
+fn with_its_watchdog_stalled_zkha_kills_the_command_by_the_lease() {
+    let d = dir("contain-stalled-watchdog-lease");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("contain-stalled-lease"));
+    let flags = ["--session-timeout", "2000", "--grace", "300"];
+    let mut c = Cleanup::new(&d);
+    let a_cmd = sh(&format!(
+        "echo start a $ZKHA_TOKEN >> {l}; trap 'echo term a >> {l}' TERM; i=0; \
+         while :; do i=$((i+1)); echo a $i >> {l}; sleep 0.01; done",
+        l = log.display()
+    ));
+    let a = c.add(run(&d, &path, "10.0.0.1", &a_cmd, &flags));
+    assert!(
+        eventually(LONG, || count(&lines(&log), "a ") >= 5),
+        "a never ran: {}",
+        stderr_of(&d, "10.0.0.1")
+    );
+    let b = c.add(run(&d, &path, "10.0.0.2", &worker("b", &log), &flags));
+    std::thread::sleep(Duration::from_secs(2));
+    let wd = watchdog_of(c.children[a].id()).expect("a's watchdog");
+    // SAFETY: a process of this test's zkha run.
+    unsafe { libc::kill(wd, libc::SIGSTOP) };
+    delete(&path);
+    let took_over = eventually(LONG, || first(&lines(&log), "start b").is_some());
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: as above (already gone if zkha killed it).
+    unsafe { libc::kill(wd, libc::SIGKILL) };
+    assert!(
+        took_over,
+        "b never took over: {}",
+        stderr_of(&d, "10.0.0.2")
+    );
+    let all = lines(&log);
+    let start_b = first(&all, "start b").unwrap();
+    let late = all[start_b..]
+        .iter()
+        .filter(|l| l.starts_with("a "))
+        .count();
+    assert_eq!(
+        late,
+        0,
+        "a's command wrote {late} line(s) after b's command started: {}",
+        around(&all, start_b)
+    );
+    term(&mut c.children[b]);
+    term(&mut c.children[a]);
+}
