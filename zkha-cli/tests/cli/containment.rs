@@ -17,7 +17,7 @@
 use crate::cli_kit;
 use crate::common;
 
-use cli_kit::{dir, hosts, lines, worker, zkha};
+use cli_kit::{hosts, lines, worker, zkha};
 use common::eventually;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
@@ -53,7 +53,35 @@ fn run_on(
 }
 
 fn run(d: &Path, path: &str, data: &str, cmd: &[String], extra: &[&str]) -> Child {
-    run_on(hosts(), d, path, data, cmd, extra, &[])
+    let env: &[(&str, &str)] = if NO_CGROUP.get() {
+        &[("ZKHA_TEST_NO_CGROUP", "1")]
+    } else {
+        &[]
+    };
+    run_on(hosts(), d, path, data, cmd, extra, env)
+}
+
+thread_local! {
+    /// This test runs its candidates without a cgroup per command: the
+    /// subreaper alone contains the command (where a cgroup v2 directory is
+    /// writable, as here, `cgroup.kill` would otherwise hide the
+    /// subreaper's faults).
+    static NO_CGROUP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `test` with the subreaper alone (see [`NO_CGROUP`]).
+fn by_the_subreaper_alone(test: fn()) {
+    NO_CGROUP.set(true);
+    test();
+}
+
+/// A scratch directory of the test's own (one per containment mode).
+fn dir(name: &str) -> PathBuf {
+    if NO_CGROUP.get() {
+        cli_kit::dir(&format!("{name}-nocg"))
+    } else {
+        cli_kit::dir(name)
+    }
 }
 
 /// What a candidate wrote to stderr so far.
@@ -900,4 +928,21 @@ fn with_its_watchdog_stalled_zkha_kills_the_command_by_the_lease() {
     );
     term(&mut c.children[b]);
     term(&mut c.children[a]);
+}
+
+#[test]
+fn a_setsid_worker_is_gone_when_zkha_exits_by_the_subreaper_alone() {
+    by_the_subreaper_alone(a_setsid_worker_is_gone_when_zkha_exits);
+}
+
+#[test]
+fn a_daemonizing_command_runs_until_its_daemon_is_gone_by_the_subreaper_alone() {
+    by_the_subreaper_alone(a_daemonizing_command_runs_until_its_daemon_is_gone);
+}
+
+#[test]
+fn a_killed_watchdog_kills_what_the_command_started_by_the_subreaper_alone() {
+    by_the_subreaper_alone(
+        a_killed_watchdog_kills_what_the_command_started_and_the_successor_fences,
+    );
 }
