@@ -47,13 +47,15 @@ pub struct Metrics {
     lease_until: Mutex<Option<Instant>>,
     session_connected: Gauge,
     health_ok: Gauge,
+    ready: Gauge,
     command_starts: Counter,
 }
 
 impl Metrics {
-    /// All zero, except `zkha_health_ok`, which is 1 until a health check
-    /// says otherwise: with no `--health-cmd` the candidate counts as
-    /// healthy, and an alert on `zkha_health_ok == 0` must not fire for it.
+    /// All zero, except `zkha_health_ok` and `zkha_ready`, which are 1 until
+    /// a check says otherwise: with no `--health-cmd` (`--ready-cmd`) the
+    /// command counts as healthy (the host as ready), and an alert on
+    /// either being 0 must not fire for it.
     pub fn new() -> Arc<Metrics> {
         let mut registry = Registry::default();
         let is_master = Gauge::default();
@@ -62,8 +64,10 @@ impl Metrics {
         let lease_remaining = Gauge::<f64, AtomicU64>::default();
         let session_connected = Gauge::default();
         let health_ok = Gauge::default();
+        let ready = Gauge::default();
         let command_starts = Counter::default();
         health_ok.set(1);
+        ready.set(1);
         for reason in LOST_MASTER_REASONS {
             // Created at 0; the guard is not needed.
             drop(lost_master.get_or_create(&[("reason", reason.to_owned())]));
@@ -96,8 +100,13 @@ impl Metrics {
         );
         registry.register(
             "zkha_health_ok",
-            "1 while the health check passes (always 1 without --health-cmd), 0 once it has failed --health-failures times in a row",
+            "Liveness of the running command: 0 once --health-cmd has failed --health-failures times in a row while master; 1 otherwise (not master, in the start period, or without --health-cmd)",
             health_ok.clone(),
+        );
+        registry.register(
+            "zkha_ready",
+            "Readiness of this host: 1 while --ready-cmd passes (always 1 without it), 0 before its first pass and once it has failed --ready-failures times in a row",
+            ready.clone(),
         );
         registry.register(
             "zkha_command_starts",
@@ -113,6 +122,7 @@ impl Metrics {
             lease_until: Mutex::new(None),
             session_connected,
             health_ok,
+            ready,
             command_starts,
         })
     }
@@ -153,6 +163,11 @@ impl Metrics {
     /// `zkha_health_ok` (1 from the start: see [`Metrics::new`]).
     pub fn set_health_ok(&self, on: bool) {
         self.health_ok.set(i64::from(on));
+    }
+
+    /// `zkha_ready` (1 from the start: see [`Metrics::new`]).
+    pub fn set_ready(&self, on: bool) {
+        self.ready.set(i64::from(on));
     }
 
     /// `zkha_command_starts_total` += 1.
@@ -224,8 +239,10 @@ pub(super) mod tests {
             let series = format!("zkha_lost_master_total{{reason=\"{reason}\"}}");
             assert_eq!(value(&text, &series), 0.0, "{series}");
         }
-        // Healthy until a check says otherwise (none may be configured).
+        // Healthy and ready until a check says otherwise (none may be
+        // configured).
         assert_eq!(value(&text, "zkha_health_ok"), 1.0);
+        assert_eq!(value(&text, "zkha_ready"), 1.0);
         for name in [
             "zkha_is_master",
             "zkha_became_master_total",
@@ -233,6 +250,7 @@ pub(super) mod tests {
             "zkha_lease_remaining_seconds",
             "zkha_session_connected",
             "zkha_health_ok",
+            "zkha_ready",
             "zkha_command_starts_total",
         ] {
             assert!(
@@ -254,6 +272,7 @@ pub(super) mod tests {
         m.became_master();
         m.set_session_connected(true);
         m.set_health_ok(false);
+        m.set_ready(false);
         m.command_started();
         m.lost_master("resigned");
         m.lost_master("resigned");
@@ -263,6 +282,7 @@ pub(super) mod tests {
         assert_eq!(value(&text, "zkha_became_master_total"), 2.0);
         assert_eq!(value(&text, "zkha_session_connected"), 1.0);
         assert_eq!(value(&text, "zkha_health_ok"), 0.0);
+        assert_eq!(value(&text, "zkha_ready"), 0.0);
         assert_eq!(value(&text, "zkha_command_starts_total"), 1.0);
         assert_eq!(
             value(&text, r#"zkha_lost_master_total{reason="resigned"}"#),
@@ -276,10 +296,12 @@ pub(super) mod tests {
         m.set_master(false);
         m.set_session_connected(false);
         m.set_health_ok(true);
+        m.set_ready(true);
         let text = m.render();
         assert_eq!(value(&text, "zkha_is_master"), 0.0);
         assert_eq!(value(&text, "zkha_session_connected"), 0.0);
         assert_eq!(value(&text, "zkha_health_ok"), 1.0);
+        assert_eq!(value(&text, "zkha_ready"), 1.0);
         // Counters never go back.
         assert_eq!(value(&text, "zkha_became_master_total"), 2.0);
     }

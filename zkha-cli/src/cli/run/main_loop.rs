@@ -137,6 +137,7 @@ impl MainLoop<'_> {
             .is_none_or(|h| h.state() == Health::Healthy);
         if let Some(h) = &self.health {
             self.metrics.set_health_ok(healthy);
+            self.metrics.set_ready(healthy);
             if h.state() == Health::Unhealthy {
                 let why = format!("unhealthy ({})", h.last_outcome().unwrap_or_default());
                 if contention.joined() {
