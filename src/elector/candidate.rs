@@ -91,6 +91,16 @@ pub trait Candidate: Send + Sync + 'static {
     /// just before `on_became_master`: it must not block (`zkha run` writes
     /// the deadline, [`BootInstant::as_nanos`], to its watchdog's pipe).
     fn on_lease_extended(&self, _until: BootInstant) {}
+    /// Safe profile, while master: an operator asked this master to hand
+    /// over (`zkha switchover` to another candidate, or `zkha resign`);
+    /// `why` says which, and who asked. Return true (the default) to
+    /// resign at once, as [`Elector::resign`](super::Elector::resign)
+    /// does; false to resign yourself once your work has stopped (the
+    /// lease is renewed meanwhile, so a long stop stays covered). Called
+    /// on the election thread: must not block.
+    fn on_handover_requested(&self, _why: &str) -> bool {
+        true
+    }
 }
 
 /// A candidate with no hooks.

@@ -104,8 +104,26 @@ pub struct ElectorConfig {
     pub resign_backoff: Duration,
     /// Write a JSON-lines trace of the election to this file ("-": stdout).
     pub trace: Option<PathBuf>,
-    /// A label for this candidate in traces (default `rust-<profile>`).
+    /// A label for this candidate in traces (default `rust-<profile>`),
+    /// and (safe profile) its name in the candidates' registry
+    /// ([`registry`](super::registry)), which must be unique on the path:
+    /// a name another live candidate holds ends this candidacy with an
+    /// error. Default there: the data's text, made unique (`-2`, `-3`, …)
+    /// when another candidate has it.
     pub name: Option<String>,
+    /// Safe profile: higher is preferred when the master goes (a lower
+    /// candidate takes over only when no higher one is ready); 0 never
+    /// becomes master (a registered standby). Default 100, at most
+    /// 1 000 000.
+    pub priority: u32,
+    /// Safe profile: whether this candidate may take over from the start;
+    /// [`Elector::set_ready`](super::Elector::set_ready) changes it. A
+    /// master that turns unready stays master. Default true.
+    pub ready: bool,
+    /// Safe profile: how long this candidate takes to stop its work on a
+    /// planned handover, published in the registry so that a switchover
+    /// waits long enough (`zkha run`'s `--stop-timeout`). Default 0.
+    pub stop_timeout: Duration,
     /// Safe only: keep the session's client id in this file (mode 0600: it
     /// is a secret) and, on start, reattach to that session if it is still
     /// alive, so a quick restart keeps mastership without a failover.
@@ -140,6 +158,9 @@ impl ElectorConfig {
             resign_backoff: Duration::from_millis(1000),
             trace: None,
             name: None,
+            priority: super::registry::DEFAULT_PRIORITY,
+            ready: true,
+            stop_timeout: Duration::ZERO,
             session_file: None,
             log_to_rust: false,
             test_publish_delay: Duration::ZERO,
@@ -204,6 +225,19 @@ impl ElectorConfig {
             }
         }
         self.security.check()?;
+        if self.priority > super::registry::MAX_PRIORITY {
+            return Err(Error::invalid(
+                Argument::Other,
+                format!(
+                    "priority {}: must be 0 to {}",
+                    self.priority,
+                    super::registry::MAX_PRIORITY
+                ),
+            ));
+        }
+        if let (Profile::Safe, Some(name)) = (self.profile, &self.name) {
+            super::registry::validate_name(name)?;
+        }
         if self.profile == Profile::Seed {
             self.validate_seed()?;
         }
@@ -238,6 +272,11 @@ impl ElectorConfig {
         }
         if self.session_file.is_some() {
             return refuse("the seed profile re-inits on its own (S3): no session file");
+        }
+        if self.priority != super::registry::DEFAULT_PRIORITY || !self.ready {
+            return refuse(
+                "the seed profile polls and takes over as the design does (S4): priorities and readiness are the safe profile's",
+            );
         }
         Ok(())
     }
@@ -304,6 +343,20 @@ mod tests {
         let mut named = ElectorConfig::new("h:1", "/m");
         named.name = Some("c7".into());
         assert_eq!(named.label(), "c7");
+        named.validate().unwrap();
+        // Registry names and priorities.
+        bad(&|c| c.name = Some("a/b".into()));
+        bad(&|c| c.name = Some(String::new()));
+        bad(&|c| c.priority = super::super::registry::MAX_PRIORITY + 1);
+        let mut never = ElectorConfig::new("127.0.0.1:2181", "/m");
+        never.priority = 0;
+        never.validate().unwrap();
+        let mut seed = ElectorConfig::seed("127.0.0.1:2181", "/m");
+        seed.priority = 50;
+        assert!(seed.validate().is_err());
+        seed.priority = super::super::registry::DEFAULT_PRIORITY;
+        seed.ready = false;
+        assert!(seed.validate().is_err());
         // The session timeout's edges: i32::MAX ms is C's limit.
         let mut edge = ElectorConfig::new("127.0.0.1:2181", "/m");
         edge.session_timeout = Duration::from_millis(i32::MAX as u64);

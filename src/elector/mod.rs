@@ -55,11 +55,13 @@ pub mod lease;
 mod master;
 mod narration;
 mod narrator;
+pub mod registry;
 mod safe;
 mod seed;
 mod session_builder;
 mod session_lock;
 mod shared;
+mod steering;
 pub(crate) mod trace;
 mod until_master;
 
@@ -238,6 +240,34 @@ impl Elector {
         self.shared.request_stop();
     }
 
+    /// Safe profile: whether this candidate may take over (its readiness),
+    /// published in its registry entry ([`registry`]). An unready standby
+    /// stays registered (and visible) but does not contend; a master that
+    /// turns unready stays master. Takes effect at once.
+    pub fn set_ready(&self, ready: bool) {
+        self.shared.set_ready(ready);
+    }
+
+    /// Safe profile: this candidate's name in the registry, once
+    /// registered.
+    pub fn name(&self) -> Option<String> {
+        self.shared.steering.name.lock().clone()
+    }
+
+    /// Safe profile: what ended this candidacy, if something did: its name
+    /// is held by another live candidate, or the registry refuses it (the
+    /// election's ACL). The elector has stopped then.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.steering.fatal.lock().clone()
+    }
+
+    /// Every registered candidate of this election, read with this
+    /// candidate's session (not connected: [`Error::Closed`]).
+    pub fn candidates(&self) -> Result<Vec<registry::CandidateEntry>> {
+        let zk = self.shared.zk().ok_or(Error::Closed)?;
+        registry::read_candidates(&zk, &self.shared.config.path)
+    }
+
     /// A handle that can stop this elector, or make it resign, from
     /// elsewhere (a signal thread, another component).
     pub fn control(&self) -> Control {
@@ -316,5 +346,10 @@ impl Control {
     /// Same as [`Elector::client_id`].
     pub fn client_id(&self) -> Option<crate::types::ClientId> {
         self.0.zk().and_then(|zk| zk.client_id().ok())
+    }
+
+    /// Same as [`Elector::set_ready`].
+    pub fn set_ready(&self, ready: bool) {
+        self.0.set_ready(ready);
     }
 }

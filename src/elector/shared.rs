@@ -16,6 +16,8 @@ use super::config::{ElectorConfig, Mode, Profile};
 use super::lease::lease_until;
 use super::master::{read_master, MasterInfo};
 use super::narration::{Look, Narration};
+use super::registry::Role;
+use super::steering::Steering;
 use super::trace::{Trace, Value};
 use crate::clock::BootInstant;
 use crate::error::{Error, Result};
@@ -65,6 +67,8 @@ pub(crate) struct ElectionState {
     pub notifications: std::sync::atomic::AtomicU64,
     /// Async subscribers: change streams and "until master" futures.
     pub changes: Hub,
+    /// Safe profile: the registration in the candidates' registry.
+    pub steering: Steering,
 }
 
 impl ElectionState {
@@ -83,6 +87,7 @@ impl ElectionState {
         };
         Ok(Arc::new(ElectionState {
             narration: Narration::new(&config),
+            steering: Steering::new(&config),
             config,
             candidate,
             trace,
@@ -208,6 +213,8 @@ impl ElectionState {
         if let Some(seq) = token.sequence {
             fields.push(("sequence", Value::Int(seq)));
         }
+        self.steering.role_changed();
+        self.steering.publish(&self.config, Role::Master);
         self.trace.emit("became_master", &fields);
         self.narration.became_master(self.look(), token);
         self.candidate.on_became_master(token);
@@ -271,9 +278,28 @@ impl ElectionState {
             // block on a full stderr) only then.
             let said = reason.clone();
             self.candidate.on_lost_master(reason);
+            self.steering.role_changed();
+            self.steering.publish(&self.config, Role::Standby);
             self.narration.lost_master(self.look(), &said);
         }
         was
+    }
+
+    /// The role to publish in the registry now.
+    pub(crate) fn role(&self) -> Role {
+        if self.held().is_some() {
+            Role::Master
+        } else {
+            Role::Standby
+        }
+    }
+
+    /// Readiness changed: republished, and the election woken to act on it.
+    pub(crate) fn set_ready(&self, ready: bool) {
+        if self.steering.set_ready(ready) {
+            self.steering.publish(&self.config, self.role());
+            self.wake();
+        }
     }
 
     pub(crate) fn trace_work(&self) {

@@ -5,6 +5,7 @@
 //! its predecessor only). A node won is held by [`hold`](super::hold).
 
 use super::hold::{hold, synced_exists, Held};
+use super::steer::{self, claim_failure, claim_ops, Gate, Gatekeeper};
 use super::wait::{after_error, code, until_connected, wait, wake_count, waker, End, Next};
 use crate::clock::BootInstant;
 use crate::elector::candidate::FencingToken;
@@ -13,16 +14,23 @@ use crate::elector::master::{candidates, sequence_of};
 use crate::elector::shared::ElectionState;
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{Acl, CreateMode, Stat};
-use crate::ZooKeeper;
+use crate::{Op, ZooKeeper};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Contends on `zk` (connected) until its contention ends.
+/// Registers in the candidates' registry, then contends on `zk`
+/// (connected) until its contention ends.
 pub(super) fn contend(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
-    match shared.config.mode {
+    let mut seen = wake_count(shared);
+    if let Err(end) = steer::register(shared, zk, &mut seen) {
+        return end;
+    }
+    let end = match shared.config.mode {
         Mode::Sequence => contend_sequence(shared, zk),
         Mode::Watch | Mode::Poll => contend_plain(shared, zk),
-    }
+    };
+    shared.steering.unregistered();
+    end
 }
 
 /// Creates the missing ancestors of `path`, with the node's own ACL: in
@@ -61,10 +69,10 @@ fn plain_token(stat: &Stat) -> FencingToken {
 /// Watch and poll modes: one node, whoever creates it is master.
 fn contend_plain(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
     let cfg = &shared.config;
-    let path = cfg.path.as_str();
     let acl = cfg.acl_list();
     let mut seen = wake_count(shared);
     let mut yield_until: Option<Instant> = None;
+    let mut gate = Gatekeeper::default();
     loop {
         if let Err(end) = until_connected(shared, &mut seen) {
             return end;
@@ -74,32 +82,119 @@ fn contend_plain(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
             if Instant::now() < until {
                 if !yielding(shared, zk, until, &mut seen) {
                     yield_until = None;
+                    steer::set_yielding(shared, false);
                 }
                 continue;
             }
             yield_until = None;
+            steer::set_yielding(shared, false);
         }
-        // A create is a write: the leader commits it, so its success is
-        // leader-proved (see lease.rs).
-        let sent = BootInstant::now();
-        let created = zk.create2(path, &cfg.data, &acl, CreateMode::Ephemeral);
-        shared.trace_create(created.as_ref().err().and_then(code).map_or(0, |c| c.raw()));
-        let outcome = match created {
-            Ok((_, stat)) => hold(shared, zk, path, plain_token(&stat), sent),
-            Err(e) if code(&e) == Some(ErrorCode::NodeExists) => node_exists(shared, zk, &mut seen),
-            Err(e) if code(&e) == Some(ErrorCode::NoNode) && cfg.create_parents => {
-                match ensure_parents(zk, path, &acl) {
-                    Ok(()) => Held::Lost,
-                    Err(e) => retry_or_end(shared, &mut seen, &e),
-                }
+        // Ready, not held back by a switchover or a better candidate?
+        let control = match gate.gate(shared, zk) {
+            Ok(Gate::Go(control)) => control,
+            Ok(Gate::Hold(until)) => {
+                wait(shared, &mut seen, Some(until));
+                continue;
             }
-            Err(e) => retry_or_end(shared, &mut seen, &e),
+            Err(e) => match retry_or_end(shared, &mut seen, &e) {
+                Held::End(end) => return end,
+                _ => continue,
+            },
+        };
+        let outcome = match control {
+            None => create_plain(shared, zk, &acl, &mut seen),
+            Some(version) => claim_plain(shared, zk, &acl, version, &mut gate, &mut seen),
         };
         match outcome {
             Held::Lost => {}
-            Held::Resigned => yield_until = Some(Instant::now() + cfg.resign_backoff),
+            Held::Resigned => {
+                yield_until = Some(Instant::now() + cfg.resign_backoff);
+                steer::set_yielding(shared, true);
+            }
             Held::End(end) => return end,
         }
+    }
+}
+
+/// Not registering: the master node's plain create (a create is a write:
+/// the leader commits it, so its success is leader-proved, see lease.rs).
+fn create_plain(
+    shared: &Arc<ElectionState>,
+    zk: &Arc<ZooKeeper>,
+    acl: &[Acl],
+    seen: &mut u64,
+) -> Held {
+    let cfg = &shared.config;
+    let path = cfg.path.as_str();
+    let sent = BootInstant::now();
+    let created = zk.create2(path, &cfg.data, acl, CreateMode::Ephemeral);
+    shared.trace_create(created.as_ref().err().and_then(code).map_or(0, |c| c.raw()));
+    match created {
+        Ok((_, stat)) => hold(shared, zk, path, plain_token(&stat), sent),
+        Err(e) if code(&e) == Some(ErrorCode::NodeExists) => node_exists(shared, zk, seen),
+        Err(e) if code(&e) == Some(ErrorCode::NoNode) && cfg.create_parents => {
+            match ensure_parents(zk, path, acl) {
+                Ok(()) => Held::Lost,
+                Err(e) => retry_or_end(shared, seen, &e),
+            }
+        }
+        Err(e) => retry_or_end(shared, seen, &e),
+    }
+}
+
+/// The claim: the create of the master node with the control node's reset
+/// at `version`, in one multi (`steer.rs`); then the node, proved ours
+/// through the leader, is held.
+fn claim_plain(
+    shared: &Arc<ElectionState>,
+    zk: &Arc<ZooKeeper>,
+    acl: &[Acl],
+    version: i32,
+    gate: &mut Gatekeeper,
+    seen: &mut u64,
+) -> Held {
+    let cfg = &shared.config;
+    let path = cfg.path.as_str();
+    let create = Op::Create {
+        path: path.to_owned(),
+        data: cfg.data.clone(),
+        acl: acl.to_vec(),
+        mode: CreateMode::Ephemeral,
+    };
+    let claimed = zk.multi(&claim_ops(shared, Some(version), create));
+    match claimed {
+        Ok(_) => {
+            shared.trace_create(0);
+            match synced_exists(zk, path) {
+                (sent, Ok(Some(stat))) if stat.ephemeral_owner == shared.session_id() => {
+                    hold(shared, zk, path, plain_token(&stat), sent)
+                }
+                (_, Ok(_)) => Held::Lost,
+                (_, Err(e)) => retry_or_end(shared, seen, &e),
+            }
+        }
+        Err(e) => match claim_failure(&e) {
+            (Some(0), Some(ErrorCode::NodeExists)) => {
+                shared.trace_create(ErrorCode::NodeExists.raw());
+                gate.master_seen();
+                node_exists(shared, zk, seen)
+            }
+            (Some(0), Some(ErrorCode::NoNode)) if cfg.create_parents => {
+                shared.trace_create(ErrorCode::NoNode.raw());
+                match ensure_parents(zk, path, acl) {
+                    Ok(()) => Held::Lost,
+                    Err(e) => retry_or_end(shared, seen, &e),
+                }
+            }
+            // The control node changed since the gate read it (or went):
+            // look again.
+            (Some(1), _) => Held::Lost,
+            (_, Some(c)) => {
+                shared.trace_create(c.raw());
+                retry_or_end(shared, seen, &crate::error::Error::Zk(c))
+            }
+            (_, None) => retry_or_end(shared, seen, &e),
+        },
     }
 }
 
@@ -159,6 +254,7 @@ fn contend_sequence(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
         acl: shared.config.acl_list(),
         prefix: format!("{:016x}-n_", shared.session_id() as u64),
         mine: None,
+        gate: Gatekeeper::default(),
     };
     let mut seen = wake_count(shared);
     loop {
@@ -184,6 +280,7 @@ struct Queue {
     prefix: String,
     /// Our node's name, once created (or found again).
     mine: Option<String>,
+    gate: Gatekeeper,
 }
 
 impl Queue {
@@ -215,6 +312,17 @@ impl Queue {
             .take()
             .filter(|m| kids.contains(m))
             .or_else(|| kids.iter().find(|k| k.starts_with(&self.prefix)).cloned());
+        // Not ready, or never master: out of the queue.
+        let st = &shared.steering;
+        if st.enabled && (shared.config.priority == 0 || !st.ready()) {
+            if let Some(me) = self.mine.take() {
+                self.step_out(zk, &me)?;
+            }
+            if let Gate::Hold(until) = self.gate.gate(shared, zk)? {
+                wait(shared, seen, Some(until));
+            }
+            return Ok(None);
+        }
         let Some(me) = self.mine.clone() else {
             let created = zk.create(
                 &format!("{parent}/{}", self.prefix),
@@ -228,7 +336,18 @@ impl Queue {
         };
         let pos = kids.iter().position(|k| *k == me).unwrap_or(0);
         if pos == 0 {
-            return self.lead(shared, zk, &me);
+            return match self.gate.gate(shared, zk)? {
+                Gate::Go(control) => self.lead(shared, zk, &me, control),
+                Gate::Hold(until) => {
+                    // Held back at the head (a switchover to another, a
+                    // better candidate ready): to the back of the queue,
+                    // after the hold.
+                    self.step_out(zk, &me)?;
+                    self.mine = None;
+                    wait(shared, seen, Some(until));
+                    Ok(None)
+                }
+            };
         }
         // Watch only the predecessor (no herd effect).
         let pred = format!("{parent}/{}", kids[pos - 1]);
@@ -246,8 +365,26 @@ impl Queue {
         shared: &Arc<ElectionState>,
         zk: &Arc<ZooKeeper>,
         me: &str,
+        control: Option<i32>,
     ) -> Result<Option<End>> {
         let my_path = format!("{}/{me}", self.parent);
+        if control.is_some() {
+            // The claim: our node still there, the control node unchanged.
+            let check = Op::Check {
+                path: my_path.clone(),
+                version: 0,
+            };
+            if let Err(e) = zk.multi(&claim_ops(shared, control, check)) {
+                return match claim_failure(&e) {
+                    (Some(0), Some(ErrorCode::NoNode)) => {
+                        self.mine = None;
+                        Ok(None)
+                    }
+                    (Some(1), _) => Ok(None),
+                    _ => Err(e),
+                };
+            }
+        }
         let (sent, answer) = synced_exists(zk, &my_path);
         let Some(stat) = answer? else {
             self.mine = None;
@@ -263,5 +400,13 @@ impl Queue {
             Held::End(end) => return Ok(Some(end)),
         }
         Ok(None)
+    }
+
+    /// Leaves the queue: deletes our node `me` (gone already: fine).
+    fn step_out(&self, zk: &ZooKeeper, me: &str) -> Result<()> {
+        match zk.delete(&format!("{}/{me}", self.parent), -1) {
+            Err(e) if code(&e) != Some(ErrorCode::NoNode) => Err(e),
+            _ => Ok(()),
+        }
     }
 }

@@ -69,6 +69,7 @@ fn hold_inner(
     let mut holding = Holding::new(shared, zk, node, token);
     loop {
         holding.rearm();
+        holding.follow_control();
         if let Some(held) = holding.take_answer() {
             return held;
         }
@@ -99,6 +100,12 @@ struct Holding<'a> {
     /// The re-arm's answer, left here by the completion thread.
     answer: Arc<Mutex<Option<Answer>>>,
     rearming: bool,
+    /// The control node (`registry.rs`): its watch fired (or must be set),
+    /// its data as last read (by the completion thread), and the version
+    /// of the operation already acted on.
+    control_fired: Arc<AtomicBool>,
+    control: Arc<Mutex<Option<Result<(Vec<u8>, Stat)>>>>,
+    control_acted: Option<i32>,
 }
 
 impl<'a> Holding<'a> {
@@ -121,6 +128,64 @@ impl<'a> Holding<'a> {
             seen: wake_count(shared),
             answer: Arc::default(),
             rearming: false,
+            control_fired: Arc::new(AtomicBool::new(shared.steering.enabled)),
+            control: Arc::default(),
+            control_acted: None,
+        }
+    }
+
+    /// Watches the control node and acts on an operation that asks this
+    /// master to hand over (a switchover to another, a resign of this
+    /// token): the candidate is told, and unless it takes the resign on
+    /// itself (`zkha run` stops its command first, while still master) the
+    /// election resigns. Never blocks: both calls are asynchronous.
+    fn follow_control(&mut self) {
+        if self.control_fired.swap(false, Ordering::AcqRel) {
+            let path = crate::elector::registry::control_path(&self.shared.config.path);
+            let watch = waker(self.shared, Some(self.control_fired.clone()));
+            let slot = self.control.clone();
+            let weak = Arc::downgrade(self.shared);
+            let asked = self
+                .zk
+                .awexists_watching(&path, watch, |_| {})
+                .and_then(|()| {
+                    self.zk.aget(&path, move |r| {
+                        *slot.lock() = Some(r);
+                        if let Some(s) = weak.upgrade() {
+                            s.wake();
+                        }
+                    })
+                });
+            if asked.is_err() {
+                // Asked again after the next wake.
+                self.control_fired.store(true, Ordering::Release);
+            }
+        }
+        let Some(answer) = self.control.lock().take() else {
+            return;
+        };
+        let (data, stat) = match answer {
+            Ok(read) => read,
+            Err(e) => {
+                if code(&e) != Some(ErrorCode::NoNode) {
+                    self.control_fired.store(true, Ordering::Release);
+                }
+                return;
+            }
+        };
+        if self.control_acted == Some(stat.version) {
+            return;
+        }
+        let op = crate::elector::registry::ControlOp::decode(&data);
+        let me = self.shared.steering.name.lock().clone().unwrap_or_default();
+        let Some(why) = super::steer::asked_to_hand_over(&op, &me, self.token.czxid) else {
+            return;
+        };
+        self.control_acted = Some(stat.version);
+        let shared = self.shared;
+        log::info!(target: "zkha", "{} on {}: asked to hand over: {why}", shared.config.path, shared.config.hosts);
+        if shared.candidate.on_handover_requested(&why) {
+            shared.request_resign();
         }
     }
 

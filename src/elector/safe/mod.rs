@@ -11,6 +11,10 @@
 //! - [`hold`]: master on our node, under the lease (`lease.rs`), until it
 //!   is lost, resigned, or the session ends.
 //!
+//! [`steer`] is the registry's part: registering on each session, the
+//! gate before a claim (readiness, priority, a switchover), the claim's
+//! multi, and what asks a master to hand over.
+//!
 //! [`wait`] is what all three share: waiting for the next event (stepping
 //! down on the way when the lease or the F1 bound runs out) and what an
 //! error means. The files depend one way: `mod.rs` → `session.rs` and
@@ -20,6 +24,7 @@
 mod contend;
 mod hold;
 mod session;
+mod steer;
 mod wait;
 
 use super::candidate::LostReason;

@@ -1,0 +1,314 @@
+//! The safe profile and the candidates' registry (`registry.rs`):
+//! registering on each session ([`register`]), deciding whether this
+//! candidate may try to become master now ([`Gate`]: readiness, priority
+//! 0, a switchover to another, a higher-priority ready candidate), and the
+//! claim that makes the decision atomic ([`claim_ops`]): the create of the
+//! master node (or, in sequence mode, the check of our queue node) goes in
+//! one `multi` with a reset of the control node at the version read, so an
+//! operation written after the read makes the claim fail instead of being
+//! missed.
+
+use super::wait::{after_error, code, until_connected, wait, End, Next};
+use crate::elector::registry::{self, ControlOp};
+use crate::elector::shared::ElectionState;
+use crate::error::{Error, ErrorCode, Result};
+use crate::types::{CreateMode, Stat};
+use crate::{Op, OpResult, ZooKeeper};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a candidate waits, with the master node gone, for a ready
+/// candidate of higher priority to take over before it tries itself: two
+/// poll intervals (a poll-mode candidate tries once per interval).
+pub(super) fn defer_window(poll: Duration) -> Duration {
+    poll.saturating_mul(2)
+}
+
+/// Registers this candidate on `zk` (connected): the registry's layout,
+/// then its ephemeral node under a unique name. A name another live
+/// candidate holds is waited for (a crashed predecessor's session expires)
+/// up to the session timeout, then it ends the candidacy; a registry this
+/// candidate may not write ends it at once. Both are errors the caller
+/// sees ([`Elector::failure`](crate::elector::Elector::failure)).
+pub(super) fn register(
+    shared: &Arc<ElectionState>,
+    zk: &Arc<ZooKeeper>,
+    seen: &mut u64,
+) -> std::result::Result<(), End> {
+    let st = &shared.steering;
+    if !st.enabled {
+        return Ok(());
+    }
+    let cfg = &shared.config;
+    let acl = cfg.acl_list();
+    let explicit = cfg.name.clone();
+    let mut suffix = 1u32;
+    let mut conflict_since: Option<Instant> = None;
+    loop {
+        until_connected(shared, seen)?;
+        let attempt =
+            registry::ensure_layout(zk, &cfg.path, &acl, cfg.create_parents).and_then(|()| {
+                let name = match &explicit {
+                    Some(n) => n.clone(),
+                    None if suffix == 1 => registry::default_name(&cfg.data),
+                    None => format!("{}-{suffix}", registry::default_name(&cfg.data)),
+                };
+                let node = format!("{}/{name}", registry::candidates_path(&cfg.path));
+                let data = st.entry(cfg, &name, shared.role()).encode();
+                match zk.create(&node, &data, &acl, CreateMode::Ephemeral) {
+                    Ok(_) => Ok(Some((name, node, None))),
+                    Err(e) if code(&e) == Some(ErrorCode::NodeExists) => {
+                        match zk.exists(&node, false)? {
+                            // Ours: a create whose answer was lost.
+                            Some(s) if s.ephemeral_owner == shared.session_id() => {
+                                Ok(Some((name, node, None)))
+                            }
+                            Some(s) => Ok(Some((name, node, Some(s)))),
+                            None => Ok(None),
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            });
+        match attempt {
+            Ok(None) => {}
+            Ok(Some((name, node, None))) => {
+                *st.name.lock() = Some(name.clone());
+                st.registered(node.clone(), zk.clone());
+                st.publish(cfg, shared.role());
+                log::info!(target: "zkha", "{} on {}: registered as candidate {name:?} (priority {}{})", cfg.path, cfg.hosts, cfg.priority, if cfg.priority == 0 { ", never master" } else { "" });
+                return Ok(());
+            }
+            Ok(Some((name, _, Some(holder)))) => {
+                if explicit.is_none() {
+                    // The default name is made unique.
+                    suffix += 1;
+                    continue;
+                }
+                let since = *conflict_since.get_or_insert_with(|| {
+                    log::warn!(target: "zkha", "{} on {}: the candidate name {name:?} is held by session 0x{:x}: waiting up to the session timeout for it to go (a crashed predecessor's session expires)", cfg.path, cfg.hosts, holder.ephemeral_owner);
+                    Instant::now()
+                });
+                if since.elapsed() > cfg.session_timeout + Duration::from_secs(1) {
+                    let e = Error::invalid(
+                        crate::error::Argument::Other,
+                        format!(
+                            "candidate name {name:?} is taken on {}: another live candidate (session 0x{:x}) registered it; give each candidate its own name",
+                            cfg.path, holder.ephemeral_owner
+                        ),
+                    );
+                    return Err(fail(shared, e));
+                }
+                wait(
+                    shared,
+                    seen,
+                    Some(Instant::now() + Duration::from_millis(200)),
+                );
+            }
+            Err(e) if code(&e) == Some(ErrorCode::NoAuth) => {
+                let e = Error::invalid(
+                    crate::error::Argument::Acl,
+                    format!(
+                        "cannot register as a candidate under {}: not authorized ({e}); the registry has the election's ACL: give this candidate the election's credentials",
+                        registry::root(&cfg.path)
+                    ),
+                );
+                return Err(fail(shared, e));
+            }
+            Err(e) => {
+                if let Next::End(end) = after_error(shared, seen, &e) {
+                    return Err(end);
+                }
+            }
+        }
+    }
+}
+
+/// Ends the candidacy with `e`: reported, kept for the caller, the elector
+/// stopped.
+fn fail(shared: &Arc<ElectionState>, e: Error) -> End {
+    super::wait::report(shared, &e);
+    *shared.steering.fatal.lock() = Some(e.to_string());
+    shared.request_stop();
+    End::Stop
+}
+
+/// Whether this candidate may try to become master now.
+pub(super) enum Gate {
+    /// Try; the claim resets the control node at this version (`None`:
+    /// there is none to reset: not registering).
+    Go(Option<i32>),
+    /// Not now: look again at this instant at the latest (or on a wake).
+    Hold(Instant),
+}
+
+/// What the gate remembers between two looks.
+#[derive(Default)]
+pub(super) struct Gatekeeper {
+    /// The control node's version seen, and when it was first seen: an
+    /// operation holds for its timeout from then, on this host's clock.
+    op_seen: Option<(i32, Instant)>,
+    /// Since when the master node is gone while a better candidate is
+    /// ready.
+    defer_since: Option<Instant>,
+    /// The last reason given for holding (said once in the log).
+    said: Option<String>,
+}
+
+impl Gatekeeper {
+    /// One look: readiness, priority 0, the control node, the registry.
+    pub(super) fn gate(&mut self, shared: &ElectionState, zk: &ZooKeeper) -> Result<Gate> {
+        let st = &shared.steering;
+        if !st.enabled {
+            return Ok(Gate::Go(None));
+        }
+        let cfg = &shared.config;
+        let now = Instant::now();
+        let look_again = now + cfg.poll_interval;
+        if cfg.priority == 0 {
+            return Ok(self.hold(shared, look_again, "priority 0: never master".into()));
+        }
+        if !st.ready() {
+            return Ok(self.hold(shared, look_again, "not ready".into()));
+        }
+        let Some((op, stat)) = registry::read_control(zk, &cfg.path)? else {
+            // Deleted from outside: made again.
+            registry::ensure_layout(zk, &cfg.path, &cfg.acl_list(), cfg.create_parents)?;
+            return Ok(Gate::Hold(now));
+        };
+        let me = st.name.lock().clone().unwrap_or_default();
+        match self.switchover(&op, &stat, &me, now) {
+            Some((true, _)) => {
+                // The target: nobody else may win meanwhile, no deferral.
+                self.said = None;
+                return Ok(Gate::Go(Some(stat.version)));
+            }
+            Some((false, until)) => {
+                let why = match &op {
+                    ControlOp::Switchover { to, .. } => {
+                        format!("a switchover to {to:?} is in progress")
+                    }
+                    _ => String::new(),
+                };
+                return Ok(self.hold(shared, until.min(look_again), why));
+            }
+            None => {}
+        }
+        // A better candidate goes first, for a while, once the master is
+        // gone: only then is it its turn.
+        if zk.exists(&cfg.path, false)?.is_some() && cfg.mode != crate::elector::Mode::Sequence {
+            self.defer_since = None;
+            return Ok(Gate::Go(Some(stat.version)));
+        }
+        let better = registry::read_candidates(zk, &cfg.path)?
+            .into_iter()
+            .filter(|c| c.name != me && c.ready && !c.yielding && c.priority > cfg.priority)
+            .max_by_key(|c| c.priority);
+        if let Some(b) = better {
+            let since = *self.defer_since.get_or_insert(now);
+            let ends = since + defer_window(cfg.poll_interval);
+            if now < ends {
+                let why = format!(
+                    "{:?} (priority {}) is ready and preferred: waiting up to {} ms for it to take over",
+                    b.name,
+                    b.priority,
+                    defer_window(cfg.poll_interval).as_millis()
+                );
+                return Ok(self.hold(shared, ends.min(now + Duration::from_millis(100)), why));
+            }
+        }
+        self.said = None;
+        Ok(Gate::Go(Some(stat.version)))
+    }
+
+    /// A switchover in force: whether it is to this candidate, and until
+    /// when it holds (on this host's clock, from when it was first seen).
+    fn switchover(
+        &mut self,
+        op: &ControlOp,
+        stat: &Stat,
+        me: &str,
+        now: Instant,
+    ) -> Option<(bool, Instant)> {
+        let ControlOp::Switchover { to, timeout, .. } = op else {
+            return None;
+        };
+        let first = match self.op_seen {
+            Some((v, t)) if v == stat.version => t,
+            _ => {
+                self.op_seen = Some((stat.version, now));
+                now
+            }
+        };
+        let ends = first + *timeout;
+        (now < ends).then_some((to == me, ends))
+    }
+
+    fn hold(&mut self, shared: &ElectionState, until: Instant, why: String) -> Gate {
+        if self.said.as_deref() != Some(why.as_str()) {
+            log::info!(target: "zkha", "{} on {}: not taking over: {why}", shared.config.path, shared.config.hosts);
+            self.said = Some(why);
+        }
+        Gate::Hold(until)
+    }
+
+    /// The master node is someone else's: a later deferral starts afresh.
+    pub(super) fn master_seen(&mut self) {
+        self.defer_since = None;
+    }
+}
+
+/// The claim: `first` (the create of the master node, or the check of our
+/// queue node) with, when registering, a reset of the control node at the
+/// version the gate read.
+pub(super) fn claim_ops(shared: &ElectionState, control: Option<i32>, first: Op) -> Vec<Op> {
+    match control {
+        Some(version) => vec![
+            first,
+            Op::Set {
+                path: registry::control_path(&shared.config.path),
+                data: Vec::new(),
+                version,
+            },
+        ],
+        None => vec![first],
+    }
+}
+
+/// A failed claim: the code of the operation that failed (`claim_ops`'
+/// first operation is index 0), or the whole multi's code when no
+/// operation's own is known (the connection was lost).
+pub(super) fn claim_failure(e: &Error) -> (Option<usize>, Option<ErrorCode>) {
+    if let Error::Multi { results, code } = e {
+        let failed = results.iter().enumerate().find_map(|(i, r)| match r {
+            OpResult::Error(c) if *c != ErrorCode::RuntimeInconsistency => Some((i, *c)),
+            _ => None,
+        });
+        return match failed {
+            Some((i, c)) => (Some(i), Some(c)),
+            None => (None, Some(*code)),
+        };
+    }
+    (None, e.code())
+}
+
+/// While master: the control node's operation, if it asks this master
+/// (named `me`, holding `czxid`) to hand over; `None` otherwise.
+pub(super) fn asked_to_hand_over(op: &ControlOp, me: &str, czxid: i64) -> Option<String> {
+    match op {
+        ControlOp::Switchover { to, by, .. } if to != me => {
+            Some(format!("switchover to {to:?} (asked by {by})"))
+        }
+        ControlOp::Resign { token, by } if *token == czxid => {
+            Some(format!("resign (asked by {by})"))
+        }
+        _ => None,
+    }
+}
+
+/// Just resigned (staying out for a moment) or back: republished.
+pub(super) fn set_yielding(shared: &ElectionState, yielding: bool) {
+    if shared.steering.set_yielding(yielding) {
+        shared.steering.publish(&shared.config, shared.role());
+    }
+}
