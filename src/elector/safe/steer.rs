@@ -27,9 +27,10 @@ pub(super) fn defer_window(poll: Duration) -> Duration {
 /// Registers this candidate on `zk` (connected): the registry's layout,
 /// then its ephemeral node under a unique name. A name another live
 /// candidate holds is waited for (a crashed predecessor's session expires)
-/// up to the session timeout, then it ends the candidacy; a registry this
-/// candidate may not write ends it at once. Both are errors the caller
-/// sees ([`Elector::failure`](crate::elector::Elector::failure)).
+/// up to the session timeout, then it ends the candidacy, an error the
+/// caller sees ([`Elector::failure`](crate::elector::Elector::failure)). A
+/// registry this candidate may not write (the election's ACL) is reported
+/// and retried, like any real error (F7).
 pub(super) fn register(
     shared: &Arc<ElectionState>,
     zk: &Arc<ZooKeeper>,
@@ -105,17 +106,12 @@ pub(super) fn register(
                     Some(Instant::now() + Duration::from_millis(200)),
                 );
             }
-            Err(e) if code(&e) == Some(ErrorCode::NoAuth) => {
-                let e = Error::invalid(
-                    crate::error::Argument::Acl,
-                    format!(
-                        "cannot register as a candidate under {}: not authorized ({e}); the registry has the election's ACL: give this candidate the election's credentials",
-                        registry::root(&cfg.path)
-                    ),
-                );
-                return Err(fail(shared, e));
-            }
             Err(e) => {
+                if code(&e) == Some(ErrorCode::NoAuth) {
+                    // Said with its context, then reported and retried like
+                    // any real error (F7): an administrator may fix the ACL.
+                    log::error!(target: "zkha", "{} on {}: cannot register as a candidate under {}: not authorized; the registry has the election's ACL: this candidate needs the election's credentials", cfg.path, cfg.hosts, registry::root(&cfg.path));
+                }
                 if let Next::End(end) = after_error(shared, seen, &e) {
                     return Err(end);
                 }

@@ -78,9 +78,20 @@ pub struct ElectionArgs {
     /// Write a JSON-lines election trace here ("-": stdout).
     #[arg(long)]
     pub trace: Option<PathBuf>,
-    /// This candidate's name in traces.
+    /// This candidate's name: in traces, and (safe profile) in the
+    /// candidates' registry, where it must be unique on the path (`zkha
+    /// switchover --to NAME`). Default: the data, made unique (`-2`, ...)
+    /// when another candidate has it. A name another live candidate holds
+    /// is refused (after waiting up to the session timeout for a crashed
+    /// predecessor's session to go).
     #[arg(long)]
     pub name: Option<String>,
+    /// Safe profile: higher is preferred when the master goes (a lower
+    /// candidate takes over only when no higher one is ready, after about
+    /// two poll intervals); 0: never master (registered, visible, never
+    /// takes over). 0 to 1000000.
+    #[arg(long, default_value_t = 100)]
+    pub priority: u32,
     /// Keep the session id here (owner-only, it is a secret) and reattach
     /// to it on restart: a quick restart keeps mastership (safe profile).
     #[arg(long)]
@@ -134,6 +145,7 @@ impl ElectionArgs {
         }
         c.trace = self.trace.clone();
         c.name = self.name.clone();
+        c.priority = self.priority;
         c.session_file = self.session_file.clone();
         Ok(c)
     }
