@@ -48,6 +48,8 @@ pub struct Metrics {
     session_connected: Gauge,
     health_ok: Gauge,
     ready: Gauge,
+    candidates: Gauge,
+    ready_standbys: Gauge,
     command_starts: Counter,
 }
 
@@ -65,6 +67,8 @@ impl Metrics {
         let session_connected = Gauge::default();
         let health_ok = Gauge::default();
         let ready = Gauge::default();
+        let candidates = Gauge::default();
+        let ready_standbys = Gauge::default();
         let command_starts = Counter::default();
         health_ok.set(1);
         ready.set(1);
@@ -109,6 +113,16 @@ impl Metrics {
             ready.clone(),
         );
         registry.register(
+            "zkha_candidates",
+            "Candidates registered on the election path, as last read by this candidate (itself included; seed-profile and C++ candidates do not register)",
+            candidates.clone(),
+        );
+        registry.register(
+            "zkha_ready_standbys",
+            "Registered standbys that are ready and may become master (priority above 0), as last read by this candidate: 0 means no failover is possible",
+            ready_standbys.clone(),
+        );
+        registry.register(
             "zkha_command_starts",
             "Times the command was started",
             command_starts.clone(),
@@ -123,6 +137,8 @@ impl Metrics {
             session_connected,
             health_ok,
             ready,
+            candidates,
+            ready_standbys,
             command_starts,
         })
     }
@@ -168,6 +184,13 @@ impl Metrics {
     /// `zkha_ready` (1 from the start: see [`Metrics::new`]).
     pub fn set_ready(&self, on: bool) {
         self.ready.set(i64::from(on));
+    }
+
+    /// `zkha_candidates` and `zkha_ready_standbys`, from a read of the
+    /// registry.
+    pub fn set_registry(&self, candidates: usize, ready_standbys: usize) {
+        self.candidates.set(candidates as i64);
+        self.ready_standbys.set(ready_standbys as i64);
     }
 
     /// `zkha_command_starts_total` += 1.
@@ -232,6 +255,8 @@ pub(super) mod tests {
             "zkha_lease_remaining_seconds",
             "zkha_session_connected",
             "zkha_command_starts_total",
+            "zkha_candidates",
+            "zkha_ready_standbys",
         ] {
             assert_eq!(value(&text, series), 0.0, "{series}");
         }
@@ -251,6 +276,8 @@ pub(super) mod tests {
             "zkha_session_connected",
             "zkha_health_ok",
             "zkha_ready",
+            "zkha_candidates",
+            "zkha_ready_standbys",
             "zkha_command_starts_total",
         ] {
             assert!(
@@ -273,6 +300,7 @@ pub(super) mod tests {
         m.set_session_connected(true);
         m.set_health_ok(false);
         m.set_ready(false);
+        m.set_registry(3, 1);
         m.command_started();
         m.lost_master("resigned");
         m.lost_master("resigned");
@@ -283,6 +311,8 @@ pub(super) mod tests {
         assert_eq!(value(&text, "zkha_session_connected"), 1.0);
         assert_eq!(value(&text, "zkha_health_ok"), 0.0);
         assert_eq!(value(&text, "zkha_ready"), 0.0);
+        assert_eq!(value(&text, "zkha_candidates"), 3.0);
+        assert_eq!(value(&text, "zkha_ready_standbys"), 1.0);
         assert_eq!(value(&text, "zkha_command_starts_total"), 1.0);
         assert_eq!(
             value(&text, r#"zkha_lost_master_total{reason="resigned"}"#),
