@@ -1,5 +1,6 @@
 //! The `zkha` binary against real servers, in one test binary: `run` and
-//! its operator features (config file, health, fencing, metrics, systemd,
+//! its operator features (config file, readiness and liveness checks,
+//! the README's production example, fencing, metrics, systemd,
 //! succession, containment, secrets, descriptors, a stalled stderr, its
 //! narration), `status`, security and secure servers, and docs/BAD_INPUT.md
 //! row by row. Each file of zkha-cli/tests/cli/ is a module; a test's name
@@ -24,10 +25,16 @@ mod config_file;
 mod containment;
 #[path = "cli/docs_status_json.rs"]
 mod docs_status_json;
+#[path = "cli/liveness.rs"]
+mod liveness;
 #[path = "cli/narration.rs"]
 mod narration;
 #[path = "cli/operator.rs"]
 mod operator;
+#[path = "cli/production_example.rs"]
+mod production_example;
+#[path = "cli/readiness.rs"]
+mod readiness;
 #[path = "cli/secrets.rs"]
 mod secrets;
 #[cfg(all(feature = "ssl", feature = "sasl"))]

@@ -1,4 +1,4 @@
-//! No descriptor of zkha's reaches a child: the health check, the fencing
+//! No descriptor of zkha's reaches a child: the checks, the fencing
 //! hook and the master's command each list their own open descriptors
 //! (`/proc/<pid>/fd`) and must hold only 0, 1 and 2: not zkha's ZooKeeper
 //! socket, not the C client's self-pipe, not the watchdog's pipes.
@@ -110,18 +110,27 @@ fn unclean_breadcrumb(path: &str) {
 }
 
 #[test]
-fn health_checks_and_fences_get_no_descriptor_of_zkha() {
+fn checks_and_fences_get_no_descriptor_of_zkha() {
     let d = dir("child-fds-hooks");
     let script = lister(&d);
-    let (health, fence) = (d.join("health.fds"), d.join("fence.fds"));
+    let (ready, health, fence) = (
+        d.join("ready.fds"),
+        d.join("health.fds"),
+        d.join("fence.fds"),
+    );
     let path = format!("{}/m", unique_path("child-fds-hooks"));
     unclean_breadcrumb(&path);
+    let ready_cmd = format!("{}; :", list_into(&script, &ready));
     let health_cmd = format!("{}; :", list_into(&script, &health));
     let fence_cmd = format!("{}; :", list_into(&script, &fence));
     let started = d.join("started");
     let mut run = start(
         &path,
         &[
+            "--ready-cmd",
+            &ready_cmd,
+            "--ready-interval",
+            "100",
             "--health-cmd",
             &health_cmd,
             "--health-interval",
@@ -133,14 +142,17 @@ fn health_checks_and_fences_get_no_descriptor_of_zkha() {
         &d.join("stderr"),
     );
     // The fence runs once this candidate is master (after a passing
-    // check), so health checks run while zkha's session is open.
+    // readiness check), and the health check while its command runs: all
+    // of them while zkha's session is open.
     assert!(
         eventually(LONG, || started.exists()),
         "never master: {}",
         std::fs::read_to_string(d.join("stderr")).unwrap_or_default()
     );
-    // A check that ran while master, with everything zkha has open.
+    // Checks that ran while master, with everything zkha has open.
+    std::fs::remove_file(&ready).unwrap_or(());
     std::fs::remove_file(&health).unwrap_or(());
+    assert_only_stdio("readiness check", &ready);
     assert_only_stdio("health check", &health);
     assert_only_stdio("fencing hook", &fence);
     term(&mut run);

@@ -1,5 +1,5 @@
 //! zkha's secrets stay zkha's: `ZKHA_SASL_PASSWORD` and `ZKHA_DIGEST` never
-//! reach the command, a health check or a fence (each writes its `env` to a
+//! reach the command, a readiness or health check or a fence (each writes its `env` to a
 //! file); the digest credentials can be given without the command line,
 //! which every user sees in `ps` (`--digest-file FILE`, `ZKHA_DIGEST`),
 //! against a real server with a creator-only ACL.
@@ -87,7 +87,7 @@ fn assert_no_secrets(who: &str, file: &Path, path: &str) {
         leaked.is_empty(),
         "the {who} inherited zkha's secrets: {leaked:?}"
     );
-    if who != "health check" {
+    if !who.ends_with(" check") {
         assert!(
             env.lines().any(|l| l == format!("ZKHA_PATH={path}")),
             "not the {who}'s environment:\n{env}"
@@ -96,9 +96,14 @@ fn assert_no_secrets(who: &str, file: &Path, path: &str) {
 }
 
 #[test]
-fn health_checks_and_fences_never_see_zkha_secrets() {
+fn checks_and_fences_never_see_zkha_secrets() {
     let d = dir("secrets-hooks");
-    let (health, fence, started) = (d.join("health.env"), d.join("fence.env"), d.join("up"));
+    let (ready, health, fence, started) = (
+        d.join("ready.env"),
+        d.join("health.env"),
+        d.join("fence.env"),
+        d.join("up"),
+    );
     let path = format!("{}/m", unique_path("secrets-hooks"));
     // The last master did not leave cleanly: the new one runs its fence.
     let zk = connect();
@@ -113,11 +118,16 @@ fn health_checks_and_fences_never_see_zkha_secrets() {
     )
     .unwrap();
     let _ = zk.close();
+    let ready_cmd = env_into(&ready);
     let health_cmd = env_into(&health);
     let fence_cmd = env_into(&fence);
     let mut run = run_with_secrets(
         &path,
         &[
+            "--ready-cmd",
+            &ready_cmd,
+            "--ready-interval",
+            "100",
             "--health-cmd",
             &health_cmd,
             "--health-interval",
@@ -133,6 +143,7 @@ fn health_checks_and_fences_never_see_zkha_secrets() {
         "never master: {}",
         read(&d.join("stderr"))
     );
+    assert_no_secrets("readiness check", &ready, &path);
     assert_no_secrets("health check", &health, &path);
     assert_no_secrets("fencing hook", &fence, &path);
     term(&mut run);

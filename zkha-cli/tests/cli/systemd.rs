@@ -228,7 +228,7 @@ fn an_unreachable_notify_socket_is_a_warning_not_a_failure() {
 
 #[test]
 fn a_candidate_out_of_the_election_is_ready_and_says_why() {
-    // Unhealthy from the start: it never joins, but it is up, and
+    // Not ready from the start: it never joins, but it is up, and
     // `systemctl status` says why it does not compete.
     let d = dir("out");
     let path = format!("{}/m", unique_path("sd-out"));
@@ -241,19 +241,59 @@ fn a_candidate_out_of_the_election_is_ready_and_says_why() {
         "sleep 60",
         &d.join("stderr"),
         &[
-            "--health-cmd",
+            "--ready-cmd",
             "exit 3",
-            "--health-interval",
+            "--ready-interval",
             "100",
-            "--health-failures",
+            "--ready-failures",
             "2",
         ],
     );
     sd.wait_for("READY=1", |l| l == "READY=1");
-    let status = sd.wait_for("STATUS= saying it is unhealthy", |l| {
-        l.starts_with("STATUS=out of the election: unhealthy")
+    // First waiting for a passing check, then failing it.
+    sd.wait_for("STATUS= saying it waits", |l| {
+        l == "STATUS=out of the election: not ready (waiting for a passing readiness check)"
     });
-    assert!(status.contains("exit status 3"), "{status}");
+    sd.wait_for("STATUS= saying it is not ready", |l| {
+        l == "STATUS=out of the election: not ready (exit status 3)"
+    });
+    assert_eq!(run.term(), Some(128 + libc::SIGTERM));
+}
+
+#[test]
+fn a_master_that_is_not_ready_says_so_and_stays_master() {
+    let d = dir("master-not-ready");
+    let path = format!("{}/m", unique_path("sd-master-not-ready"));
+    let marker = d.join("ready");
+    std::fs::write(&marker, "").unwrap();
+    let mut sd = Systemd::bind(&d.join("notify.sock"));
+    let check = format!("test -e {}", marker.display());
+    let mut run = Run::start_with(
+        &path,
+        "10.0.0.1",
+        &sd.name.clone(),
+        "exec sleep 60",
+        &d.join("stderr"),
+        &["--ready-cmd", &check, "--ready-interval", "100"],
+    );
+    let master = sd.wait_for("the master's STATUS=", |l| {
+        l.starts_with("STATUS=master since ")
+    });
+    assert!(!master.contains("not ready"), "{master}");
+    std::fs::remove_file(&marker).unwrap();
+    let status = sd.wait_for("STATUS= saying the master is not ready", |l| {
+        l.starts_with("STATUS=master since ") && l.contains("not ready")
+    });
+    assert!(
+        status.starts_with(&format!("{master}; not ready (exit status 1")),
+        "{status}"
+    );
+    // Ready again: the plain master's STATUS= once more.
+    std::fs::write(&marker, "").unwrap();
+    let n = sd.seen.len();
+    sd.wait_until("the plain master's STATUS= again", |seen| {
+        seen[n..].contains(&master).then_some(())
+    });
     assert_eq!(run.term(), Some(128 + libc::SIGTERM));
 }
 

@@ -297,8 +297,11 @@ mod tests {
         )
         .unwrap();
         let r = parsed(&e.args);
+        assert!(r.ready.ready_cmd.is_some());
+        assert_eq!(r.ready.ready_failures, 3);
         assert!(r.health.health_cmd.is_some());
         assert_eq!(r.health.health_failures, 3);
+        assert_eq!(r.health.health_start_period, 5000);
         assert!(r.fence.fence_cmd.is_some());
         assert_eq!(r.metrics_addr, Some("127.0.0.1:9464".parse().unwrap()));
         assert_eq!(r.on_crash, Some(super::super::watchdog::OnCrash::Hold));

@@ -1,6 +1,9 @@
 //! The health checker: a thread running the check every interval (start to
-//! start), and the verdict it keeps ([`Health`]), moved by each outcome and
-//! read by the run loop.
+//! start), after an optional start delay, and the verdict it keeps
+//! ([`Health`]), moved by each outcome and read by the run loop. One type
+//! for both of `zkha run`'s checks: readiness of the host (`--ready-cmd`)
+//! and liveness of the running command (`--health-cmd`); [`Purpose`] words
+//! their log lines.
 
 use super::check::{self, Outcome};
 use parking_lot::{Condvar, Mutex};
@@ -18,6 +21,34 @@ pub enum Health {
     Healthy,
     /// The last `failures` (or more) checks failed.
     Unhealthy,
+}
+
+/// What a check is for: it words the log lines and names the thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `--ready-cmd`: whether this host could serve (every candidate).
+    Readiness,
+    /// `--health-cmd`: whether the running command is alive (the master,
+    /// while its command runs).
+    Liveness,
+}
+
+/// A check and its timing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSpec {
+    pub purpose: Purpose,
+    /// Run with `sh -c`.
+    pub cmd: String,
+    /// From the start of one check to the start of the next.
+    pub interval: Duration,
+    /// A check still running after this is killed, and fails.
+    pub timeout: Duration,
+    /// Failures in a row that make the verdict [`Health::Unhealthy`]
+    /// (below 1 counts as 1).
+    pub failures: u32,
+    /// Time from the checker's start to its first check; no check runs
+    /// meanwhile (the verdict stays [`Health::Unknown`]).
+    pub start_delay: Duration,
 }
 
 /// What the checker thread and the readers share.
@@ -57,10 +88,14 @@ struct Shared {
 /// exit status is not 0, it is killed by a signal, it cannot be started, or
 /// it runs past the timeout.
 ///
-/// Logging (target "zkha", every line prefixed by the label): INFO on
-/// becoming healthy, WARN on each failure counting towards N ("health check
-/// failed (exit status 1), 2 of 3") and on becoming unhealthy; passing
-/// checks, and failures once unhealthy, are DEBUG lines.
+/// Logging (target "zkha", every line prefixed by the label), worded by
+/// the [`Purpose`]: INFO on becoming healthy ("ready (exit status 0)", "the
+/// command is healthy (exit status 0)"), WARN on each failure counting
+/// towards N ("readiness check failed (exit status 1), 2 of 3", "health
+/// check failed (exit status 1), 2 of 3") and on becoming unhealthy ("not
+/// ready after 3 failed checks: …", "the command is unhealthy after 3
+/// failed checks: …"); passing checks, and failures once unhealthy, are
+/// DEBUG lines.
 ///
 /// Dropping the last `Arc` stops the thread, as [`stop`](Self::stop) does.
 #[derive(Debug)]
@@ -70,16 +105,10 @@ pub struct HealthChecker {
 }
 
 impl HealthChecker {
-    /// Starts the checking thread; the first check runs at once. `label`
-    /// ("<path> on <hosts>") prefixes every log line, as the run loop's do.
-    /// `failures` below 1 counts as 1.
-    pub fn start(
-        cmd: String,
-        interval: Duration,
-        timeout: Duration,
-        failures: u32,
-        label: String,
-    ) -> std::io::Result<Arc<HealthChecker>> {
+    /// Starts the checking thread; the first check runs after
+    /// `spec.start_delay`. `label` ("<path> on <hosts>") prefixes every log
+    /// line, as the run loop's do.
+    pub fn start(spec: CheckSpec, label: String) -> std::io::Result<Arc<HealthChecker>> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 health: Health::Unknown,
@@ -92,16 +121,18 @@ impl HealthChecker {
             }),
             wake: Condvar::new(),
         });
+        let name = match spec.purpose {
+            Purpose::Readiness => "zkha-ready",
+            Purpose::Liveness => "zkha-health",
+        };
         let run = Runner {
             shared: shared.clone(),
-            cmd,
-            interval,
-            timeout,
-            failures: failures.max(1),
+            failures: spec.failures.max(1),
+            spec,
             label,
         };
         let thread = std::thread::Builder::new()
-            .name("zkha-health".into())
+            .name(name.into())
             .spawn(move || run.run())?;
         Ok(Arc::new(HealthChecker {
             shared,
@@ -169,15 +200,17 @@ impl Drop for HealthChecker {
 /// The checker thread's own part.
 struct Runner {
     shared: Arc<Shared>,
-    cmd: String,
-    interval: Duration,
-    timeout: Duration,
+    spec: CheckSpec,
+    /// `spec.failures`, at least 1.
     failures: u32,
     label: String,
 }
 
 impl Runner {
     fn run(self) {
+        if !self.wait_until(Instant::now() + self.spec.start_delay) {
+            return;
+        }
         loop {
             let started = Instant::now();
             match self.check() {
@@ -186,15 +219,19 @@ impl Runner {
                 Outcome::Failed(text) => self.record(false, text),
             }
             // Start to start; a check that took longer is followed at once.
-            let next = started + self.interval;
-            let mut state = self.shared.state.lock();
-            while !state.stop && Instant::now() < next {
-                self.shared.wake.wait_until(&mut state, next);
-            }
-            if state.stop {
+            if !self.wait_until(started + self.spec.interval) {
                 return;
             }
         }
+    }
+
+    /// Waits until `until`, or a stop: false on a stop.
+    fn wait_until(&self, until: Instant) -> bool {
+        let mut state = self.shared.state.lock();
+        while !state.stop && Instant::now() < until {
+            self.shared.wake.wait_until(&mut state, until);
+        }
+        !state.stop
     }
 
     fn stopping(&self) -> bool {
@@ -206,7 +243,7 @@ impl Runner {
         if self.stopping() {
             return Outcome::Stopped;
         }
-        check::run(&self.cmd, self.timeout, |until| {
+        check::run(&self.spec.cmd, self.spec.timeout, |until| {
             let mut state = self.shared.state.lock();
             if state.stop {
                 return true;
@@ -239,19 +276,29 @@ impl Runner {
         let (after, consecutive) = (s.health, s.consecutive);
         s.last_outcome = Some(outcome.clone());
         drop(s);
+        // The check's name, becoming healthy, becoming unhealthy, staying so.
+        let (check, healthy, unhealthy, still) = match self.spec.purpose {
+            Purpose::Readiness => ("readiness check", "ready", "not ready", "not ready"),
+            Purpose::Liveness => (
+                "health check",
+                "the command is healthy",
+                "the command is unhealthy",
+                "unhealthy",
+            ),
+        };
         match (passed, before, after) {
             (true, Health::Healthy, _) => {
-                log::debug!(target: "zkha", "{label}: health check passed ({outcome})")
+                log::debug!(target: "zkha", "{label}: {check} passed ({outcome})")
             }
-            (true, ..) => log::info!(target: "zkha", "{label}: healthy ({outcome})"),
+            (true, ..) => log::info!(target: "zkha", "{label}: {healthy} ({outcome})"),
             (false, Health::Unhealthy, _) => {
-                log::debug!(target: "zkha", "{label}: health check failed ({outcome}), still unhealthy")
+                log::debug!(target: "zkha", "{label}: {check} failed ({outcome}), still {still}")
             }
             (false, _, Health::Unhealthy) => {
-                log::warn!(target: "zkha", "{label}: unhealthy after {consecutive} failed checks: {outcome}")
+                log::warn!(target: "zkha", "{label}: {unhealthy} after {consecutive} failed checks: {outcome}")
             }
             (false, ..) => {
-                log::warn!(target: "zkha", "{label}: health check failed ({outcome}), {consecutive} of {n}")
+                log::warn!(target: "zkha", "{label}: {check} failed ({outcome}), {consecutive} of {n}")
             }
         }
     }
@@ -267,11 +314,25 @@ pub(super) mod tests {
     const DEADLINE: Duration = Duration::from_secs(20);
 
     fn checker(cmd: &str, interval_ms: u64, timeout_ms: u64, failures: u32) -> Arc<HealthChecker> {
+        delayed(cmd, interval_ms, timeout_ms, failures, 0)
+    }
+
+    fn delayed(
+        cmd: &str,
+        interval_ms: u64,
+        timeout_ms: u64,
+        failures: u32,
+        delay_ms: u64,
+    ) -> Arc<HealthChecker> {
         HealthChecker::start(
-            cmd.to_owned(),
-            Duration::from_millis(interval_ms),
-            Duration::from_millis(timeout_ms),
-            failures,
+            CheckSpec {
+                purpose: Purpose::Liveness,
+                cmd: cmd.to_owned(),
+                interval: Duration::from_millis(interval_ms),
+                timeout: Duration::from_millis(timeout_ms),
+                failures,
+                start_delay: Duration::from_millis(delay_ms),
+            },
             "/test on 127.0.0.1:0".into(),
         )
         .expect("start the health checker")
@@ -521,5 +582,47 @@ pub(super) mod tests {
         let h = checker("kill -9 $$", 10, 2000, 1);
         assert!(wait_for(|| h.state() == Health::Unhealthy));
         assert_eq!(h.last_outcome().as_deref(), Some("killed by signal 9"));
+    }
+
+    #[test]
+    fn no_check_runs_before_the_start_delay() {
+        let dir = scratch("delay");
+        let ran = dir.join("ran");
+        let started = Instant::now();
+        let h = delayed(
+            &format!("date +%s%N >> '{}'", ran.display()),
+            10,
+            2000,
+            3,
+            400,
+        );
+        // Meanwhile: no check, no verdict.
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(h.checks(), 0);
+        assert!(!ran.exists(), "a check ran within the start delay");
+        assert_eq!(h.state(), Health::Unknown);
+        // Then checks, the first of them no sooner than the delay.
+        assert!(wait_for(|| h.checks() >= 2), "checks {}", h.checks());
+        assert!(started.elapsed() >= Duration::from_millis(400));
+        assert_eq!(h.state(), Health::Healthy);
+        h.stop();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stop_within_the_start_delay_is_prompt_and_runs_nothing() {
+        let dir = scratch("delay-stop");
+        let ran = dir.join("ran");
+        let h = delayed(&format!("touch '{}'", ran.display()), 10, 2000, 3, MAX_MS);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let h2 = h.clone();
+        std::thread::spawn(move || {
+            h2.stop();
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(DEADLINE).expect("stop() returned");
+        assert_eq!(h.checks(), 0);
+        assert!(!ran.exists(), "a check ran");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -25,8 +25,8 @@ pub(super) fn checked_config(args: &RunArgs) -> Result<ElectorConfig, Box<dyn st
         }
         .into());
     }
-    // Checked now, not when the elector starts: with a health check that is
-    // only after the first passing check.
+    // Checked now, not when the elector starts: with a readiness check that
+    // is only after the first passing check.
     config.validate()?;
     let leased = config.profile == Profile::Safe;
     let session_ms = config.session_timeout.as_millis() as u64;
@@ -43,6 +43,7 @@ pub(super) fn checked_config(args: &RunArgs) -> Result<ElectorConfig, Box<dyn st
         }
         .into());
     }
+    args.ready.validate()?;
     args.health.validate()?;
     if !leased && args.fence.fence_cmd.is_some() {
         return Err(zkha::Error::InvalidArgument {

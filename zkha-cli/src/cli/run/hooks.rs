@@ -18,6 +18,8 @@ impl Candidate for Supervisor {
     }
     fn on_became_master(&self, token: FencingToken) {
         *self.master_token.lock() = Some(token);
+        // A resign asked for in an earlier mastership is not this one's.
+        *self.resign_because.lock() = None;
         self.unclean.store(false, Ordering::Release);
         self.master_since_ms
             .store(crate::cli::common::now_ms(), Ordering::Release);
@@ -65,11 +67,15 @@ impl Candidate for Supervisor {
         *self.to_claim.lock() = None;
         self.metrics.set_master(false);
         self.metrics.set_lease_deadline(None);
-        let because = *self.leaving_because.lock();
-        self.metrics.lost_master(match (&reason, because) {
-            (LostReason::Shutdown, Some(why)) => why,
-            _ => reason.as_str(),
-        });
+        // Why it left, when zkha run chose to: a leave (shutdown) or a
+        // resign for a reason of its own (unhealthy).
+        let resigned_because = self.resign_because.lock().take();
+        let because = match reason {
+            LostReason::Shutdown => *self.leaving_because.lock(),
+            LostReason::Resigned => resigned_because,
+            _ => None,
+        };
+        self.metrics.lost_master(because.unwrap_or(reason.as_str()));
         // The command is gone: a graceful end needs no fence. Nor does a
         // node deleted from outside while this session lives: the command
         // is gone, and the next master is waiting for this word.
@@ -82,8 +88,8 @@ impl Candidate for Supervisor {
         }
         match (&reason, because) {
             (LostReason::NodeLost, _) => self.mark_clean("node_lost"),
-            (LostReason::Resigned, _) => self.mark_clean("resigned"),
-            (LostReason::Shutdown, Some(why)) => self.mark_clean(why),
+            (LostReason::Resigned | LostReason::Shutdown, Some(why)) => self.mark_clean(why),
+            (LostReason::Resigned, None) => self.mark_clean("resigned"),
             (LostReason::Shutdown, None) if self.leaving.load(Ordering::Acquire) => {
                 self.mark_clean("stopped")
             }

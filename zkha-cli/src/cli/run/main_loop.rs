@@ -1,8 +1,10 @@
 //! `zkha run`'s main loop: every 10 ms (or at once on a signal) it acts on
-//! signals, follows the health check in and out of the election, checks the
-//! granted session timeout against `--grace`, sees a new master's
-//! succession through, starts a command that is due and handles one that
-//! ended by itself (`--on-exit`); then it leaves the election.
+//! signals, follows the readiness check (`--ready-cmd`) in and out of the
+//! election and the running command's liveness check (`--health-cmd`,
+//! `liveness.rs`), checks the granted session timeout against `--grace`,
+//! sees a new master's succession through, starts a command that is due
+//! and handles one that ended by itself (`--on-exit`); then it leaves the
+//! election.
 
 use super::notify::Systemd;
 use super::restart::Restarts;
@@ -28,7 +30,8 @@ pub(super) struct MainLoop<'a> {
     pub(super) args: &'a RunArgs,
     pub(super) sup: Arc<Supervisor>,
     pub(super) contention: Arc<Contention>,
-    pub(super) health: Option<Arc<HealthChecker>>,
+    /// The readiness check (`--ready-cmd`), from start to end.
+    pub(super) ready: Option<Arc<HealthChecker>>,
     pub(super) metrics: Arc<Metrics>,
     pub(super) systemd: Option<Systemd>,
     /// `/path on hosts`, for log lines.
@@ -57,10 +60,11 @@ impl MainLoop<'_> {
             if let Some(code) = self.take_signal() {
                 return Ok(code);
             }
-            let healthy = self.follow_health();
-            if let Some(code) = self.join_when_due(healthy) {
+            let ready = self.follow_readiness();
+            if let Some(code) = self.join_when_due(ready) {
                 return Ok(code);
             }
+            self.follow_liveness();
             if let Some(code) = self.check_granted_timeout() {
                 return Ok(code);
             }
@@ -127,42 +131,51 @@ impl MainLoop<'_> {
         None
     }
 
-    /// Health: out of the election while unhealthy (back once healthy, see
-    /// [`join_when_due`](Self::join_when_due)); whether it is healthy now.
-    fn follow_health(&self) -> bool {
+    /// Readiness (`--ready-cmd`), the one place where it acts on the
+    /// election: a standby that is not ready (`--ready-failures` failures
+    /// in a row) leaves the election, and one out of it joins again once
+    /// ready (by [`join_when_due`](Self::join_when_due), which this
+    /// function's answer gates: whether readiness lets it be in the
+    /// election now). A master that is not ready keeps mastership and its
+    /// command (the command's liveness is `--health-cmd`'s business): it is
+    /// reported not ready (`zkha_ready`, systemd's STATUS=), and leaves
+    /// only once a standby. Should readiness become a flag of a candidate
+    /// that stays registered, this function is what changes.
+    fn follow_readiness(&self) -> bool {
+        let Some(r) = &self.ready else {
+            return true;
+        };
         let (sup, contention, label) = (&self.sup, &self.contention, &self.label);
-        let healthy = self
-            .health
-            .as_ref()
-            .is_none_or(|h| h.state() == Health::Healthy);
-        if let Some(h) = &self.health {
-            self.metrics.set_health_ok(healthy);
-            self.metrics.set_ready(healthy);
-            if h.state() == Health::Unhealthy {
-                let why = format!("unhealthy ({})", h.last_outcome().unwrap_or_default());
-                if contention.joined() {
-                    let what = if contention.token().is_some() {
-                        "master: stopping the command, then leaving the election"
-                    } else {
-                        "leaving the election"
-                    };
-                    log::warn!(target: "zkha", "{label}: unhealthy: {what}");
-                    sup.leave(contention, "unhealthy", why);
-                } else {
-                    // Never joined, or already out: systemd's STATUS= says why.
-                    *sup.out_because.lock() = why;
-                }
-            }
+        let state = r.state();
+        let ready = state == Health::Healthy;
+        self.metrics.set_ready(ready);
+        let why = (state == Health::Unhealthy)
+            .then(|| format!("not ready ({})", r.last_outcome().unwrap_or_default()));
+        let master = contention.token().is_some();
+        // A master's readiness, for STATUS= and said once per change.
+        let was = std::mem::replace(&mut *sup.not_ready.lock(), why.clone().filter(|_| master));
+        if master && why.is_some() && was.is_none() {
+            log::warn!(target: "zkha", "{label}: master, but not ready: keeping mastership (a standby that is not ready leaves the election)");
         }
-        healthy
+        let Some(why) = why else {
+            return ready;
+        };
+        if !contention.joined() {
+            // Never joined, or already out: systemd's STATUS= says why.
+            *sup.out_because.lock() = why;
+        } else if !master {
+            log::warn!(target: "zkha", "{label}: not ready: leaving the election");
+            sup.leave(contention, "not_ready", why);
+        }
+        ready
     }
 
-    /// Out of the election, healthy, past a failed fence's back-off and not
+    /// Out of the election, ready, past a failed fence's back-off and not
     /// leaving: joins it again. `Some(exit code)` if it cannot.
-    fn join_when_due(&self, healthy: bool) -> Option<u8> {
+    fn join_when_due(&self, ready: bool) -> Option<u8> {
         let (sup, contention, label) = (&self.sup, &self.contention, &self.label);
         if !contention.joined()
-            && healthy
+            && ready
             && Instant::now() >= self.back_off_until
             && !sup.leaving.load(Ordering::Acquire)
         {
@@ -316,7 +329,7 @@ impl MainLoop<'_> {
         None
     }
 
-    /// A health check's or fence's leftovers come to us (a subreaper):
+    /// A check's or fence's leftovers come to us (a subreaper):
     /// reaped each second.
     fn reap_strays(&mut self) {
         if self.strays_reaped.elapsed() >= Duration::from_secs(1) {
@@ -334,8 +347,8 @@ impl MainLoop<'_> {
     }
 
     /// After the loop: STOPPING=1 to systemd, a fence in progress ended,
-    /// the election left (the command is already gone), the health check
-    /// and the systemd thread stopped.
+    /// the election left (the command is already gone, and its health
+    /// check with it), the readiness check and the systemd thread stopped.
     pub(super) fn finish(self) {
         if let Some(s) = &self.systemd {
             s.stopping();
@@ -346,8 +359,8 @@ impl MainLoop<'_> {
         }
         // Leaves the election (the command is already gone).
         self.contention.leave();
-        if let Some(h) = &self.health {
-            h.stop();
+        if let Some(r) = &self.ready {
+            r.stop();
         }
         if let Some(s) = self.systemd {
             s.stop();

@@ -16,12 +16,15 @@
 //! state and the command's start (`supervisor.rs`), the watchdog process it
 //! runs under (`watchdog_child.rs`), its stop and its own end (`stop.rs`);
 //! the election's hooks (`hooks.rs`); a mastership's breadcrumb
-//! (`breadcrumbs.rs`); the main loop (`main_loop.rs`) with `--on-exit
-//! restart`'s rule (`restart.rs`); systemd's notifications (`notify.rs`).
+//! (`breadcrumbs.rs`); the main loop (`main_loop.rs`, with readiness,
+//! `--ready-cmd`) with `--on-exit restart`'s rule (`restart.rs`); the
+//! running command's liveness, `--health-cmd` (`liveness.rs`); systemd's
+//! notifications (`notify.rs`).
 
 mod breadcrumbs;
 mod checks;
 mod hooks;
+mod liveness;
 mod main_loop;
 mod notify;
 mod restart;
@@ -34,7 +37,7 @@ use super::common::LogArgs;
 use super::contention::Contention;
 use super::fence::FenceArgs;
 use super::flags::ElectionArgs;
-use super::health::HealthArgs;
+use super::health::{HealthArgs, HealthChecker, ReadyArgs};
 use super::metrics::{Metrics, MetricsServer};
 use super::signals;
 use super::watchdog::OnCrash;
@@ -71,7 +74,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 300)]
     pub grace: u64,
     /// Time the command gets to shut down after SIGTERM on a planned end
-    /// (SIGTERM or SIGINT to zkha, a resign, a failing health check), in
+    /// (SIGTERM or SIGINT to zkha, a resign, a failing --health-cmd), in
     /// ms. Mastership is held and renewed meanwhile, so no standby starts
     /// before the command (and everything it started) is gone; SIGKILL only
     /// then. Should a renewal fail meanwhile, the lease ends it sooner.
@@ -86,8 +89,12 @@ pub struct RunArgs {
     /// Default: handover, or hold when --session-file is given.
     #[arg(long, value_enum)]
     pub on_crash: Option<OnCrash>,
+    // The checks' flags are boxed: they keep `run`'s arguments, and so the
+    // commands' enum, from growing large (clippy::large_enum_variant).
     #[command(flatten)]
-    pub health: HealthArgs,
+    pub ready: Box<ReadyArgs>,
+    #[command(flatten)]
+    pub health: Box<HealthArgs>,
     #[command(flatten)]
     pub fence: FenceArgs,
     /// Serve Prometheus metrics at http://HOST:PORT/metrics (zkha_is_master,
@@ -102,7 +109,7 @@ pub struct RunArgs {
 }
 
 /// `zkha run`: checks the flags, serves the metrics, joins the election
-/// (after a passing health check, with one), runs the main loop until a
+/// (after a passing readiness check, with one), runs the main loop until a
 /// signal, an error or `--on-exit exit` ends it; its exit code.
 pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     // Should the watchdog be killed, what its command started comes here
@@ -122,14 +129,17 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     };
     let sup = Arc::new(Supervisor::new(&args, &config, metrics.clone()));
     let label = format!("{} on {}", sup.path, sup.hosts);
-    let health = args.health.start(label.clone())?;
-    metrics.set_health_ok(health.is_none());
+    let ready = match args.ready.spec() {
+        Some(spec) => Some(HealthChecker::start(spec, label.clone())?),
+        None => None,
+    };
+    metrics.set_ready(ready.is_none());
     signals::install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1]);
     let contention = Arc::new(Contention::new(config, sup.clone()));
-    match &health {
+    match &ready {
         // Joins once a check passed (see the main loop).
         Some(_) => {
-            log::info!(target: "zkha", "{label}: joining the election after a passing health check");
+            log::info!(target: "zkha", "{label}: joining the election after a passing readiness check");
         }
         None => *sup.control.lock() = Some(contention.join()?),
     }
@@ -140,7 +150,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         args: &args,
         sup,
         contention,
-        health,
+        ready,
         metrics,
         systemd,
         label,

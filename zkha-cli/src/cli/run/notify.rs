@@ -103,8 +103,15 @@ fn tell_systemd(n: &Notifier, sup: &Supervisor, elector: &Contention, on: &Atomi
             Some(format!("out of the election: {}", sup.out_because.lock()))
         } else if let Some(token) = elector.token() {
             // (0: on_became_master has not run yet; the next look tells.)
-            (since_ms != 0)
-                .then(|| systemd::master_status(&crate::cli::common::utc(since_ms), token.value()))
+            // A master that is not ready keeps mastership: STATUS= says so.
+            (since_ms != 0).then(|| {
+                let status =
+                    systemd::master_status(&crate::cli::common::utc(since_ms), token.value());
+                match sup.not_ready.lock().as_deref() {
+                    Some(why) => format!("{status}; {why}"),
+                    None => status,
+                }
+            })
         } else if !sup.joined.load(Ordering::Acquire) {
             None
         } else if changes != seen_changes

@@ -3,14 +3,16 @@
 //! stopped. A leaf: the supervisor holds one, the stop and spawn paths
 //! fill it.
 
+use crate::cli::health::HealthChecker;
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// How a running command is to be stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stop {
     /// A planned end while still master (SIGTERM to zkha, a resign, a
-    /// failing health check): SIGTERM, `--stop-timeout`, then SIGKILL;
+    /// failing `--health-cmd`): SIGTERM, `--stop-timeout`, then SIGKILL;
     /// mastership is renewed meanwhile.
     Planned,
     /// Mastership ended while the lease may still run (a disconnection):
@@ -45,6 +47,9 @@ pub(super) struct Running {
     pub(super) stopping: bool,
     /// `<path> on <hosts>`: the prefix of the log lines said for it.
     pub(super) label: String,
+    /// Its liveness check (`--health-cmd`), started with it; taken and
+    /// stopped when it stops or ends (`liveness.rs`).
+    pub(super) liveness: Option<Arc<HealthChecker>>,
 }
 
 impl Running {

@@ -47,17 +47,22 @@ impl Supervisor {
             Stop::Lost => self.grace,
             Stop::Kill => Duration::ZERO,
         };
-        {
+        let checker = {
             let mut slot = self.slot.lock();
             // From here on the end is this stop's to reap and judge, not
             // the main loop's (`exited`): a kill of ours is not the
             // command's own exit, nor a crash.
-            slot.as_mut()?.stopping = true;
+            let running = slot.as_mut()?;
+            running.stopping = true;
             match how {
                 Stop::Kill => self.send("kill\n"),
                 _ => self.send(&format!("stop {}\n", timeout.as_millis())),
             }
-        }
+            running.liveness.take()
+        };
+        // No health check of a command being stopped (the stop is under
+        // way already: this does not delay it).
+        super::liveness::stop(checker);
         log::info!(target: "zkha", "{} on {}: stopping {:?} ({why})", self.path, self.hosts, self.command);
         // Test-only: widens the window in which the main loop could take
         // this stop's end for its own (see `exited`).
@@ -141,8 +146,9 @@ impl Supervisor {
         running.read_status();
         let status = running.watchdog.try_wait().ok()??;
         running.read_status();
-        let running = slot.take()?;
+        let mut running = slot.take()?;
         *self.ctl.lock() = None;
+        let checker = running.liveness.take();
         // The watchdog never dies by a signal of its own accord: it was
         // killed, and whatever the command started came to us (a
         // subreaper). Kill it all before anything else happens.
@@ -153,6 +159,10 @@ impl Supervisor {
             self.unclean.store(true, Ordering::Release);
             log::error!(target: "zkha", "{} on {}: the watchdog of {:?} was killed ({status}): killed the {n} process(es) it left; the breadcrumb stays unclean", self.path, self.hosts, self.command);
         }
+        // Its health check ends with it (off the slot lock: it waits for
+        // the checker's thread).
+        drop(slot);
+        super::liveness::stop(checker);
         Some(Exited {
             status,
             lapsed: running.lapsed,

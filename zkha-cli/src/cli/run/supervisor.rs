@@ -6,6 +6,7 @@
 //! command is `stop.rs`; the watchdog process it runs under,
 //! `watchdog_child.rs`.
 
+use super::liveness::Liveness;
 use super::running::{Running, Stop};
 use super::RunArgs;
 use crate::cli::contention::Contention;
@@ -91,12 +92,22 @@ pub(super) struct Supervisor {
     /// saw gone: a breadcrumb naming one is its own, never fenced.
     pub(super) past_sessions: Mutex<Vec<i64>>,
     /// Why `zkha run` is leaving the election (the reason a master that
-    /// leaves counts in `zkha_lost_master_total`): unhealthy, fence_failed.
+    /// leaves counts in `zkha_lost_master_total`): not_ready, fence_failed.
     pub(super) leaving_because: Mutex<Option<&'static str>>,
+    /// Why this candidate asked to resign, when not for SIGUSR1 or
+    /// `--on-exit resign` (the reason its loss counts in
+    /// `zkha_lost_master_total` and its breadcrumb gives): unhealthy. Taken
+    /// by `on_lost_master`.
+    pub(super) resign_because: Mutex<Option<&'static str>>,
     /// Why this candidate is out of the election now (for systemd's
-    /// STATUS=): waiting for a passing health check, unhealthy, a failed
-    /// fence's back-off.
+    /// STATUS=): not ready (waiting for a passing readiness check, or
+    /// failing it), a failed fence's back-off.
     pub(super) out_because: Mutex<String>,
+    /// A master that is not ready (`--ready-cmd` failing) keeps mastership:
+    /// why, for systemd's STATUS=; `None` when ready.
+    pub(super) not_ready: Mutex<Option<String>>,
+    /// `--health-cmd`: a checker for each start of the command.
+    pub(super) liveness: Liveness,
     pub(super) metrics: Arc<Metrics>,
 }
 
@@ -145,7 +156,10 @@ impl Supervisor {
             claimed: Mutex::new(None),
             past_sessions: Mutex::new(Vec::new()),
             leaving_because: Mutex::new(None),
-            out_because: Mutex::new("waiting for a passing health check".into()),
+            resign_because: Mutex::new(None),
+            out_because: Mutex::new("not ready (waiting for a passing readiness check)".into()),
+            not_ready: Mutex::new(None),
+            liveness: Liveness::new(&args.health, format!("{} on {}", config.path, config.hosts)),
             metrics,
         }
     }
@@ -192,9 +206,11 @@ impl Supervisor {
             return false;
         }
         match self.spawn(token, deadline) {
-            Ok((running, ctl)) => {
+            Ok((mut running, ctl)) => {
                 self.held_back.store(false, Ordering::Release);
                 log::info!(target: "zkha", "{} on {}: started {:?} (watchdog pid {}, token {})", self.path, self.hosts, self.command, running.watchdog.id(), token.value());
+                // Its liveness check, if any, from its start on.
+                running.liveness = self.liveness.start();
                 self.metrics.command_started();
                 *self.started_at.lock() = Some(Instant::now());
                 *self.ctl.lock() = Some(Arc::new(ctl));
@@ -228,9 +244,23 @@ impl Supervisor {
     /// candidate: the command is stopped first, while still master (a
     /// planned stop), then the node is released.
     pub(super) fn resign(&self) {
-        self.stop("resigning", Stop::Planned);
+        self.resign_as(None, "resigning");
+    }
+
+    /// Resigns as [`resign`](Self::resign) does, for `because` (the reason
+    /// the loss counts in `zkha_lost_master_total` and the breadcrumb's
+    /// `left`: unhealthy); `why` for the log.
+    pub(super) fn resign_because(&self, because: &'static str, why: &str) {
+        self.resign_as(Some(because), why);
+    }
+
+    fn resign_as(&self, because: Option<&'static str>, why: &str) {
+        self.stop(why, Stop::Planned);
+        // Read by `on_lost_master`, which the resign below leads to.
+        *self.resign_because.lock() = because;
         let control = self.control.lock().clone();
         if let Some(Err(e)) = control.as_ref().map(Control::resign) {
+            *self.resign_because.lock() = None;
             log::error!(target: "zkha", "resign: {e}");
         }
     }
