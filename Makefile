@@ -26,7 +26,10 @@ build: setup
 ## Every test of the workspace, against real ZooKeeper servers (with
 ## $(TEST_FEATURES): the TLS-only and SASL-only servers' tests too), then the
 ## lean-build check and the packaged crates built and run as a Rust user would (package-check).
+## The README's production example test needs curl and python3 (its health
+## check, its stand-in service).
 test: setup
+	@scripts/setup curl python3
 	$(CARGO) test --workspace --features $(TEST_FEATURES)
 	@scripts/lean-check
 	@$(MAKE) --no-print-directory package-check
