@@ -1,11 +1,12 @@
 //! `zkha run`'s place in the election, which it can leave and take again.
 //!
-//! A candidate leaves the contention when its health check fails, or when
-//! its fence of a predecessor failed; it comes back once healthy, or after
-//! the back-off. Leaving is what Hadoop's ZKFC does (`quitElection`): the
-//! elector shuts down, which stops the command first (as any loss of
-//! mastership does), releases the node and closes the session. Coming back
-//! is a new elector, with a new session, at the back of the queue.
+//! A candidate leaves the contention when, a standby, it is not ready
+//! (`--ready-cmd`), or when its fence of a predecessor failed; it comes
+//! back once ready, or after the back-off. Leaving is what Hadoop's ZKFC
+//! does (`quitElection`): the elector shuts down, which stops the command
+//! first (as any loss of mastership does), releases the node and closes
+//! the session. Coming back is a new elector, with a new session, at the
+//! back of the queue.
 
 use parking_lot::Mutex;
 use std::sync::Arc;
