@@ -20,6 +20,7 @@ mod cli {
     pub mod status;
     pub mod stderr;
     pub mod succession;
+    pub mod switchover;
     pub mod systemd;
     pub mod watch;
     pub mod watchdog;
@@ -36,14 +37,17 @@ Examples:
   zkha run --config /etc/zkha/run.toml --data 10.0.0.7  # flags from a TOML file
   zkha status --hosts 127.0.0.1:2181 --path /master/test --json
   zkha watch --hosts 127.0.0.1:2181 --path /master/test
+  zkha switchover --hosts 127.0.0.1:2181 --path /master/test --to b  # planned handover
 
 Exit codes:
   0  done (status: someone is master)
   1  runtime error (ZooKeeper unreachable, I/O)
   2  bad usage or input
   3  seed profile: session re-init limit reached
-  4  status: nobody is master
+  4  status: nobody is master (switchover, resign: nobody to ask)
   5  run: the command could not be started
+  6  switchover, resign: refused, nothing written
+  7  switchover, resign: not done within --timeout (the control node was reset)
   run --on-exit exit: the command's own exit code, or 128+N if it died of signal N;
   run interrupted by SIGINT/SIGTERM: 128+N
 
@@ -61,6 +65,8 @@ Signals (to zkha run):
                    candidate is still master, and up to --stop-timeout to end; then zkha
                    leaves the election (exit 128+N)
   SIGUSR1          resign: stop the command the same way, release the node, stay a candidate
+                   (`systemctl kill -s USR1` signals every process of the unit: prefer
+                   `zkha resign`, or `zkha switchover --to NAME`)
 
 The command's environment:
   ZKHA_TOKEN       the fencing token of this mastership (the master node's czxid)
@@ -84,6 +90,13 @@ enum Command {
     Status(cli::status::StatusArgs),
     /// Print a line each time the master changes.
     Watch(cli::watch::WatchArgs),
+    /// Planned handover: ask the master (a registered safe-profile
+    /// candidate) to hand over to the candidate named by --to, and wait
+    /// until it is master.
+    Switchover(cli::switchover::SwitchoverArgs),
+    /// Ask the master (a registered safe-profile candidate) to resign, and
+    /// wait until a master (another, if one is ready) holds the node.
+    Resign(cli::switchover::ResignArgs),
     /// Show failover live: three candidates (two Rust, one C++), resign,
     /// crash, and a latency summary. Without --hosts, on an embedded server.
     Demo(cli::demo::DemoArgs),
@@ -143,6 +156,8 @@ fn main() -> ExitCode {
         }),
         Command::Status(args) => cli::status::run(args),
         Command::Watch(args) => cli::watch::run(args),
+        Command::Switchover(args) => cli::switchover::switchover(args),
+        Command::Resign(args) => cli::switchover::resign(args),
         Command::Demo(args) => cli::demo::run(args).map(|_| exit::OK),
         Command::Candidate(args) => cli::candidate::run(args).map(|_| exit::OK),
         Command::Server { print_pid } => serve(print_pid).map(|_| exit::OK),

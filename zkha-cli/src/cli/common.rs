@@ -13,10 +13,16 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// Bad usage or input.
     pub const USAGE: u8 = 2;
-    /// `status`: nobody is master.
+    /// `status`: nobody is master (`switchover`, `resign`: nobody to ask).
     pub const NO_MASTER: u8 = 4;
     /// `run`: the command could not be started.
     pub const CANNOT_START: u8 = 5;
+    /// `switchover`, `resign`: refused, nothing written (an unregistered
+    /// master, an unfit target, another operation in force).
+    pub const REFUSED: u8 = 6;
+    /// `switchover`, `resign`: not done within `--timeout` (the control node
+    /// was reset, so that the normal election resumes).
+    pub const NOT_DONE: u8 = 7;
 
     /// The exit code that passes a command's end on: its own code, or
     /// 128+N if it died of signal N (as a shell reports it). `zkha run`
@@ -101,6 +107,34 @@ impl ObserveArgs {
             .security(security)
             .log_to_rust(bridge)
             .connect(std::time::Duration::from_millis(self.connect_timeout))
+    }
+}
+
+/// The election's digest credentials, for `status`, `switchover` and
+/// `resign` (whose nodes have the election's ACL).
+#[derive(Debug, Args)]
+pub struct CredentialArgs {
+    /// Digest credentials `user:password`, the election's (`zkha run
+    /// --digest`): to read a protected node and the candidates' registry,
+    /// and to write the control node. On the command line every user sees
+    /// them (`ps`): prefer --digest-file, or set ZKHA_DIGEST=user:password.
+    #[arg(long)]
+    pub digest: Option<String>,
+    /// --digest's `user:password` from this file's one line, which must not
+    /// be readable by group or others.
+    #[arg(long, value_name = "FILE", conflicts_with = "digest")]
+    pub digest_file: Option<PathBuf>,
+}
+
+impl CredentialArgs {
+    /// Connects as `target` says, then adds the digest credentials, if any.
+    pub fn connect(&self, target: &ObserveArgs) -> Result<zkha::ZooKeeper, zkha::Error> {
+        let digest = super::secure::digest(self.digest.as_deref(), self.digest_file.as_deref())?;
+        let zk = target.connect()?;
+        if let Some(d) = &digest {
+            zk.add_auth("digest", d.as_bytes())?;
+        }
+        Ok(zk)
     }
 }
 

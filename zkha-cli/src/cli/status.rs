@@ -1,38 +1,38 @@
 //! `zkha status`: who is master (and, in sequence mode, who is queued);
 //! with `--explain` or `--json`, also whether the node is protected by an
-//! ACL, and the fencing breadcrumb (whether the last master left cleanly).
+//! ACL, the fencing breadcrumb (whether the last master left cleanly), the
+//! candidates' registry (every safe-profile candidate, and whether the
+//! master is one of them) and the operation in force on the control node.
 
 use super::breadcrumb::{self, Breadcrumb, ReadError};
 use super::common::{exit, now_ms, utc};
+use super::switchover::{describe_op, in_force, master_entry, NOT_REGISTERED};
 use clap::Args;
+use zkha::elector::registry::{self, CandidateEntry, ControlOp};
 use zkha::elector::{read_master, read_queue, MasterInfo};
-use zkha::{Acl, ErrorCode, Id, Perms, ZooKeeper};
+use zkha::{Acl, ErrorCode, Id, Perms, Stat, ZooKeeper};
 
 /// `zkha status` arguments.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub target: super::common::ObserveArgs,
-    /// Print JSON instead of text: the holder, the queue, the node's ACL
-    /// and the fencing breadcrumb (PATH.breadcrumb: the last master, and
-    /// whether it left cleanly; null when there is none).
+    /// Print JSON instead of text: the holder, the queue, the node's ACL,
+    /// the fencing breadcrumb (PATH.breadcrumb: the last master, and
+    /// whether it left cleanly; null when there is none), the registered
+    /// candidates and the operation on the control node.
     #[arg(long, conflicts_with = "explain")]
     pub json: bool,
     /// Explain, one fact a line: the holder (data, session, token, since
-    /// when), the queue in sequence mode, whether the node is protected by
-    /// an ACL, and the fencing breadcrumb (PATH.breadcrumb: whether the
-    /// last master left cleanly, or a new master will fence it).
+    /// when, its registered candidate), the queue in sequence mode, whether
+    /// the node is protected by an ACL, the fencing breadcrumb
+    /// (PATH.breadcrumb: whether the last master left cleanly, or a new
+    /// master will fence it), every registered candidate (PATH.zkha) and
+    /// the operation on the control node.
     #[arg(long)]
     pub explain: bool,
-    /// Digest credentials `user:password` to read a protected node. On the
-    /// command line every user sees them (`ps`): prefer --digest-file, or
-    /// set ZKHA_DIGEST=user:password.
-    #[arg(long)]
-    pub digest: Option<String>,
-    /// --digest's `user:password` from this file's one line, which must not
-    /// be readable by group or others.
-    #[arg(long, value_name = "FILE", conflicts_with = "digest")]
-    pub digest_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub credentials: super::common::CredentialArgs,
 }
 
 /// The holder of a node we may not read (creator-only ACL): what `exists`,
@@ -297,6 +297,185 @@ impl BreadcrumbView {
     }
 }
 
+/// The candidates' registry and the control node, as `status` found them.
+#[derive(Debug)]
+enum RegistryView {
+    /// Read: the candidates (empty: nobody registered) and the control
+    /// node (`None`: none, or empty).
+    Read {
+        candidates: Vec<CandidateEntry>,
+        control: Option<(ControlOp, Stat)>,
+    },
+    /// The election's ACL hides them: --digest.
+    Unreadable(String),
+    /// The read failed otherwise (the error's text).
+    Error(String),
+}
+
+impl RegistryView {
+    fn of(zk: &ZooKeeper, path: &str) -> RegistryView {
+        let read = registry::read_candidates(zk, path)
+            .map_err(|e| (registry::candidates_path(path), e))
+            .and_then(|candidates| {
+                registry::read_control(zk, path)
+                    .map(|control| RegistryView::Read {
+                        candidates,
+                        control: control.filter(|(op, _)| *op != ControlOp::None),
+                    })
+                    .map_err(|e| (registry::control_path(path), e))
+            });
+        match read {
+            Ok(view) => view,
+            Err((node, e)) if e.code() == Some(ErrorCode::NoAuth) => RegistryView::Unreadable(node),
+            Err((node, e)) => RegistryView::Error(format!("{node}: {e}")),
+        }
+    }
+
+    fn candidates(&self) -> Option<&[CandidateEntry]> {
+        match self {
+            RegistryView::Read { candidates, .. } => Some(candidates),
+            _ => None,
+        }
+    }
+
+    /// The registered candidate holding the master node: `Some(None)` when
+    /// the master is not one, `None` when unknown (nobody is master, the
+    /// registry is unreadable).
+    fn master_candidate(&self, master: Option<&MasterInfo>) -> Option<Option<&CandidateEntry>> {
+        let m = master?;
+        Some(master_entry(self.candidates()?, m).filter(|c| c.profile == "safe"))
+    }
+
+    /// The `candidates:` and `control:` lines of `--explain`.
+    fn explain(&self, path: &str, master: Option<&MasterInfo>) -> Vec<String> {
+        let dir = registry::candidates_path(path);
+        let control_node = registry::control_path(path);
+        let (candidates, control) = match self {
+            RegistryView::Read {
+                candidates,
+                control,
+            } => (candidates, control),
+            RegistryView::Unreadable(node) => {
+                return vec![format!(
+                    "candidates: {node}: protected by the election's ACL (use --digest)"
+                )]
+            }
+            RegistryView::Error(e) => return vec![format!("candidates: unknown ({e})")],
+        };
+        let mut out = Vec::new();
+        if candidates.is_empty() {
+            out.push(format!(
+                "candidates: none registered under {dir} (no zkha safe-profile candidate)"
+            ));
+        } else {
+            out.push(format!(
+                "candidates: {} registered under {dir}",
+                candidates.len()
+            ));
+        }
+        for c in candidates {
+            let is_master = master.is_some_and(|m| m.session == c.session);
+            let age = (now_ms() - c.since_ms) as f64 / 1000.0;
+            out.push(format!(
+                "  {}: {}{}, priority {}{}, {}{}, data {:?}, session {:#x}, profile {}, version {}, since {} ({age:.1} s ago), stop timeout {} ms",
+                c.name,
+                c.role.as_str(),
+                if is_master { " (holds the master node)" } else { "" },
+                c.priority,
+                if c.priority == 0 { " (never master)" } else { "" },
+                if c.ready { "ready" } else { "NOT ready" },
+                if c.yielding { ", yielding (just resigned)" } else { "" },
+                c.data_text(),
+                c.session,
+                c.profile,
+                c.version,
+                utc(c.since_ms),
+                c.stop_timeout_ms,
+            ));
+        }
+        match control {
+            None => out.push(format!("control: {control_node}: none")),
+            Some((op, stat)) => {
+                let state = if in_force(op, stat, master.map(|m| m.token)) {
+                    "in force"
+                } else {
+                    "stale (no longer in force; the next claim clears it)"
+                };
+                out.push(format!(
+                    "control: {control_node}: {}: {state}",
+                    describe_op(op, stat)
+                ));
+            }
+        }
+        out
+    }
+
+    /// `"candidates"`, `"control"`: `null` when unreadable; `control`
+    /// `null` also when there is no operation.
+    fn json(&self, path: &str, master: Option<&MasterInfo>) -> (String, String) {
+        let RegistryView::Read {
+            candidates,
+            control,
+        } = self
+        else {
+            return ("null".into(), "null".into());
+        };
+        let entries: Vec<String> = candidates
+            .iter()
+            .map(|c| {
+                format!(
+                    "{{\"name\":{},\"data\":{},\"priority\":{},\"ready\":{},\"role\":{},\"yielding\":{},\"profile\":{},\"version\":{},\"since_ms\":{},\"since\":{},\"stop_timeout_ms\":{},\"session\":\"{:#x}\",\"master\":{}}}",
+                    json_str(&c.name),
+                    json_str(&c.data_text()),
+                    c.priority,
+                    c.ready,
+                    json_str(c.role.as_str()),
+                    c.yielding,
+                    json_str(&c.profile),
+                    json_str(&c.version),
+                    c.since_ms,
+                    json_str(&utc(c.since_ms)),
+                    c.stop_timeout_ms,
+                    c.session,
+                    master.is_some_and(|m| m.session == c.session),
+                )
+            })
+            .collect();
+        let control = match control {
+            None => "null".to_owned(),
+            Some((op, stat)) => {
+                let (name, to, timeout, token, by) = match op {
+                    ControlOp::Switchover { to, timeout, by } => (
+                        "switchover",
+                        json_str(to),
+                        timeout.as_millis().to_string(),
+                        "null".to_owned(),
+                        by,
+                    ),
+                    ControlOp::Resign { token, by } => (
+                        "resign",
+                        "null".to_owned(),
+                        "null".to_owned(),
+                        token.to_string(),
+                        by,
+                    ),
+                    ControlOp::None => unreachable!("filtered out"),
+                };
+                format!(
+                    "{{\"path\":{},\"op\":{},\"to\":{to},\"timeout_ms\":{timeout},\"token\":{token},\"by\":{},\"since_ms\":{},\"since\":{},\"in_force\":{}}}",
+                    json_str(&registry::control_path(path)),
+                    json_str(name),
+                    json_str(by),
+                    stat.mtime,
+                    json_str(&utc(stat.mtime)),
+                    in_force(op, stat, master.map(|m| m.token)),
+                )
+            }
+        };
+        (format!("[{}]", entries.join(",")), control)
+    }
+}
+
 /// `--explain`: one fact a line.
 fn explain(
     path: &str,
@@ -304,8 +483,7 @@ fn explain(
     master: Option<&MasterInfo>,
     hidden: bool,
     queue: &[MasterInfo],
-    acl: &AclView,
-    acl_node: &str,
+    reg: &RegistryView,
 ) {
     println!(
         "path: {path}{}",
@@ -327,6 +505,14 @@ fn explain(
             let age = (now_ms() - m.since_ms) as f64 / 1000.0;
             println!("  since: {} ({age:.1} s ago)", utc(m.since_ms));
             println!("  node: {}", m.path);
+            match reg.master_candidate(master) {
+                Some(Some(c)) => println!(
+                    "  candidate: {} (registered, profile {})",
+                    c.name, c.profile
+                ),
+                Some(None) => println!("  candidate: none: {NOT_REGISTERED}"),
+                None => println!("  candidate: unknown (the registry is not readable)"),
+            }
         }
         None => println!("holder: nobody"),
     }
@@ -340,15 +526,10 @@ fn explain(
             println!("  #{i} {role}: {} ({})", describe(c), c.path);
         }
     }
-    println!("acl of {acl_node}: {}", acl.explain());
 }
 
 pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
-    let digest = super::secure::digest(args.digest.as_deref(), args.digest_file.as_deref())?;
-    let zk = args.target.connect()?;
-    if let Some(d) = &digest {
-        zk.add_auth("digest", d.as_bytes())?;
-    }
+    let zk = args.credentials.connect(&args.target)?;
     let (master, hidden) = match read_master(&zk, &args.target.path, args.target.sequence) {
         Ok(m) => (m, false),
         Err(e) if e.code() == Some(zkha::ErrorCode::NoAuth) && !args.target.sequence => {
@@ -378,10 +559,21 @@ pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
         BreadcrumbView::Absent
     };
     let crumb_node = breadcrumb::breadcrumb_path(&args.target.path);
+    let reg = if args.json || args.explain {
+        RegistryView::of(&zk, &args.target.path)
+    } else {
+        RegistryView::Error("not read".into())
+    };
     if args.json {
         let queue_json: Vec<String> = queue.iter().map(json).collect();
+        let (candidates, control) = reg.json(&args.target.path, master.as_ref());
+        let (registered, holder) = match reg.master_candidate(master.as_ref()) {
+            Some(Some(c)) => ("true".to_owned(), json_str(&c.name)),
+            Some(None) => ("false".to_owned(), "null".to_owned()),
+            None => ("null".to_owned(), "null".to_owned()),
+        };
         println!(
-            "{{\"path\":{},\"sequence\":{},\"master\":{},\"protected\":{hidden},\"queue\":[{}],\"acl\":{},\"breadcrumb\":{}}}",
+            "{{\"path\":{},\"sequence\":{},\"master\":{},\"protected\":{hidden},\"queue\":[{}],\"acl\":{},\"breadcrumb\":{},\"master_registered\":{registered},\"master_candidate\":{holder},\"candidates\":{candidates},\"control\":{control}}}",
             json_str(&args.target.path),
             args.target.sequence,
             master.as_ref().map_or("null".into(), json),
@@ -396,10 +588,13 @@ pub fn run(args: StatusArgs) -> Result<u8, Box<dyn std::error::Error>> {
             master.as_ref(),
             hidden,
             &queue,
-            &acl,
-            &acl_node,
+            &reg,
         );
+        println!("acl of {acl_node}: {}", acl.explain());
         for line in crumb.explain(&crumb_node, master.as_ref().map(|m| m.session)) {
+            println!("{line}");
+        }
+        for line in reg.explain(&args.target.path, master.as_ref()) {
             println!("{line}");
         }
     } else {
