@@ -2,9 +2,10 @@
 //! its operator features (config file, readiness and liveness checks,
 //! the README's production example, fencing, metrics, systemd,
 //! succession, containment, secrets, descriptors, a stalled stderr, its
-//! narration), `status`, security and secure servers, and docs/BAD_INPUT.md
-//! row by row. Each file of zkha-cli/tests/cli/ is a module; a test's name
-//! is `module::test` (`cargo test -p zkha-cli --test cli containment::`).
+//! narration), `status`, `switchover` and `resign`, security and secure
+//! servers, and docs/BAD_INPUT.md row by row. Each file of
+//! zkha-cli/tests/cli/ is a module; a test's name is `module::test`
+//! (`cargo test -p zkha-cli --test cli containment::`).
 
 #[path = "common/cli.rs"]
 mod cli_kit;
@@ -48,5 +49,7 @@ mod status_explain;
 mod stderr_stall;
 #[path = "cli/succession.rs"]
 mod succession;
+#[path = "cli/switchover.rs"]
+mod switchover;
 #[path = "cli/systemd.rs"]
 mod systemd;

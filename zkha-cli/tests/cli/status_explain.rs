@@ -386,3 +386,205 @@ fn explain_and_json_show_the_breadcrumb() {
         "{j}"
     );
 }
+
+/// `zkha candidate --name NAME` (safe profile: it registers).
+fn candidate(path: &str, name: &str, data: &str, extra: &[&str]) -> std::process::Child {
+    zkha()
+        .args(["candidate", "--hosts", hosts(), "--path", path])
+        .args(["--name", name, "--data", data, "--session-timeout", "4000"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn explain_and_json_list_the_candidates_and_the_control_node() {
+    use zkha::elector::registry::{self, ControlOp};
+    let path = format!("{}/master", unique_path("status-registry"));
+    let zk = connect();
+    let mut a = candidate(&path, "a", "10.0.0.1", &[]);
+    assert!(
+        eventually(LONG, || zk.exists(&path, false).is_ok_and(|s| s.is_some())),
+        "a never became master"
+    );
+    let mut b = candidate(&path, "b", "10.0.0.2", &["--priority", "0"]);
+    assert!(eventually(LONG, || registry::read_candidates(&zk, &path)
+        .is_ok_and(|c| c.len() == 2)));
+    let session = zk.exists(&path, false).unwrap().unwrap().ephemeral_owner;
+
+    let out = status(&path, &["--explain"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = text(&out);
+    assert_eq!(
+        line(&out, "candidate:").trim(),
+        "candidate: a (registered, profile safe)",
+        "{out}"
+    );
+    assert_eq!(
+        line(&out, "candidates:"),
+        format!("candidates: 2 registered under {path}.zkha/candidates"),
+        "{out}"
+    );
+    assert!(
+        line(&out, "a: ").starts_with(&format!(
+            "  a: master (holds the master node), priority 100, ready, data \"10.0.0.1\", session {session:#x}, profile safe, version "
+        )),
+        "{out}"
+    );
+    assert!(
+        line(&out, "b: ").starts_with(
+            "  b: standby, priority 0 (never master), ready, data \"10.0.0.2\", session 0x"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        line(&out, "control:"),
+        format!("control: {path}.zkha/control: none"),
+        "{out}"
+    );
+
+    let j = json(&status(&path, &["--json"]));
+    assert_eq!(j["master_registered"], true, "{j}");
+    assert_eq!(j["master_candidate"], "a", "{j}");
+    assert!(j["control"].is_null(), "{j}");
+    let c = j["candidates"].as_array().unwrap();
+    assert_eq!(c.len(), 2, "{j}");
+    assert_eq!(
+        (&c[0]["name"], &c[0]["role"], &c[0]["master"]),
+        (&"a".into(), &"master".into(), &true.into()),
+        "{j}"
+    );
+    assert_eq!(c[0]["session"], j["master"]["session"], "{j}");
+    assert_eq!(c[0]["data"], "10.0.0.1", "{j}");
+    assert_eq!(c[0]["profile"], "safe", "{j}");
+    assert_eq!(c[0]["ready"], true, "{j}");
+    assert_eq!(
+        (&c[1]["name"], &c[1]["priority"], &c[1]["master"]),
+        (&"b".into(), &0.into(), &false.into()),
+        "{j}"
+    );
+    assert!(c[1]["since"].as_str().unwrap().ends_with(" UTC"), "{j}");
+
+    // A resign of another token: on the node, not in force.
+    let control = registry::control_path(&path);
+    let stale = ControlOp::Resign {
+        token: 1,
+        by: "the test".into(),
+    };
+    zk.set(&control, &stale.encode(), -1).unwrap();
+    let out = text(&status(&path, &["--explain"]));
+    assert!(
+        line(&out, "control:").starts_with(&format!(
+            "control: {control}: resign of the master with token 1 (0x1) (asked by the test at "
+        )) && line(&out, "control:")
+            .ends_with(": stale (no longer in force; the next claim clears it)"),
+        "{out}"
+    );
+    let j = json(&status(&path, &["--json"]));
+    let op = &j["control"];
+    assert_eq!(
+        (&op["op"], &op["token"], &op["in_force"], &op["by"]),
+        (
+            &"resign".into(),
+            &1.into(),
+            &false.into(),
+            &"the test".into()
+        ),
+        "{j}"
+    );
+    assert!(op["to"].is_null() && op["timeout_ms"].is_null(), "{j}");
+    assert_eq!(op["path"], control.as_str(), "{j}");
+
+    // A switchover to a candidate that is not there: in force, and the
+    // master hands over (to nobody, for its timeout).
+    let away = ControlOp::Switchover {
+        to: "nobody".into(),
+        timeout: Duration::from_secs(60),
+        by: "the test".into(),
+    };
+    zk.set(&control, &away.encode(), -1).unwrap();
+    assert!(
+        eventually(LONG, || zk.exists(&path, false).is_ok_and(|s| s.is_none())),
+        "a never handed over"
+    );
+    let out = text(&status(&path, &["--explain"]));
+    assert_eq!(line(&out, "holder:"), "holder: nobody", "{out}");
+    assert!(
+        line(&out, "control:").starts_with(&format!(
+            "control: {control}: switchover to \"nobody\" (timeout 60000 ms, asked by the test at "
+        )) && line(&out, "control:").ends_with(": in force"),
+        "{out}"
+    );
+    let j = json(&status(&path, &["--json"]));
+    assert_eq!(j["control"]["op"], "switchover", "{j}");
+    assert_eq!(j["control"]["to"], "nobody", "{j}");
+    assert_eq!(j["control"]["timeout_ms"], 60000, "{j}");
+    assert_eq!(j["control"]["in_force"], true, "{j}");
+    assert!(j["master_registered"].is_null(), "nobody is master: {j}");
+    // Cleared: a takes over again.
+    zk.set(&control, b"", -1).unwrap();
+    assert!(
+        eventually(LONG, || zk.exists(&path, false).is_ok_and(|s| s.is_some())),
+        "a never came back"
+    );
+    for p in [&mut a, &mut b] {
+        // SAFETY: signals our own child process.
+        unsafe { libc::kill(p.id() as i32, libc::SIGTERM) };
+        let _ = p.wait();
+    }
+}
+
+#[test]
+fn explain_and_json_say_when_the_master_is_not_a_registered_candidate() {
+    use zkha::elector::registry;
+    // A safe candidate registered, and a master node that is nobody's
+    // registry entry (as a seed-profile or C++ process holds it).
+    let parent = unique_path("status-unregistered");
+    let path = format!("{parent}/master");
+    let zk = connect();
+    zk.create(&parent, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    zk.create(
+        &path,
+        b"10.0.0.9\0",
+        &Acl::open_unsafe(),
+        CreateMode::Ephemeral,
+    )
+    .unwrap();
+    let mut b = candidate(&path, "b", "10.0.0.2", &[]);
+    assert!(eventually(LONG, || registry::read_candidates(&zk, &path)
+        .is_ok_and(|c| c.len() == 1)));
+    let out = status(&path, &["--explain"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = text(&out);
+    assert_eq!(
+        line(&out, "candidate:").trim(),
+        "candidate: none: the master is not a registered zkha safe-profile candidate \
+         (seed profile or a C++ process of the classic design?)",
+        "{out}"
+    );
+    assert!(line(&out, "b: ").starts_with("  b: standby, "), "{out}");
+    let j = json(&status(&path, &["--json"]));
+    assert_eq!(j["master_registered"], false, "{j}");
+    assert!(j["master_candidate"].is_null(), "{j}");
+    assert_eq!(j["candidates"][0]["master"], false, "{j}");
+    // Without a registry at all: an empty list, and still not registered.
+    let bare = format!("{parent}/bare");
+    zk.create(&bare, b"x\0", &Acl::open_unsafe(), CreateMode::Ephemeral)
+        .unwrap();
+    let j = json(&status(&bare, &["--json"]));
+    assert_eq!(j["candidates"], serde_json::json!([]), "{j}");
+    assert_eq!(j["master_registered"], false, "{j}");
+    let out = text(&status(&bare, &["--explain"]));
+    assert_eq!(
+        line(&out, "candidates:"),
+        format!("candidates: none registered under {bare}.zkha/candidates (no zkha safe-profile candidate)"),
+        "{out}"
+    );
+    // SAFETY: signals our own child process.
+    unsafe { libc::kill(b.id() as i32, libc::SIGTERM) };
+    let _ = b.wait();
+}
