@@ -1,7 +1,8 @@
 //! The keys of `zkha status --json` that docs/operations.md documents (its
 //! table between `<!-- status-json-keys` and `<!-- /status-json-keys -->`)
 //! are exactly those of a real run against a real server: a held node with
-//! its breadcrumb, and a sequence-mode queue.
+//! its breadcrumb, a sequence-mode queue, and a registered candidate with an
+//! operation on the control node.
 
 use crate::cli_kit;
 use crate::common;
@@ -10,6 +11,7 @@ use cli_kit::{hosts, zkha};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
+use zkha::elector::registry::{self, CandidateEntry, ControlOp, Role};
 use zkha::{Acl, CreateMode, ZooKeeper};
 use zkha_testing::unique_path;
 
@@ -49,7 +51,8 @@ fn keys(v: &serde_json::Value, what: &str) -> BTreeSet<String> {
 }
 
 /// The documented key sets, row by row: the top level, `master` (and each
-/// entry of `queue`), `acl`, each entry of `acl.entries`, `breadcrumb`.
+/// entry of `queue`), `acl`, each entry of `acl.entries`, `breadcrumb`, each
+/// entry of `candidates`, `control`.
 fn documented() -> Vec<(String, BTreeSet<String>)> {
     let ops = std::fs::read_to_string(repo().join("docs/operations.md")).unwrap();
     let start = ops
@@ -118,6 +121,66 @@ fn documented_status_json_keys_are_the_real_ones() {
     let queue = sequence["queue"].as_array().expect("queue is an array");
     assert_eq!(queue.len(), 1, "{sequence}");
 
+    // A registered candidate holding the node, and an operation on the
+    // control node (a resign of another token: not in force), in the
+    // registry's documented format.
+    let held = format!("{parent}/held");
+    let root = registry::root(&held);
+    for node in [
+        root.clone(),
+        registry::candidates_path(&held),
+        registry::control_path(&held),
+    ] {
+        zk.create(&node, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+            .unwrap();
+    }
+    zk.create(
+        &held,
+        b"10.0.0.3\0",
+        &Acl::open_unsafe(),
+        CreateMode::Ephemeral,
+    )
+    .unwrap();
+    let entry = CandidateEntry {
+        name: "a".into(),
+        data: b"10.0.0.3\0".to_vec(),
+        priority: 100,
+        ready: true,
+        role: Role::Master,
+        yielding: false,
+        profile: "safe".into(),
+        version: "0.0.0".into(),
+        since_ms: 1_700_000_000_000,
+        stop_timeout_ms: 30_000,
+        session: 0,
+    };
+    zk.create(
+        &format!("{}/a", registry::candidates_path(&held)),
+        &entry.encode(),
+        &Acl::open_unsafe(),
+        CreateMode::Ephemeral,
+    )
+    .unwrap();
+    let op = ControlOp::Resign {
+        token: 1,
+        by: "docs test".into(),
+    };
+    zk.set(&registry::control_path(&held), &op.encode(), -1)
+        .unwrap();
+    let registered = status_json(&held, &[]);
+    let candidates = registered["candidates"]
+        .as_array()
+        .expect("candidates is an array");
+    assert_eq!(candidates.len(), 1, "{registered}");
+    assert_eq!(candidates[0]["master"], true, "{registered}");
+    assert_eq!(registered["master_candidate"], "a", "{registered}");
+    assert_eq!(registered["control"]["op"], "resign", "{registered}");
+    assert_eq!(
+        keys(&registered, "the output with a registry"),
+        keys(&plain, "the output"),
+        "the same top-level keys with a registry"
+    );
+
     let entries = plain["acl"]["entries"]
         .as_array()
         .expect("acl.entries is an array");
@@ -128,6 +191,8 @@ fn documented_status_json_keys_are_the_real_ones() {
         ("acl", keys(&plain["acl"], "acl")),
         ("acl.entries", keys(&entries[0], "an acl entry")),
         ("breadcrumb", keys(&plain["breadcrumb"], "breadcrumb")),
+        ("candidates", keys(&candidates[0], "a candidate")),
+        ("control", keys(&registered["control"], "control")),
     ];
     assert_eq!(
         keys(&queue[0], "a queue entry"),
