@@ -84,6 +84,9 @@ fn hold_inner(
 /// (or the sync's error).
 type Answer = (BootInstant, Result<Option<Stat>>);
 
+/// The control node's data and Stat, as the completion thread read it.
+type ControlRead = Result<(Vec<u8>, Stat)>;
+
 /// One mastership in progress: the node, the watch on it, the renewals.
 struct Holding<'a> {
     shared: &'a Arc<ElectionState>,
@@ -104,7 +107,7 @@ struct Holding<'a> {
     /// its data as last read (by the completion thread), and the version
     /// of the operation already acted on.
     control_fired: Arc<AtomicBool>,
-    control: Arc<Mutex<Option<Result<(Vec<u8>, Stat)>>>>,
+    control: Arc<Mutex<Option<ControlRead>>>,
     control_acted: Option<i32>,
 }
 
