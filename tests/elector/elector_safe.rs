@@ -521,6 +521,17 @@ fn an_ancestor_it_may_not_create_is_reported_as_no_auth() {
     assert_eq!(r.errors.lock()[0], Some(ErrorCode::NoAuth));
 }
 
+/// The sessions that watch `path`, from the server's `wchp` (a path's line,
+/// then one indented line per session).
+fn watchers_of(wchp: &str, path: &str) -> Vec<String> {
+    wchp.lines()
+        .skip_while(|l| l.trim_end() != path)
+        .skip(1)
+        .take_while(|l| l.starts_with(char::is_whitespace))
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
 #[test]
 fn a_watch_mode_standby_takes_over_by_its_watch_not_by_polling() {
     // Poll intervals of ten minutes: only the node watch (and the wake-up it
@@ -535,14 +546,20 @@ fn a_watch_mode_standby_takes_over_by_its_watch_not_by_polling() {
     assert!(a.wait_until_master(LONG));
     let b = Elector::start(slow("10.0.0.2"), Arc::new(())).unwrap();
     assert!(eventually(LONG, || b.session_id() != 0));
-    // b has tried once and watches the node (seen on the server).
+    // b has tried once and watches the node (seen on the server): b's
+    // session under the path's own line. (a watches its node too, to renew
+    // its lease, and `<path>.zkha/control`, the registry's: neither is b's.)
     let admin = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
-    assert!(eventually(LONG, || {
-        TestingServer::shared()
-            .unwrap()
-            .four_letter_word("wchp")
-            .is_ok_and(|w| w.contains(&path))
-    }));
+    let b_session = format!("0x{:x}", b.session_id());
+    assert!(
+        eventually(LONG, || {
+            TestingServer::shared()
+                .unwrap()
+                .four_letter_word("wchp")
+                .is_ok_and(|w| watchers_of(&w, &path).contains(&b_session))
+        }),
+        "b never watched {path}"
+    );
     assert_eq!(
         zkha::__private::watch_notifications(&b),
         0,
