@@ -1,7 +1,8 @@
 //! The elector in-process, in one test binary: the safe profile, the seed
-//! profile as a library, the elector from async code, and 50 candidates
-//! under load. Each file of tests/elector/ is a module; a test's name is
-//! `module::test` (`cargo test --test elector elector_safe::`).
+//! profile as a library, the elector from async code, 50 candidates under
+//! load, and the candidates' registry with its control node. Each file of
+//! tests/elector/ is a module; a test's name is `module::test` (`cargo test
+//! --test elector elector_safe::`).
 
 mod common;
 
@@ -13,3 +14,5 @@ mod elector_safe;
 mod elector_seed;
 #[path = "elector/load.rs"]
 mod load;
+#[path = "elector/registry.rs"]
+mod registry;
