@@ -1,14 +1,17 @@
 //! `zkha run`'s place in the election, which it can leave and take again.
 //!
-//! A candidate leaves the contention when, a standby, it is not ready
-//! (`--ready-cmd`), or when its fence of a predecessor failed; it comes
-//! back once ready, or after the back-off. Leaving is what Hadoop's ZKFC
+//! A safe-profile candidate that is not ready (`--ready-cmd`) stays in the
+//! election, registered as not ready (`set_ready`), and does not contend;
+//! a seed-profile one (which does not register) leaves it. A candidate
+//! also leaves when its fence of a predecessor failed; it comes back once
+//! ready, or after the back-off. Leaving is what Hadoop's ZKFC
 //! does (`quitElection`): the elector shuts down, which stops the command
 //! first (as any loss of mastership does), releases the node and closes
 //! the session. Coming back is a new elector, with a new session, at the
 //! back of the queue.
 
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use zkha::elector::{Candidate, Control, Elector, ElectorConfig, FencingToken, MasterInfo};
@@ -24,12 +27,15 @@ pub struct Contention {
     config: ElectorConfig,
     candidate: Arc<dyn Candidate>,
     current: Mutex<Option<Joined>>,
+    /// The readiness to register with (each stay starts with it).
+    ready: AtomicBool,
 }
 
 impl Contention {
     /// Not joined yet: see [`Contention::join`].
     pub fn new(config: ElectorConfig, candidate: Arc<dyn Candidate>) -> Contention {
         Contention {
+            ready: AtomicBool::new(config.ready),
             config,
             candidate,
             current: Mutex::new(None),
@@ -43,7 +49,9 @@ impl Contention {
         if let Some(j) = current.as_ref() {
             return Ok(j.elector.control());
         }
-        let elector = Arc::new(Elector::start(self.config.clone(), self.candidate.clone())?);
+        let mut config = self.config.clone();
+        config.ready = self.ready.load(Ordering::Acquire);
+        let elector = Arc::new(Elector::start(config, self.candidate.clone())?);
         // The run loop (S4) on its own thread: in the seed profile it is
         // where the election happens.
         let runner = {
@@ -79,6 +87,21 @@ impl Contention {
                 }
             }
         }
+    }
+
+    /// Readiness: registered with it (an unready candidate stays in the
+    /// election, visible, but does not contend), now and on later stays.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+        if let Some(e) = self.elector() {
+            e.set_ready(ready);
+        }
+    }
+
+    /// What ended the current stay's candidacy (its name taken), if
+    /// anything did.
+    pub fn failure(&self) -> Option<String> {
+        self.elector().and_then(|e| e.failure())
     }
 
     /// Whether this candidate is in the election now.

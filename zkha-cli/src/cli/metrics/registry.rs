@@ -19,8 +19,9 @@ const MAX_REASON: usize = 64;
 /// from the start: a series that appears only at its first increment hides
 /// that increment from `increase()`/`rate()` (and the family would have no
 /// HELP line until then).
-pub const LOST_MASTER_REASONS: [&str; 8] = [
+pub const LOST_MASTER_REASONS: [&str; 9] = [
     "resigned",
+    "switchover",
     "expired",
     "disconnected",
     "node_lost",
@@ -89,7 +90,7 @@ impl Metrics {
         );
         registry.register(
             "zkha_lost_master",
-            "Times this candidate stopped being master, by reason (resigned, expired, disconnected, node_lost, lease_expired, unhealthy, fence_failed, shutdown)",
+            "Times this candidate stopped being master, by reason (resigned, switchover, expired, disconnected, node_lost, lease_expired, unhealthy, fence_failed, shutdown)",
             lost_master.clone(),
         );
         registry.register(

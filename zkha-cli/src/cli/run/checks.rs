@@ -12,6 +12,12 @@ use zkha::elector::{ElectorConfig, Profile};
 pub(super) fn checked_config(args: &RunArgs) -> Result<ElectorConfig, Box<dyn std::error::Error>> {
     let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
+    if config.profile == Profile::Safe {
+        // Registered as not ready until the first passing readiness check;
+        // the registry tells a switchover how long a handover may take.
+        config.ready = args.ready.ready_cmd.is_none();
+        config.stop_timeout = std::time::Duration::from_millis(args.stop_timeout);
+    }
     crate::cli::flags::validate(&args.election, &config)?;
     if let (Some(OnCrash::Handover), Some(file)) = (args.on_crash, &config.session_file) {
         return Err(zkha::Error::InvalidArgument {

@@ -97,6 +97,14 @@ impl Candidate for Supervisor {
             _ => {}
         }
     }
+    /// Asked to hand over (`zkha switchover`, `zkha resign`): the main loop
+    /// stops the command first, while still master (renewed meanwhile, up
+    /// to --stop-timeout), then resigns; so the election must not resign
+    /// at once.
+    fn on_handover_requested(&self, why: &str) -> bool {
+        *self.handover.lock() = Some(why.to_owned());
+        false
+    }
     fn on_lease_extended(&self, until: BootInstant) {
         let ns = until.as_nanos();
         self.lease_ns.fetch_max(ns, Ordering::AcqRel);

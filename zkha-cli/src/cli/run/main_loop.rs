@@ -60,9 +60,17 @@ impl MainLoop<'_> {
             if let Some(code) = self.take_signal() {
                 return Ok(code);
             }
+            self.take_handover();
             let ready = self.follow_readiness();
             if let Some(code) = self.join_when_due(ready) {
                 return Ok(code);
+            }
+            if let Some(e) = self.contention.failure() {
+                // The candidacy ended (a name another live candidate
+                // holds): a configuration error.
+                crate::cli::stderr::line(&format!("zkha: {e}"));
+                self.sup.leaving.store(true, Ordering::Release);
+                return Ok(exit::USAGE);
             }
             self.follow_liveness();
             if let Some(code) = self.check_granted_timeout() {
@@ -107,6 +115,24 @@ impl MainLoop<'_> {
         }
     }
 
+    /// An operator's `zkha switchover` or `zkha resign` reached this
+    /// master (`Candidate::on_handover_requested`): the command is stopped
+    /// first, still master (renewed meanwhile, up to --stop-timeout), then
+    /// the node is released; the election lets only a switchover's target
+    /// win.
+    fn take_handover(&self) {
+        let Some(why) = self.sup.handover.lock().take() else {
+            return;
+        };
+        log::info!(target: "zkha", "{}: {why}: stopping the command, then handing over", self.label);
+        let because = if why.starts_with("switchover") {
+            "switchover"
+        } else {
+            "resigned"
+        };
+        self.sup.resign_because(because, &why);
+    }
+
     /// SIGUSR1 resigns; SIGINT and SIGTERM end `zkha run` (128 + the
     /// signal), the command stopped first while still master.
     fn take_signal(&self) -> Option<u8> {
@@ -138,9 +164,11 @@ impl MainLoop<'_> {
     /// function's answer gates: whether readiness lets it be in the
     /// election now). A master that is not ready keeps mastership and its
     /// command (the command's liveness is `--health-cmd`'s business): it is
-    /// reported not ready (`zkha_ready`, systemd's STATUS=), and leaves
-    /// only once a standby. Should readiness become a flag of a candidate
-    /// that stays registered, this function is what changes.
+    /// reported not ready (`zkha_ready`, systemd's STATUS=). In the safe
+    /// profile readiness is a flag of the registered candidate
+    /// (`Contention::set_ready`): an unready standby stays registered and
+    /// visible but does not contend. The seed profile, which does not
+    /// register, leaves the election instead, and only once a standby.
     fn follow_readiness(&self) -> bool {
         let Some(r) = &self.ready else {
             return true;
@@ -156,6 +184,15 @@ impl MainLoop<'_> {
         let was = std::mem::replace(&mut *sup.not_ready.lock(), why.clone().filter(|_| master));
         if master && why.is_some() && was.is_none() {
             log::warn!(target: "zkha", "{label}: master, but not ready: keeping mastership (a standby that is not ready leaves the election)");
+        }
+        if sup.registers {
+            // Safe profile: registered either way, contending only when
+            // ready (the library's gate).
+            contention.set_ready(ready);
+            if let Some(why) = why {
+                *sup.out_because.lock() = why;
+            }
+            return true;
         }
         let Some(why) = why else {
             return ready;

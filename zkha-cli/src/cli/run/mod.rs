@@ -27,6 +27,7 @@ mod hooks;
 mod liveness;
 mod main_loop;
 mod notify;
+mod registry_gauge;
 mod restart;
 mod running;
 mod stop;
@@ -137,12 +138,16 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     signals::install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1]);
     let contention = Arc::new(Contention::new(config, sup.clone()));
     match &ready {
-        // Joins once a check passed (see the main loop).
-        Some(_) => {
+        // Seed: joins once a check passed (see the main loop).
+        Some(_) if !sup.registers => {
             log::info!(target: "zkha", "{label}: joining the election after a passing readiness check");
         }
-        None => *sup.control.lock() = Some(contention.join()?),
+        // Safe: registered at once, as not ready until a check passes.
+        _ => *sup.control.lock() = Some(contention.join()?),
     }
+    // zkha_candidates, zkha_ready_standbys: read from the registry.
+    let _registry_gauge =
+        registry_gauge::RegistryGauge::start(contention.clone(), metrics.clone())?;
     // systemd (Type=notify): READY=1 and STATUS= from a thread, WATCHDOG=1
     // from the main loop.
     let systemd = Systemd::start(&sup, &contention)?;

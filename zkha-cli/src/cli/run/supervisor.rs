@@ -79,6 +79,13 @@ pub(super) struct Supervisor {
     pub(super) acl: Vec<Acl>,
     /// Safe profile: each master leaves a breadcrumb (`breadcrumb.rs`).
     pub(super) breadcrumbs: bool,
+    /// Safe profile: the candidate is in the registry (readiness is a
+    /// flag there, not a reason to leave the election).
+    pub(super) registers: bool,
+    /// An operator asked this master to hand over (`zkha switchover`,
+    /// `zkha resign`): why, for the main loop, which stops the command
+    /// (planned, still master) and then resigns.
+    pub(super) handover: Mutex<Option<String>>,
     /// `--fence-cmd` and `--fence-timeout`: with it, a new master's command
     /// waits until its predecessor is fenced (if it has to be) and the
     /// breadcrumb is claimed.
@@ -147,6 +154,8 @@ impl Supervisor {
             data: config.data.clone(),
             acl: config.acl_list(),
             breadcrumbs: leased,
+            registers: leased,
+            handover: Mutex::new(None),
             fence: args
                 .fence
                 .fence_cmd
