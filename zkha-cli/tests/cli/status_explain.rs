@@ -387,17 +387,29 @@ fn explain_and_json_show_the_breadcrumb() {
     );
 }
 
+/// A candidate process, killed should the test end without stopping it.
+struct Cand(std::process::Child);
+
+impl Drop for Cand {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `zkha candidate --name NAME` (safe profile: it registers).
-fn candidate(path: &str, name: &str, data: &str, extra: &[&str]) -> std::process::Child {
-    zkha()
-        .args(["candidate", "--hosts", hosts(), "--path", path])
-        .args(["--name", name, "--data", data, "--session-timeout", "4000"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+fn candidate(path: &str, name: &str, data: &str, extra: &[&str]) -> Cand {
+    Cand(
+        zkha()
+            .args(["candidate", "--hosts", hosts(), "--path", path])
+            .args(["--name", name, "--data", data, "--session-timeout", "4000"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 #[test]
@@ -532,8 +544,8 @@ fn explain_and_json_list_the_candidates_and_the_control_node() {
     );
     for p in [&mut a, &mut b] {
         // SAFETY: signals our own child process.
-        unsafe { libc::kill(p.id() as i32, libc::SIGTERM) };
-        let _ = p.wait();
+        unsafe { libc::kill(p.0.id() as i32, libc::SIGTERM) };
+        let _ = p.0.wait();
     }
 }
 
@@ -585,6 +597,6 @@ fn explain_and_json_say_when_the_master_is_not_a_registered_candidate() {
         "{out}"
     );
     // SAFETY: signals our own child process.
-    unsafe { libc::kill(b.id() as i32, libc::SIGTERM) };
-    let _ = b.wait();
+    unsafe { libc::kill(b.0.id() as i32, libc::SIGTERM) };
+    let _ = b.0.wait();
 }

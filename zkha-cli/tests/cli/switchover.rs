@@ -22,24 +22,41 @@ use zkha_testing::unique_path;
 
 const LONG: Duration = Duration::from_secs(30);
 
+/// A candidate process; killed (SIGKILL: its watchdog ends the command)
+/// should the test end without stopping it.
+struct Cand(Child);
+
+impl Drop for Cand {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `zkha run --name NAME` with `worker(NAME)` as its command.
-fn run(path: &str, name: &str, log: &Path, extra: &[&str]) -> Child {
+fn run(path: &str, name: &str, log: &Path, extra: &[&str]) -> Cand {
     run_cmd(path, name, &worker(name, log), extra)
 }
 
-fn run_cmd(path: &str, name: &str, cmd: &[String], extra: &[&str]) -> Child {
-    zkha()
-        .args(["run", "--hosts", hosts(), "--path", path])
-        .args(["--name", name, "--data", &format!("10.0.0.{name}")])
-        .args(["--session-timeout", "4000"])
-        .args(extra)
-        .arg("--")
-        .args(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+fn run_cmd(path: &str, name: &str, cmd: &[String], extra: &[&str]) -> Cand {
+    Cand(
+        zkha()
+            .args(["run", "--hosts", hosts(), "--path", path])
+            .args(["--name", name, "--data", &format!("10.0.0.{name}")])
+            .args(if extra.contains(&"--session-timeout") {
+                &[][..]
+            } else {
+                &["--session-timeout", "4000"][..]
+            })
+            .args(extra)
+            .arg("--")
+            .args(cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 fn zkha_out(cmd: &str, path: &str, extra: &[&str]) -> Output {
@@ -59,10 +76,10 @@ fn stderr(o: &Output) -> String {
 }
 
 /// SIGTERM and wait.
-fn term(p: &mut Child) {
+fn term(p: &mut Cand) {
     // SAFETY: a child of ours, not reaped yet.
-    unsafe { libc::kill(p.id() as i32, libc::SIGTERM) };
-    let _ = p.wait();
+    unsafe { libc::kill(p.0.id() as i32, libc::SIGTERM) };
+    let _ = p.0.wait();
 }
 
 fn connect() -> ZooKeeper {
@@ -367,23 +384,7 @@ fn a_target_that_dies_ends_in_a_timeout_and_the_election_resumes() {
     assert!(eventually(LONG, || count(&log, "start a") == 1));
     // b's session outlives b by 10 s: its entry still looks ready when it
     // is already dead.
-    let mut b = zkha()
-        .args(["run", "--hosts", hosts(), "--path", &path])
-        .args([
-            "--name",
-            "b",
-            "--data",
-            "10.0.0.b",
-            "--session-timeout",
-            "10000",
-            "--",
-        ])
-        .args(worker("b", &log))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut b = run(&path, "b", &log, &["--session-timeout", "10000"]);
     let mut c = run(&path, "c", &log, &[]);
     wait_registered(&zk, &path, &["a", "b", "c"]);
 
@@ -395,8 +396,8 @@ fn a_target_that_dies_ends_in_a_timeout_and_the_election_resumes() {
         .spawn()
         .unwrap();
     // b dies right away.
-    b.kill().unwrap();
-    b.wait().unwrap();
+    b.0.kill().unwrap();
+    b.0.wait().unwrap();
     // While it is in force, another operation is refused.
     assert!(
         eventually(LONG, || matches!(
