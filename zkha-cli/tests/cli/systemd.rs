@@ -226,12 +226,13 @@ fn an_unreachable_notify_socket_is_a_warning_not_a_failure() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
-#[test]
-fn a_candidate_out_of_the_election_is_ready_and_says_why() {
-    // Not ready from the start: it never joins, but it is up, and
-    // `systemctl status` says why it does not compete.
-    let d = dir("out");
-    let path = format!("{}/m", unique_path("sd-out"));
+/// A candidate that is never ready (`--ready-cmd 'exit 3'`) under
+/// `profile`: READY=1 all the same (it is up), then the STATUS= lines
+/// `<prefix>not ready (…)` saying why it does not compete: first waiting
+/// for a passing check, then failing it.
+fn never_ready_says_why(profile: &str, prefix: &str) {
+    let d = dir(&format!("out-{profile}"));
+    let path = format!("{}/m", unique_path(&format!("sd-out-{profile}")));
     let sock = d.join("notify.sock");
     let mut sd = Systemd::bind(&sock);
     let mut run = Run::start_with(
@@ -241,6 +242,8 @@ fn a_candidate_out_of_the_election_is_ready_and_says_why() {
         "sleep 60",
         &d.join("stderr"),
         &[
+            "--profile",
+            profile,
             "--ready-cmd",
             "exit 3",
             "--ready-interval",
@@ -250,14 +253,19 @@ fn a_candidate_out_of_the_election_is_ready_and_says_why() {
         ],
     );
     sd.wait_for("READY=1", |l| l == "READY=1");
-    // First waiting for a passing check, then failing it.
-    sd.wait_for("STATUS= saying it waits", |l| {
-        l == "STATUS=out of the election: not ready (waiting for a passing readiness check)"
-    });
-    sd.wait_for("STATUS= saying it is not ready", |l| {
-        l == "STATUS=out of the election: not ready (exit status 3)"
-    });
+    let waiting = format!("STATUS={prefix}not ready (waiting for a passing readiness check)");
+    sd.wait_for("STATUS= saying it waits", |l| l == waiting);
+    let failing = format!("STATUS={prefix}not ready (exit status 3)");
+    sd.wait_for("STATUS= saying it is not ready", |l| l == failing);
     assert_eq!(run.term(), Some(128 + libc::SIGTERM));
+}
+
+#[test]
+fn a_candidate_that_is_not_ready_is_ready_for_systemd_and_says_why() {
+    // The safe profile registers it, not ready: it does not contend.
+    never_ready_says_why("safe", "standby, not contending: ");
+    // The seed profile does not register: it stays out of the election.
+    never_ready_says_why("seed", "out of the election: ");
 }
 
 #[test]

@@ -180,10 +180,16 @@ impl MainLoop<'_> {
         let why = (state == Health::Unhealthy)
             .then(|| format!("not ready ({})", r.last_outcome().unwrap_or_default()));
         let master = contention.token().is_some();
-        // A master's readiness, for STATUS= and said once per change.
-        let was = std::mem::replace(&mut *sup.not_ready.lock(), why.clone().filter(|_| master));
+        // Not ready, in any role, for STATUS= (a master is said so once per
+        // change: it was ready to become master).
+        let shown = match state {
+            Health::Healthy => None,
+            Health::Unknown => Some("not ready (waiting for a passing readiness check)".to_owned()),
+            Health::Unhealthy => why.clone(),
+        };
+        let was = std::mem::replace(&mut *sup.not_ready.lock(), shown);
         if master && why.is_some() && was.is_none() {
-            log::warn!(target: "zkha", "{label}: master, but not ready: keeping mastership (a standby that is not ready leaves the election)");
+            log::warn!(target: "zkha", "{label}: master, but not ready: keeping mastership (a standby that is not ready does not contend)");
         }
         if sup.registers {
             // Safe profile: registered either way, contending only when

@@ -112,6 +112,9 @@ fn tell_systemd(n: &Notifier, sup: &Supervisor, elector: &Contention, on: &Atomi
                     None => status,
                 }
             })
+        } else if let Some(why) = sup.not_ready.lock().as_deref().filter(|_| sup.registers) {
+            // Registered, not contending: up, and says why.
+            Some(format!("standby, not contending: {why}"))
         } else if !sup.joined.load(Ordering::Acquire) {
             None
         } else if changes != seen_changes

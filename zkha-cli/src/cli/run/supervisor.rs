@@ -110,8 +110,9 @@ pub(super) struct Supervisor {
     /// STATUS=): not ready (waiting for a passing readiness check, or
     /// failing it), a failed fence's back-off.
     pub(super) out_because: Mutex<String>,
-    /// A master that is not ready (`--ready-cmd` failing) keeps mastership:
-    /// why, for systemd's STATUS=; `None` when ready.
+    /// Not ready (`--ready-cmd` not passed yet, or failing), in any role:
+    /// why, for systemd's STATUS= (a master keeps mastership, a registered
+    /// standby does not contend); `None` when ready.
     pub(super) not_ready: Mutex<Option<String>>,
     /// `--health-cmd`: a checker for each start of the command.
     pub(super) liveness: Liveness,
