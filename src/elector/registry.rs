@@ -323,18 +323,69 @@ pub fn default_name(data: &[u8]) -> String {
 /// the missing ancestors of `P.zkha`), each with `acl`; nodes already there
 /// are kept.
 pub fn ensure_layout(zk: &ZooKeeper, path: &str, acl: &[Acl], parents: bool) -> Result<()> {
-    let root = root(path);
-    if parents {
-        let mut at = 0;
-        while let Some(i) = root[at + 1..].find('/') {
-            create_kept(zk, &root[..at + 1 + i], acl)?;
-            at += 1 + i;
+    let outcome = create_pipelined(zk, &layout(path), acl);
+    match outcome.into_iter().next() {
+        Some(Err(e)) if e.code() == Some(ErrorCode::NoNode) && parents => {
+            let root = root(path);
+            let mut at = 0;
+            while let Some(i) = root[at + 1..].find('/') {
+                create_kept(zk, &root[..at + 1 + i], acl)?;
+                at += 1 + i;
+            }
+            for r in create_pipelined(zk, &layout(path), acl) {
+                r?;
+            }
+            Ok(())
         }
+        Some(Err(e)) => Err(e),
+        _ => Ok(()),
     }
-    for p in [root.clone(), candidates_path(path), control_path(path)] {
-        create_kept(zk, &p, acl)?;
-    }
-    Ok(())
+}
+
+/// The registry's persistent nodes, parents first.
+pub(crate) fn layout(path: &str) -> Vec<(String, Vec<u8>, CreateMode)> {
+    [root(path), candidates_path(path), control_path(path)]
+        .into_iter()
+        .map(|p| (p, Vec::new(), CreateMode::Persistent))
+        .collect()
+}
+
+/// Creates every node of `nodes` in one round trip (the requests are
+/// pipelined; the server applies them in order): each one's outcome, a
+/// node already there counting as created.
+pub(crate) fn create_pipelined(
+    zk: &ZooKeeper,
+    nodes: &[(String, Vec<u8>, CreateMode)],
+    acl: &[Acl],
+) -> Vec<Result<()>> {
+    settle(send_creates(zk, nodes, acl))
+}
+
+/// Sends the creates of `nodes` without waiting: one pending answer each.
+pub(crate) fn send_creates(
+    zk: &ZooKeeper,
+    nodes: &[(String, Vec<u8>, CreateMode)],
+    acl: &[Acl],
+) -> Vec<Result<crate::client::Pending<String>>> {
+    nodes
+        .iter()
+        .map(|(path, data, mode)| {
+            let (done, result) = crate::client::pending::<String>();
+            zk.acreate(path, data, acl, *mode, done).map(|()| result)
+        })
+        .collect()
+}
+
+/// Waits for creates sent by [`send_creates`]; a node already there counts
+/// as created.
+pub(crate) fn settle(sent: Vec<Result<crate::client::Pending<String>>>) -> Vec<Result<()>> {
+    sent.into_iter()
+        .map(|p| match p.and_then(|p| p.wait()) {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(ErrorCode::NodeExists) => Ok(()),
+            Err(e) => Err(e),
+        })
+        .collect()
 }
 
 fn create_kept(zk: &ZooKeeper, path: &str, acl: &[Acl]) -> Result<()> {

@@ -161,16 +161,25 @@ fn claim_plain(
         acl: acl.to_vec(),
         mode: CreateMode::Ephemeral,
     };
-    let claimed = zk.multi(&claim_ops(shared, Some(version), create));
-    match claimed {
+    // The claim and a read of the node, pipelined: one round trip. The
+    // claim is a write, so its success is leader-proved (lease.rs): the
+    // lease runs from when it was sent, as a create's does.
+    let sent = BootInstant::now();
+    let (done, claimed) = crate::client::pending::<Vec<crate::OpResult>>();
+    if let Err(e) = zk.amulti(&claim_ops(shared, Some(version), create), done) {
+        return retry_or_end(shared, seen, &e);
+    }
+    let (done, read) = crate::client::pending::<Option<Stat>>();
+    let read = zk.aexists(path, done).map(|()| read);
+    match claimed.wait() {
         Ok(_) => {
             shared.trace_create(0);
-            match synced_exists(zk, path) {
-                (sent, Ok(Some(stat))) if stat.ephemeral_owner == shared.session_id() => {
+            match read.and_then(|r| r.wait()) {
+                Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => {
                     hold(shared, zk, path, plain_token(&stat), sent)
                 }
-                (_, Ok(_)) => Held::Lost,
-                (_, Err(e)) => retry_or_end(shared, seen, &e),
+                Ok(_) => Held::Lost,
+                Err(e) => retry_or_end(shared, seen, &e),
             }
         }
         Err(e) => match claim_failure(&e) {

@@ -47,30 +47,14 @@ pub(super) fn register(
     let mut conflict_since: Option<Instant> = None;
     loop {
         until_connected(shared, seen)?;
-        let attempt =
-            registry::ensure_layout(zk, &cfg.path, &acl, cfg.create_parents).and_then(|()| {
-                let name = match &explicit {
-                    Some(n) => n.clone(),
-                    None if suffix == 1 => registry::default_name(&cfg.data),
-                    None => format!("{}-{suffix}", registry::default_name(&cfg.data)),
-                };
-                let node = format!("{}/{name}", registry::candidates_path(&cfg.path));
-                let data = st.entry(cfg, &name, shared.role()).encode();
-                match zk.create(&node, &data, &acl, CreateMode::Ephemeral) {
-                    Ok(_) => Ok(Some((name, node, None))),
-                    Err(e) if code(&e) == Some(ErrorCode::NodeExists) => {
-                        match zk.exists(&node, false)? {
-                            // Ours: a create whose answer was lost.
-                            Some(s) if s.ephemeral_owner == shared.session_id() => {
-                                Ok(Some((name, node, None)))
-                            }
-                            Some(s) => Ok(Some((name, node, Some(s)))),
-                            None => Ok(None),
-                        }
-                    }
-                    Err(e) => Err(e),
-                }
-            });
+        let name = match &explicit {
+            Some(n) => n.clone(),
+            None if suffix == 1 => registry::default_name(&cfg.data),
+            None => format!("{}-{suffix}", registry::default_name(&cfg.data)),
+        };
+        let node = format!("{}/{name}", registry::candidates_path(&cfg.path));
+        let attempt = register_once(shared, zk, &acl, &node, &name)
+            .map(|r| r.map(|holder| (name, node, holder)));
         match attempt {
             Ok(None) => {}
             Ok(Some((name, node, None))) => {
@@ -117,6 +101,45 @@ pub(super) fn register(
                 }
             }
         }
+    }
+}
+
+/// One try, in one round trip: the registry's layout and our node, the
+/// creates pipelined. `Ok(None)`: look again (the layout was missing);
+/// `Ok(Some(None))`: registered; `Ok(Some(Some(stat)))`: the name is held
+/// by the session of `stat`.
+fn register_once(
+    shared: &ElectionState,
+    zk: &ZooKeeper,
+    acl: &[crate::types::Acl],
+    node: &str,
+    name: &str,
+) -> Result<Option<Option<Stat>>> {
+    let cfg = &shared.config;
+    let mut nodes = registry::layout(&cfg.path);
+    let data = shared.steering.entry(cfg, name, shared.role()).encode();
+    nodes.push((node.to_owned(), data, CreateMode::Ephemeral));
+    let mut sent = registry::send_creates(zk, &nodes, acl);
+    let Some(mine) = sent.pop() else {
+        return Ok(None);
+    };
+    if let Some(Err(e)) = registry::settle(sent).into_iter().find(Result::is_err) {
+        let _ = mine.and_then(|p| p.wait());
+        if code(&e) == Some(ErrorCode::NoNode) && cfg.create_parents {
+            registry::ensure_layout(zk, &cfg.path, acl, true)?;
+            return Ok(None);
+        }
+        return Err(e);
+    }
+    match mine.and_then(|p| p.wait()) {
+        Ok(_) => Ok(Some(None)),
+        Err(e) if code(&e) == Some(ErrorCode::NodeExists) => match zk.exists(node, false)? {
+            // Ours: a create whose answer was lost.
+            Some(s) if s.ephemeral_owner == shared.session_id() => Ok(Some(None)),
+            Some(s) => Ok(Some(Some(s))),
+            None => Ok(None),
+        },
+        Err(e) => Err(e),
     }
 }
 
@@ -167,10 +190,29 @@ impl Gatekeeper {
         if !st.ready() {
             return Ok(self.hold(shared, look_again, "not ready".into()));
         }
-        let Some((op, stat)) = registry::read_control(zk, &cfg.path)? else {
-            // Deleted from outside: made again.
-            registry::ensure_layout(zk, &cfg.path, &cfg.acl_list(), cfg.create_parents)?;
-            return Ok(Gate::Hold(now));
+        // The control node and (plain modes) the master node, in one round
+        // trip.
+        let plain = cfg.mode != crate::elector::Mode::Sequence;
+        let (done, control) = crate::client::pending::<(Vec<u8>, Stat)>();
+        zk.aget(&registry::control_path(&cfg.path), done)?;
+        let (done, master) = crate::client::pending::<Option<Stat>>();
+        let master = if plain {
+            zk.aexists(&cfg.path, done).map(|()| Some(master))
+        } else {
+            Ok(None)
+        };
+        let (op, stat) = match control.wait() {
+            Ok((data, stat)) => (ControlOp::decode(&data), stat),
+            Err(e) if code(&e) == Some(ErrorCode::NoNode) => {
+                // Deleted from outside: made again.
+                registry::ensure_layout(zk, &cfg.path, &cfg.acl_list(), cfg.create_parents)?;
+                return Ok(Gate::Hold(now));
+            }
+            Err(e) => return Err(e),
+        };
+        let master_there = match master? {
+            Some(m) => m.wait()?.is_some(),
+            None => false,
         };
         let me = st.name.lock().clone().unwrap_or_default();
         match self.switchover(&op, &stat, &me, now) {
@@ -192,7 +234,7 @@ impl Gatekeeper {
         }
         // A better candidate goes first, for a while, once the master is
         // gone: only then is it its turn.
-        if zk.exists(&cfg.path, false)?.is_some() && cfg.mode != crate::elector::Mode::Sequence {
+        if master_there {
             self.defer_since = None;
             return Ok(Gate::Go(Some(stat.version)));
         }

@@ -118,7 +118,7 @@ fn creator_only_node_and_no_secret_anywhere() {
     assert!(
         eventually(Duration::from_secs(30), || owner
             .get_children(parent, false)
-            .is_ok_and(|c| c == [format!("{name}.breadcrumb")])),
+            .is_ok_and(|c| c == [format!("{name}.breadcrumb"), format!("{name}.zkha")])),
         "the master node outlived zkha run: {:?}",
         owner.get_children(parent, false)
     );
@@ -135,6 +135,34 @@ fn creator_only_node_and_no_secret_anywhere() {
         "a stranger read the breadcrumb"
     );
     owner.delete(&crumb, -1).unwrap();
+    // The candidates' registry and the control node: the election's ACL,
+    // and nobody else may read or steer.
+    let registry = format!("{path}.zkha");
+    for node in [
+        format!("{registry}/control"),
+        format!("{registry}/candidates"),
+        registry.clone(),
+    ] {
+        let (acl, _) = owner.get_acl(&node).unwrap();
+        assert!(
+            acl.len() == 1 && acl[0].id.scheme == "digest" && acl[0].id.id.starts_with("ha:"),
+            "{node}'s ACL should be ha's digest only: {acl:?}"
+        );
+        assert_eq!(
+            stranger.get(&node, false).unwrap_err().code(),
+            Some(ErrorCode::NoAuth),
+            "a stranger read {node}"
+        );
+        assert_eq!(
+            stranger
+                .set(&node, b"op=resign\ntoken=1\n", -1)
+                .unwrap_err()
+                .code(),
+            Some(ErrorCode::NoAuth),
+            "a stranger wrote {node}"
+        );
+        owner.delete(&node, -1).unwrap();
+    }
     for ancestor in [parent, top.as_str()] {
         let (acl, _) = owner.get_acl(ancestor).unwrap();
         assert!(
