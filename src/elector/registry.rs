@@ -323,23 +323,12 @@ pub fn default_name(data: &[u8]) -> String {
 /// the missing ancestors of `P.zkha`), each with `acl`; nodes already there
 /// are kept.
 pub fn ensure_layout(zk: &ZooKeeper, path: &str, acl: &[Acl], parents: bool) -> Result<()> {
-    let outcome = create_pipelined(zk, &layout(path), acl);
-    match outcome.into_iter().next() {
-        Some(Err(e)) if e.code() == Some(ErrorCode::NoNode) && parents => {
-            let root = root(path);
-            let mut at = 0;
-            while let Some(i) = root[at + 1..].find('/') {
-                create_kept(zk, &root[..at + 1 + i], acl)?;
-                at += 1 + i;
-            }
-            for r in create_pipelined(zk, &layout(path), acl) {
-                r?;
-            }
-            Ok(())
-        }
-        Some(Err(e)) => Err(e),
-        _ => Ok(()),
-    }
+    let nodes = if parents {
+        layout_with_parents(path)
+    } else {
+        layout(path)
+    };
+    create_pipelined(zk, &nodes, acl).into_iter().collect()
 }
 
 /// The registry's persistent nodes, parents first.
@@ -348,6 +337,25 @@ pub(crate) fn layout(path: &str) -> Vec<(String, Vec<u8>, CreateMode)> {
         .into_iter()
         .map(|p| (p, Vec::new(), CreateMode::Persistent))
         .collect()
+}
+
+/// [`layout`] preceded by every ancestor of `P.zkha` (the election path's
+/// parents), for a candidate that creates missing parents: all of it can
+/// be sent at once, in order.
+pub(crate) fn layout_with_parents(path: &str) -> Vec<(String, Vec<u8>, CreateMode)> {
+    let root = root(path);
+    let mut nodes = Vec::new();
+    let mut at = 0;
+    while let Some(i) = root[at + 1..].find('/') {
+        nodes.push((
+            root[..at + 1 + i].to_owned(),
+            Vec::new(),
+            CreateMode::Persistent,
+        ));
+        at += 1 + i;
+    }
+    nodes.extend(layout(path));
+    nodes
 }
 
 /// Creates every node of `nodes` in one round trip (the requests are
@@ -386,14 +394,6 @@ pub(crate) fn settle(sent: Vec<Result<crate::client::Pending<String>>>) -> Vec<R
             Err(e) => Err(e),
         })
         .collect()
-}
-
-fn create_kept(zk: &ZooKeeper, path: &str, acl: &[Acl]) -> Result<()> {
-    match zk.create(path, b"", acl, CreateMode::Persistent) {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some(ErrorCode::NodeExists) => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 /// Every registered candidate of election path `path`, by name. An empty

@@ -105,7 +105,8 @@ pub(super) fn register(
 }
 
 /// One try, in one round trip: the registry's layout and our node, the
-/// creates pipelined. `Ok(None)`: look again (the layout was missing);
+/// creates pipelined (and the missing parents first, when the candidate
+/// creates them). `Ok(None)`: look again (our node went meanwhile);
 /// `Ok(Some(None))`: registered; `Ok(Some(Some(stat)))`: the name is held
 /// by the session of `stat`.
 fn register_once(
@@ -116,7 +117,12 @@ fn register_once(
     name: &str,
 ) -> Result<Option<Option<Stat>>> {
     let cfg = &shared.config;
-    let mut nodes = registry::layout(&cfg.path);
+    // With missing parents created, they go first, in the same round trip.
+    let mut nodes = if cfg.create_parents {
+        registry::layout_with_parents(&cfg.path)
+    } else {
+        registry::layout(&cfg.path)
+    };
     let data = shared.steering.entry(cfg, name, shared.role()).encode();
     nodes.push((node.to_owned(), data, CreateMode::Ephemeral));
     let mut sent = registry::send_creates(zk, &nodes, acl);
@@ -125,10 +131,6 @@ fn register_once(
     };
     if let Some(Err(e)) = registry::settle(sent).into_iter().find(Result::is_err) {
         let _ = mine.and_then(|p| p.wait());
-        if code(&e) == Some(ErrorCode::NoNode) && cfg.create_parents {
-            registry::ensure_layout(zk, &cfg.path, acl, true)?;
-            return Ok(None);
-        }
         return Err(e);
     }
     match mine.and_then(|p| p.wait()) {
