@@ -388,6 +388,52 @@ fn elector_configurations() {
             Argument::Hosts,
             "has no port",
         ),
+        (
+            Box::new(|c| c.priority = 1_000_001),
+            Argument::Other,
+            "must be 0 to 1000000",
+        ),
+        (
+            Box::new(|c| c.name = Some(String::new())),
+            Argument::Other,
+            "empty",
+        ),
+        (
+            Box::new(|c| c.name = Some("..".into())),
+            Argument::Other,
+            "not a node name",
+        ),
+        (
+            Box::new(|c| c.name = Some("a/b".into())),
+            Argument::Other,
+            "is not allowed",
+        ),
+        (
+            Box::new(|c| c.name = Some("x".repeat(201))),
+            Argument::Other,
+            "longer than 200 bytes",
+        ),
+        (
+            Box::new(|c| c.name = Some("any".into())),
+            Argument::Other,
+            "reserved",
+        ),
+        (
+            Box::new(|c| {
+                *c = seed();
+                c.priority = 50;
+            }),
+            Argument::Other,
+            "(S4)",
+        ),
+        (
+            Box::new(|c| {
+                *c = seed();
+                c.ready = false;
+            }),
+            Argument::Other,
+            "(S4)",
+        ),
     ];
     for (i, (change, want, reason)) in rows.into_iter().enumerate() {
         let mut c = base();
@@ -410,6 +456,30 @@ fn command_line_rows() {
     };
     let rows: Vec<(Vec<&str>, i32, &str, &str)> = vec![
         (vec!["bogus"], 2, "error:", "unrecognized subcommand"),
+        (
+            vec![
+                "run",
+                "--hosts",
+                "h:1",
+                "--path",
+                "/m",
+                "--priority",
+                "1000001",
+                "--",
+                "true",
+            ],
+            2,
+            "zkha: invalid Other",
+            "priority 1000001: must be 0 to 1000000",
+        ),
+        (
+            vec![
+                "run", "--hosts", "h:1", "--path", "/m", "--name", "a b", "--", "true",
+            ],
+            2,
+            "zkha: invalid Other",
+            "' ' is not allowed",
+        ),
         (
             vec!["run", "--hosts", "h:1", "--path", "/m"],
             2,

@@ -118,7 +118,9 @@ fn creator_only_node_and_no_secret_anywhere() {
     assert!(
         eventually(Duration::from_secs(30), || owner
             .get_children(parent, false)
-            .is_ok_and(|c| c == [format!("{name}.breadcrumb"), format!("{name}.zkha")])),
+            .is_ok_and(
+                |c| c == [format!("{name}.breadcrumb"), format!("{name}.zkha")]
+            )),
         "the master node outlived zkha run: {:?}",
         owner.get_children(parent, false)
     );
