@@ -32,6 +32,8 @@ mod liveness;
 mod narration;
 #[path = "cli/operator.rs"]
 mod operator;
+#[path = "cli/priorities.rs"]
+mod priorities;
 #[path = "cli/production_example.rs"]
 mod production_example;
 #[path = "cli/readiness.rs"]
