@@ -95,15 +95,21 @@ check-leaks:
 ## member partitions, ensemble faults, restarts), then the families of
 ## commands and surroundings (a child in its own session, a daemonizing
 ## command, job control, a stalled and a broken stderr, the watchdog killed,
-## a slow stop in a planned handover, the node deleted from outside), with
+## a slow stop in a planned handover, the node deleted from outside), and
+## `zkha switchover --to <standby>` under faults (three named candidates;
+## the next master must be the target, another only after the switchover's
+## timeout when the target was faulted), with
 ## `zkha run` candidates supervising the chaos_worker command, judged by
 ## their traces and by the commands' own files (every process of a
 ## command's tree); a line per scenario and family with its faults, then
-## `chaos: F faults injected, N failovers, K overlapping safe masterships`;
-## fails unless K is 0 and every scenario did its part (faults injected,
-## takeovers made). CHAOS_ROUNDS scales it: the default 10 injects over 400
-## faults (20 per family) in about 20 minutes; CHAOS_ONLY=<text> runs only
-## the scenarios whose name contains the text (CHAOS_ONLY=stderr, say).
+## `chaos: F faults injected, N failovers, K overlapping safe masterships;
+## switchover: F faults, S switchovers, T to target, E after timeout, W
+## wrong winners`; fails unless K and W are 0 and every scenario did its
+## part (faults injected, takeovers made). CHAOS_ROUNDS scales it: the
+## default 10 injects over 400 faults (20 per family) in about 20 minutes
+## (the switchover family: 20 rounds, under 2 minutes); CHAOS_ONLY=<text>
+## runs only the scenarios whose name contains the text (CHAOS_ONLY=stderr,
+## CHAOS_ONLY=switchover, say).
 ## The harness is the workspace crate chaos/ (zkha-chaos, not published): its
 ## binaries chaos (the runner) and chaos_worker, built beside zkha in
 ## target/release/, where the runner finds them.

@@ -44,7 +44,9 @@
 //! candidate), `scene` (a scenario: spawn, fault, wait, [`Scene::finish`]),
 //! [`checkers`] (trace and black box), `scenarios` (by where the fault is:
 //! processes, network, servers, members) and `families` (the commands and
-//! surroundings of issue 22, their stderr pipe, their rounds).
+//! surroundings of issue 22, their stderr pipe, their rounds; and
+//! `families/switchover/`, `zkha switchover` under faults, issue 24, with
+//! its own judge of who won and its counts, [`SwitchoverStats`]).
 
 mod cand;
 pub mod checkers;
@@ -59,12 +61,13 @@ pub use cand::Cand;
 pub use checkers::blackbox::{blackbox_check, BlackBox};
 pub use checkers::trace::trace_check;
 pub use families::stderr::StderrPipe;
+pub use families::switchover::SwitchoverFault;
 pub use families::{Family, Setup, StderrMode, SLOW_STOP_MS};
 pub use process::{command_alive, monotonic_ms, parent_of, signal_pid, wait_until, watchdog_of};
 pub use runs::{runs, CmdRun};
 pub use scenarios::MemberFault;
 pub use scene::{Chaos, Scene};
-pub use stats::Stats;
+pub use stats::{Stats, SwitchoverStats};
 
 // The harness's own items, for its modules (`use crate::*`).
 use families::stderr::pipe;

@@ -18,6 +18,9 @@ pub struct Chaos {
     pub(crate) scenes: usize,
     /// Whether `zkha run` has `--stop-timeout` (asked once).
     pub(crate) stop_timeout_flag: Option<bool>,
+    /// The switchover family writes its operations on the control node
+    /// itself even when `zkha switchover` exists (the protocol alone).
+    pub switchover_direct: bool,
 }
 
 /// A fault injected at `at` on the master `victim` (if it hit a master).
@@ -62,6 +65,7 @@ impl Chaos {
             verbose: false,
             scenes: 0,
             stop_timeout_flag: None,
+            switchover_direct: false,
         }
     }
 
@@ -470,6 +474,7 @@ impl Scene {
             stale: bb.stale,
             max_takeover_ms: self.takeovers.iter().copied().fold(0.0, f64::max),
             errors: Vec::new(),
+            switchover: SwitchoverStats::default(),
         };
         if stats.faults == 0 {
             self.error("no fault was injected");

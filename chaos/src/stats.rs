@@ -22,6 +22,40 @@ pub struct Stats {
     /// What went wrong besides overlaps (a fault not injected, no master, no
     /// takeover, a command outliving its supervisor, …).
     pub errors: Vec<String>,
+    /// The switchover family's own counts (zero elsewhere).
+    pub switchover: SwitchoverStats,
+}
+
+/// What the switchover family (`zkha switchover --to B` under faults) did
+/// and found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SwitchoverStats {
+    /// Faults injected during a switchover (rounds without one not counted).
+    pub faults: usize,
+    /// Switchovers asked for.
+    pub switchovers: usize,
+    /// The next master was the target.
+    pub to_target: usize,
+    /// The next master was another candidate, after the switchover's
+    /// timeout, the target having been faulted (killed, stopped, cut off).
+    pub after_timeout: usize,
+    /// The next master was another candidate while the switchover was in
+    /// force, or although the target was never faulted.
+    pub wrong_winners: usize,
+    /// The slowest switchover to the target (from the request to the
+    /// target's node), in ms.
+    pub slowest_to_target_ms: f64,
+}
+
+impl std::ops::AddAssign for SwitchoverStats {
+    fn add_assign(&mut self, o: SwitchoverStats) {
+        self.faults += o.faults;
+        self.switchovers += o.switchovers;
+        self.to_target += o.to_target;
+        self.after_timeout += o.after_timeout;
+        self.wrong_winners += o.wrong_winners;
+        self.slowest_to_target_ms = self.slowest_to_target_ms.max(o.slowest_to_target_ms);
+    }
 }
 
 impl Stats {
@@ -32,7 +66,10 @@ impl Stats {
 
     /// Nothing went wrong.
     pub fn ok(&self) -> bool {
-        self.overlaps() == 0 && self.token_regressions == 0 && self.errors.is_empty()
+        self.overlaps() == 0
+            && self.token_regressions == 0
+            && self.switchover.wrong_winners == 0
+            && self.errors.is_empty()
     }
 }
 
@@ -47,5 +84,6 @@ impl std::ops::AddAssign for Stats {
         self.stale += o.stale;
         self.max_takeover_ms = self.max_takeover_ms.max(o.max_takeover_ms);
         self.errors.extend(o.errors);
+        self.switchover += o.switchover;
     }
 }

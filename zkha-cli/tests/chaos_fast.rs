@@ -246,6 +246,33 @@ fn node_deleted_from_outside_ends_the_lease() {
     family("node-deleted", Family::NodeDeleted, 2, 2);
 }
 
+/// `zkha switchover --to <standby>` (issue 24) with three named
+/// candidates, four rounds: no fault, the master's `zkha run` killed, the
+/// target's stopped past its session timeout, the third candidate's
+/// killed. The next master is the target every time (the stopped one
+/// once back, or another only after the timeout), judged by ZooKeeper's
+/// master node, the commands' files and the traces; no overlap.
+#[test]
+fn switchover_hands_over_to_the_target_only_under_faults() {
+    use zkha_chaos::SwitchoverFault as F;
+    let _serial = one_at_a_time();
+    let mut c = chaos("switchover");
+    let s = c.switchover_with(&[F::None, F::KillMaster, F::StopTarget, F::KillThird]);
+    let so = s.switchover;
+    assert_eq!(
+        (
+            so.switchovers,
+            so.wrong_winners,
+            so.to_target + so.after_timeout
+        ),
+        (4, 0, 4),
+        "files in {}: {so:?} {s:?}",
+        c.dir.display()
+    );
+    assert!(so.to_target >= 3, "{so:?}");
+    assert_clean(&c, &s, 3, 1);
+}
+
 /// The checkers themselves, on files written here: what they must see and
 /// what they must not.
 mod checkers {

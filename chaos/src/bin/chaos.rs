@@ -2,15 +2,20 @@
 //! servers, with `zkha run` candidates supervising `chaos_worker`
 //! (`src/bin/chaos_worker.rs`; see the crate's docs, `src/lib.rs`, for the
 //! two checkers), then one line:
-//! `chaos: <F> faults injected, <N> failovers, <K> overlapping safe masterships`
-//! (exit status 0 only if K is 0, tokens never went down and every scenario
-//! did what it should: faults injected, masters found, takeovers made).
+//! `chaos: <F> faults injected, <N> failovers, <K> overlapping safe masterships`,
+//! with, when the switchover family ran, `; switchover: <F> faults, <S>
+//! switchovers, <T> to target, <E> after timeout, <W> wrong winners`
+//! (exit status 0 only if K and W are 0, tokens never went down and every
+//! scenario did what it should: faults injected, masters found, takeovers
+//! made, every switchover ended as it must).
 //!
 //! The scenarios come first, then the families of commands and
 //! surroundings ([`Family`]: a child in its own
 //! session, a daemonizing command, job control, a stalled and a broken
 //! stderr, the watchdog killed, a slow stop, the node deleted from outside),
-//! each with its own summary line (`chaos: == <name>: <faults> faults, …`).
+//! each with its own summary line (`chaos: == <name>: <faults> faults, …`),
+//! then the switchover family (`zkha switchover --to <standby>` under
+//! faults, issue 24: `chaos/src/families/switchover/`).
 //!
 //! `CHAOS_ROUNDS` (default 10) scales every scenario and family; the
 //! default injects over 400 faults (20 per family) in about 20 minutes.
@@ -19,9 +24,16 @@
 //! `zkha` and this crate's binaries (`cargo build --release --features ssl
 //! -p zkha-cli --bin zkha -p zkha-chaos`) and runs `target/release/chaos`,
 //! which finds `zkha` and `chaos_worker` beside itself.
+//!
+//! Also: `CHAOS_SWITCHOVER_FAULTS=<fault>,…` (names of
+//! [`SwitchoverFault`], any case: `refusemaster,serverrestart`) gives the
+//! switchover family's rounds their faults in turn;
+//! `CHAOS_SWITCHOVER_DIRECT=1` makes it write the control node itself
+//! instead of running `zkha switchover` (the protocol alone);
+//! `CHAOS_KEEP=1` keeps the files of a run that went well.
 
 use std::time::Instant;
-use zkha_chaos::{Chaos, Family, MemberFault, Stats};
+use zkha_chaos::{Chaos, Family, MemberFault, Stats, SwitchoverFault, SwitchoverStats};
 use zkha_testing::TestingServer;
 
 fn main() {
@@ -55,6 +67,10 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("zkha-chaos-{}", std::process::id()));
     let mut c = Chaos::new(zkha, worker, dir.clone(), 2000);
     c.verbose = true;
+    // CHAOS_SWITCHOVER_DIRECT=1: the switchover family writes the control
+    // node itself instead of running `zkha switchover` (the protocol alone).
+    c.switchover_direct =
+        std::env::var("CHAOS_SWITCHOVER_DIRECT").is_ok_and(|v| !v.is_empty() && v != "0");
     let server = TestingServer::start().expect("server");
     let hosts = server.connect_string().to_owned();
     let mut total = Stats::default();
@@ -75,6 +91,9 @@ fn main() {
             s.errors.len(),
             started.elapsed().as_secs_f64()
         );
+        if s.switchover.switchovers > 0 {
+            eprintln!("chaos: == {name}: {}", switchover_counts(&s.switchover));
+        }
         total += s;
     };
     let n = rounds;
@@ -123,6 +142,26 @@ fn main() {
     for family in Family::ALL {
         scenarios.push((family.name(), Box::new(move |c| c.family(h, family, 2 * n))));
     }
+    // `zkha switchover` under faults (issue 24), 2n rounds, on a server of
+    // its own (one of its faults restarts it).
+    // CHAOS_SWITCHOVER_FAULTS=<name>,…: its rounds' faults, 2n rounds of
+    // them in turn (names as SwitchoverFault's, any case: refusemaster).
+    let faults = match switchover_faults() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("chaos: {e}");
+            std::process::exit(2);
+        }
+    };
+    scenarios.push((
+        "switchover: zkha switchover --to a standby under faults (the master, \
+         the target or a third candidate killed or stopped, links cut, the server restarted)",
+        Box::new(move |c| {
+            let kinds: Vec<SwitchoverFault> =
+                (0..2 * n).map(|r| faults[r % faults.len()]).collect();
+            c.switchover_with(&kinds)
+        }),
+    ));
     for (name, run) in scenarios {
         if only.as_deref().is_some_and(|o| !name.contains(o)) {
             continue;
@@ -137,7 +176,9 @@ fn main() {
     for e in &total.errors {
         eprintln!("chaos: FAILED: {e}");
     }
-    if total.ok() {
+    // CHAOS_KEEP=1: the files stay, even when all went well.
+    let keep = std::env::var("CHAOS_KEEP").is_ok_and(|k| !k.is_empty() && k != "0");
+    if total.ok() && !keep {
         let _ = std::fs::remove_dir_all(&dir);
     } else {
         eprintln!(
@@ -145,13 +186,56 @@ fn main() {
             dir.display()
         );
     }
+    let switchover = if total.switchover.switchovers > 0 {
+        format!("; switchover: {}", switchover_counts(&total.switchover))
+    } else {
+        String::new()
+    };
     println!(
-        "chaos: {} faults injected, {} failovers, {} overlapping safe masterships",
+        "chaos: {} faults injected, {} failovers, {} overlapping safe masterships{switchover}",
         total.faults,
         total.failovers,
         total.overlaps()
     );
     std::process::exit(if total.ok() { 0 } else { 1 });
+}
+
+/// `CHAOS_SWITCHOVER_FAULTS`, or every fault of the switchover family.
+fn switchover_faults() -> Result<Vec<SwitchoverFault>, String> {
+    let Some(list) = std::env::var("CHAOS_SWITCHOVER_FAULTS")
+        .ok()
+        .filter(|l| !l.trim().is_empty())
+    else {
+        return Ok(SwitchoverFault::ALL.to_vec());
+    };
+    list.split(',')
+        .map(|name| {
+            SwitchoverFault::ALL
+                .into_iter()
+                .find(|f| format!("{f:?}").eq_ignore_ascii_case(name.trim()))
+                .ok_or_else(|| {
+                    format!(
+                        "CHAOS_SWITCHOVER_FAULTS: no fault {name:?} (one of {:?})",
+                        SwitchoverFault::ALL
+                    )
+                })
+        })
+        .collect()
+}
+
+/// The switchover family's counts: `F faults, S switchovers, T to target,
+/// E after timeout, W wrong winners`.
+fn switchover_counts(s: &SwitchoverStats) -> String {
+    format!(
+        "{} faults, {} switchovers, {} to target, {} after timeout, {} wrong winners \
+         (slowest to the target {:.0} ms)",
+        s.faults,
+        s.switchovers,
+        s.to_target,
+        s.after_timeout,
+        s.wrong_winners,
+        s.slowest_to_target_ms
+    )
 }
 
 /// The SIGKILL scenario on a TLS-only server of its own, every `zkha run`

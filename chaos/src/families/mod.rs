@@ -164,3 +164,4 @@ impl Family {
 
 pub(crate) mod run;
 pub mod stderr;
+pub(crate) mod switchover;
