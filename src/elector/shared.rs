@@ -44,6 +44,9 @@ pub(crate) struct LiveState {
     pub lease_until: Option<BootInstant>,
     pub wake: u64,
     pub resign: bool,
+    /// Safe: the election holds our node (master, or stepped down while
+    /// cut off but still owning it): a resign asked now is acted on.
+    pub holding: bool,
     /// Seed: the clientid read once connected, reused on re-init (S3).
     pub last_client_id: Option<crate::types::ClientId>,
     /// Seed: re-inits since the last connection (for `reinit_limit`).
@@ -102,6 +105,7 @@ impl ElectionState {
                 lease_until: None,
                 wake: 0,
                 resign: false,
+                holding: false,
                 last_client_id: None,
                 reinits: 0,
                 resigned_at: None,
@@ -129,7 +133,9 @@ impl ElectionState {
     pub(crate) fn request_resign(&self) {
         {
             let mut inner = self.inner.lock();
-            if inner.master.is_none() {
+            // Stepped down while cut off, the node is still ours and may
+            // be taken up again: the resign must hold then too.
+            if inner.master.is_none() && !inner.holding {
                 return;
             }
             inner.resign = true;

@@ -1254,3 +1254,39 @@ fn waiting_to_become_master_sleeps() {
     b.shutdown();
     a.shutdown();
 }
+
+#[test]
+fn a_resign_asked_while_stepped_down_holds_once_reconnected() {
+    // A master cut off steps down (its lease ran out) but keeps its node
+    // and session; a resign asked meanwhile (an operator's `zkha
+    // switchover` reaches a master just so, as the chaos family's server
+    // restarts showed) must release the node once the link is back, not be
+    // dropped while mastership is taken up again on the same node.
+    let path = format!("{}/test", unique_path("resign-cut-off"));
+    let proxy = TcpProxy::start(hosts()).unwrap();
+    let mut c = config(&path, "10.0.0.1");
+    c.hosts = proxy.connect_string();
+    c.session_timeout = Duration::from_millis(8000);
+    // Out for long after the resign: a release is seen as the node gone.
+    c.resign_backoff = Duration::from_secs(30);
+    let e = Elector::start(c, Arc::new(())).unwrap();
+    assert!(e.wait_until_master(LONG));
+    let sid = e.session_id();
+    let admin = ZooKeeper::builder(hosts()).connect(LONG).unwrap();
+    proxy.set_mode(ProxyMode::Blackhole);
+    // The lease (T/2) runs out well before the session could expire (T).
+    assert!(
+        eventually(Duration::from_secs(6), || !e.is_master()),
+        "never stepped down while cut off"
+    );
+    e.resign().unwrap();
+    proxy.set_mode(ProxyMode::Pass);
+    assert!(
+        eventually(LONG, || admin.exists(&path, false).unwrap().is_none()),
+        "the resign asked while stepped down was dropped: the node is still {:?} (ours: 0x{sid:x}), master again: {}",
+        admin.exists(&path, false).unwrap().map(|s| s.ephemeral_owner),
+        e.is_master()
+    );
+    assert_eq!(e.session_id(), sid, "the session should have survived");
+    assert!(!e.is_master());
+}

@@ -40,9 +40,14 @@ pub(super) fn hold(
     token: FencingToken,
     sent: BootInstant,
 ) -> Held {
+    shared.inner.lock().holding = true;
     let held = hold_inner(shared, zk, node, token, sent);
     // A resign request is about this mastership only.
-    shared.inner.lock().resign = false;
+    {
+        let mut inner = shared.inner.lock();
+        inner.resign = false;
+        inner.holding = false;
+    }
     held
 }
 

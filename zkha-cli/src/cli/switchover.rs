@@ -214,8 +214,54 @@ impl Election<'_> {
                     self.path()
                 ),
             )),
+            // The answer was lost (a server crashed, the link broke): the
+            // write may or may not have been applied. Read it back.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some(ErrorCode::ConnectionLoss | ErrorCode::OperationTimeout)
+                ) =>
+            {
+                self.written_or_not(op, version, e)
+            }
             Err(e) => Err(self.failed("write", &node, e)),
         }
+    }
+
+    /// After a write whose answer was lost: the control node read back
+    /// (for up to 20 s, while the client reconnects). It holds `op`: it was
+    /// written (its version); still at `version`: it was not, and is
+    /// written again; anything else: someone else changed it (`None`).
+    fn written_or_not(
+        &self,
+        op: &ControlOp,
+        version: i32,
+        lost: zkha::Error,
+    ) -> Outcome<Option<i32>> {
+        let node = registry::control_path(self.path());
+        let want = op.encode();
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(200));
+            match self.zk.get(&node, false) {
+                Ok((data, stat)) if data == want => return Ok(Some(stat.version)),
+                Ok((_, stat)) if stat.version == version => {
+                    return match self.zk.set2(&node, &want, version) {
+                        Ok(stat) => Ok(Some(stat.version)),
+                        Err(e) if e.code() == Some(ErrorCode::BadVersion) => Ok(None),
+                        Err(e) => Err(self.failed("write", &node, e)),
+                    };
+                }
+                Ok(_) => return Ok(None),
+                Err(e) if e.code() == Some(ErrorCode::NoNode) => return Ok(None),
+                Err(_) => {}
+            }
+        }
+        Err(self.failed(
+            "write (its answer was lost, and it could not be read back)",
+            &node,
+            lost,
+        ))
     }
 
     /// Resets the control node if it still holds our operation (`version`).
