@@ -11,6 +11,7 @@ mod cli {
     pub mod fence;
     pub mod flags;
     pub mod health;
+    pub mod history;
     pub mod metrics;
     pub mod narrate;
     pub mod reaper;
@@ -94,6 +95,9 @@ enum Command {
     /// candidate) to hand over to the candidate named by --to, and wait
     /// until it is master.
     Switchover(cli::switchover::SwitchoverArgs),
+    /// Past masterships, newest first: who, from when to when, and how
+    /// each ended (PATH.zkha/history).
+    History(cli::history::HistoryArgs),
     /// Ask the master (a registered safe-profile candidate) to resign, and
     /// wait until a master (another, if one is ready) holds the node.
     Resign(cli::switchover::ResignArgs),
@@ -158,6 +162,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => cli::watch::run(args),
         Command::Switchover(args) => cli::switchover::switchover(args),
         Command::Resign(args) => cli::switchover::resign(args),
+        Command::History(args) => cli::history::run(args),
         Command::Demo(args) => cli::demo::run(args).map(|_| exit::OK),
         Command::Candidate(args) => cli::candidate::run(args).map(|_| exit::OK),
         Command::Server { print_pid } => serve(print_pid).map(|_| exit::OK),

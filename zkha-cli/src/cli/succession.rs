@@ -8,6 +8,7 @@
 
 use super::breadcrumb::{self, Breadcrumb, ClaimError, ReadError};
 use super::fence;
+use super::history::{self, Record};
 use std::time::{Duration, Instant};
 use zkha::elector::FencingToken;
 use zkha::{Acl, ZooKeeper};
@@ -38,6 +39,8 @@ pub struct Successor<'a> {
     pub fence: Option<&'a (String, Duration)>,
     /// When this mastership began, ms since the epoch.
     pub since_ms: i64,
+    /// Its name in the registry, if registered (for the history).
+    pub name: Option<String>,
 }
 
 /// How often a new master re-reads its predecessor's breadcrumb while it
@@ -156,7 +159,8 @@ impl Successor<'_> {
                 clean: false,
                 left: None,
             };
-            match breadcrumb::claim(zk, self.path, self.acl, &mine, version) {
+            let records = self.records(zk, prev.as_ref(), &mine, my_past_sessions);
+            match breadcrumb::claim(zk, self.path, self.acl, &mine, version, &records) {
                 Ok(()) => return Claim::Done { session, token },
                 Err(ClaimError::NotMaster(why)) => {
                     log::warn!(target: "zkha", "{}: not claiming the breadcrumb: {why}", self.label);
@@ -173,6 +177,49 @@ impl Successor<'_> {
                 }
             }
         }
+    }
+}
+
+impl Successor<'_> {
+    /// What the history must say once `mine` is claimed: how `prev` (the
+    /// breadcrumb found, if it is another mastership's) ended, then this
+    /// mastership running.
+    fn records(
+        &self,
+        zk: &ZooKeeper,
+        prev: Option<&Breadcrumb>,
+        mine: &Breadcrumb,
+        my_past_sessions: &[i64],
+    ) -> Vec<Record> {
+        let mut records = Vec::new();
+        // A damaged breadcrumb (token 0) names nobody; our own (a restart
+        // with --session-file) is the same mastership.
+        if let Some(p) = prev.filter(|p| p.token != 0 && p.token != mine.token) {
+            let alive = !p.clean && self.session_alive(zk, p);
+            let how = history::predecessor_end(p, my_past_sessions, alive);
+            records.push(Record::of(p, None).ended(&how, self.since_ms));
+        }
+        records.push(Record::of(mine, self.name.clone()));
+        records
+    }
+
+    /// Whether an unclean predecessor's session still lives: its registry
+    /// node (its name from its history record) is still its session's.
+    fn session_alive(&self, zk: &ZooKeeper, p: &Breadcrumb) -> bool {
+        let name = match history::read(zk, self.path) {
+            Ok(Some((records, _))) => records
+                .into_iter()
+                .find(|r| r.token == p.token)
+                .and_then(|r| r.name),
+            _ => None,
+        };
+        name.is_some_and(|name| {
+            let node = format!(
+                "{}/{name}",
+                zkha::elector::registry::candidates_path(self.path)
+            );
+            matches!(zk.exists(&node, false), Ok(Some(stat)) if stat.ephemeral_owner == p.session)
+        })
     }
 }
 

@@ -24,8 +24,10 @@ mod takeover;
 pub use record::{breadcrumb_path, Breadcrumb};
 pub use takeover::{claim, ClaimError};
 
+use crate::cli::{common, history};
 use std::fmt;
-use zkha::{ErrorCode, ZooKeeper};
+use zkha::elector::registry;
+use zkha::{ErrorCode, Op, OpResult, ZooKeeper};
 
 /// Why a breadcrumb could not be read.
 #[derive(Debug)]
@@ -144,6 +146,10 @@ pub fn mark_gone(
 }
 
 /// The word of a master that has left: `left = why`, and `clean` if `clean`.
+/// A clean end goes in the history (`PATH.zkha/history`, see
+/// [`crate::cli::history`]) in the same `multi`, conditioned on the
+/// history's version as the breadcrumb's on its own: both or neither. (An
+/// unclean one is the next master's to record: it knows whether it fenced.)
 fn mark(
     zk: &ZooKeeper,
     path: &str,
@@ -166,11 +172,54 @@ fn mark(
         }
         b.clean = clean;
         b.left = Some(why.to_owned());
-        match zk.set(&breadcrumb_path(path), &b.to_json(), version) {
+        let history = if clean {
+            let ended = history::Record::of(&b, None).ended(why, common::now_ms());
+            let current = history::read(zk, path)?;
+            // A history to create gets the breadcrumb's ACL (the
+            // election's).
+            let acl = match current {
+                Some(_) => Vec::new(),
+                None => zk.get_acl(&breadcrumb_path(path))?.0,
+            };
+            history::write_op(path, &acl, current, &[ended])
+        } else {
+            None
+        };
+        let set = Op::Set {
+            path: breadcrumb_path(path),
+            data: b.to_json(),
+            version,
+        };
+        let has_history = history.is_some();
+        let result = match history {
+            Some(h) => zk.multi(&[set, h]).map(drop),
+            None => zk.set(&breadcrumb_path(path), &b.to_json(), version),
+        };
+        match result {
             Ok(()) => return Ok(true),
             // Written in between (by a new master?): look again.
             Err(e) if e.code() == Some(ErrorCode::BadVersion) => continue,
-            Err(e) if e.code() == Some(ErrorCode::NoNode) => return Ok(false),
+            Err(e) if e.code() == Some(ErrorCode::NoNode) && !has_history => return Ok(false),
+            Err(zkha::Error::Multi { code, results }) => match results.as_slice() {
+                [OpResult::Error(ErrorCode::BadVersion), ..] => continue,
+                [OpResult::Error(ErrorCode::NoNode), ..] => return Ok(false),
+                // The history written meanwhile: look again.
+                [_, OpResult::Error(ErrorCode::BadVersion | ErrorCode::NodeExists)] => continue,
+                // No PATH.zkha (no registry), or the history deleted
+                // meanwhile: mark the breadcrumb alone, or look again.
+                [_, OpResult::Error(ErrorCode::NoNode)] => {
+                    if zk.exists(&registry::root(path), false)?.is_none() {
+                        return match zk.set(&breadcrumb_path(path), &b.to_json(), version) {
+                            Ok(()) => Ok(true),
+                            Err(e) if e.code() == Some(ErrorCode::BadVersion) => continue,
+                            Err(e) if e.code() == Some(ErrorCode::NoNode) => Ok(false),
+                            Err(e) => Err(e),
+                        };
+                    }
+                    continue;
+                }
+                _ => return Err(zkha::Error::Multi { code, results }),
+            },
             Err(e) => return Err(e),
         }
     }
@@ -318,7 +367,7 @@ mod tests {
             left: Some("resigned".into()),
             ..crumb(b"10.0.0.1\0", sa, ta, true)
         };
-        claim(&a, &path, &Acl::open_unsafe(), &first, None).unwrap();
+        claim(&a, &path, &Acl::open_unsafe(), &first, None, &[]).unwrap();
         let (got, v1) = read(&zk, &path).unwrap().unwrap();
         assert_eq!(
             got,
@@ -332,7 +381,7 @@ mod tests {
         assert_eq!(stat.ephemeral_owner, 0, "persistent");
         assert_eq!(stat.version, v1);
         // A second create loses to it.
-        let e = claim(&a, &path, &Acl::open_unsafe(), &first, None).unwrap_err();
+        let e = claim(&a, &path, &Acl::open_unsafe(), &first, None, &[]).unwrap_err();
         assert!(
             matches!(e, ClaimError::Raced(ErrorCode::NodeExists)),
             "{e:?}"
@@ -344,9 +393,9 @@ mod tests {
         let b = connect();
         let (sb, tb) = hold(&b, &path, b"10.0.0.2\0");
         let second = crumb(b"10.0.0.2\0", sb, tb, false);
-        claim(&b, &path, &Acl::open_unsafe(), &second, Some(v1)).unwrap();
+        claim(&b, &path, &Acl::open_unsafe(), &second, Some(v1), &[]).unwrap();
         let racer = crumb(b"10.0.0.3\0", sb, tb, false);
-        let e = claim(&b, &path, &Acl::open_unsafe(), &racer, Some(v1)).unwrap_err();
+        let e = claim(&b, &path, &Acl::open_unsafe(), &racer, Some(v1), &[]).unwrap_err();
         assert!(
             matches!(e, ClaimError::Raced(ErrorCode::BadVersion)),
             "{e:?}"
@@ -409,7 +458,7 @@ mod tests {
 
         // Deleted from outside, not yet taken: D is no master.
         operator.delete(&path, -1).unwrap();
-        let r = claim(&d, &path, &Acl::open_unsafe(), &mine, Some(version));
+        let r = claim(&d, &path, &Acl::open_unsafe(), &mine, Some(version), &[]);
         assert!(r.is_err(), "a master whose node is gone claimed: {r:?}");
         assert!(matches!(r, Err(ClaimError::NotMaster(_))), "{r:?}");
 
@@ -417,7 +466,7 @@ mod tests {
         // still not D's.
         let n = connect();
         let (n_session, n_token) = hold(&n, &path, b"10.0.0.2\0");
-        let r = claim(&d, &path, &Acl::open_unsafe(), &mine, Some(version));
+        let r = claim(&d, &path, &Acl::open_unsafe(), &mine, Some(version), &[]);
         assert!(r.is_err(), "a deposed master claimed: {r:?}");
         let Err(ClaimError::NotMaster(why)) = r else {
             panic!("{r:?}")
@@ -426,7 +475,7 @@ mod tests {
         assert_eq!(read(&d, &path).unwrap().unwrap(), (prev, version));
         // The new master's own claim goes through.
         let theirs = crumb(b"10.0.0.2\0", n_session, n_token, false);
-        claim(&n, &path, &Acl::open_unsafe(), &theirs, Some(version)).unwrap();
+        claim(&n, &path, &Acl::open_unsafe(), &theirs, Some(version), &[]).unwrap();
         assert_eq!(read(&d, &path).unwrap().unwrap().0, theirs);
         for zk in [operator, d, n] {
             let _ = zk.close();
@@ -452,7 +501,7 @@ mod tests {
         let d_token = d.exists(&d_node, false).unwrap().unwrap().czxid;
         let d_session = d.client_id().unwrap().id;
         let mine = crumb(b"d", d_session, d_token, false);
-        claim(&d, &parent, &Acl::open_unsafe(), &mine, None).unwrap();
+        claim(&d, &parent, &Acl::open_unsafe(), &mine, None, &[]).unwrap();
         let (_, version) = read(&d, &parent).unwrap().unwrap();
         // Deleted from outside; another candidate is lowest now.
         operator.delete(&d_node, -1).unwrap();
@@ -464,7 +513,7 @@ mod tests {
             CreateMode::EphemeralSequential,
         )
         .unwrap();
-        let r = claim(&d, &parent, &Acl::open_unsafe(), &mine, Some(version));
+        let r = claim(&d, &parent, &Acl::open_unsafe(), &mine, Some(version), &[]);
         assert!(matches!(r, Err(ClaimError::NotMaster(_))), "{r:?}");
         for zk in [operator, d, n] {
             let _ = zk.close();
@@ -483,6 +532,7 @@ mod tests {
             &Acl::open_unsafe(),
             &crumb(b"d", d_session, d_token, false),
             None,
+            &[],
         )
         .unwrap();
         assert!(mark_gone(&d, &path, d_session, d_token, "crashed").unwrap());
@@ -513,6 +563,7 @@ mod tests {
             &Acl::open_unsafe(),
             &crumb(b"d", d_session, d_token, false),
             None,
+            &[],
         )
         .unwrap();
         // Its node deleted from outside, its session alive: once its
@@ -531,6 +582,7 @@ mod tests {
             &Acl::open_unsafe(),
             &crumb(b"d", d_session, d_token2, false),
             Some(v),
+            &[],
         )
         .unwrap();
         let (_, v) = read(&operator, &path).unwrap().unwrap();
@@ -538,7 +590,7 @@ mod tests {
         let n = connect();
         let (n_session, n_token) = hold(&n, &path, b"n");
         let theirs = crumb(b"n", n_session, n_token, false);
-        claim(&n, &path, &Acl::open_unsafe(), &theirs, Some(v)).unwrap();
+        claim(&n, &path, &Acl::open_unsafe(), &theirs, Some(v), &[]).unwrap();
         assert!(!mark_clean(&d, &path, d_session, d_token2, "node_lost").unwrap());
         assert_eq!(read(&operator, &path).unwrap().unwrap().0, theirs);
         for zk in [operator, d, n] {
@@ -570,7 +622,7 @@ mod tests {
         // The version lets a new master overwrite it.
         let (session, token) = hold(&zk, &path, b"me");
         let mine = crumb(b"me", session, token, false);
-        claim(&zk, &path, &Acl::open_unsafe(), &mine, Some(version)).unwrap();
+        claim(&zk, &path, &Acl::open_unsafe(), &mine, Some(version), &[]).unwrap();
         assert_eq!(read(&zk, &path).unwrap().unwrap().0, mine);
     }
 
@@ -585,6 +637,7 @@ mod tests {
             &Acl::read_unsafe(),
             &crumb(b"x", session, token, false),
             None,
+            &[],
         )
         .unwrap();
         let (acl, _) = zk.get_acl(&breadcrumb_path(&path)).unwrap();

@@ -4,6 +4,7 @@
 //! deposed master or the loser of a race never writes it.
 
 use super::record::{breadcrumb_path, Breadcrumb};
+use crate::cli::history::{self, Record};
 use std::fmt;
 use zkha::{Acl, CreateMode, ErrorCode, Op, OpResult, ZooKeeper};
 
@@ -19,6 +20,9 @@ pub enum ClaimError {
     Raced(ErrorCode),
     /// ZooKeeper refused or failed the read or the write.
     Zk(zkha::Error),
+    /// Internal to [`claim`]: the history could not be created, its parent
+    /// `PATH.zkha` being absent.
+    NoHistory,
 }
 
 impl fmt::Display for ClaimError {
@@ -27,6 +31,7 @@ impl fmt::Display for ClaimError {
             ClaimError::NotMaster(what) => write!(f, "no longer master: {what}"),
             ClaimError::Raced(code) => write!(f, "written meanwhile by another master ({code})"),
             ClaimError::Zk(e) => write!(f, "{e}"),
+            ClaimError::NoHistory => write!(f, "no registry node to keep a history in"),
         }
     }
 }
@@ -82,14 +87,64 @@ pub fn own_node(
 /// within that one round trip, where the breadcrumb's version still makes
 /// the two claims exclusive: the new master's fails `Raced`, reads again
 /// and finds this one as its predecessor.) `acl`: the election node's.
+///
+/// `records`: what the history (`PATH.zkha/history`, see
+/// [`crate::cli::history`]) must say once this claim is made (the
+/// predecessor's end, this mastership running), merged in by the same
+/// `multi`, conditioned on the history's version: the breadcrumb and the
+/// history change together or not at all (a history written meanwhile is
+/// a lost race: [`ClaimError::Raced`]). Without `PATH.zkha` (no registry)
+/// the breadcrumb is claimed without a history.
 pub fn claim(
     zk: &ZooKeeper,
     path: &str,
     acl: &[Acl],
     mine: &Breadcrumb,
     version: Option<i32>,
+    records: &[Record],
 ) -> Result<(), ClaimError> {
     let (master_node, master_version) = own_node(zk, path, mine.session, mine.token)?;
+    let history = if records.is_empty() {
+        None
+    } else {
+        history::write_op(path, acl, history::read(zk, path)?, records)
+    };
+    match claim_with(
+        zk,
+        path,
+        acl,
+        mine,
+        version,
+        &master_node,
+        master_version,
+        history,
+    ) {
+        // PATH.zkha is absent: no history to keep.
+        Err(ClaimError::NoHistory) => claim_with(
+            zk,
+            path,
+            acl,
+            mine,
+            version,
+            &master_node,
+            master_version,
+            None,
+        ),
+        other => other,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn claim_with(
+    zk: &ZooKeeper,
+    path: &str,
+    acl: &[Acl],
+    mine: &Breadcrumb,
+    version: Option<i32>,
+    master_node: &str,
+    master_version: i32,
+    history: Option<Op>,
+) -> Result<(), ClaimError> {
     let node = breadcrumb_path(path);
     let bytes = Breadcrumb {
         clean: false,
@@ -111,16 +166,25 @@ pub fn claim(
         },
     };
     let check = Op::Check {
-        path: master_node.clone(),
+        path: master_node.to_owned(),
         version: master_version,
     };
-    match zk.multi(&[check, write]) {
+    let creates_history = matches!(history, Some(Op::Create { .. }));
+    let mut ops = vec![check, write];
+    ops.extend(history);
+    match zk.multi(&ops) {
         Ok(_) => Ok(()),
         Err(zkha::Error::Multi { code, results }) => match results.as_slice() {
             [OpResult::Error(c), ..] if *c != ErrorCode::RuntimeInconsistency => {
                 Err(ClaimError::NotMaster(format!("{master_node}: {c}")))
             }
             [_, OpResult::Error(
+                c @ (ErrorCode::BadVersion | ErrorCode::NodeExists | ErrorCode::NoNode),
+            ), ..] => Err(ClaimError::Raced(*c)),
+            [_, _, OpResult::Error(ErrorCode::NoNode)] if creates_history => {
+                Err(ClaimError::NoHistory)
+            }
+            [_, _, OpResult::Error(
                 c @ (ErrorCode::BadVersion | ErrorCode::NodeExists | ErrorCode::NoNode),
             )] => Err(ClaimError::Raced(*c)),
             _ => Err(ClaimError::Zk(zkha::Error::Multi { code, results })),

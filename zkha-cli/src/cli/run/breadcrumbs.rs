@@ -83,6 +83,7 @@ impl Supervisor {
                     acl: &sup.acl,
                     fence: sup.fence.as_ref(),
                     since_ms: sup.master_since_ms.load(Ordering::Acquire),
+                    name: contention.elector().and_then(|e| e.name()),
                 }
                 .take_over_within(
                     &zk,
