@@ -115,6 +115,24 @@ fn control_data(zk: &ZooKeeper, path: &str) -> Vec<u8> {
     zk.get(&registry::control_path(path), false).unwrap().0
 }
 
+/// Waits until the registry shows `master` as master, then a little more:
+/// the standbys see the new master and the new master's own writes are
+/// answered. The tests of the designed behaviour go through this before an
+/// event; without it two faults of the library show (see the ignored
+/// `fault_*` tests below): a standby whose deferral did not see the last
+/// master defers no more (or claims as the master it saw goes), and a
+/// shutdown while a write is in flight leaves the node to the session's
+/// expiry.
+fn settle(zk: &ZooKeeper, path: &str, master: &str) {
+    assert!(
+        eventually(LONG, || entry(zk, path, master)
+            .is_some_and(|e| e.role == Role::Master)),
+        "{master} never showed as master: {:?}",
+        entries(zk, path)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+}
+
 /// Asserts for `d` that `f` keeps holding.
 fn holds_for(d: Duration, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + d;
@@ -293,11 +311,17 @@ fn a_candidate_that_is_not_ready_registers_but_never_takes_over_until_ready() {
     // Another, ready, is master; it leaves: still not.
     let (fast, _) = start(config(&path, Some("fast"), "10.0.0.2"));
     assert!(fast.wait_until_master(LONG));
+    settle(&zk, &path, "fast");
+    let fast_session = fast.session_id();
     fast.shutdown();
     assert!(
         holds_for(Duration::from_millis(1500), || !slow.is_master()
             && master_owner(&zk, &path).is_none()),
-        "a candidate that is not ready took over once the master left"
+        "a candidate that is not ready took over once the master left: slow master {}, node owner {:x?} (slow 0x{:x}, fast 0x{fast_session:x}), slow told became {}",
+        slow.is_master(),
+        master_owner(&zk, &path),
+        slow.session_id(),
+        slow_rec.became()
     );
     assert_eq!(slow_rec.became(), 0);
 
@@ -378,6 +402,7 @@ fn a_ready_higher_priority_wins_when_the_master_goes_and_a_lower_one_when_it_is_
     for round in 0..rounds {
         assert!(high.is_master(), "round {round}");
         let t = third(round);
+        settle(&zk, &path, "high");
         high.resign().unwrap();
         assert!(
             t.wait_until_master(LONG),
@@ -389,6 +414,7 @@ fn a_ready_higher_priority_wins_when_the_master_goes_and_a_lower_one_when_it_is_
             "round {round}: {:?}",
             entries(&zk, &path)
         );
+        settle(&zk, &path, "third");
         t.shutdown();
         assert!(
             eventually(LONG, || high.is_master() || low.is_master()),
@@ -409,11 +435,13 @@ fn a_ready_higher_priority_wins_when_the_master_goes_and_a_lower_one_when_it_is_
 
     // `high` not ready: `low` does not wait for it.
     let t = third(rounds);
+    settle(&zk, &path, "high");
     high.resign().unwrap();
     assert!(t.wait_until_master(LONG));
     high.set_ready(false);
     assert!(eventually(LONG, || entry(&zk, &path, "high")
         .is_some_and(|e| !e.ready && !e.yielding)));
+    settle(&zk, &path, "third");
     t.shutdown();
     let gone = Instant::now();
     assert!(
@@ -695,4 +723,148 @@ fn a_candidate_without_the_elections_credentials_never_registers_nor_wins() {
         );
         assert!(errors.len() >= 2, "not retried: {errors:?}");
     }
+}
+
+// Faults of the library found by these tests, each reproduced as the
+// behaviour it should have: ignored until fixed (`cargo test --test elector
+// registry::fault_ -- --ignored`).
+
+#[test]
+#[ignore = "fault: a 50 wins over a registered ready 100: its gate saw the master node and claimed without the registry as that node went"]
+fn fault_watch_mode_a_50_whose_gate_saw_the_master_never_claims_as_it_goes() {
+    // high (100) and low (50) settled as standbys behind a master m (1000).
+    // low's gate runs (a readiness change wakes it) just as m leaves: it
+    // sees m's node, goes to its claim, and the claim lands after the
+    // node went. It must not win while high is ready.
+    let path = format!("{}/m", unique_path("fault-toctou"));
+    let zk = admin();
+    let mk = |name: &str, priority: u32| {
+        let mut c = config(&path, Some(name), "10.0.0.9");
+        c.priority = priority;
+        start(c)
+    };
+    let (high, _) = mk("high", 100);
+    assert!(high.wait_until_master(LONG));
+    let (low, low_rec) = mk("low", 50);
+    for round in 0..40 {
+        let (m, _) = mk("m", 1000);
+        assert!(eventually(LONG, || entry(&zk, &path, "m").is_some()));
+        let current = if high.is_master() { &high } else { &low };
+        current.resign().unwrap();
+        assert!(m.wait_until_master(LONG), "round {round}");
+        settle(&zk, &path, "m");
+        low.set_ready(false);
+        low.set_ready(true);
+        m.shutdown();
+        assert!(eventually(LONG, || high.is_master() || low.is_master()));
+        assert_eq!(
+            low_rec.became(),
+            0,
+            "round {round}: low (50) took over while high (100) was ready"
+        );
+        settle(&zk, &path, "high");
+    }
+}
+
+#[test]
+#[ignore = "fault: in sequence mode a candidate defers to a better one once per session (its deferral window is never reset)"]
+fn fault_sequence_mode_defers_to_a_ready_better_candidate_every_time() {
+    let parent = unique_path("fault-seq-defer");
+    let zk = admin();
+    let mk = |name: &str, priority: u32| {
+        let mut c = config(&parent, Some(name), "10.0.0.9");
+        c.mode = zkha::elector::Mode::Sequence;
+        c.priority = priority;
+        start(c)
+    };
+    let queued = |n: usize| {
+        eventually(LONG, || {
+            zk.get_children(&parent, false).map_or(0, |k| k.len()) == n
+        })
+    };
+    // The queue: x1 (1000), low (50), high (100). x1 goes: low, at the
+    // head, steps back for high.
+    let (x1, _) = mk("x1", 1000);
+    assert!(x1.wait_until_master(LONG));
+    let (low, low_rec) = mk("low", 50);
+    assert!(queued(2));
+    let (high, _) = mk("high", 100);
+    assert!(queued(3));
+    x1.shutdown();
+    assert!(eventually(LONG, || high.is_master() || low.is_master()));
+    assert!(high.is_master(), "the first time: low (50) won");
+    // Again, a while later: x2 (1000) queues behind low, high resigns to
+    // the back of the queue: low, at the head, must step back again.
+    std::thread::sleep(Duration::from_millis(1000));
+    let (x2, _) = mk("x2", 1000);
+    assert!(queued(3));
+    assert!(eventually(LONG, || entry(&zk, &parent, "x2").is_some()));
+    high.resign().unwrap();
+    assert!(eventually(LONG, || !high.is_master()));
+    assert!(eventually(LONG, || x2.is_master()
+        || low.is_master()
+        || high.is_master()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        low_rec.became(),
+        0,
+        "the second time: low (50) won while x2 (1000) and high (100) are ready: {:?}",
+        roles(&zk, &parent)
+    );
+}
+
+#[test]
+#[ignore = "fault: in sequence mode a resigning master of higher priority takes the mastership back (no yielding after a resign)"]
+fn fault_sequence_mode_a_resigning_preferred_master_hands_over() {
+    // Watch mode hands over (the resigning master is `yielding`); sequence
+    // mode should too.
+    for mode in [zkha::elector::Mode::Watch, zkha::elector::Mode::Sequence] {
+        let parent = unique_path("fault-seq-resign");
+        let mk = |name: &str, priority: u32| {
+            let mut c = config(&parent, Some(name), "10.0.0.9");
+            c.mode = mode;
+            c.priority = priority;
+            start(c)
+        };
+        let (high, high_rec) = mk("high", 100);
+        assert!(high.wait_until_master(LONG));
+        let (low, low_rec) = mk("low", 50);
+        let zk = admin();
+        assert!(eventually(LONG, || entry(&zk, &parent, "low").is_some()));
+        std::thread::sleep(Duration::from_millis(300));
+        high.resign().unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            low.is_master() && low_rec.became() == 1 && high_rec.became() == 1,
+            "{mode:?}: after high resigned: high master {} (became {}), low master {} (became {})",
+            high.is_master(),
+            high_rec.became(),
+            low.is_master(),
+            low_rec.became()
+        );
+    }
+}
+
+#[test]
+#[ignore = "fault: a shutdown with a registry write in flight leaves the master node until the session expires (2 to 9 in 80 on f3d90b1, none before the registry)"]
+fn fault_a_master_shut_down_right_after_winning_releases_its_node_at_once() {
+    let zk = admin();
+    let mut lingered = Vec::new();
+    for i in 0..80 {
+        let path = format!("{}/m", unique_path("fault-shutdown"));
+        let (e, _) = start(config(&path, Some("m"), "10.0.0.2"));
+        assert!(e.wait_until_master(LONG));
+        e.shutdown();
+        let gone = Instant::now();
+        while master_owner(&zk, &path).is_some() && gone.elapsed() < Duration::from_secs(6) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if gone.elapsed() > Duration::from_secs(1) {
+            lingered.push((i, gone.elapsed()));
+        }
+    }
+    assert!(
+        lingered.is_empty(),
+        "the node outlived a graceful shutdown by about the session timeout (4 s): {lingered:?}"
+    );
 }
