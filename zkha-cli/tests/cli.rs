@@ -26,6 +26,8 @@ mod config_file;
 mod containment;
 #[path = "cli/docs_status_json.rs"]
 mod docs_status_json;
+#[path = "cli/history.rs"]
+mod history;
 #[path = "cli/liveness.rs"]
 mod liveness;
 #[path = "cli/narration.rs"]

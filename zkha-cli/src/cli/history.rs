@@ -310,11 +310,15 @@ pub fn run(args: HistoryArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let zk = args.credentials.connect(&args.target)?;
     let path = &args.target.path;
     let node = history_path(path);
-    let refused = |e: zkha::Error, what: &str| -> Box<dyn std::error::Error> {
+    let refused = |e: zkha::Error, node: &str| -> Box<dyn std::error::Error> {
         if e.code() == Some(ErrorCode::NoAuth) {
-            format!("reading {what}: NoAuth: the election's credentials (--digest or --digest-file, or the SASL identity) are needed").into()
+            format!(
+                "not authorized to read {node}: the election's nodes (its master node, its breadcrumb and {}) have the election's ACL: give this command the election's credentials (--digest, --digest-file or ZKHA_DIGEST, as the candidates have them)",
+                registry::root(path)
+            )
+            .into()
         } else {
-            format!("reading {what}: {e}").into()
+            format!("cannot read {node}: {e}").into()
         }
     };
     let mut records = read(&zk, path)
