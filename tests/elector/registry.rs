@@ -118,11 +118,11 @@ fn control_data(zk: &ZooKeeper, path: &str) -> Vec<u8> {
 /// Waits until the registry shows `master` as master, then a little more:
 /// the standbys see the new master and the new master's own writes are
 /// answered. The tests of the designed behaviour go through this before an
-/// event; without it two faults of the library show (see the ignored
-/// `fault_*` tests below): a standby whose deferral did not see the last
-/// master defers no more (or claims as the master it saw goes), and a
-/// shutdown while a write is in flight leaves the node to the session's
-/// expiry.
+/// event; the `fault_*` tests below run without it, and caught two faults
+/// of the library that it used to hide (now fixed): a standby whose
+/// deferral did not see the last master deferred no more (or claimed as
+/// the master it saw went), and a shutdown while a write was in flight
+/// left the node to the session's expiry.
 fn settle(zk: &ZooKeeper, path: &str, master: &str) {
     assert!(
         eventually(LONG, || entry(zk, path, master)
@@ -726,11 +726,13 @@ fn a_candidate_without_the_elections_credentials_never_registers_nor_wins() {
 }
 
 // Faults of the library found by these tests, each reproduced as the
-// behaviour it should have: ignored until fixed (`cargo test --test elector
-// registry::fault_ -- --ignored`).
+// behaviour it should have; each failed before its fix (steer.rs: a standby
+// that sees a master waits for it to go instead of claiming, and a deferral
+// starts afresh once a claim changed the control node; sequence mode:
+// resets its deferral behind a predecessor and yields after a resign;
+// steering.rs: a shutdown waits for registry writes in flight).
 
 #[test]
-#[ignore = "fault: a 50 wins over a registered ready 100: its gate saw the master node and claimed without the registry as that node went"]
 fn fault_watch_mode_a_50_whose_gate_saw_the_master_never_claims_as_it_goes() {
     // high (100) and low (50) settled as standbys behind a master m (1000).
     // low's gate runs (a readiness change wakes it) just as m leaves: it
@@ -767,7 +769,6 @@ fn fault_watch_mode_a_50_whose_gate_saw_the_master_never_claims_as_it_goes() {
 }
 
 #[test]
-#[ignore = "fault: in sequence mode a candidate defers to a better one once per session (its deferral window is never reset)"]
 fn fault_sequence_mode_defers_to_a_ready_better_candidate_every_time() {
     let parent = unique_path("fault-seq-defer");
     let zk = admin();
@@ -814,7 +815,6 @@ fn fault_sequence_mode_defers_to_a_ready_better_candidate_every_time() {
 }
 
 #[test]
-#[ignore = "fault: in sequence mode a resigning master of higher priority takes the mastership back (no yielding after a resign)"]
 fn fault_sequence_mode_a_resigning_preferred_master_hands_over() {
     // Watch mode hands over (the resigning master is `yielding`); sequence
     // mode should too.
@@ -846,7 +846,6 @@ fn fault_sequence_mode_a_resigning_preferred_master_hands_over() {
 }
 
 #[test]
-#[ignore = "fault: a shutdown with a registry write in flight leaves the master node until the session expires (2 to 9 in 80 on f3d90b1, none before the registry)"]
 fn fault_a_master_shut_down_right_after_winning_releases_its_node_at_once() {
     let zk = admin();
     let mut lingered = Vec::new();

@@ -96,6 +96,13 @@ fn contend_plain(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
                 wait(shared, &mut seen, Some(until));
                 continue;
             }
+            Ok(Gate::Taken) => {
+                gate.master_seen();
+                if let Held::End(end) = node_exists(shared, zk, &mut seen) {
+                    return end;
+                }
+                continue;
+            }
             Err(e) => match retry_or_end(shared, &mut seen, &e) {
                 Held::End(end) => return end,
                 _ => continue,
@@ -264,6 +271,7 @@ fn contend_sequence(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
         prefix: format!("{:016x}-n_", shared.session_id() as u64),
         mine: None,
         gate: Gatekeeper::default(),
+        yield_until: None,
     };
     let mut seen = wake_count(shared);
     loop {
@@ -290,6 +298,8 @@ struct Queue {
     /// Our node's name, once created (or found again).
     mine: Option<String>,
     gate: Gatekeeper,
+    /// Resigned: published as yielding until then.
+    yield_until: Option<Instant>,
 }
 
 impl Queue {
@@ -321,6 +331,10 @@ impl Queue {
             .take()
             .filter(|m| kids.contains(m))
             .or_else(|| kids.iter().find(|k| k.starts_with(&self.prefix)).cloned());
+        if self.yield_until.is_some_and(|t| Instant::now() >= t) {
+            self.yield_until = None;
+            steer::set_yielding(shared, false);
+        }
         // Not ready, or never master: out of the queue.
         let st = &shared.steering;
         if st.enabled && (shared.config.priority == 0 || !st.ready()) {
@@ -347,6 +361,8 @@ impl Queue {
         if pos == 0 {
             return match self.gate.gate(shared, zk)? {
                 Gate::Go(control) => self.lead(shared, zk, &me, control),
+                // Not in sequence mode (the gate reads no master node).
+                Gate::Taken => Ok(None),
                 Gate::Hold(until) => {
                     // Held back at the head (a switchover to another, a
                     // better candidate ready): to the back of the queue,
@@ -358,11 +374,14 @@ impl Queue {
                 }
             };
         }
+        // Someone else is ahead: a later deferral starts afresh.
+        self.gate.master_seen();
         // Watch only the predecessor (no herd effect).
         let pred = format!("{parent}/{}", kids[pos - 1]);
         *seen = wake_count(shared);
         if zk.wexists(&pred, waker(shared, None))?.is_some() {
-            wait(shared, seen, None);
+            // Until the predecessor goes (or our yielding ends).
+            wait(shared, seen, self.yield_until);
         }
         Ok(None)
     }
@@ -405,7 +424,13 @@ impl Queue {
         };
         match hold(shared, zk, &my_path, token, sent) {
             Held::Lost => self.mine = None,
-            Held::Resigned => self.mine = None, // rejoin at the back of the queue
+            Held::Resigned => {
+                // Rejoin at the back of the queue, yielding for a moment: a
+                // lower priority ahead must not wait for us (`steer.rs`).
+                self.mine = None;
+                self.yield_until = Some(Instant::now() + shared.config.resign_backoff);
+                steer::set_yielding(shared, true);
+            }
             Held::End(end) => return Ok(Some(end)),
         }
         Ok(None)

@@ -65,6 +65,13 @@ pub(crate) fn run(shared: Arc<ElectionState>) {
                 inner.zk = None;
             }
         }
+        // A registry write still in flight first (see `Steering::drain`).
+        shared.steering.drain(
+            shared
+                .config
+                .session_timeout
+                .min(std::time::Duration::from_secs(1)),
+        );
         let _ = zk.close();
     }
 }

@@ -161,6 +161,10 @@ pub(super) enum Gate {
     Go(Option<i32>),
     /// Not now: look again at this instant at the latest (or on a wake).
     Hold(Instant),
+    /// Another candidate's master node is there: wait for it to go, no
+    /// claim (a claim sent now could win the instant it goes, ahead of a
+    /// better candidate).
+    Taken,
 }
 
 /// What the gate remembers between two looks.
@@ -170,8 +174,10 @@ pub(super) struct Gatekeeper {
     /// operation holds for its timeout from then, on this host's clock.
     op_seen: Option<(i32, Instant)>,
     /// Since when the master node is gone while a better candidate is
-    /// ready.
-    defer_since: Option<Instant>,
+    /// ready, and the control node's version then: every claim resets the
+    /// control node, so a new version means a master came (and went) in
+    /// between, and the wait starts afresh.
+    defer_since: Option<(Instant, i32)>,
     /// The last reason given for holding (said once in the log).
     said: Option<String>,
 }
@@ -213,8 +219,8 @@ impl Gatekeeper {
             Err(e) => return Err(e),
         };
         let master_there = match master? {
-            Some(m) => m.wait()?.is_some(),
-            None => false,
+            Some(m) => m.wait()?,
+            None => None,
         };
         let me = st.name.lock().clone().unwrap_or_default();
         match self.switchover(&op, &stat, &me, now) {
@@ -236,16 +242,26 @@ impl Gatekeeper {
         }
         // A better candidate goes first, for a while, once the master is
         // gone: only then is it its turn.
-        if master_there {
+        if let Some(master) = master_there {
             self.defer_since = None;
-            return Ok(Gate::Go(Some(stat.version)));
+            if master.ephemeral_owner == shared.session_id() {
+                // Ours (a claim whose answer was lost): the claim finds it.
+                return Ok(Gate::Go(Some(stat.version)));
+            }
+            return Ok(Gate::Taken);
         }
         let better = registry::read_candidates(zk, &cfg.path)?
             .into_iter()
             .filter(|c| c.name != me && c.ready && !c.yielding && c.priority > cfg.priority)
             .max_by_key(|c| c.priority);
         if let Some(b) = better {
-            let since = *self.defer_since.get_or_insert(now);
+            let since = match self.defer_since {
+                Some((since, version)) if version == stat.version => since,
+                _ => {
+                    self.defer_since = Some((now, stat.version));
+                    now
+                }
+            };
             let ends = since + defer_window(cfg.poll_interval);
             if now < ends {
                 let why = format!(

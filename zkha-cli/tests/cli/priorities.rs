@@ -305,7 +305,6 @@ fn over_100_crash_failovers_100_wins_whenever_registered_and_0_never() {
 }
 
 #[test]
-#[ignore = "fails in most runs: the safe gate lets a ready 50 win over a registered ready 100 (a stale deferral window, and a claim made on a master node seen present that goes meanwhile); run with --ignored once steer.rs/contend.rs are fixed"]
 fn when_the_master_crashes_a_ready_100_always_beats_a_ready_50() {
     // With a, b and c alone, a crash always leaves one candidate that may
     // take over. Here a second 100 (d) is master whenever a is not: each
