@@ -170,6 +170,29 @@ pub fn read(zk: &ZooKeeper, path: &str) -> zkha::Result<Option<(Vec<Record>, i32
     }
 }
 
+/// A read of the history sent and not yet answered (see [`read_later`]).
+pub struct PendingRead(zkha::Pending<(Vec<u8>, zkha::Stat)>);
+
+impl PendingRead {
+    /// Its answer, as [`read`]'s.
+    pub fn wait(self) -> zkha::Result<Option<(Vec<Record>, i32)>> {
+        match self.0.wait() {
+            Ok((bytes, stat)) => Ok(Some((decode(&bytes), stat.version))),
+            Err(e) if e.code() == Some(ErrorCode::NoNode) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Sends the read of the history without waiting for it: the requests
+/// sent after it on the same session go in the same round trip (a claim
+/// on a slow link takes no longer for the history).
+pub fn read_later(zk: &ZooKeeper, path: &str) -> zkha::Result<PendingRead> {
+    let (done, answer) = zkha::pending();
+    zk.aget(&history_path(path), done)?;
+    Ok(PendingRead(answer))
+}
+
 /// The write that merges `new` into the history, to go in the same
 /// `multi` as a breadcrumb write: a set conditioned on the version read, or
 /// the node's creation (with `acl`, the election's) if there was none.
@@ -257,19 +280,27 @@ pub fn append(zk: &ZooKeeper, path: &str, acl: &[Acl], new: &[Record]) -> zkha::
 /// How a predecessor whose breadcrumb a new master found ended, from what
 /// the breadcrumb says and what the new master knows: its clean word
 /// (`left`: resigned, switchover, unhealthy, exited, stopped, node_lost);
-/// unclean, the word it left after the fact (`lapsed`, `expired`), or
-/// `expired` for a session of this very process (it lost its session and
-/// won again with a new one), `lapsed` when its session still lives (its
-/// registry node is there: it lost the node on its lease, cut off), and
-/// otherwise `crashed` (killed, frozen, cut off until its session expired:
-/// fenced, if there is a fence).
-pub fn predecessor_end(prev: &Breadcrumb, my_past_sessions: &[i64], alive: bool) -> String {
+/// unclean, the word it left after the fact (`lapsed`, `expired`);
+/// `lapsed` for this very session (this process lost mastership on its
+/// lease, cut off, and won again with the same session); `expired` for a
+/// past session of this process (it lost its session and won again with a
+/// new one); `lapsed` when its session still lives (`alive`: its registry
+/// node is there: it lost the node on its lease, cut off); and otherwise
+/// `crashed` (killed, frozen, cut off until its session expired: fenced,
+/// if there is a fence).
+pub fn predecessor_end(
+    prev: &Breadcrumb,
+    my_session: i64,
+    my_past_sessions: &[i64],
+    alive: bool,
+) -> String {
     if prev.clean {
         return prev.left.clone().unwrap_or_else(|| "resigned".into());
     }
     match prev.left.as_deref() {
         Some("lapsed" | "lease_expired" | "disconnected") => "lapsed".into(),
         Some("expired") => "expired".into(),
+        _ if prev.session == my_session => "lapsed".into(),
         _ if my_past_sessions.contains(&prev.session) => "expired".into(),
         _ if alive => "lapsed".into(),
         _ => "crashed".into(),
@@ -456,19 +487,20 @@ mod tests {
             left: left.map(str::to_owned),
         };
         assert_eq!(
-            predecessor_end(&b(true, Some("switchover")), &[], false),
+            predecessor_end(&b(true, Some("switchover")), 7, &[], false),
             "switchover"
         );
-        assert_eq!(predecessor_end(&b(true, None), &[], false), "resigned");
-        assert_eq!(predecessor_end(&b(false, None), &[], false), "crashed");
+        assert_eq!(predecessor_end(&b(true, None), 7, &[], false), "resigned");
+        assert_eq!(predecessor_end(&b(false, None), 7, &[], false), "crashed");
         assert_eq!(
-            predecessor_end(&b(false, Some("the watchdog was killed")), &[], false),
+            predecessor_end(&b(false, Some("the watchdog was killed")), 7, &[], false),
             "crashed"
         );
-        assert_eq!(predecessor_end(&b(false, None), &[5], false), "expired");
-        assert_eq!(predecessor_end(&b(false, None), &[], true), "lapsed");
+        assert_eq!(predecessor_end(&b(false, None), 7, &[5], false), "expired");
+        assert_eq!(predecessor_end(&b(false, None), 7, &[], true), "lapsed");
+        assert_eq!(predecessor_end(&b(false, None), 5, &[5], false), "lapsed");
         assert_eq!(
-            predecessor_end(&b(false, Some("lease_expired")), &[], false),
+            predecessor_end(&b(false, Some("lease_expired")), 7, &[], false),
             "lapsed"
         );
     }

@@ -196,7 +196,7 @@ impl Successor<'_> {
         // with --session-file) is the same mastership.
         if let Some(p) = prev.filter(|p| p.token != 0 && p.token != mine.token) {
             let alive = !p.clean && self.session_alive(zk, p);
-            let how = history::predecessor_end(p, my_past_sessions, alive);
+            let how = history::predecessor_end(p, mine.session, my_past_sessions, alive);
             records.push(Record::of(p, None).ended(&how, self.since_ms));
         }
         records.push(Record::of(mine, self.name.clone()));

@@ -159,6 +159,13 @@ fn mark(
     clean: bool,
 ) -> zkha::Result<bool> {
     for _ in 0..MARK_ATTEMPTS {
+        // A clean end goes in the history: its read goes with the
+        // breadcrumb's, in one round trip.
+        let history_read = if clean {
+            Some(history::read_later(zk, path)?)
+        } else {
+            None
+        };
         let (mut b, version) = match read(zk, path) {
             Ok(Some(found)) => found,
             Ok(None) | Err(ReadError::Malformed { .. }) => return Ok(false),
@@ -172,9 +179,9 @@ fn mark(
         }
         b.clean = clean;
         b.left = Some(why.to_owned());
-        let history = if clean {
+        let history = if let Some(history_read) = history_read {
             let ended = history::Record::of(&b, None).ended(why, common::now_ms());
-            let current = history::read(zk, path)?;
+            let current = history_read.wait()?;
             // A history to create gets the breadcrumb's ACL (the
             // election's).
             let acl = match current {

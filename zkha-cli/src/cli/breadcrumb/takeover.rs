@@ -103,11 +103,16 @@ pub fn claim(
     version: Option<i32>,
     records: &[Record],
 ) -> Result<(), ClaimError> {
-    let (master_node, master_version) = own_node(zk, path, mine.session, mine.token)?;
-    let history = if records.is_empty() {
+    // The history's read goes with own_node's: no round trip of its own.
+    let history_read = if records.is_empty() {
         None
     } else {
-        history::write_op(path, acl, history::read(zk, path)?, records)
+        Some(history::read_later(zk, path)?)
+    };
+    let (master_node, master_version) = own_node(zk, path, mine.session, mine.token)?;
+    let history = match history_read {
+        Some(read) => history::write_op(path, acl, read.wait()?, records),
+        None => None,
     };
     match claim_with(
         zk,
