@@ -28,6 +28,8 @@ mod containment;
 mod docs_status_json;
 #[path = "cli/history.rs"]
 mod history;
+#[path = "cli/ensemble_timing.rs"]
+mod ensemble_timing;
 #[path = "cli/liveness.rs"]
 mod liveness;
 #[path = "cli/narration.rs"]

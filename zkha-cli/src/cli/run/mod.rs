@@ -19,10 +19,12 @@
 //! (`breadcrumbs.rs`); the main loop (`main_loop.rs`, with readiness,
 //! `--ready-cmd`) with `--on-exit restart`'s rule (`restart.rs`); the
 //! running command's liveness, `--health-cmd` (`liveness.rs`); systemd's
-//! notifications (`notify.rs`).
+//! notifications (`notify.rs`); the session timeout checked against the
+//! ensemble's settings at start-up (`ensemble_check.rs`).
 
 mod breadcrumbs;
 mod checks;
+mod ensemble_check;
 mod hooks;
 mod liveness;
 mod main_loop;
@@ -118,6 +120,9 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     super::reaper::become_subreaper()
         .map_err(|e| format!("cannot become a child subreaper (PR_SET_CHILD_SUBREAPER): {e}"))?;
     let config = checks::checked_config(&args)?;
+    // The session timeout against each member's settings (`conf`), on a
+    // thread of its own: logged when the members answer.
+    ensemble_check::start(&config);
     let metrics = Metrics::new();
     let _metrics_server = match args.metrics_addr {
         Some(addr) => {

@@ -2,6 +2,12 @@
 //! of their own (naming a standby's master is a ZooKeeper read), WATCHDOG=1
 //! from the main loop, so the pings stop if it stalls; STOPPING=1 when it
 //! ends.
+//!
+//! READY=1 means "started and deciding": it does not wait for ZooKeeper.
+//! While the first session cannot connect, STATUS= says so
+//! (`connecting to …: ZooKeeper unreachable (…)`), so that `systemctl
+//! start` returns and `systemctl status` tells why, instead of systemd
+//! timing the start out and restarting zkha in a loop.
 
 use super::supervisor::Supervisor;
 use crate::cli::contention::Contention;
@@ -88,14 +94,36 @@ impl Systemd {
 const NOTIFY_LOOK: Duration = Duration::from_millis(100);
 const NOTIFY_REREAD: Duration = Duration::from_secs(2);
 
+/// Without a reason from the C client (a refused connection is reported at
+/// once), how long the first connection may take before it is called
+/// unreachable (the log's narration waits as long).
+const SLOW_CONNECT: Duration = Duration::from_secs(2);
+
+/// STATUS= while the first session cannot connect: the C client's latest
+/// reason, else after [`SLOW_CONNECT`] "no answer"; `None` before either.
+fn connecting_status(hosts: &str, reason: Option<String>, trying_for: Duration) -> Option<String> {
+    let why = match reason {
+        Some(r) => r,
+        None if trying_for >= SLOW_CONNECT => "no answer".to_owned(),
+        None => return None,
+    };
+    Some(format!(
+        "connecting to {hosts}: ZooKeeper unreachable ({why})"
+    ))
+}
+
 /// systemd's READY=1 and STATUS=, until `on` is cleared. READY=1 goes once
-/// the candidate has joined the election: connected, and either master or
-/// a standby that knows its master (a new master's node may take a moment).
+/// the candidate has started its election: at the first of connected and
+/// either master or a standby that knows its master (a new master's node
+/// may take a moment), out of the election or registered and not ready
+/// (saying why), or unable to connect (saying why: the start must not wait
+/// for ZooKeeper).
 fn tell_systemd(n: &Notifier, sup: &Supervisor, elector: &Contention, on: &AtomicBool) {
     let mut ready = false;
     let mut said = String::new();
     let mut seen_changes = u64::MAX;
     let mut read_at: Option<Instant> = None;
+    let started = Instant::now();
     while on.load(Ordering::Acquire) {
         let changes = sup.role_changes.load(Ordering::Acquire);
         let since_ms = sup.master_since_ms.load(Ordering::Acquire);
@@ -116,7 +144,10 @@ fn tell_systemd(n: &Notifier, sup: &Supervisor, elector: &Contention, on: &Atomi
             // Registered, not contending: up, and says why.
             Some(format!("standby, not contending: {why}"))
         } else if !sup.joined.load(Ordering::Acquire) {
-            None
+            // Never connected yet (the reasons noted are this session's: no
+            // other ZooKeeper handle comes before the first connection).
+            let reason = zkha::logging::last_unreachable_reason().1;
+            connecting_status(&sup.hosts, reason, started.elapsed())
         } else if changes != seen_changes
             || !ready
             || read_at.is_none_or(|t| t.elapsed() >= NOTIFY_REREAD)
@@ -155,5 +186,27 @@ fn tell_systemd(n: &Notifier, sup: &Supervisor, elector: &Contention, on: &Atomi
             }
         }
         std::thread::sleep(NOTIFY_LOOK);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connecting_says_why_once_there_is_a_reason_or_it_takes_long() {
+        let hosts = "zk1:2181,zk2:2181";
+        assert_eq!(
+            connecting_status(hosts, None, Duration::from_millis(500)),
+            None
+        );
+        assert_eq!(
+            connecting_status(hosts, Some("connection refused".into()), Duration::ZERO).as_deref(),
+            Some("connecting to zk1:2181,zk2:2181: ZooKeeper unreachable (connection refused)")
+        );
+        assert_eq!(
+            connecting_status(hosts, None, SLOW_CONNECT).as_deref(),
+            Some("connecting to zk1:2181,zk2:2181: ZooKeeper unreachable (no answer)")
+        );
     }
 }
