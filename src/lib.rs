@@ -70,4 +70,10 @@ pub mod __private {
     pub fn set_test_publish_delay(config: &mut ElectorConfig, delay: Duration) {
         config.test_publish_delay = delay;
     }
+
+    /// Test hook: a pause before each claim of the master node (safe
+    /// profile), after a `test_claim_delay` trace line. Zero in real use.
+    pub fn set_test_claim_delay(config: &mut ElectorConfig, delay: Duration) {
+        config.test_claim_delay = delay;
+    }
 }

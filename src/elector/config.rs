@@ -135,6 +135,10 @@ pub struct ElectorConfig {
     /// handle (to reproduce CONNECTED arriving first). Zero in real use;
     /// the workspace's tests set it through `zkha::__private`.
     pub(crate) test_publish_delay: Duration,
+    /// Test hook: a pause between the gate's go and the claim (safe
+    /// profile), announced by a `test_claim_delay` trace line, so that a
+    /// test can cut the claim's answer (F3). Zero in real use.
+    pub(crate) test_claim_delay: Duration,
 }
 
 impl ElectorConfig {
@@ -164,6 +168,7 @@ impl ElectorConfig {
             session_file: None,
             log_to_rust: false,
             test_publish_delay: Duration::ZERO,
+            test_claim_delay: Duration::ZERO,
         }
     }
 

@@ -312,6 +312,20 @@ impl ElectionState {
         self.trace.emit("work", &[]);
     }
 
+    /// The test hook's announcement (`ElectorConfig::test_claim_delay`).
+    pub(crate) fn trace_test_claim_delay(&self) {
+        self.trace.emit("test_claim_delay", &[]);
+    }
+
+    /// Safe profile: the `standby` trace line, when the contention finds
+    /// another session's master node and waits for it to go without a
+    /// claim (the seed and the C++ design try a create instead, and trace
+    /// its `rc`).
+    pub(crate) fn trace_standby(&self, holder: i64) {
+        self.trace
+            .emit("standby", &[("holder", Value::Int(holder))]);
+    }
+
     /// Writes the `create` trace line; the log says a missing parent.
     pub(crate) fn trace_create(&self, rc: i32) {
         self.trace.emit("create", &[("rc", Value::Int(rc.into()))]);

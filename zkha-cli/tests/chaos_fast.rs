@@ -431,7 +431,9 @@ fn chaos_a_standby_that_does_not_watch_is_caught() {
     let b = s.spawn(hosts(), &path, &["--mode", "poll"]);
     let cb = &s.cands[b];
     assert!(
-        zkha_chaos::wait_until(Duration::from_secs(30), || cb.count("create") > 0),
+        zkha_chaos::wait_until(Duration::from_secs(30), || cb.count("create")
+            + cb.count("standby")
+            > 0),
         "the standby never tried"
     );
     // The server's own list of watches shows it.

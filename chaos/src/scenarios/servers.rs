@@ -21,7 +21,9 @@ impl Chaos {
             }
             b = s.spawn(hosts, &path, &[]);
             let cb = &s.cands[b];
-            if !wait_until(Duration::from_secs(30), || cb.count("create") > 0) {
+            if !wait_until(Duration::from_secs(30), || {
+                cb.count("create") + cb.count("standby") > 0
+            }) {
                 s.error("the standby never tried to create the node");
                 break 'run;
             }

@@ -168,6 +168,10 @@ fn claim_plain(
         acl: acl.to_vec(),
         mode: CreateMode::Ephemeral,
     };
+    if !cfg.test_claim_delay.is_zero() {
+        shared.trace_test_claim_delay();
+        std::thread::sleep(cfg.test_claim_delay);
+    }
     // The claim and a read of the node, pipelined: one round trip. The
     // claim is a write, so its success is leader-proved (lease.rs): the
     // lease runs from when it was sent, as a create's does.

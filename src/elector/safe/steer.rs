@@ -180,6 +180,8 @@ pub(super) struct Gatekeeper {
     defer_since: Option<(Instant, i32)>,
     /// The last reason given for holding (said once in the log).
     said: Option<String>,
+    /// The session whose master node was last found (traced once).
+    taken_by: Option<i64>,
 }
 
 impl Gatekeeper {
@@ -247,6 +249,10 @@ impl Gatekeeper {
             if master.ephemeral_owner == shared.session_id() {
                 // Ours (a claim whose answer was lost): the claim finds it.
                 return Ok(Gate::Go(Some(stat.version)));
+            }
+            if self.taken_by != Some(master.ephemeral_owner) {
+                self.taken_by = Some(master.ephemeral_owner);
+                shared.trace_standby(master.ephemeral_owner);
             }
             return Ok(Gate::Taken);
         }

@@ -27,6 +27,13 @@ pub fn run(args: CandidateArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
     super::flags::validate(&args.election, &config)?;
+    // Test hook (F3's fidelity test): a pause before each claim.
+    if let Some(ms) = std::env::var("ZKHA_TEST_CLAIM_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        zkha::__private::set_test_claim_delay(&mut config, Duration::from_millis(ms));
+    }
     let is_seed = matches!(config.profile, Profile::Seed);
     let elector = Elector::start(config, Arc::new(()))?;
     let (stopper, resigner) = (elector.control(), elector.control());

@@ -81,10 +81,18 @@ impl Proc {
         read_trace(&self.trace)
     }
 
+    /// Events of `kind` (an event name, or `event rc=N` / `event
+    /// reason=R`); `waiting` counts a standby's look at another's node:
+    /// `create rc=-110` (seed, C++) or `standby` (safe: it waits without a
+    /// create).
     pub fn count(&self, kind: &str) -> usize {
         self.events()
             .iter()
-            .filter(|e| e.kind() == kind || e.event == kind)
+            .filter(|e| {
+                e.kind() == kind
+                    || e.event == kind
+                    || (kind == "waiting" && (e.kind() == "create rc=-110" || e.event == "standby"))
+            })
             .count()
     }
 
@@ -212,6 +220,18 @@ pub struct Spec<'a> {
 }
 
 pub fn spawn(which: Impl, spec: &Spec, dir: &Path, name: &str) -> Proc {
+    spawn_with_env(which, spec, dir, name, &[])
+}
+
+/// [`spawn`] with extra environment variables for the candidate (test
+/// hooks such as `ZKHA_TEST_CLAIM_DELAY_MS`).
+pub fn spawn_with_env(
+    which: Impl,
+    spec: &Spec,
+    dir: &Path,
+    name: &str,
+    env: &[(&str, &str)],
+) -> Proc {
     let trace = dir.join(format!("{name}.trace"));
     let stderr = dir.join(format!("{name}.stderr"));
     let err = std::fs::File::create(&stderr).unwrap();
@@ -257,6 +277,7 @@ pub fn spawn(which: Impl, spec: &Spec, dir: &Path, name: &str) -> Proc {
         }
     };
     cmd.args(spec.extra);
+    cmd.envs(env.iter().copied());
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -4,7 +4,9 @@
 
 use crate::common;
 
-use common::election::{masterships, now_ms, overlaps, spawn, work_dir, Ev, Impl, Proc, Spec};
+use common::election::{
+    masterships, now_ms, overlaps, spawn, spawn_with_env, work_dir, Ev, Impl, Proc, Spec,
+};
 use common::{eventually, RawSession};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,7 +64,7 @@ fn partition(which: Impl, session_ms: u64, name: &str) -> (Proc, Proc, TcpProxy)
     let a = spawn(which, &spec(ph, "10.0.0.1"), &dir, "a");
     a.wait_for("became_master", 1, LONG);
     let b = spawn(which, &spec(h, "10.0.0.2"), &dir, "b");
-    b.wait_for("create rc=-110", 1, LONG);
+    b.wait_for("waiting", 1, LONG);
     proxy.set_mode(ProxyMode::Blackhole);
     b.wait_for("work", 3, LONG);
     // Keep A cut off a little longer, then let it learn what happened.
@@ -148,7 +150,7 @@ fn flaw_f1_safe_steps_down_before_anyone_else_can_win() {
     // Back, A finds its session expired and opens a new one (F2) as a
     // standby, watching B's node instead of polling (F6).
     a.wait_for("init", 2, LONG);
-    a.wait_for("create rc=-110", 1, LONG);
+    a.wait_for("waiting", 1, LONG);
     let sessions: Vec<String> = a
         .events()
         .iter()
@@ -197,15 +199,35 @@ fn ambiguous_create(which: Impl, name: &str) -> (Proc, Proc, String, &'static st
     } else {
         &[]
     };
-    let a = spawn(which, &spec(ph, "10.0.0.1", extra), &dir, "a");
-    // The parent is missing: A polls and fails with ZNONODE...
-    a.wait_for("create rc=-101", 1, LONG);
-    // ...then its next create is applied, and the reply lost.
-    proxy.set_mode(ProxyMode::DropReplies);
     let observer = RawSession::connect(h, 5000);
-    observer
-        .create(&parent, b"", zk_sys::consts::ZOO_PERSISTENT)
-        .unwrap();
+    let a = if which == Impl::RustSafe {
+        // The safe profile registers first, beside the path (the registry
+        // needs the parent), then claims: the parent exists, and the
+        // claim waits a moment (a test hook) for the replies to be cut.
+        observer
+            .create(&parent, b"", zk_sys::consts::ZOO_PERSISTENT)
+            .unwrap();
+        let a = spawn_with_env(
+            which,
+            &spec(ph, "10.0.0.1", extra),
+            &dir,
+            "a",
+            &[("ZKHA_TEST_CLAIM_DELAY_MS", "1000")],
+        );
+        a.wait_for("test_claim_delay", 1, LONG);
+        proxy.set_mode(ProxyMode::DropReplies);
+        a
+    } else {
+        let a = spawn(which, &spec(ph, "10.0.0.1", extra), &dir, "a");
+        // The parent is missing: A polls and fails with ZNONODE...
+        a.wait_for("create rc=-101", 1, LONG);
+        // ...then its next create is applied, and the reply lost.
+        proxy.set_mode(ProxyMode::DropReplies);
+        observer
+            .create(&parent, b"", zk_sys::consts::ZOO_PERSISTENT)
+            .unwrap();
+        a
+    };
     assert!(
         eventually(LONG, || matches!(observer.exists(path), Ok(Some(_)))),
         "A's create never reached the server"
@@ -280,7 +302,7 @@ fn flaw_f3_safe_recognises_its_own_node() {
         ),
         session_of(&a)
     );
-    b.wait_for("create rc=-110", 1, LONG);
+    b.wait_for("waiting", 1, LONG);
     assert_eq!(b.count("became_master"), 0);
     let _ = b.term();
     let _ = a.term();

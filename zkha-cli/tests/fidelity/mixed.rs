@@ -54,7 +54,7 @@ fn mixed_cpp_and_rust_fail_over_both_ways() {
     cpp_a.wait_for("became_master", 1, LONG);
     let mut safe_b = spawn(Impl::RustSafe, &spec("10.0.0.2"), &dir, "rust-safe-b");
     let mut seed_c = spawn(Impl::RustSeed, &spec("10.0.0.3"), &dir, "rust-seed-c");
-    safe_b.wait_for("create rc=-110", 1, LONG);
+    safe_b.wait_for("waiting", 1, LONG);
     seed_c.wait_for("create rc=-110", 1, LONG);
 
     // Rust reads the C++ peer's node: its IP text and NUL, its session.
@@ -189,7 +189,7 @@ fn mixed_rust_safe_and_cpp_peer_after_a_crash() {
     assert_eq!(format!("{owner:#x}"), session_of(&cpp));
     // And back: a safe Rust candidate takes over from a crashed C++ peer.
     let mut safe2 = spawn(Impl::RustSafe, &spec("10.0.0.5"), &dir, "rust-safe-2");
-    safe2.wait_for("create rc=-110", 1, LONG);
+    safe2.wait_for("waiting", 1, LONG);
     let cpp_killed = crash(&mut cpp);
     safe2.wait_for("became_master", 1, LONG);
     assert!(
