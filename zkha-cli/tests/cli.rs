@@ -32,6 +32,8 @@ mod history;
 mod ensemble_timing;
 #[path = "cli/liveness.rs"]
 mod liveness;
+#[path = "cli/names.rs"]
+mod names;
 #[path = "cli/narration.rs"]
 mod narration;
 #[path = "cli/operator.rs"]
