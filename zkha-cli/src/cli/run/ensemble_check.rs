@@ -256,19 +256,31 @@ fn ask(addr: &SocketAddr) -> std::io::Result<String> {
     stream.write_all(b"conf")?;
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
+    let late = || {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no complete answer within {} s", ANSWER.as_secs()),
+        )
+    };
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || answer.len() as u64 >= MAX_ANSWER {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "no complete answer in time",
-            ));
+            return Err(late());
         }
         stream.set_read_timeout(Some(left))?;
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => answer.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A read timeout is EAGAIN on Linux.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(late())
+            }
             Err(e) => return Err(e),
         }
     }
@@ -585,7 +597,8 @@ mod tests {
         let mute = TcpListener::bind("127.0.0.1:0").unwrap();
         let started = Instant::now();
         let answers = ask_member(&mute.local_addr().unwrap().to_string());
-        assert!(answers[0].1.is_err());
+        let e = answers[0].1.as_ref().unwrap_err();
+        assert_eq!(io_reason(e), "no complete answer within 2 s");
         assert!(started.elapsed() < ANSWER + Duration::from_secs(1));
     }
 }

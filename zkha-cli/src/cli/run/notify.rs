@@ -77,8 +77,10 @@ impl Systemd {
         }
     }
 
-    /// STOPPING=1: `zkha run` is ending.
+    /// STOPPING=1: `zkha run` is ending. The status thread says nothing
+    /// more (leaving the election is not news for systemd).
     pub(super) fn stopping(&self) {
+        self.notifying.store(false, Ordering::Release);
         self.notifier.send("STOPPING=1");
     }
 
@@ -173,6 +175,9 @@ fn tell_systemd(n: &Notifier, sup: &Supervisor, elector: &Contention, on: &Atomi
             None
         };
         seen_changes = changes;
+        if !on.load(Ordering::Acquire) {
+            break;
+        }
         if let Some(status) = status {
             if !ready {
                 // Once, sent or not: an unreachable socket was warned about.
