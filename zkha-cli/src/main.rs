@@ -5,6 +5,7 @@ mod cli {
     pub mod candidate;
     pub mod child_fds;
     pub mod common;
+    pub mod completions;
     pub mod config_file;
     pub mod contention;
     pub mod demo;
@@ -114,6 +115,12 @@ enum Command {
         #[arg(long)]
         print_pid: bool,
     },
+    /// Print a shell completion script (bash: source it, or install it as
+    /// /usr/share/bash-completion/completions/zkha).
+    Completions(cli::completions::CompletionsArgs),
+    /// Print the manual page (roff): zkha(1), or one command's
+    /// zkha-COMMAND(1); --dir writes them all (`zkha man | man -l -`).
+    Man(cli::completions::ManArgs),
     /// Internal: the watchdog `zkha run` starts its command under.
     #[command(name = "__watchdog", hide = true)]
     Watchdog(cli::watchdog::WatchdogArgs),
@@ -166,6 +173,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args).map(|_| exit::OK),
         Command::Candidate(args) => cli::candidate::run(args).map(|_| exit::OK),
         Command::Server { print_pid } => serve(print_pid).map(|_| exit::OK),
+        Command::Completions(args) => cli::completions::completions(args, Cli::command()),
+        Command::Man(args) => cli::completions::man(args, Cli::command()),
         Command::Watchdog(args) => cli::watchdog::run(args),
     };
     match result {

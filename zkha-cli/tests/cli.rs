@@ -38,6 +38,8 @@ mod names;
 mod narration;
 #[path = "cli/operator.rs"]
 mod operator;
+#[path = "cli/package.rs"]
+mod package;
 #[path = "cli/priorities.rs"]
 mod priorities;
 #[path = "cli/production_example.rs"]
