@@ -319,8 +319,8 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub json: bool,
     /// Show at most this many masterships (the newest).
-    #[arg(long, default_value_t = KEEP)]
-    pub limit: usize,
+    #[arg(long, default_value_t = KEEP as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
     #[command(flatten)]
     pub credentials: super::common::CredentialArgs,
 }
@@ -393,7 +393,7 @@ pub fn run(args: HistoryArgs) -> Result<u8, Box<dyn std::error::Error>> {
                 .map(|s| s.czxid)
         });
     records.sort_by_key(|r| std::cmp::Reverse(r.token));
-    records.truncate(args.limit);
+    records.truncate(args.limit as usize);
     let _ = zk.close();
     if args.json {
         let array: Vec<Value> = records
