@@ -27,9 +27,10 @@ build: setup
 ## $(TEST_FEATURES): the TLS-only and SASL-only servers' tests too), then the
 ## lean-build check and the packaged crates built and run as a Rust user would (package-check).
 ## The README's production example test needs curl and python3 (its health
-## check, its stand-in service).
+## check, its stand-in service); the load-balancer test needs haproxy and
+## python3 (HAProxy in front of two candidates' backends).
 test: setup
-	@scripts/setup curl python3
+	@scripts/setup curl python3 haproxy
 	$(CARGO) test --workspace --features $(TEST_FEATURES)
 	@scripts/lean-check
 	@$(MAKE) --no-print-directory package-check

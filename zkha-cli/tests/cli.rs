@@ -26,12 +26,14 @@ mod config_file;
 mod containment;
 #[path = "cli/docs_status_json.rs"]
 mod docs_status_json;
-#[path = "cli/history.rs"]
-mod history;
 #[path = "cli/ensemble_timing.rs"]
 mod ensemble_timing;
+#[path = "cli/history.rs"]
+mod history;
 #[path = "cli/liveness.rs"]
 mod liveness;
+#[path = "cli/load_balancer.rs"]
+mod load_balancer;
 #[path = "cli/names.rs"]
 mod names;
 #[path = "cli/narration.rs"]

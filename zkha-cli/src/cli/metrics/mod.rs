@@ -4,13 +4,16 @@
 //!
 //! The exposition format comes from `prometheus-client`, the Prometheus
 //! project's own Rust client, in the classic text format (version 0.0.4),
-//! which every scraper and `curl` read. The HTTP side is a few lines on a
-//! `TcpListener` in a thread of its own: one connection at a time, each read
-//! under a timeout, so a silent client delays a scrape but never hangs the
-//! server; a scrape never touches the election (the values are atomics the
-//! run loop sets).
+//! which every scraper and `curl` read. The same server answers load
+//! balancers' health checks: `/master`, `/standby`, `/health`, 200 or 503
+//! (`endpoints.rs`). The HTTP side is hand-written on a `TcpListener`
+//! (`server.rs`): each connection on a thread of its own, each read under a
+//! timeout, so a silent client holds only its own thread, never another
+//! client's answer; a request never touches the election (the values are
+//! atomics the run loop sets).
 
 mod addr;
+mod endpoints;
 mod registry;
 mod server;
 

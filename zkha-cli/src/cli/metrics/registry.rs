@@ -7,9 +7,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Longest `reason` label kept: a label is an index in Prometheus, and a
 /// caller passing something long by mistake must not make it a big one.
@@ -52,6 +52,28 @@ pub struct Metrics {
     candidates: Gauge,
     ready_standbys: Gauge,
     command_starts: Counter,
+    /// The command runs: set when it is started, cleared when a stop of it
+    /// begins or it ended by itself (not exported: `/master` reads it).
+    command_running: AtomicBool,
+    /// When the main loop last turned, as time since `born` in ms + 1 (0:
+    /// never), for `/health`.
+    loop_turned_ms: AtomicU64,
+    born: Instant,
+}
+
+/// What the load balancers' endpoints (`/master`, `/standby`, `/health`)
+/// read: one consistent-enough copy of the state, taken per request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Snapshot {
+    pub is_master: bool,
+    pub command_running: bool,
+    /// Time left on the lease: `None` without one (not master, or the seed
+    /// profile), zero once it has passed.
+    pub lease_left: Option<Duration>,
+    pub session_connected: bool,
+    pub ready: bool,
+    /// Time since the main loop last turned (`None`: it never did).
+    pub loop_age: Option<Duration>,
 }
 
 impl Metrics {
@@ -141,6 +163,9 @@ impl Metrics {
             candidates,
             ready_standbys,
             command_starts,
+            command_running: AtomicBool::new(false),
+            loop_turned_ms: AtomicU64::new(0),
+            born: Instant::now(),
         })
     }
 
@@ -194,9 +219,43 @@ impl Metrics {
         self.ready_standbys.set(ready_standbys as i64);
     }
 
-    /// `zkha_command_starts_total` += 1.
+    /// `zkha_command_starts_total` += 1; the command runs from now on
+    /// (for `/master`) until [`Metrics::set_command_running`] says it is
+    /// being stopped or has ended.
     pub fn command_started(&self) {
         self.command_starts.inc();
+        self.command_running.store(true, Ordering::Release);
+    }
+
+    /// Whether the command runs: `false` as soon as a stop of it begins
+    /// (before its SIGTERM) or once it ended by itself.
+    pub fn set_command_running(&self, on: bool) {
+        self.command_running.store(on, Ordering::Release);
+    }
+
+    /// The main loop turned (for `/health`).
+    pub fn loop_turned(&self) {
+        let ms = self.born.elapsed().as_millis() as u64 + 1;
+        self.loop_turned_ms.store(ms, Ordering::Release);
+    }
+
+    /// The state the load balancers' endpoints answer from.
+    pub fn snapshot(&self) -> Snapshot {
+        let turned = self.loop_turned_ms.load(Ordering::Acquire);
+        let lease_until = *self.lease_until.lock();
+        let now = Instant::now();
+        Snapshot {
+            is_master: self.is_master.get() != 0,
+            command_running: self.command_running.load(Ordering::Acquire),
+            lease_left: lease_until.map(|u| u.saturating_duration_since(now)),
+            session_connected: self.session_connected.get() != 0,
+            ready: self.ready.get() != 0,
+            loop_age: (turned > 0).then(|| {
+                self.born
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(turned - 1))
+            }),
+        }
     }
 
     /// The exposition text that `/metrics` serves.
@@ -235,7 +294,6 @@ fn sanitize_reason(reason: &str) -> String {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use std::time::Duration;
 
     /// The value of the sample line `series` (name and labels) in `text`.
     pub(in crate::cli::metrics) fn value(text: &str, series: &str) -> f64 {

@@ -76,6 +76,7 @@ impl MainLoop<'_> {
             if let Some(code) = self.check_granted_timeout() {
                 return Ok(code);
             }
+            self.metrics.loop_turned();
             self.metrics.set_session_connected(
                 self.contention
                     .elector()

@@ -54,6 +54,7 @@ impl Supervisor {
             // command's own exit, nor a crash.
             let running = slot.as_mut()?;
             running.stopping = true;
+            self.metrics.set_command_running(false);
             match how {
                 Stop::Kill => self.send("kill\n"),
                 _ => self.send(&format!("stop {}\n", timeout.as_millis())),
@@ -145,6 +146,7 @@ impl Supervisor {
         }
         running.read_status();
         let status = running.watchdog.try_wait().ok()??;
+        self.metrics.set_command_running(false);
         running.read_status();
         let mut running = slot.take()?;
         *self.ctl.lock() = None;
