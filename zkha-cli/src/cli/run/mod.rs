@@ -101,7 +101,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub fence: FenceArgs,
     /// Serve Prometheus metrics at http://HOST:PORT/metrics (zkha_is_master,
-    /// zkha_lease_remaining_seconds, ...): a loopback address
+    /// zkha_lease_remaining_seconds, ...), and for load balancers /master
+    /// (200 only while master under a valid lease with the command running),
+    /// /standby and /health (else 503): a loopback address
     /// (127.0.0.1:9464, [::1]:9464, localhost:9464) or an explicit address
     /// of this host, never the wildcard. Not served when absent.
     #[arg(long, value_name = "HOST:PORT", value_parser = super::metrics::parse_metrics_addr)]
