@@ -77,6 +77,12 @@ impl LogArgs {
 /// Where `status` and `watch` look, and how they connect.
 #[derive(Debug, Args)]
 pub struct ObserveArgs {
+    /// Read --hosts, --path (and --sequence from `mode = "sequence"`), TLS,
+    /// SASL and the digest from `zkha run`'s TOML file: the same file the
+    /// candidates run with; its other keys (the command, the checks) are
+    /// run's and ignored. The command line overrides the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub log: LogArgs,
     /// ZooKeeper connect string.

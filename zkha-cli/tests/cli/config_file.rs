@@ -266,3 +266,69 @@ fn a_bad_file_is_one_line_naming_the_file_and_the_key_with_exit_code_2() {
         "{err}"
     );
 }
+
+#[test]
+fn status_and_watch_read_the_same_file_as_run() {
+    // One file for the candidate and the operator: `status --config` and
+    // `watch --config` take hosts and path from it and ignore run's own
+    // keys (the command, the checks).
+    let d = dir("config-observers");
+    let path = format!("{}/m", unique_path("cli-config-observers"));
+    let out = d.join("out");
+    let f = write(
+        &d,
+        "run.toml",
+        &format!(
+            "hosts = {}\npath = {}\ndata = \"10.7.7.7\"\nready-cmd = \"true\"\ncommand = {}\n",
+            quoted(hosts()),
+            quoted(&path),
+            writer("a", &out)
+        ),
+    );
+    let fs = f.to_str().unwrap();
+    let mut run = zkha()
+        .args(["run", "--config", fs])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        eventually(LONG, || master_data(&path).as_deref() == Some("10.7.7.7")),
+        "the file's candidate never became master"
+    );
+    let status = zkha()
+        .args(["status", "--config", fs, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(json["master"]["data"], "10.7.7.7", "{json}");
+    let watch = zkha()
+        .args(["watch", "--config", fs, "--count", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        watch.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&watch.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&watch.stdout).contains("10.7.7.7"),
+        "{}",
+        String::from_utf8_lossy(&watch.stdout)
+    );
+    // The command line overrides the file: another path has no master.
+    let other = zkha()
+        .args(["status", "--config", fs, "--path", "/zkha-config-nobody"])
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(4));
+    term_and_wait(&mut run);
+}

@@ -24,7 +24,7 @@ pub use errors::{ConfigError, FromFile, Origin};
 
 use clap::{Args, Command};
 use keys::{read_settings, COMMAND, CONFIG};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// `zkha run` with `--config`: the file's path (already expanded into the
@@ -56,8 +56,11 @@ pub struct Expanded {
 /// command line is returned as it is.
 pub fn expand(mut top: Command, args: Vec<OsString>) -> Result<Expanded, ConfigError> {
     let unchanged = |args| Ok(Expanded { args, origin: None });
-    if args.get(1).map(OsString::as_os_str) != Some(OsStr::new("run")) {
-        return unchanged(args);
+    let sub = args.get(1).map(|a| a.to_string_lossy().into_owned());
+    match sub.as_deref() {
+        Some("run") => {}
+        Some(s) if OBSERVERS.contains(&s) => return expand_observer(top, args),
+        _ => return unchanged(args),
     }
     // Built: every flag's action and number of values are settled.
     top.build();
@@ -98,6 +101,71 @@ pub fn expand(mut top: Command, args: Vec<OsString>) -> Result<Expanded, ConfigE
         }
         _ => out.extend(user.iter().cloned()),
     }
+    Ok(Expanded {
+        args: out,
+        origin: Some(Origin { file, keys }),
+    })
+}
+
+/// The commands that look at an election `zkha run` takes part in: with
+/// `--config FILE` they read the same file as `run`, taking only the keys
+/// they have as flags (`hosts`, `path`, TLS, SASL, the digest…), and
+/// `mode = "sequence"` as `--sequence`; the rest of the file (the command,
+/// the checks) is run's and is ignored. The file is checked as run's.
+pub const OBSERVERS: [&str; 5] = ["status", "watch", "switchover", "resign", "history"];
+
+/// [`expand`] for one of the [`OBSERVERS`].
+fn expand_observer(mut top: Command, args: Vec<OsString>) -> Result<Expanded, ConfigError> {
+    top.build();
+    let sub = args[1].to_string_lossy().into_owned();
+    let (Some(run), Some(observer)) = (top.find_subcommand("run"), top.find_subcommand(&sub))
+    else {
+        return Ok(Expanded { args, origin: None });
+    };
+    let given = Given::scan(observer, &args[2..]);
+    let Some(file) = given.config.clone() else {
+        return Ok(Expanded { args, origin: None });
+    };
+    let file = PathBuf::from(file);
+    let text = std::fs::read_to_string(&file).map_err(|e| ConfigError {
+        file: file.clone(),
+        line: None,
+        key: None,
+        message: format!("cannot read it: {e}"),
+    })?;
+    let settings = read_settings(run, &file, &text)?;
+    let mut out: Vec<OsString> = args[..2].to_vec();
+    let mut keys = Vec::new();
+    let has = |long: &str| {
+        observer
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long))
+    };
+    for flag in settings.flags {
+        if flag.key == "mode" {
+            if flag
+                .args
+                .iter()
+                .any(|a| a == "--mode=sequence" || a == "sequence")
+            {
+                if let Some(arg) = has("sequence") {
+                    if !given.ids.contains(&arg.get_id().to_string()) {
+                        out.push("--sequence".into());
+                        keys.push((flag.key, flag.line));
+                    }
+                }
+            }
+            continue;
+        }
+        match has(&flag.key) {
+            Some(arg) if !given.ids.contains(&arg.get_id().to_string()) => {
+                out.extend(flag.args.into_iter().map(OsString::from));
+                keys.push((flag.key, flag.line));
+            }
+            _ => {}
+        }
+    }
+    out.extend(args[2..].iter().cloned());
     Ok(Expanded {
         args: out,
         origin: Some(Origin { file, keys }),
@@ -203,7 +271,14 @@ mod tests {
     fn other_command_lines_are_left_alone() {
         for args in [
             &[
-                "zkha", "status", "--hosts", "h", "--path", "/p", "--config", "x",
+                "zkha",
+                "candidate",
+                "--hosts",
+                "h",
+                "--path",
+                "/p",
+                "--config",
+                "x",
             ][..],
             &["zkha", "run", "--hosts", "h", "--path", "/p", "--", "true"][..],
             // After `--`, `--config` belongs to the command.
@@ -214,6 +289,56 @@ mod tests {
             assert_eq!(strings(&e.args), args, "{args:?}");
             assert!(e.origin.is_none());
         }
+    }
+
+    #[test]
+    fn observers_take_their_keys_from_runs_file_and_ignore_the_rest() {
+        let f = file(
+            "observer",
+            "hosts = \"127.0.0.1:2181\"\npath = \"/m\"\nmode = \"sequence\"\n\
+             digest-file = \"/etc/zkha/digest\"\nready-cmd = \"true\"\n\
+             session-timeout = 8000\ncommand = [\"prog\", \"--port\", \"1\"]\n",
+        );
+        let fs = f.to_str().unwrap();
+        let e = expand(zkha(), os(&["zkha", "status", "--config", fs, "--json"])).unwrap();
+        let mut got = strings(&e.args);
+        assert_eq!(got.split_off(got.len() - 3), ["--config", fs, "--json"]);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "--digest-file=/etc/zkha/digest",
+                "--hosts=127.0.0.1:2181",
+                "--path=/m",
+                "--sequence",
+                "status",
+                "zkha"
+            ],
+            "run's own keys (command, ready-cmd, session-timeout) are left out"
+        );
+        // It parses, as status.
+        assert!(crate::Cli::try_parse_from(&e.args).is_ok());
+        // watch has no digest: left out; the command line overrides.
+        let e = expand(
+            zkha(),
+            os(&["zkha", "watch", "--config", fs, "--path", "/other"]),
+        )
+        .unwrap();
+        let args = strings(&e.args);
+        assert!(!args.iter().any(|a| a.starts_with("--digest")), "{args:?}");
+        assert!(!args.iter().any(|a| a == "--path=/m"), "{args:?}");
+        assert!(
+            args.ends_with(&["--path".to_string(), "/other".to_string()]),
+            "{args:?}"
+        );
+        assert!(crate::Cli::try_parse_from(&e.args).is_ok());
+        // The file is checked as run's: an unknown key is an error.
+        let bad = file("observer-bad", "hosts = \"h:1\"\nbogus = 1\n");
+        let err = expand_err(
+            zkha(),
+            &["zkha", "status", "--config", bad.to_str().unwrap()],
+        );
+        assert!(err.contains("bogus"), "{err}");
     }
 
     #[test]
