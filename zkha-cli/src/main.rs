@@ -69,6 +69,9 @@ Signals (to zkha run):
   SIGUSR1          resign: stop the command the same way, release the node, stay a candidate
                    (`systemctl kill -s USR1` signals every process of the unit: prefer
                    `zkha resign`, or `zkha switchover --to NAME`)
+  SIGHUP           reload (`systemctl reload`): --config's file read again; the readiness
+                   check restarts with its new settings, the health check takes them from
+                   the command's next start; any other change is logged as needing a restart
 
 The command's environment:
   ZKHA_TOKEN       the fencing token of this mastership (the master node's czxid)

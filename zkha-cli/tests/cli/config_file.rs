@@ -332,3 +332,63 @@ fn status_and_watch_read_the_same_file_as_run() {
     assert_eq!(other.status.code(), Some(4));
     term_and_wait(&mut run);
 }
+
+#[test]
+fn sighup_reloads_the_readiness_check_and_names_what_needs_a_restart() {
+    // A candidate whose file says it is not ready never runs its command;
+    // the file edited (ready-cmd passing, and a session timeout that cannot
+    // change while running) and SIGHUP (`systemctl reload`): it becomes
+    // ready and master, and says the session timeout needs a restart.
+    let d = dir("config-reload");
+    let path = format!("{}/m", unique_path("cli-config-reload"));
+    let out = d.join("out");
+    let err_log = d.join("stderr");
+    let body = |ready: &str, timeout: u64| {
+        format!(
+            "hosts = {}\npath = {}\nready-cmd = {}\nready-interval = 100\nsession-timeout = {timeout}\ncommand = {}\n",
+            quoted(hosts()),
+            quoted(&path),
+            quoted(ready),
+            writer("a", &out)
+        )
+    };
+    let f = write(&d, "run.toml", &body("false", 5000));
+    let mut run = zkha()
+        .args(["run", "--config", f.to_str().unwrap()])
+        .env("RUST_LOG", "zkha=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_log).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&err_log).unwrap_or_default();
+    assert!(
+        eventually(LONG, || log().contains("not ready after 3 failed checks")),
+        "never judged not ready: {}",
+        log()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!out.exists(), "ran its command while not ready");
+    assert_eq!(master_data(&path), None);
+    write(&d, "run.toml", &body("true", 8000));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(run.id() as i32, libc::SIGHUP) };
+    assert!(
+        eventually(LONG, || out.exists()),
+        "not master after the reload: {}",
+        log()
+    );
+    let text = log();
+    assert!(
+        text.contains("SIGHUP: the readiness check reloaded (true)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SIGHUP: the election (hosts, path, data, profile, mode, timeouts")
+            && text.contains("takes effect only after a restart"),
+        "{text}"
+    );
+    // Still running (SIGHUP no longer ends it).
+    assert!(matches!(run.try_wait(), Ok(None)));
+    term_and_wait(&mut run);
+}

@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 /// `--health-cmd` and its timing, for each start of the command.
 pub(super) struct Liveness {
-    spec: Option<CheckSpec>,
+    /// Changed by a reload (SIGHUP): from the command's next start.
+    spec: parking_lot::Mutex<Option<CheckSpec>>,
     /// `<path> on <hosts>`, for the checker's log lines.
     label: String,
 }
@@ -28,16 +29,21 @@ impl Liveness {
     /// From the (checked) flags.
     pub(super) fn new(args: &HealthArgs, label: String) -> Liveness {
         Liveness {
-            spec: args.spec(),
+            spec: parking_lot::Mutex::new(args.spec()),
             label,
         }
+    }
+
+    /// New settings (a reload): they apply from the command's next start.
+    pub(super) fn set(&self, args: &HealthArgs) {
+        *self.spec.lock() = args.spec();
     }
 
     /// A checker for a command that starts now; `None` without
     /// `--health-cmd`, or when its thread cannot be started (an error line:
     /// the command runs unchecked rather than not at all).
     pub(super) fn start(&self) -> Option<Arc<HealthChecker>> {
-        let spec = self.spec.clone()?;
+        let spec = self.spec.lock().clone()?;
         match HealthChecker::start(spec, self.label.clone()) {
             Ok(checker) => Some(checker),
             Err(e) => {

@@ -47,6 +47,9 @@ pub(super) struct MainLoop<'a> {
     pub(super) strays_reaped: Instant,
     /// The session whose granted timeout was checked against --grace.
     pub(super) checked_session: Option<i64>,
+    /// The arguments of the last reload (SIGHUP), if any: what the
+    /// readiness and liveness checks run with now.
+    pub(super) applied: Option<RunArgs>,
 }
 
 impl MainLoop<'_> {
@@ -134,12 +137,74 @@ impl MainLoop<'_> {
         self.sup.resign_because(because, &why);
     }
 
+    /// SIGHUP (`systemctl reload`): the configuration file read again
+    /// (`reload.rs`); the readiness check restarts with new settings, the
+    /// liveness check takes them from the command's next start, and every
+    /// other changed setting is said to need a restart.
+    fn reload(&mut self) {
+        let label = self.label.clone();
+        let reread = match super::reload::reread(self.args) {
+            Ok(r) => r,
+            Err(e) => {
+                log::error!(target: "zkha", "{label}: SIGHUP: not reloaded: {e}");
+                return;
+            }
+        };
+        if let Err(e) = reread
+            .args
+            .ready
+            .validate()
+            .and_then(|()| reread.args.health.validate())
+        {
+            log::error!(target: "zkha", "{label}: SIGHUP: not reloaded: {e}");
+            return;
+        }
+        let applied = self.applied.as_ref().unwrap_or(self.args);
+        let ready_changed = format!("{:?}", applied.ready) != format!("{:?}", reread.args.ready);
+        let health_changed = format!("{:?}", applied.health) != format!("{:?}", reread.args.health);
+        for what in &reread.need_restart {
+            log::warn!(target: "zkha", "{label}: SIGHUP: {what} changed in the file: it takes effect only after a restart");
+        }
+        if ready_changed {
+            if let Some(old) = self.ready.take() {
+                old.stop();
+            }
+            self.ready = match reread.args.ready.spec() {
+                Some(spec) => match HealthChecker::start(spec, label.clone()) {
+                    Ok(checker) => Some(checker),
+                    Err(e) => {
+                        log::error!(target: "zkha", "{label}: SIGHUP: cannot start the readiness check: {e}");
+                        None
+                    }
+                },
+                None => None,
+            };
+            if self.ready.is_none() {
+                // Without a check: ready.
+                self.metrics.set_ready(true);
+                if self.sup.registers {
+                    self.contention.set_ready(true);
+                }
+            }
+            log::info!(target: "zkha", "{label}: SIGHUP: the readiness check reloaded ({})", reread.args.ready.ready_cmd.as_deref().unwrap_or("none: always ready"));
+        }
+        if health_changed {
+            self.sup.liveness.set(&reread.args.health);
+            log::info!(target: "zkha", "{label}: SIGHUP: the health check reloaded ({}), from the command's next start", reread.args.health.health_cmd.as_deref().unwrap_or("none"));
+        }
+        if !ready_changed && !health_changed && reread.need_restart.is_empty() {
+            log::info!(target: "zkha", "{label}: SIGHUP: the configuration file is unchanged");
+        }
+        self.applied = Some(reread.args);
+    }
+
     /// SIGUSR1 resigns; SIGINT and SIGTERM end `zkha run` (128 + the
     /// signal), the command stopped first while still master.
-    fn take_signal(&self) -> Option<u8> {
+    fn take_signal(&mut self) -> Option<u8> {
         let sup = &self.sup;
         match signals::take() {
             Some(libc::SIGUSR1) => sup.resign(),
+            Some(libc::SIGHUP) => self.reload(),
             Some(sig) => {
                 log::info!(target: "zkha", "{} on {}: signal {sig}: leaving", sup.path, sup.hosts);
                 // Leaving: no command may start from here on (the election

@@ -30,6 +30,7 @@ mod liveness;
 mod main_loop;
 mod notify;
 mod registry_gauge;
+mod reload;
 mod restart;
 mod running;
 mod stop;
@@ -142,7 +143,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         None => None,
     };
     metrics.set_ready(ready.is_none());
-    signals::install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1]);
+    signals::install(&[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1, libc::SIGHUP]);
     let contention = Arc::new(Contention::new(config, sup.clone()));
     match &ready {
         // Seed: joins once a check passed (see the main loop).
@@ -172,6 +173,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         restarts: Restarts::default(),
         strays_reaped: Instant::now(),
         checked_session: None,
+        applied: None,
     };
     let code = main_loop.run()?;
     main_loop.finish();
