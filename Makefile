@@ -34,6 +34,7 @@ test: setup
 	$(CARGO) test --workspace --features $(TEST_FEATURES)
 	@scripts/lean-check
 	@$(MAKE) --no-print-directory package-check
+	@scripts/deb-check
 
 ## The .crate files of zk-sys (the C client bundled) and zkha, in
 ## target/package/; `cargo package` also builds each unpacked crate.

@@ -296,6 +296,7 @@ fn the_deb_of_the_binary_holds_its_files_and_installs() {
         "/usr/share/doc/zkha/changelog.Debian.gz",
         "/usr/share/doc/zkha/examples/zkha.service",
         "/usr/share/doc/zkha/examples/zkha-run.toml",
+        "/lib/systemd/system/zkha@.service",
     ]
     .into_iter()
     .map(String::from)
@@ -309,6 +310,13 @@ fn the_deb_of_the_binary_holds_its_files_and_installs() {
             .lines()
             .any(|l| l.starts_with("-rwxr-xr-x") && l.ends_with("./usr/bin/zkha")),
         "/usr/bin/zkha is not 0755:\n{listing}"
+    );
+    // /etc/zkha/ for the template's NAME.toml files, empty (no conffile).
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with('d') && l.ends_with("./etc/zkha/")),
+        "no /etc/zkha/ directory:\n{listing}"
     );
 
     // The control fields.
@@ -379,6 +387,12 @@ fn the_deb_of_the_binary_holds_its_files_and_installs() {
     assert!(
         unit.contains("ExecStart=/usr/bin/zkha run"),
         "the example unit runs the packaged binary:\n{unit}"
+    );
+    // The template unit: each instance's file, the packaged binary.
+    let template = std::fs::read_to_string(root.join("lib/systemd/system/zkha@.service")).unwrap();
+    assert!(
+        template.contains("\nExecStart=/usr/bin/zkha run --config /etc/zkha/%i.toml\n"),
+        "zkha@.service:\n{template}"
     );
     let page = ok(
         "gzip -dc zkha-run.1.gz",
