@@ -11,12 +11,13 @@ use std::time::Duration;
 pub struct ReadyArgs {
     /// Readiness of this host (a drain marker, its disks, what the command
     /// needs), run with `sh -c` every --ready-interval on every candidate,
-    /// master included; exit status 0 means ready. A candidate joins the
-    /// election after a passing check; a standby that fails --ready-failures
-    /// checks in a row leaves it, and joins again after one passing check.
-    /// A master that is not ready keeps mastership and its command (that is
-    /// --health-cmd's business); it is reported not ready. Without it:
-    /// always ready.
+    /// master included; exit status 0 means ready. A candidate is not ready
+    /// until a check passes, and again after --ready-failures failures in a
+    /// row: it stays registered (visible, `ready` false) but never takes
+    /// over (seed profile, which does not register: it leaves the election
+    /// and joins again after a passing check). A master that is not ready
+    /// keeps mastership and its command (that is --health-cmd's business);
+    /// it is reported not ready. Without it: always ready.
     #[arg(long, value_name = "CMD")]
     pub ready_cmd: Option<String>,
     /// Time between the starts of two readiness checks, in ms.
@@ -26,8 +27,7 @@ pub struct ReadyArgs {
     /// whole process group) and counts as a failure.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub ready_timeout: u64,
-    /// Consecutive failed readiness checks that make a standby leave the
-    /// election.
+    /// Consecutive failed readiness checks that make a candidate not ready.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub ready_failures: u32,
 }
