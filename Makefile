@@ -28,10 +28,12 @@ build: setup
 ## lean-build check and the packaged crates built and run as a Rust user would (package-check).
 ## The README's production example test needs curl and python3 (its health
 ## check, its stand-in service); the load-balancer test needs haproxy and
-## python3 (HAProxy in front of two candidates' backends).
+## python3 (HAProxy in front of two candidates' backends); scripts/check-alerts
+## needs promtool (prometheus): the alerting rules, their unit tests, the dashboard.
 test: setup
-	@scripts/setup curl python3 haproxy
+	@scripts/setup curl python3 haproxy prometheus
 	$(CARGO) test --workspace --features $(TEST_FEATURES)
+	@scripts/check-alerts
 	@scripts/lean-check
 	@$(MAKE) --no-print-directory package-check
 	@scripts/deb-check
