@@ -47,6 +47,18 @@ fn master_data(path: &str) -> Option<String> {
     json["master"]["data"].as_str().map(str::to_owned)
 }
 
+/// Kills a `zkha run` left running when a test fails before its end.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Ends a `zkha run` with SIGTERM and waits for it (with a deadline).
 fn term_and_wait(child: &mut Child) {
     // SAFETY: kill(2) on our own child's pid.
@@ -286,13 +298,15 @@ fn status_and_watch_read_the_same_file_as_run() {
         ),
     );
     let fs = f.to_str().unwrap();
-    let mut run = zkha()
-        .args(["run", "--config", fs])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = KillOnDrop(
+        zkha()
+            .args(["run", "--config", fs])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     assert!(
         eventually(LONG, || master_data(&path).as_deref() == Some("10.7.7.7")),
         "the file's candidate never became master"
@@ -330,7 +344,7 @@ fn status_and_watch_read_the_same_file_as_run() {
         .output()
         .unwrap();
     assert_eq!(other.status.code(), Some(4));
-    term_and_wait(&mut run);
+    term_and_wait(&mut run.0);
 }
 
 #[test]
@@ -353,14 +367,16 @@ fn sighup_reloads_the_readiness_check_and_names_what_needs_a_restart() {
         )
     };
     let f = write(&d, "run.toml", &body("false", 5000));
-    let mut run = zkha()
-        .args(["run", "--config", f.to_str().unwrap()])
-        .env("RUST_LOG", "zkha=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&err_log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut run = KillOnDrop(
+        zkha()
+            .args(["run", "--config", f.to_str().unwrap()])
+            .env("RUST_LOG", "zkha=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let log = || std::fs::read_to_string(&err_log).unwrap_or_default();
     assert!(
         eventually(LONG, || log().contains("not ready after 3 failed checks")),
@@ -372,7 +388,7 @@ fn sighup_reloads_the_readiness_check_and_names_what_needs_a_restart() {
     assert_eq!(master_data(&path), None);
     write(&d, "run.toml", &body("true", 8000));
     // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(run.id() as i32, libc::SIGHUP) };
+    unsafe { libc::kill(run.0.id() as i32, libc::SIGHUP) };
     assert!(
         eventually(LONG, || out.exists()),
         "not master after the reload: {}",
@@ -389,6 +405,6 @@ fn sighup_reloads_the_readiness_check_and_names_what_needs_a_restart() {
         "{text}"
     );
     // Still running (SIGHUP no longer ends it).
-    assert!(matches!(run.try_wait(), Ok(None)));
-    term_and_wait(&mut run);
+    assert!(matches!(run.0.try_wait(), Ok(None)));
+    term_and_wait(&mut run.0);
 }
