@@ -68,6 +68,9 @@ fn hold_inner(
     // Asked to stop meanwhile: do not start a mastership (the node goes
     // with the session at shutdown).
     if shared.stopping() {
+        // No work was started: the node goes at once (see `after_wait`).
+        let mut seen = wake_count(shared);
+        let _ = release(shared, zk, node, shared.session_id(), &mut seen);
         return Held::End(End::Stop);
     }
     shared.became_master(token);
@@ -262,6 +265,13 @@ impl<'a> Holding<'a> {
     fn after_wait(&mut self) -> Option<Held> {
         let shared = self.shared;
         if shared.stopping() {
+            // Stop working first, then let the node go. The session's close
+            // takes it too, but a close request that never reaches the
+            // server (about one shutdown in a hundred right after a win,
+            // `registry::fault_a_master_shut_down_…`) leaves it to the
+            // session's expiry: the next master would wait T for nothing.
+            shared.lost_master(LostReason::Shutdown);
+            let _ = release(shared, self.zk, self.node, self.sid, &mut self.seen);
             return Some(Held::End(End::Stop));
         }
         if Instant::now() >= self.next_renew {
