@@ -164,10 +164,12 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Run(args) => cli::run::run(args.run).map_err(|e| match &expanded.origin {
-            Some(origin) => origin.attribute(e),
-            None => e,
-        }),
+        Command::Run(args) => {
+            cli::run::run(args.run, &reread_run).map_err(|e| match &expanded.origin {
+                Some(origin) => origin.attribute(e),
+                None => e,
+            })
+        }
         Command::Status(args) => cli::status::run(args),
         Command::Watch(args) => cli::watch::run(args),
         Command::Switchover(args) => cli::switchover::switchover(args),
@@ -236,5 +238,28 @@ fn serve(print_pid: bool) -> Result<(), Box<dyn std::error::Error>> {
     // Until a signal ends the process; the server dies with it (PDEATHSIG).
     loop {
         std::thread::park();
+    }
+}
+
+/// `zkha run`'s arguments read again from this process's own command line
+/// and its `--config` file, as `main` read them (SIGHUP: `systemctl
+/// reload`). `Err`: why not (no `--config`, a file that no longer parses).
+fn reread_run() -> Result<cli::run::RunArgs, String> {
+    let expanded = cli::config_file::expand(Cli::command(), std::env::args_os().collect())
+        .map_err(|e| e.to_string())?;
+    if expanded.origin.is_none() {
+        return Err("started without --config: there is no file to read again".into());
+    }
+    let cli = Cli::try_parse_from(&expanded.args).map_err(|e| {
+        e.render()
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    })?;
+    match cli.command {
+        Command::Run(run) => Ok(run.run),
+        _ => Err("the command line is not zkha run's".into()),
     }
 }

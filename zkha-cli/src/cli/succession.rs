@@ -8,7 +8,7 @@
 
 use super::breadcrumb::{self, Breadcrumb, ClaimError, ReadError};
 use super::fence;
-use super::history::{self, Record};
+use super::history::record::{self as history, Record};
 use std::time::{Duration, Instant};
 use zkha::elector::FencingToken;
 use zkha::{Acl, ZooKeeper};

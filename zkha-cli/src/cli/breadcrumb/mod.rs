@@ -18,13 +18,14 @@
 //! with `"data_hex"` in place of `"data"` when the master's data is not
 //! UTF-8.
 
-mod record;
+pub(crate) mod record;
 mod takeover;
 
 pub use record::{breadcrumb_path, Breadcrumb};
 pub use takeover::{claim, ClaimError};
 
-use crate::cli::{common, history};
+use crate::cli::common;
+use crate::cli::history::record as history;
 use std::fmt;
 use zkha::elector::registry;
 use zkha::{ErrorCode, Op, OpResult, ZooKeeper};

@@ -4,7 +4,7 @@
 //! deposed master or the loser of a race never writes it.
 
 use super::record::{breadcrumb_path, Breadcrumb};
-use crate::cli::history::{self, Record};
+use crate::cli::history::record::{self as history, Record};
 use std::fmt;
 use zkha::{Acl, CreateMode, ErrorCode, Op, OpResult, ZooKeeper};
 

@@ -12,9 +12,7 @@
 //! "unhealthy"` and `zkha_lost_master_total{reason="unhealthy"}` counts it.
 //! `zkha_health_ok` is 0 from then until the command is gone, 1 otherwise.
 
-use super::main_loop::MainLoop;
-use super::supervisor::Supervisor;
-use crate::cli::health::{CheckSpec, Health, HealthArgs, HealthChecker};
+use crate::cli::health::{CheckSpec, HealthArgs, HealthChecker};
 use std::sync::Arc;
 
 /// `--health-cmd` and its timing, for each start of the command.
@@ -59,37 +57,5 @@ impl Liveness {
 pub(super) fn stop(checker: Option<Arc<HealthChecker>>) {
     if let Some(checker) = checker {
         checker.stop();
-    }
-}
-
-impl Supervisor {
-    /// The running command's liveness check says unhealthy: its last
-    /// outcome. `None` without a command, a check, or while it passes,
-    /// is in its start period or has not failed enough yet.
-    pub(super) fn command_unhealthy(&self) -> Option<String> {
-        let slot = self.slot.lock();
-        let running = slot.as_ref().filter(|r| !r.stopping)?;
-        let checker = running.liveness.as_ref()?;
-        (checker.state() == Health::Unhealthy).then(|| checker.last_outcome().unwrap_or_default())
-    }
-}
-
-impl MainLoop<'_> {
-    /// A master whose command is unhealthy stops it (still master) and
-    /// resigns, staying a candidate; `zkha_health_ok` follows.
-    pub(super) fn follow_liveness(&self) {
-        let Some(outcome) = self.sup.command_unhealthy() else {
-            self.metrics.set_health_ok(true);
-            return;
-        };
-        self.metrics.set_health_ok(false);
-        // Not master any more: the loss of mastership stops the command.
-        if self.contention.token().is_none() {
-            return;
-        }
-        log::warn!(target: "zkha", "{}: master, but {:?} is unhealthy ({outcome}): stopping it, then resigning", self.label, self.args.command);
-        self.sup
-            .resign_because("unhealthy", &format!("unhealthy ({outcome})"));
-        self.metrics.set_health_ok(true);
     }
 }

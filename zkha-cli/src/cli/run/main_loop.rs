@@ -47,6 +47,8 @@ pub(super) struct MainLoop<'a> {
     pub(super) strays_reaped: Instant,
     /// The session whose granted timeout was checked against --grace.
     pub(super) checked_session: Option<i64>,
+    /// Reads the configuration file again (SIGHUP), as `main.rs` reads it.
+    pub(super) reread: &'a super::Reread,
     /// The arguments of the last reload (SIGHUP), if any: what the
     /// readiness and liveness checks run with now.
     pub(super) applied: Option<RunArgs>,
@@ -119,6 +121,24 @@ impl MainLoop<'_> {
         }
     }
 
+    /// A master whose command is unhealthy stops it (still master) and
+    /// resigns, staying a candidate; `zkha_health_ok` follows.
+    pub(super) fn follow_liveness(&self) {
+        let Some(outcome) = self.sup.command_unhealthy() else {
+            self.metrics.set_health_ok(true);
+            return;
+        };
+        self.metrics.set_health_ok(false);
+        // Not master any more: the loss of mastership stops the command.
+        if self.contention.token().is_none() {
+            return;
+        }
+        log::warn!(target: "zkha", "{}: master, but {:?} is unhealthy ({outcome}): stopping it, then resigning", self.label, self.args.command);
+        self.sup
+            .resign_because("unhealthy", &format!("unhealthy ({outcome})"));
+        self.metrics.set_health_ok(true);
+    }
+
     /// An operator's `zkha switchover` or `zkha resign` reached this
     /// master (`Candidate::on_handover_requested`): the command is stopped
     /// first, still master (renewed meanwhile, up to --stop-timeout), then
@@ -143,8 +163,8 @@ impl MainLoop<'_> {
     /// other changed setting is said to need a restart.
     fn reload(&mut self) {
         let label = self.label.clone();
-        let reread = match super::reload::reread(self.args) {
-            Ok(r) => r,
+        let reread = match (self.reread)() {
+            Ok(new) => super::reload::compare(self.args, new),
             Err(e) => {
                 log::error!(target: "zkha", "{label}: SIGHUP: not reloaded: {e}");
                 return;

@@ -65,6 +65,10 @@ pub enum OnExit {
     Restart,
 }
 
+/// Reads `run`'s arguments again, from the same command line and
+/// `--config` file as at start-up (SIGHUP, `reload.rs`); `Err` says why not.
+pub type Reread = dyn Fn() -> Result<RunArgs, String>;
+
 /// `zkha run` arguments.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -117,7 +121,7 @@ pub struct RunArgs {
 /// `zkha run`: checks the flags, serves the metrics, joins the election
 /// (after a passing readiness check, with one), runs the main loop until a
 /// signal, an error or `--on-exit exit` ends it; its exit code.
-pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
+pub fn run(args: RunArgs, reread: &Reread) -> Result<u8, Box<dyn std::error::Error>> {
     // Should the watchdog be killed, what its command started comes here
     // (instead of init) to be killed: see `reaper.rs`.
     super::reaper::become_subreaper()
@@ -173,6 +177,7 @@ pub fn run(args: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         restarts: Restarts::default(),
         strays_reaped: Instant::now(),
         checked_session: None,
+        reread,
         applied: None,
     };
     let code = main_loop.run()?;

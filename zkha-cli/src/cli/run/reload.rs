@@ -6,9 +6,9 @@
 //! fixed for the life of the process: a change there is said, one line per
 //! setting, as needing a restart, and the running values stay.
 //!
-//! The file is read as at start-up (`config_file::expand` of the same
-//! command line, then clap): a file that no longer parses is an error line
-//! and nothing changes.
+//! The file is read as at start-up, by the reader `main.rs` hands to
+//! `run` (`config_file::expand` of the same command line, then clap): a
+//! file that no longer parses is an error line and nothing changes.
 
 use super::RunArgs;
 
@@ -19,30 +19,6 @@ pub(super) struct Reread {
     pub args: RunArgs,
     /// Settings that differ from the running ones but need a restart.
     pub need_restart: Vec<&'static str>,
-}
-
-/// Reads the configuration again from the process's own command line, and
-/// compares it with `old`. `Err`: why not (no `--config`, a bad file).
-pub(super) fn reread(old: &RunArgs) -> Result<Reread, String> {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let expanded =
-        crate::cli::config_file::expand(<crate::Cli as clap::CommandFactory>::command(), args)
-            .map_err(|e| e.to_string())?;
-    if expanded.origin.is_none() {
-        return Err("started without --config: there is no file to read again".into());
-    }
-    let cli = <crate::Cli as clap::Parser>::try_parse_from(&expanded.args).map_err(|e| {
-        e.render()
-            .to_string()
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    })?;
-    let crate::Command::Run(run) = cli.command else {
-        return Err("the command line is not zkha run's".into());
-    };
-    Ok(compare(old, run.run))
 }
 
 /// Which settings that need a restart differ between `old` (the running

@@ -301,3 +301,16 @@ pub(super) fn test_delay(var: &str) {
         std::thread::sleep(Duration::from_millis(ms));
     }
 }
+
+impl Supervisor {
+    /// The running command's liveness check says unhealthy: its last
+    /// outcome. `None` without a command, a check, or while it passes,
+    /// is in its start period or has not failed enough yet.
+    pub(super) fn command_unhealthy(&self) -> Option<String> {
+        let slot = self.slot.lock();
+        let running = slot.as_ref().filter(|r| !r.stopping)?;
+        let checker = running.liveness.as_ref()?;
+        (checker.state() == crate::cli::health::Health::Unhealthy)
+            .then(|| checker.last_outcome().unwrap_or_default())
+    }
+}
