@@ -24,7 +24,9 @@
 //! `profile`, `version` (zkha's), `since`
 //! (ms since the epoch, when the role last changed), `stop_timeout_ms`. The
 //! control node's: `op=switchover` with `to` (a name), `timeout_ms` and
-//! `by`; or `op=resign` with `token` (the master's czxid) and `by`.
+//! `by`; or `op=resign` with `token` (the master's czxid) and `by`; or
+//! `op=pause` with `length_ms`, `by` and, once the master acknowledged it,
+//! `acked` (its czxid); or `op=resume` with `length_ms`, `acked` and `by`.
 //!
 //! How the election obeys them (`safe/steer.rs`): every create of the
 //! master node is one `multi` that also resets the control node at the
@@ -199,6 +201,33 @@ pub enum ControlOp {
         /// Who asked.
         by: String,
     },
+    /// Maintenance: no candidate takes over for `length`, counted by each
+    /// candidate from when it first saw this version of the node; the
+    /// master keeps mastership through a ZooKeeper outage until `length`
+    /// after it sent its acknowledgement (`acked`, its token's czxid),
+    /// which is never later than any candidate's count.
+    Pause {
+        /// How long the pause lasts.
+        length: Duration,
+        /// Who asked.
+        by: String,
+        /// The czxid of the master that acknowledged it (its deadline runs
+        /// from the acknowledgement's send); `None` until then.
+        acked: Option<i64>,
+    },
+    /// A resume of a pause that master `acked` acknowledged: candidates
+    /// still hold (for `length` from when they first saw it) until that
+    /// master acknowledges the resume by emptying the node, because a
+    /// master that never saw the resume keeps its command until its pause
+    /// deadline.
+    Resume {
+        /// The pause's length.
+        length: Duration,
+        /// Who asked.
+        by: String,
+        /// The czxid of the master that acknowledged the pause.
+        acked: i64,
+    },
 }
 
 impl ControlOp {
@@ -215,6 +244,31 @@ impl ControlOp {
             ControlOp::Resign { token, by } => {
                 format!("op=resign\ntoken={token}\nby={}\n", one_line(by)).into_bytes()
             }
+            ControlOp::Pause { length, by, acked } => {
+                let acked = acked.map(|a| format!("acked={a}\n")).unwrap_or_default();
+                format!(
+                    "op=pause\nlength_ms={}\n{acked}by={}\n",
+                    length.as_millis(),
+                    one_line(by)
+                )
+                .into_bytes()
+            }
+            ControlOp::Resume { length, by, acked } => format!(
+                "op=resume\nlength_ms={}\nacked={acked}\nby={}\n",
+                length.as_millis(),
+                one_line(by)
+            )
+            .into_bytes(),
+        }
+    }
+
+    /// How long the operation holds candidates back from when each first
+    /// saw it (`None`: it does not hold everyone back).
+    pub fn holds_for(&self) -> Option<Duration> {
+        match self {
+            ControlOp::Switchover { timeout, .. } => Some(*timeout),
+            ControlOp::Pause { length, .. } | ControlOp::Resume { length, .. } => Some(*length),
+            ControlOp::None | ControlOp::Resign { .. } => None,
         }
     }
 
@@ -241,9 +295,32 @@ impl ControlOp {
                 },
                 None => ControlOp::None,
             },
+            // A pause or resume without a readable length holds for the
+            // longest a pause may last: read wrong, it must hold, not end.
+            Some("pause") => ControlOp::Pause {
+                length: length(get("length_ms")),
+                by: get("by").unwrap_or_default().to_owned(),
+                acked: get("acked").and_then(|a| a.parse().ok()),
+            },
+            // A resume whose master cannot be read is acknowledged by
+            // nobody: it holds for its length.
+            Some("resume") => ControlOp::Resume {
+                length: length(get("length_ms")),
+                by: get("by").unwrap_or_default().to_owned(),
+                acked: get("acked").and_then(|a| a.parse().ok()).unwrap_or(0),
+            },
             _ => ControlOp::None,
         }
     }
+}
+
+/// The longest a pause may last.
+pub const MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
+
+fn length(ms: Option<&str>) -> Duration {
+    ms.and_then(|m| m.parse::<u64>().ok())
+        .map_or(MAX_PAUSE, Duration::from_millis)
+        .min(MAX_PAUSE)
 }
 
 fn pairs(text: &str) -> impl Iterator<Item = (&str, &str)> {
@@ -494,6 +571,40 @@ mod tests {
         assert_eq!(ControlOp::decode(b"op=switchover\nto=\n"), ControlOp::None);
         assert_eq!(ControlOp::decode(b"op=explode\n"), ControlOp::None);
         assert!(ControlOp::None.encode().is_empty());
+        for op in [
+            ControlOp::Pause {
+                length: Duration::from_secs(600),
+                by: "x".into(),
+                acked: None,
+            },
+            ControlOp::Pause {
+                length: Duration::from_secs(600),
+                by: "x".into(),
+                acked: Some(77),
+            },
+            ControlOp::Resume {
+                length: Duration::from_secs(600),
+                by: "x".into(),
+                acked: 77,
+            },
+        ] {
+            assert_eq!(ControlOp::decode(&op.encode()), op);
+            assert_eq!(op.holds_for(), Some(Duration::from_secs(600)));
+        }
+        // A damaged pause holds for the longest, never for nothing.
+        assert_eq!(
+            ControlOp::decode(b"op=pause\nlength_ms=x\n").holds_for(),
+            Some(MAX_PAUSE)
+        );
+        assert_eq!(
+            ControlOp::decode(b"op=resume\n"),
+            ControlOp::Resume {
+                length: MAX_PAUSE,
+                by: String::new(),
+                acked: 0
+            }
+        );
+        assert_eq!(r.holds_for(), None);
     }
 
     #[test]

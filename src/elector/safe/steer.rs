@@ -170,9 +170,10 @@ pub(super) enum Gate {
 /// What the gate remembers between two looks.
 #[derive(Default)]
 pub(super) struct Gatekeeper {
-    /// The control node's version seen, and when it was first seen: an
-    /// operation holds for its timeout from then, on this host's clock.
-    op_seen: Option<(i32, Instant)>,
+    /// The control node's change seen (its mzxid), and when it was first
+    /// seen: an operation holds for its length from then, on this host's
+    /// clock.
+    op_seen: Option<(i64, Instant)>,
     /// Since when the master node is gone while a better candidate is
     /// ready, and the control node's version then: every claim resets the
     /// control node, so a new version means a master came (and went) in
@@ -225,7 +226,7 @@ impl Gatekeeper {
             None => None,
         };
         let me = st.name.lock().clone().unwrap_or_default();
-        match self.switchover(&op, &stat, &me, now) {
+        match self.held_back(&op, &stat, &me, now) {
             Some((true, _)) => {
                 // The target: nobody else may win meanwhile, no deferral.
                 self.said = None;
@@ -236,6 +237,14 @@ impl Gatekeeper {
                     ControlOp::Switchover { to, .. } => {
                         format!("a switchover to {to:?} is in progress")
                     }
+                    ControlOp::Pause { length, by, .. } => format!(
+                        "paused by {by} (for {} ms from when this candidate saw it)",
+                        length.as_millis()
+                    ),
+                    ControlOp::Resume { length, .. } => format!(
+                        "resumed, until the paused master acknowledges it (at most {} ms from when this candidate saw it)",
+                        length.as_millis()
+                    ),
                     _ => String::new(),
                 };
                 return Ok(self.hold(shared, until.min(look_again), why));
@@ -283,27 +292,32 @@ impl Gatekeeper {
         Ok(Gate::Go(Some(stat.version)))
     }
 
-    /// A switchover in force: whether it is to this candidate, and until
-    /// when it holds (on this host's clock, from when it was first seen).
-    fn switchover(
+    /// An operation in force that holds candidates back (a switchover, a
+    /// pause, a resume not yet acknowledged): whether this candidate is
+    /// the one it lets through (a switchover's target), and until when it
+    /// holds, on this host's clock, from when this change of the node was
+    /// first seen (its mzxid: a node deleted and made again starts its
+    /// versions afresh). A pause's master counts from before the change
+    /// was made (its acknowledgement's send), so it is done before any
+    /// candidate's count ends.
+    fn held_back(
         &mut self,
         op: &ControlOp,
         stat: &Stat,
         me: &str,
         now: Instant,
     ) -> Option<(bool, Instant)> {
-        let ControlOp::Switchover { to, timeout, .. } = op else {
-            return None;
-        };
+        let length = op.holds_for()?;
         let first = match self.op_seen {
-            Some((v, t)) if v == stat.version => t,
+            Some((z, t)) if z == stat.mzxid => t,
             _ => {
-                self.op_seen = Some((stat.version, now));
+                self.op_seen = Some((stat.mzxid, now));
                 now
             }
         };
-        let ends = first + *timeout;
-        (now < ends).then_some((to == me, ends))
+        let ends = first + length;
+        let target = matches!(op, ControlOp::Switchover { to, .. } if to == me);
+        (now < ends).then_some((target, ends))
     }
 
     fn hold(&mut self, shared: &ElectionState, until: Instant, why: String) -> Gate {

@@ -459,6 +459,20 @@ impl RegistryView {
                         token.to_string(),
                         by,
                     ),
+                    ControlOp::Pause { length, by, acked } => (
+                        "pause",
+                        "null".to_owned(),
+                        length.as_millis().to_string(),
+                        acked.map_or("null".to_owned(), |a| a.to_string()),
+                        by,
+                    ),
+                    ControlOp::Resume { length, by, acked } => (
+                        "resume",
+                        "null".to_owned(),
+                        length.as_millis().to_string(),
+                        acked.to_string(),
+                        by,
+                    ),
                     ControlOp::None => unreachable!("filtered out"),
                 };
                 format!(

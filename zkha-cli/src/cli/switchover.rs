@@ -80,6 +80,11 @@ pub fn in_force(op: &ControlOp, stat: &Stat, master_token: Option<i64>) -> bool 
             stat.mtime.saturating_add(timeout.as_millis() as i64) > now_ms()
         }
         ControlOp::Resign { token, .. } => master_token == Some(*token),
+        // Each candidate counts a pause (and a resume the master has not
+        // acknowledged) from when it saw it: at least this long.
+        ControlOp::Pause { length, .. } | ControlOp::Resume { length, .. } => {
+            stat.mtime.saturating_add(length.as_millis() as i64) > now_ms()
+        }
     }
 }
 
@@ -95,6 +100,20 @@ pub fn describe_op(op: &ControlOp, stat: &Stat) -> String {
         ),
         ControlOp::Resign { token, by } => format!(
             "resign of the master with token {token} ({token:#x}) (asked by {by} at {}, {age:.1} s ago)",
+            utc(stat.mtime)
+        ),
+        ControlOp::Pause { length, by, acked } => format!(
+            "pause for {} s ({}; asked by {by}, last written at {}, {age:.1} s ago)",
+            length.as_secs_f64(),
+            match acked {
+                Some(t) => format!("acknowledged by the master with token {t} ({t:#x})"),
+                None => "not acknowledged by a master yet".into(),
+            },
+            utc(stat.mtime)
+        ),
+        ControlOp::Resume { length, by, acked } => format!(
+            "resume of a {} s pause, waiting for the master with token {acked} ({acked:#x}) to acknowledge it (asked by {by} at {}, {age:.1} s ago)",
+            length.as_secs_f64(),
             utc(stat.mtime)
         ),
     }
