@@ -91,6 +91,19 @@ pub trait Candidate: Send + Sync + 'static {
     /// just before `on_became_master`: it must not block (`zkha run` writes
     /// the deadline, [`BootInstant::as_nanos`], to its watchdog's pipe).
     fn on_lease_extended(&self, _until: BootInstant) {}
+    /// Safe profile, while master: a maintenance pause (`zkha pause`) began
+    /// (`pause` is its end: mastership, and the lease, now last until then
+    /// even if this process is cut off from ZooKeeper) or ended (`None`:
+    /// resumed, or its deadline passed). `lease` is when the lease ends
+    /// now: later than before when a pause begins, and possibly earlier
+    /// when it ends (`zkha run` hands it to its watchdog either way).
+    /// Called on the election thread: must not block. By default, a pause
+    /// that begins is told as a lease extension.
+    fn on_pause(&self, pause: Option<BootInstant>, lease: BootInstant) {
+        if pause.is_some() {
+            self.on_lease_extended(lease);
+        }
+    }
     /// Safe profile, while master: an operator asked this master to hand
     /// over (`zkha switchover` to another candidate, or `zkha resign`);
     /// `why` says which, and who asked. Return true (the default) to

@@ -268,6 +268,22 @@ impl Elector {
         registry::read_candidates(&zk, &self.shared.config.path)
     }
 
+    /// The operation in force on this election's control node (a
+    /// switchover, a resign, a pause, a resume; [`registry::ControlOp::None`]
+    /// when none or no node), read with this candidate's session.
+    pub fn control_op(&self) -> Result<registry::ControlOp> {
+        let zk = self.shared.zk().ok_or(Error::Closed)?;
+        Ok(registry::read_control(&zk, &self.shared.config.path)?
+            .map_or(registry::ControlOp::None, |(op, _)| op))
+    }
+
+    /// Safe profile, master: the end of the maintenance pause this master
+    /// acknowledged, while it lasts (mastership holds until then even
+    /// when cut off from ZooKeeper).
+    pub fn paused_until(&self) -> Option<BootInstant> {
+        self.shared.paused_until()
+    }
+
     /// A handle that can stop this elector, or make it resign, from
     /// elsewhere (a signal thread, another component).
     pub fn control(&self) -> Control {

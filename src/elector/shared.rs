@@ -42,6 +42,14 @@ pub(crate) struct LiveState {
     /// Each leader-proved answer about our node (sync + exists), sent at
     /// `s`, extends it to `s + (T/2)(1 − ρ)` (see `lease.rs` for why).
     pub lease_until: Option<BootInstant>,
+    /// Safe: the lease the renewals alone prove (`lease_until` is the later
+    /// of it and a pause's deadline).
+    pub renewed_until: Option<BootInstant>,
+    /// Safe, master: a maintenance pause this master acknowledged ends
+    /// here (`registry.rs`): until then mastership outlives a cut-off
+    /// link, a disconnection and the session, since no candidate takes
+    /// over before its own count of the pause ends, which is later.
+    pub pause_until: Option<BootInstant>,
     pub wake: u64,
     pub resign: bool,
     /// Safe: the election holds our node (master, or stepped down while
@@ -103,6 +111,8 @@ impl ElectionState {
                 disconnected_at: None,
                 negotiated_ms: 0,
                 lease_until: None,
+                renewed_until: None,
+                pause_until: None,
                 wake: 0,
                 resign: false,
                 holding: false,
@@ -232,6 +242,9 @@ impl ElectionState {
         let until = {
             let mut inner = self.inner.lock();
             let until = lease_until(sent, inner.negotiated_ms);
+            if inner.renewed_until.is_none_or(|r| r < until) {
+                inner.renewed_until = Some(until);
+            }
             if inner.lease_until.is_some_and(|now| until <= now) {
                 return;
             }
@@ -240,6 +253,58 @@ impl ElectionState {
         };
         self.changes.ping();
         self.candidate.on_lease_extended(until);
+    }
+
+    /// Forgets the lease (a stale proof, a lost mastership).
+    pub(crate) fn clear_lease(&self) {
+        let mut inner = self.inner.lock();
+        inner.lease_until = None;
+        inner.renewed_until = None;
+        inner.pause_until = None;
+    }
+
+    /// Safe, master: this master acknowledged a pause, which holds it in
+    /// mastership until `until` whatever happens to its link or session.
+    pub(crate) fn enter_pause(&self, until: BootInstant) {
+        let lease = {
+            let mut inner = self.inner.lock();
+            if inner.master.is_none() {
+                return;
+            }
+            inner.pause_until = Some(until);
+            let lease = inner.lease_until.map_or(until, |l| l.max(until));
+            inner.lease_until = Some(lease);
+            lease
+        };
+        self.wake();
+        self.changes.ping();
+        self.candidate.on_pause(Some(until), lease);
+    }
+
+    /// Safe, master: the pause is over (resumed, or its deadline passed):
+    /// the lease is the renewals' again (`None` when there is none: a
+    /// session that died during the pause; mastership then ends).
+    pub(crate) fn end_pause(&self) {
+        let lease = {
+            let mut inner = self.inner.lock();
+            if inner.pause_until.take().is_none() {
+                return;
+            }
+            let renewed = inner.renewed_until.unwrap_or_else(BootInstant::now);
+            inner.lease_until = inner.master.map(|_| renewed);
+            renewed
+        };
+        self.wake();
+        self.changes.ping();
+        self.candidate.on_pause(None, lease);
+    }
+
+    /// Safe, master: the pause this master holds, while it lasts.
+    pub(crate) fn paused_until(&self) -> Option<BootInstant> {
+        self.inner
+            .lock()
+            .pause_until
+            .filter(|p| BootInstant::now() < *p)
     }
 
     /// Whether mastership is still covered (always, without a lease).
@@ -259,6 +324,8 @@ impl ElectionState {
         let (was, lease, wakeups) = {
             let mut inner = self.inner.lock();
             let lease = inner.lease_until.take();
+            inner.renewed_until = None;
+            inner.pause_until = None;
             let was = inner.master.take().is_some();
             let wakeups = was.then(|| {
                 self.changes

@@ -15,6 +15,7 @@ mod cli {
     pub mod history;
     pub mod metrics;
     pub mod narrate;
+    pub mod pause;
     pub mod reaper;
     pub mod run;
     pub mod secure;
@@ -102,6 +103,13 @@ enum Command {
     /// Past masterships, newest first: who, from when to when, and how
     /// each ended (PATH.zkha/history).
     History(cli::history::HistoryArgs),
+    /// Maintenance: no candidate takes over for --for (the master, once it
+    /// has acknowledged, keeps its command through a ZooKeeper outage
+    /// until then); `zkha resume` ends it.
+    Pause(cli::pause::PauseArgs),
+    /// End a maintenance pause: standbys may take over again once the
+    /// master has acknowledged the resume (or the pause's time is up).
+    Resume(cli::pause::ResumeArgs),
     /// Ask the master (a registered safe-profile candidate) to resign, and
     /// wait until a master (another, if one is ready) holds the node.
     Resign(cli::switchover::ResignArgs),
@@ -174,6 +182,8 @@ fn main() -> ExitCode {
         Command::Watch(args) => cli::watch::run(args),
         Command::Switchover(args) => cli::switchover::switchover(args),
         Command::Resign(args) => cli::switchover::resign(args),
+        Command::Pause(args) => cli::pause::pause(args),
+        Command::Resume(args) => cli::pause::resume(args),
         Command::History(args) => cli::history::run(args),
         Command::Demo(args) => cli::demo::run(args).map(|_| exit::OK),
         Command::Candidate(args) => cli::candidate::run(args).map(|_| exit::OK),

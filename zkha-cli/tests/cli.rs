@@ -42,6 +42,8 @@ mod narration;
 mod operator;
 #[path = "cli/package.rs"]
 mod package;
+#[path = "cli/pause.rs"]
+mod pause;
 #[path = "cli/priorities.rs"]
 mod priorities;
 #[path = "cli/production_example.rs"]

@@ -5,6 +5,7 @@
 //! we are cut off too long (F1), resign or stop. Also the leader-proved
 //! reads the contention uses to win a node ([`synced_exists`]).
 
+use super::pause::PauseFollower;
 use super::wait::{
     after_error, code, is_session_dead, is_transient, report, wait, wake_count, waker, End, Next,
 };
@@ -62,7 +63,7 @@ fn hold_inner(
     // answer that waited out a pause of this process proves nothing now.
     shared.renew_lease(sent);
     if !shared.lease_valid() {
-        shared.inner.lock().lease_until = None;
+        shared.clear_lease();
         return Held::Lost;
     }
     // Asked to stop meanwhile: do not start a mastership (the node goes
@@ -117,6 +118,8 @@ struct Holding<'a> {
     control_fired: Arc<AtomicBool>,
     control: Arc<Mutex<Option<ControlRead>>>,
     control_acted: Option<i32>,
+    /// A maintenance pause this master acknowledges (`pause.rs`).
+    pause: PauseFollower,
 }
 
 impl<'a> Holding<'a> {
@@ -142,6 +145,7 @@ impl<'a> Holding<'a> {
             control_fired: Arc::new(AtomicBool::new(shared.steering.enabled)),
             control: Arc::default(),
             control_acted: None,
+            pause: PauseFollower::default(),
         }
     }
 
@@ -172,6 +176,9 @@ impl<'a> Holding<'a> {
                 self.control_fired.store(true, Ordering::Release);
             }
         }
+        if self.pause.poll(self.shared, self.zk) {
+            self.control_fired.store(true, Ordering::Release);
+        }
         let Some(answer) = self.control.lock().take() else {
             return;
         };
@@ -184,10 +191,16 @@ impl<'a> Holding<'a> {
                 return;
             }
         };
+        let op = crate::elector::registry::ControlOp::decode(&data);
+        if self
+            .pause
+            .on_control(self.shared, self.zk, &op, &stat, self.token.czxid)
+        {
+            self.control_fired.store(true, Ordering::Release);
+        }
         if self.control_acted == Some(stat.version) {
             return;
         }
-        let op = crate::elector::registry::ControlOp::decode(&data);
         let me = self.shared.steering.name.lock().clone().unwrap_or_default();
         let Some(why) = super::steer::asked_to_hand_over(&op, &me, self.token.czxid) else {
             return;
@@ -236,7 +249,7 @@ impl<'a> Holding<'a> {
                 shared.renew_lease(sent);
                 if shared.held().is_none() && !shared.lease_valid() {
                     // A stale answer (we were paused): ask again later.
-                    shared.inner.lock().lease_until = None;
+                    shared.clear_lease();
                 } else if shared.held().is_none() {
                     // Reconnected in time after stepping down: the node
                     // never left us, so no one else can have won.
@@ -304,6 +317,24 @@ impl<'a> Holding<'a> {
             self.fired.store(true, Ordering::Release);
         }
         None
+    }
+}
+
+/// The session died while this master holds a pause: mastership (the
+/// command) goes on until the pause's deadline, which the lease was
+/// extended to (`wait` ends it then), or until the elector stops. No
+/// candidate takes over before its own count of the pause ends, later.
+pub(super) fn ride_out_pause(shared: &ElectionState) {
+    let Some(until) = shared.paused_until() else {
+        return;
+    };
+    if shared.held().is_none() {
+        return;
+    }
+    log::warn!(target: "zkha", "{} on {}: the session ended during a pause: still master until the pause's deadline ({} ms from now)", shared.config.path, shared.config.hosts, until.saturating_duration_since(BootInstant::now()).as_millis());
+    let mut seen = wake_count(shared);
+    while shared.held().is_some() && !shared.stopping() {
+        wait(shared, &mut seen, None);
     }
 }
 

@@ -13,16 +13,19 @@
 //!
 //! [`steer`] is the registry's part: registering on each session, the
 //! gate before a claim (readiness, priority, a switchover), the claim's
-//! multi, and what asks a master to hand over.
+//! multi, and what asks a master to hand over. [`pause`] is a master's
+//! side of a maintenance pause: it acknowledges one and then holds
+//! mastership through an outage until the pause's deadline.
 //!
 //! [`wait`] is what all three share: waiting for the next event (stepping
 //! down on the way when the lease or the F1 bound runs out) and what an
 //! error means. The files depend one way: `mod.rs` → `session.rs` and
 //! `contend.rs`, `contend.rs` → `hold.rs`, and each of them → `wait.rs`,
-//! which uses none of them.
+//! which uses none of them; `hold.rs` → `pause.rs` → `wait.rs`.
 
 mod contend;
 mod hold;
+mod pause;
 mod session;
 mod steer;
 mod wait;
@@ -54,6 +57,9 @@ pub(crate) fn run(shared: Arc<ElectionState>) {
             Err(end) => end,
         };
         if let End::SessionDead = end {
+            // A paused master keeps mastership to the pause's deadline:
+            // no candidate takes over before then.
+            hold::ride_out_pause(&shared);
             shared.lost_master(LostReason::SessionExpired);
         }
         // F2: a dead (or finished) handle is closed, never reused. Stop

@@ -54,7 +54,10 @@ pub(super) fn wait(shared: &ElectionState, seen: &mut u64, limit: Option<Instant
             let at = Instant::now() + until.saturating_duration_since(now);
             deadline = Some(deadline.map_or(at, |d| d.min(at)));
         }
-        if inner.master.is_some() && !inner.connected {
+        // A paused master keeps mastership through the outage, to the
+        // pause's deadline (the lease, extended to it, ends it then).
+        let paused = inner.pause_until.is_some_and(|p| BootInstant::now() < p);
+        if inner.master.is_some() && !inner.connected && !paused {
             if let Some(at) = inner.disconnected_at {
                 let step_down = at + step_down_after(inner.negotiated_ms);
                 if Instant::now() >= step_down {

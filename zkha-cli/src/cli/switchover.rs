@@ -58,7 +58,7 @@ pub struct ResignArgs {
 }
 
 /// How often the handover is looked at.
-const LOOK_EVERY: Duration = Duration::from_millis(50);
+pub(super) const LOOK_EVERY: Duration = Duration::from_millis(50);
 
 /// How much longer than `--timeout` the candidates hold a switchover by
 /// themselves: the command's reset ends it, at its timeout; the candidates'
@@ -67,7 +67,7 @@ pub const HOLD_MARGIN: Duration = Duration::from_secs(2);
 
 /// How many times a write that lost a race is tried again, each time
 /// after a fresh look.
-const WRITE_TRIES: u32 = 5;
+pub(super) const WRITE_TRIES: u32 = 5;
 
 /// Whether an operation is still in force, as far as this host can tell:
 /// a switchover for its timeout from when it was written (by the server's
@@ -131,36 +131,36 @@ pub fn master_entry<'a>(
 pub const NOT_REGISTERED: &str = "the master is not a registered zkha safe-profile candidate (seed profile or a C++ process of the classic design?)";
 
 /// What one look at the election found.
-struct Look {
-    master: Option<MasterInfo>,
-    candidates: Vec<CandidateEntry>,
-    control: ControlOp,
-    control_stat: Stat,
+pub(super) struct Look {
+    pub(super) master: Option<MasterInfo>,
+    pub(super) candidates: Vec<CandidateEntry>,
+    pub(super) control: ControlOp,
+    pub(super) control_stat: Stat,
 }
 
 /// The control node (and its Stat) and the master node, as followed.
 type Followed = (Option<(ControlOp, Stat)>, Option<MasterInfo>);
 
 /// A refusal or a failure with its exit code; the message goes to stderr.
-struct Stop(u8, String);
+pub(super) struct Stop(pub(super) u8, pub(super) String);
 
-type Outcome<T> = Result<T, Stop>;
+pub(super) type Outcome<T> = Result<T, Stop>;
 
 /// The session and the election it acts on.
-struct Election<'a> {
-    zk: ZooKeeper,
-    args: &'a ObserveArgs,
-    credentials: &'a CredentialArgs,
+pub(super) struct Election<'a> {
+    pub(super) zk: ZooKeeper,
+    pub(super) args: &'a ObserveArgs,
+    pub(super) credentials: &'a CredentialArgs,
 }
 
 impl Election<'_> {
-    fn path(&self) -> &str {
+    pub(super) fn path(&self) -> &str {
         &self.args.path
     }
 
     /// A failed ZooKeeper call on `node`: NoAuth says which credentials
     /// are missing.
-    fn failed(&self, what: &str, node: &str, e: zkha::Error) -> Stop {
+    pub(super) fn failed(&self, what: &str, node: &str, e: zkha::Error) -> Stop {
         if e.code() == Some(ErrorCode::NoAuth) {
             return Stop(
                 exit::ERROR,
@@ -173,7 +173,7 @@ impl Election<'_> {
         Stop(exit::ERROR, format!("cannot {what} {node}: {e}"))
     }
 
-    fn look(&self) -> Outcome<Look> {
+    pub(super) fn look(&self) -> Outcome<Look> {
         let path = self.path();
         let master = read_master(&self.zk, path, self.args.sequence)
             .map_err(|e| self.failed("read", path, e))?;
@@ -199,7 +199,7 @@ impl Election<'_> {
     /// The control node and the master node, in that order: a claim
     /// resets the control node and creates the master node in one
     /// transaction, so a reset seen first means the node was there.
-    fn follow(&self) -> zkha::Result<Followed> {
+    pub(super) fn follow(&self) -> zkha::Result<Followed> {
         let control = registry::read_control(&self.zk, self.path())?;
         let master = read_master(&self.zk, self.path(), self.args.sequence)?;
         Ok((control, master))
@@ -221,7 +221,7 @@ impl Election<'_> {
 
     /// Writes `op` at `version`; the new version, or `None` when the node
     /// changed since it was read (another operator, a claim).
-    fn write(&self, op: &ControlOp, version: i32) -> Outcome<Option<i32>> {
+    pub(super) fn write(&self, op: &ControlOp, version: i32) -> Outcome<Option<i32>> {
         let node = registry::control_path(self.path());
         match self.zk.set2(&node, &op.encode(), version) {
             Ok(stat) => Ok(Some(stat.version)),
@@ -300,7 +300,7 @@ impl Election<'_> {
     }
 
     /// After a lost session: a new one (the waits go on).
-    fn reconnect(&mut self) {
+    pub(super) fn reconnect(&mut self) {
         if let Ok(zk) = self.credentials.connect(self.args) {
             self.zk = zk;
         }
@@ -309,7 +309,7 @@ impl Election<'_> {
     /// The negotiated session timeout of this command's own session, ms:
     /// the candidates' (requested 5000, `zkha run`'s default) as far as
     /// this command can tell.
-    fn session_timeout_ms(&self) -> u64 {
+    pub(super) fn session_timeout_ms(&self) -> u64 {
         self.zk
             .recv_timeout()
             .ok()
@@ -336,7 +336,7 @@ impl Reset {
 }
 
 /// Who asked: `<hostname> pid <pid>`.
-fn by() -> String {
+pub(super) fn by() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most buf.len() bytes into buf.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -350,7 +350,7 @@ fn by() -> String {
 }
 
 /// A name for the holder: its registry name, or its data.
-fn holder_name(candidates: &[CandidateEntry], m: &MasterInfo) -> String {
+pub(super) fn holder_name(candidates: &[CandidateEntry], m: &MasterInfo) -> String {
     match master_entry(candidates, m) {
         Some(c) => c.name.clone(),
         None => format!(
@@ -480,7 +480,7 @@ fn default_timeout(master: &CandidateEntry, session_ms: u64) -> u64 {
 }
 
 /// `--timeout`, checked (the same range as every timeout flag).
-fn check_timeout(t: Option<u64>) -> Result<(), zkha::Error> {
+pub(super) fn check_timeout(t: Option<u64>) -> Result<(), zkha::Error> {
     match t {
         Some(ms) if zkha::validate::timeout_ms(ms).is_none() => Err(zkha::Error::InvalidArgument {
             argument: zkha::error::Argument::Timeout,
@@ -493,12 +493,12 @@ fn check_timeout(t: Option<u64>) -> Result<(), zkha::Error> {
     }
 }
 
-fn ms_since(t: Instant) -> u128 {
+pub(super) fn ms_since(t: Instant) -> u128 {
     t.elapsed().as_millis()
 }
 
 /// Prints a stop's message and gives its code.
-fn report(stop: Stop) -> u8 {
+pub(super) fn report(stop: Stop) -> u8 {
     super::stderr::line(&format!("zkha: {}", stop.1));
     stop.0
 }

@@ -112,7 +112,15 @@ pub fn expand(mut top: Command, args: Vec<OsString>) -> Result<Expanded, ConfigE
 /// they have as flags (`hosts`, `path`, TLS, SASL, the digest…), and
 /// `mode = "sequence"` as `--sequence`; the rest of the file (the command,
 /// the checks) is run's and is ignored. The file is checked as run's.
-pub const OBSERVERS: [&str; 5] = ["status", "watch", "switchover", "resign", "history"];
+pub const OBSERVERS: [&str; 7] = [
+    "status",
+    "watch",
+    "switchover",
+    "resign",
+    "history",
+    "pause",
+    "resume",
+];
 
 /// [`expand`] for one of the [`OBSERVERS`].
 fn expand_observer(mut top: Command, args: Vec<OsString>) -> Result<Expanded, ConfigError> {

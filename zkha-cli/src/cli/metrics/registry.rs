@@ -51,6 +51,7 @@ pub struct Metrics {
     ready: Gauge,
     candidates: Gauge,
     ready_standbys: Gauge,
+    paused: Gauge,
     command_starts: Counter,
     /// The command runs: set when it is started, cleared when a stop of it
     /// begins or it ended by itself (not exported: `/master` reads it).
@@ -92,6 +93,7 @@ impl Metrics {
         let ready = Gauge::default();
         let candidates = Gauge::default();
         let ready_standbys = Gauge::default();
+        let paused = Gauge::default();
         let command_starts = Counter::default();
         health_ok.set(1);
         ready.set(1);
@@ -146,6 +148,11 @@ impl Metrics {
             ready_standbys.clone(),
         );
         registry.register(
+            "zkha_paused",
+            "1 while a maintenance pause (zkha pause) or a resume the master has not acknowledged holds every candidate back, as last read by this candidate (on the master: also while it holds mastership through a pause it acknowledged); 0 otherwise",
+            paused.clone(),
+        );
+        registry.register(
             "zkha_command_starts",
             "Times the command was started",
             command_starts.clone(),
@@ -162,6 +169,7 @@ impl Metrics {
             ready,
             candidates,
             ready_standbys,
+            paused,
             command_starts,
             command_running: AtomicBool::new(false),
             loop_turned_ms: AtomicU64::new(0),
@@ -217,6 +225,11 @@ impl Metrics {
     pub fn set_registry(&self, candidates: usize, ready_standbys: usize) {
         self.candidates.set(candidates as i64);
         self.ready_standbys.set(ready_standbys as i64);
+    }
+
+    /// `zkha_paused`.
+    pub fn set_paused(&self, on: bool) {
+        self.paused.set(i64::from(on));
     }
 
     /// `zkha_command_starts_total` += 1; the command runs from now on

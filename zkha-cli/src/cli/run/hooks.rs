@@ -105,6 +105,25 @@ impl Candidate for Supervisor {
         *self.handover.lock() = Some(why.to_owned());
         false
     }
+    /// A pause this master acknowledged: the watchdog's deadline moves to
+    /// the pause's end; once it is over, back to the renewals' lease
+    /// (`lease`, which may be earlier: the watchdog is told exactly).
+    fn on_pause(&self, pause: Option<BootInstant>, lease: BootInstant) {
+        let ns = lease.as_nanos();
+        self.metrics.set_paused(pause.is_some());
+        match pause {
+            Some(_) => {
+                self.lease_ns.fetch_max(ns, Ordering::AcqRel);
+                self.send(&format!("extend {ns}\n"));
+            }
+            None => {
+                self.lease_ns.store(ns, Ordering::Release);
+                self.send(&format!("lease {ns}\n"));
+            }
+        }
+        let left = lease.saturating_duration_since(BootInstant::now());
+        self.metrics.set_lease_deadline(Some(Instant::now() + left));
+    }
     fn on_lease_extended(&self, until: BootInstant) {
         let ns = until.as_nanos();
         self.lease_ns.fetch_max(ns, Ordering::AcqRel);

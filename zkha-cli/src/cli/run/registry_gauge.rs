@@ -1,7 +1,7 @@
 //! `zkha_candidates` and `zkha_ready_standbys`: every second, a thread of
 //! its own reads the candidates' registry with this candidate's session
 //! (a blocking read, so never on the main loop or the election thread)
-//! and sets the two gauges. Out of the election, nothing is read and the
+//! and sets the two gauges, and `zkha_paused` from the control node. Out of the election, nothing is read and the
 //! gauges keep their last values.
 
 use crate::cli::contention::Contention;
@@ -10,7 +10,7 @@ use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
-use zkha::elector::registry::{CandidateEntry, Role};
+use zkha::elector::registry::{CandidateEntry, ControlOp, Role};
 
 /// How often the registry is read.
 const EVERY: Duration = Duration::from_secs(1);
@@ -40,8 +40,15 @@ impl RegistryGauge {
         let thread = std::thread::Builder::new()
             .name("zkha-registry".into())
             .spawn(move || loop {
-                if let Some(Ok(entries)) = contention.elector().map(|e| e.candidates()) {
-                    metrics.set_registry(entries.len(), ready_standbys(&entries));
+                if let Some(elector) = contention.elector() {
+                    if let Ok(entries) = elector.candidates() {
+                        metrics.set_registry(entries.len(), ready_standbys(&entries));
+                    }
+                    if let Ok(op) = elector.control_op() {
+                        let pause =
+                            matches!(op, ControlOp::Pause { .. } | ControlOp::Resume { .. });
+                        metrics.set_paused(pause || elector.paused_until().is_some());
+                    }
                 }
                 let (lock, cv) = &*flag;
                 let mut stopped = lock.lock();

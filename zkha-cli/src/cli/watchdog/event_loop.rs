@@ -306,6 +306,13 @@ impl<'a> Watch<'a> {
                         self.deadline = self.deadline.max(ns);
                     }
                 }
+                // A pause ended: the lease is the renewals' again, which
+                // may end sooner than the pause did.
+                "lease" => {
+                    if let Ok(ns) = rest.parse::<u64>() {
+                        self.deadline = ns;
+                    }
+                }
                 "session" => self.session = Some(rest.to_owned()),
                 // `stop <ms>`: SIGTERM now, SIGKILL after <ms> (or when
                 // the lease ends, if sooner).

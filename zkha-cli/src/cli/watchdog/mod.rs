@@ -19,6 +19,8 @@
 //! - `extend <ns>`: the lease now ends at `<ns>` on CLOCK_BOOTTIME (also
 //!   while stopping: a planned stop holds mastership until the command is
 //!   gone);
+//! - `lease <ns>`: the lease now ends at `<ns>`, even if that is sooner
+//!   (a maintenance pause ended: back to the renewals' lease);
 //! - `session <client id>`: the session to end if `zkha run` dies
 //!   (`--on-crash handover`); sent over the pipe, never on argv (a secret);
 //! - `stop <ms>`: SIGTERM now, SIGKILL after `<ms>` or when the lease
