@@ -140,12 +140,15 @@ mutants: setup
 
 ## Formatting and lints, as CI checks them: the default build and the one
 ## `make test` runs (with $(TEST_FEATURES)); docs/cli.md regenerated from
-## the binary's --help and compared (scripts/cli-reference).
+## the binary's --help and compared (scripts/cli-reference); the public API
+## listed from rustdoc's JSON and compared with docs/public-api.txt
+## (scripts/public-api).
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --workspace --all-targets --features $(TEST_FEATURES) -- -D warnings
 	@scripts/cli-reference --check
+	@scripts/public-api --check
 
 clean:
 	$(CARGO) clean
