@@ -1,29 +1,29 @@
-//! An async master/standby loop on tokio: wait to become master
-//! (`Elector::until_master`), work while master, stop at the first
-//! `LostMaster` of the change stream (`Elector::changes`), and do the work's
-//! writes with `AsyncZooKeeper`, fenced by the token.
+//! An async master/standby loop on tokio with the guard form: wait to
+//! become master (`Elector::until_master` gives a `Mastership`), work
+//! until the guard's `lost()` fires, and do the work's writes through
+//! `Mastership::fenced()`, which ZooKeeper itself refuses once the term is
+//! over. The node is released only once the guard is dropped.
 //!
 //! ```text
 //! tokio_master --hosts H --path P --name NAME [--terms N] [--resign-after K] [--work-ms MS]
 //! ```
 //! Each term: print `NAME: standby`, wait for mastership, print
 //! `NAME: master token=T`, then every `--work-ms` (100) write `NAME T n`
-//! into the record node `P-work`, print `NAME: work token=T n=i`, and after
-//! `--resign-after` (5) writes resign so a standby takes over; print
-//! `NAME: lost REASON` when mastership ends. After `--terms` (1) terms,
-//! leave the election and exit.
+//! into the record node `P-work` (fenced), print `NAME: work token=T n=i`,
+//! and after `--resign-after` (5) writes resign so a standby takes over;
+//! print `NAME: lost REASON` when the term ends. After `--terms` (1)
+//! terms, leave the election and exit.
 //!
-//! Fencing: a write first reads the record and refuses (`NAME: fenced`) if
-//! it holds a greater token than ours, then sets it only at the version it
-//! read, so a stale master that missed its demotion cannot overwrite a newer
-//! master's record.
+//! Fencing: each write is one multi that checks this term's version of
+//! the election's term node and sets the record: a master whose term is
+//! over (it missed its demotion) gets `Error::NotMaster` and writes
+//! nothing, whoever is master now.
 
-use futures::StreamExt;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use zkha::elector::{Elector, ElectorConfig, FencingToken, MasterChange};
-use zkha::{Acl, AsyncZooKeeper, CreateMode, ErrorCode, ZooKeeper};
+use zkha::elector::{Elector, ElectorConfig, Mastership};
+use zkha::{CreateMode, Error, ErrorCode};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -79,93 +79,77 @@ async fn run() -> Result<(), BoxError> {
     let mut config = ElectorConfig::new(&o.hosts, &o.path);
     config.data = zkha::net::seed_text_data(&o.name);
     config.poll_interval = Duration::from_millis(100);
-    let zk = AsyncZooKeeper::connect(ZooKeeper::builder(&o.hosts), Duration::from_secs(30)).await?;
     let elector = Elector::start(config, Arc::new(()))?;
-    let mut changes = elector.changes();
     let record = format!("{}-work", o.path);
 
     for _ in 0..o.terms {
         println!("{}: standby", o.name);
-        let token = elector.until_master().await?;
-        println!("{}: master token={}", o.name, token.value());
+        let master = elector.until_master().await?;
+        println!("{}: master token={}", o.name, master.token());
         let mut done = 0;
         let mut tick = tokio::time::interval(o.work);
         loop {
             tokio::select! {
-                change = changes.next() => match change {
-                    Some(MasterChange::LostMaster(reason)) => {
-                        println!("{}: lost {reason:?}", o.name);
-                        break;
-                    }
-                    Some(MasterChange::BecameMaster(_)) => {}
-                    None => return Err("the elector shut down".into()),
-                },
+                reason = master.lost() => {
+                    println!("{}: lost {reason:?}", o.name);
+                    break;
+                }
                 _ = tick.tick() => {
-                    // The lease can end between ticks: no token, no write.
-                    let Some(now) = elector.token() else { continue };
                     if done == o.resign_after {
-                        continue; // resigned: waiting for LostMaster
+                        continue; // resigned: waiting for the loss
                     }
-                    if !fenced_write(&zk, &record, &o.name, now).await? {
+                    if !fenced_write(&master, &record, &o.name).await? {
                         println!("{}: fenced", o.name);
                         continue;
                     }
                     done += 1;
-                    println!("{}: work token={} n={done}", o.name, now.value());
+                    println!("{}: work token={} n={done}", o.name, master.token());
                     if done == o.resign_after {
                         elector.resign()?;
                     }
                 }
             }
         }
+        // The work has stopped: the node may go now.
+        drop(master);
     }
     // Shutting down joins the election thread: off the worker threads.
     tokio::task::spawn_blocking(move || elector.shutdown()).await?;
-    zk.close()?;
     Ok(())
 }
 
-/// Writes `NAME TOKEN` into `record` unless it holds a greater token;
-/// false when fenced off. A concurrent writer makes the versioned set fail
-/// with ZBADVERSION: then read and decide again.
-async fn fenced_write(
-    zk: &AsyncZooKeeper,
-    record: &str,
-    name: &str,
-    token: FencingToken,
-) -> Result<bool, BoxError> {
-    let text = format!("{name} {}", token.value());
-    loop {
-        match zk.get(record).await {
-            Ok((data, stat)) => {
-                let theirs = String::from_utf8_lossy(&data)
-                    .split(' ')
-                    .nth(1)
-                    .and_then(|t| t.parse::<i64>().ok())
-                    .unwrap_or(i64::MIN);
-                if theirs > token.value() {
-                    return Ok(false);
+/// Writes `NAME TOKEN` into `record` (made on the first write), fenced by
+/// the term; false when the term is over (nothing written).
+async fn fenced_write(master: &Mastership, record: &str, name: &str) -> Result<bool, BoxError> {
+    let text = format!("{name} {}", master.token());
+    let set = master
+        .fenced()
+        .set(record, text.as_bytes(), -1)
+        .send()
+        .await;
+    let written = match set {
+        Err(e) if e.code() == Some(ErrorCode::NoNode) => {
+            let create =
+                master
+                    .fenced()
+                    .create(record, text.as_bytes(), None, CreateMode::Persistent);
+            match create.send().await {
+                // Made meanwhile by another writer: set it.
+                Err(e) if e.code() == Some(ErrorCode::NodeExists) => {
+                    master
+                        .fenced()
+                        .set(record, text.as_bytes(), -1)
+                        .send()
+                        .await
                 }
-                match zk.set(record, text.as_bytes(), stat.version).await {
-                    Ok(_) => return Ok(true),
-                    Err(e) if e.code() == Some(ErrorCode::BadVersion) => continue,
-                    Err(e) => return Err(e.into()),
-                }
+                other => other,
             }
-            Err(e) if e.code() == Some(ErrorCode::NoNode) => {
-                let create = zk.create(
-                    record,
-                    text.as_bytes(),
-                    &Acl::open_unsafe(),
-                    CreateMode::Persistent,
-                );
-                match create.await {
-                    Ok(_) => return Ok(true),
-                    Err(e) if e.code() == Some(ErrorCode::NodeExists) => continue,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(e) => return Err(e.into()),
         }
+        other => other,
+    };
+    match written {
+        Ok(_) => Ok(true),
+        Err(Error::NotMaster { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }

@@ -189,6 +189,26 @@ pub enum Error {
     Init(io::Error),
     /// The handle was closed (by `close` or drop).
     Closed,
+    /// The elector was stopped (`stop`, `shutdown`, or a fatal error of its
+    /// candidacy): it will not become master any more.
+    Stopped,
+    /// A fenced write ([`Mastership::fenced`](crate::elector::Mastership::fenced))
+    /// of a term that is over: another term began (or the term is not
+    /// known). Nothing was applied.
+    NotMaster {
+        /// The token of the term that wrote.
+        token: i64,
+    },
+    /// A ZooKeeper call of the elector failed, with what it was doing and
+    /// on which node.
+    Op {
+        /// What was asked (`create`, `multi`, `get`, ...).
+        op: &'static str,
+        /// The node.
+        path: String,
+        /// The C client's code.
+        code: ErrorCode,
+    },
     /// A wait ran out of time (e.g. waiting to connect).
     Timeout(&'static str),
     /// A multi failed: the first error, and every operation's result.
@@ -221,7 +241,7 @@ impl Error {
     /// The C error code, if this is one.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            Error::Zk(code) | Error::Multi { code, .. } => Some(*code),
+            Error::Zk(code) | Error::Multi { code, .. } | Error::Op { code, .. } => Some(*code),
             _ => None,
         }
     }
@@ -243,6 +263,12 @@ impl fmt::Display for Error {
             }
             Error::Init(e) => write!(f, "zookeeper_init failed: {e}"),
             Error::Closed => write!(f, "the ZooKeeper handle is closed"),
+            Error::Stopped => write!(f, "the elector is stopped"),
+            Error::NotMaster { token } => write!(
+                f,
+                "not master: the term of token {token} ({token:#x}) is over, the write was not applied"
+            ),
+            Error::Op { op, path, code } => write!(f, "{op} {path}: {code}"),
             Error::Timeout(what) => write!(f, "timed out {what}"),
             Error::Multi { code, results } => {
                 write!(f, "multi failed: {code} ({} operations)", results.len())

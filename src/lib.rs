@@ -77,3 +77,9 @@ pub mod __private {
         config.test_claim_delay = delay;
     }
 }
+
+/// README.md's Rust examples, run as doctests (`cargo test --doc`, in
+/// `make test`) against the test kit's server.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -14,5 +14,7 @@ mod elector_safe;
 mod elector_seed;
 #[path = "elector/load.rs"]
 mod load;
+#[path = "elector/mastership.rs"]
+mod mastership;
 #[path = "elector/registry.rs"]
 mod registry;

@@ -62,6 +62,13 @@ pub(crate) fn duplicate(e: &Error) -> Error {
         Error::CalledFromCallback(w) => Error::CalledFromCallback(w),
         Error::Tls(w) => Error::Tls(w.clone()),
         Error::SaslAuth(w) => Error::SaslAuth(w.clone()),
+        Error::Stopped => Error::Stopped,
+        Error::NotMaster { token } => Error::NotMaster { token: *token },
+        Error::Op { op, path, code } => Error::Op {
+            op,
+            path: path.clone(),
+            code: *code,
+        },
     }
 }
 

@@ -37,6 +37,7 @@ mod session;
 mod watch;
 
 pub use async_ops::{pending, Pending};
+pub(crate) use async_watch::duplicate as duplicate_error;
 pub use builder::{ZooKeeperBuilder, ZOO_NO_LOG_CLIENTENV, ZOO_READONLY};
 pub use callback::in_callback;
 pub use future::AsyncZooKeeper;

@@ -24,8 +24,17 @@ impl FencingToken {
     }
 }
 
+/// Writes the token as one number (the czxid, in decimal), as
+/// [`FencingToken::value`] gives it: what `ZKHA_TOKEN` holds.
+impl std::fmt::Display for FencingToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.czxid)
+    }
+}
+
 /// Why mastership ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LostReason {
     /// `resign()` was called.
     Resigned,

@@ -41,6 +41,8 @@ pub(crate) struct Hub {
     /// Tasks waiting for "until master" (woken at each change or renewal).
     waiters: Mutex<Vec<Waker>>,
     ended: std::sync::atomic::AtomicBool,
+    /// Counts changes of the role and the connection (the state view's).
+    version: std::sync::atomic::AtomicU64,
 }
 
 /// Wakers to wake once the caller released its locks.
@@ -76,6 +78,8 @@ impl Hub {
     /// elector's state lock, so subscribing and changing are ordered; wake
     /// the result after releasing it.
     pub(crate) fn publish(&self, change: MasterChange) -> Wakeups {
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let mut wake = self.take_waiters();
         let subs: Vec<_> = {
             let mut subs = self.subscribers.lock();
@@ -90,6 +94,18 @@ impl Hub {
         Wakeups(wake)
     }
 
+    /// The connection changed: the state view's waiters look again.
+    pub(crate) fn bump(&self) {
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.ping();
+    }
+
+    /// The state's version (see [`Hub::bump`]).
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Wakes the "until master" waiters (the lease was renewed, or the
     /// elector is stopping): they look at the state again.
     pub(crate) fn ping(&self) {
@@ -102,6 +118,8 @@ impl Hub {
         let subs: Vec<_> = {
             let mut subs = self.subscribers.lock();
             self.ended.store(true, std::sync::atomic::Ordering::Release);
+            self.version
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             subs.drain(..).filter_map(|s| s.upgrade()).collect()
         };
         let mut wake = self.take_waiters();
@@ -123,6 +141,17 @@ impl Hub {
         if !waiters.iter().any(|w| w.will_wake(waker)) {
             waiters.push(waker.clone());
         }
+    }
+
+    /// Withdraws a waiter (a future dropped before it resolved).
+    pub(crate) fn forget(&self, waker: &Waker) {
+        self.waiters.lock().retain(|w| !w.will_wake(waker));
+    }
+
+    /// Waiters registered now (tests: nothing is left behind).
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiters.lock().len()
     }
 
     fn take_waiters(&self) -> Vec<Waker> {

@@ -131,6 +131,12 @@ pub struct ElectorConfig {
     /// Route the C client's log lines of this elector's sessions into the
     /// `log` crate (target "zookeeper") instead of the C log stream.
     pub log_to_rust: bool,
+    /// How long the ensemble may stay unreachable (no session connected)
+    /// before [`Elector::until_master`](super::Elector::until_master) and
+    /// [`Elector::wait_for_mastership`](super::Elector::wait_for_mastership)
+    /// give up with [`Error::Timeout`] (default 30 s; zero: never). The
+    /// election itself keeps trying.
+    pub unreachable_after: Duration,
     /// Test hook: a pause between opening a session and publishing its
     /// handle (to reproduce CONNECTED arriving first). Zero in real use;
     /// the workspace's tests set it through `zkha::__private`.
@@ -167,6 +173,7 @@ impl ElectorConfig {
             stop_timeout: Duration::ZERO,
             session_file: None,
             log_to_rust: false,
+            unreachable_after: Duration::from_secs(30),
             test_publish_delay: Duration::ZERO,
             test_claim_delay: Duration::ZERO,
         }

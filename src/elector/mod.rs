@@ -26,9 +26,12 @@
 //! ```
 //!
 //! From async code (any executor; no runtime needed): [`Elector::until_master`]
-//! is a future for "until master" (the token, lease-aware like
-//! [`Elector::wait_until_master`]), [`Elector::changes`] a `Stream` of
-//! [`MasterChange`]s, one queue per subscriber; both are also on
+//! is a future for "until master" that gives a [`Mastership`], a guard of
+//! the term (its token, a `lost()` future, the lease left, writes fenced
+//! by ZooKeeper; the node is released on a resign only once every guard is
+//! dropped); [`Elector::watch_state`] a view of the state a late reader
+//! cannot miss a loss in; [`Elector::changes`] a `Stream` of
+//! [`MasterChange`]s, one queue per subscriber. All are also on
 //! [`Control`], which tasks can own.
 //!
 //! ```
@@ -41,8 +44,8 @@
 //! let elector = Elector::start(ElectorConfig::new(server.connect_string(), &path), Arc::new(()))?;
 //! let mut changes = elector.changes();
 //! futures::executor::block_on(async {
-//!     let token = elector.until_master().await?;
-//!     assert_eq!(changes.next().await, Some(MasterChange::BecameMaster(token)));
+//!     let master = elector.until_master().await?;
+//!     assert_eq!(changes.next().await, Some(MasterChange::BecameMaster(master.token())));
 //!     Ok::<_, zkha::Error>(())
 //! })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -51,8 +54,10 @@
 mod candidate;
 mod changes;
 mod config;
+mod fenced;
 pub mod lease;
 mod master;
+mod mastership;
 mod narration;
 mod narrator;
 pub mod registry;
@@ -61,6 +66,7 @@ mod seed;
 mod session_builder;
 mod session_lock;
 mod shared;
+mod state_view;
 mod steering;
 pub(crate) mod trace;
 mod until_master;
@@ -68,10 +74,13 @@ mod until_master;
 pub use candidate::{Candidate, FencingToken, Hooks, LostReason};
 pub use changes::{MasterChange, MasterChanges};
 pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
+pub use fenced::Fenced;
 pub use lease::step_down_after;
 pub use master::{read_master, read_queue, MasterInfo};
+pub use mastership::{loss_margin, Lost, Mastership};
 pub use session_builder::sasl_acl;
 pub use session_lock::lock_path as session_lock_path;
+pub use state_view::{Changed, Connection, ElectorState, StateWatch};
 pub use until_master::UntilMaster;
 
 use crate::clock::BootInstant;
@@ -180,7 +189,31 @@ impl Elector {
     pub fn until_master(&self) -> UntilMaster {
         UntilMaster {
             shared: self.shared.clone(),
+            waker: None,
         }
+    }
+
+    /// The blocking form of [`until_master`](Elector::until_master): a
+    /// guard of the current term once master with a valid lease, `Ok(None)`
+    /// after `timeout`, and the same errors.
+    pub fn wait_for_mastership(&self, timeout: Duration) -> Result<Option<Mastership>> {
+        wait_for_mastership(&self.shared, timeout)
+    }
+
+    /// A guard of the current term, if master with a valid lease now.
+    pub fn mastership(&self) -> Option<Mastership> {
+        self.shared.mastership()
+    }
+
+    /// The state now: role and token, the lease left, the connection.
+    pub fn state(&self) -> ElectorState {
+        ElectorState::of(&self.shared)
+    }
+
+    /// A watch of the state (see [`StateWatch`]): a late subscriber reads
+    /// the current state first, so it never misses a loss.
+    pub fn watch_state(&self) -> StateWatch {
+        StateWatch::new(self.shared.clone())
     }
 
     /// A stream of this candidate's mastership changes (became master with
@@ -311,6 +344,29 @@ impl Drop for Elector {
     }
 }
 
+fn wait_for_mastership(
+    shared: &Arc<ElectionState>,
+    timeout: Duration,
+) -> Result<Option<Mastership>> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(guard) = shared.mastership() {
+            return Ok(Some(guard));
+        }
+        if shared.changes.ended() || shared.stopping() {
+            return Err(Error::Stopped);
+        }
+        if let Some(e) = shared.blocking_error() {
+            return Err(e);
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        shared.wait_until_master(left.min(Duration::from_millis(50)));
+    }
+}
+
 fn resign(shared: &ElectionState) -> Result<()> {
     match shared.config.profile {
         Profile::Seed => seed::resign(shared),
@@ -341,7 +397,28 @@ impl Control {
     pub fn until_master(&self) -> UntilMaster {
         UntilMaster {
             shared: self.0.clone(),
+            waker: None,
         }
+    }
+
+    /// Same as [`Elector::wait_for_mastership`].
+    pub fn wait_for_mastership(&self, timeout: Duration) -> Result<Option<Mastership>> {
+        wait_for_mastership(&self.0, timeout)
+    }
+
+    /// Same as [`Elector::mastership`].
+    pub fn mastership(&self) -> Option<Mastership> {
+        self.0.mastership()
+    }
+
+    /// Same as [`Elector::state`].
+    pub fn state(&self) -> ElectorState {
+        ElectorState::of(&self.0)
+    }
+
+    /// Same as [`Elector::watch_state`].
+    pub fn watch_state(&self) -> StateWatch {
+        StateWatch::new(self.0.clone())
     }
 
     /// Same as [`Elector::changes`].

@@ -10,6 +10,7 @@
 //! P.zkha/candidates           persistent, the election's ACL
 //! P.zkha/candidates/<name>    ephemeral, one per candidate, on its election session
 //! P.zkha/control              persistent: empty, or one operation in force
+//! P.zkha/term                 persistent, empty: its version counts the terms
 //! ```
 //!
 //! A sibling, not a child, of `P`: in sequence mode the children of `P` are
@@ -62,6 +63,13 @@ pub fn candidates_path(path: &str) -> String {
 /// `P.zkha/control`: the operation in force (empty: none).
 pub fn control_path(path: &str) -> String {
     format!("{path}.zkha/control")
+}
+
+/// `P.zkha/term`: persistent; every safe claim sets it in the same
+/// transaction that creates the master node, so its version counts the
+/// terms and fenced writes (`fenced.rs`) check it.
+pub fn term_path(path: &str) -> String {
+    format!("{path}.zkha/term")
 }
 
 /// A candidate's role, as it registered it.
@@ -410,10 +418,15 @@ pub fn ensure_layout(zk: &ZooKeeper, path: &str, acl: &[Acl], parents: bool) -> 
 
 /// The registry's persistent nodes, parents first.
 pub(crate) fn layout(path: &str) -> Vec<(String, Vec<u8>, CreateMode)> {
-    [root(path), candidates_path(path), control_path(path)]
-        .into_iter()
-        .map(|p| (p, Vec::new(), CreateMode::Persistent))
-        .collect()
+    [
+        root(path),
+        candidates_path(path),
+        control_path(path),
+        term_path(path),
+    ]
+    .into_iter()
+    .map(|p| (p, Vec::new(), CreateMode::Persistent))
+    .collect()
 }
 
 /// [`layout`] preceded by every ancestor of `P.zkha` (the election path's

@@ -15,6 +15,7 @@ use super::changes::{Hub, MasterChange, MasterChanges};
 use super::config::{ElectorConfig, Mode, Profile};
 use super::lease::lease_until;
 use super::master::{read_master, MasterInfo};
+use super::mastership::{Mastership, Term};
 use super::narration::{Look, Narration};
 use super::registry::Role;
 use super::steering::Steering;
@@ -50,6 +51,12 @@ pub(crate) struct LiveState {
     /// link, a disconnection and the session, since no candidate takes
     /// over before its own count of the pause ends, which is later.
     pub pause_until: Option<BootInstant>,
+    /// The current term of mastership, which guards share
+    /// (`mastership.rs`); taken and ended at the loss.
+    pub term: Option<Arc<Term>>,
+    /// Safe: the term node's version the last winning claim set (fenced
+    /// writes check it); `None` when unknown.
+    pub term_version: Option<i32>,
     pub wake: u64,
     pub resign: bool,
     /// Safe: the election holds our node (master, or stepped down while
@@ -80,6 +87,11 @@ pub(crate) struct ElectionState {
     pub changes: Hub,
     /// Safe profile: the registration in the candidates' registry.
     pub steering: Steering,
+    /// An error that will not go away by itself (not authorized, a missing
+    /// parent, the ensemble unreachable for `unreachable_after`), kept for
+    /// the callers waiting for mastership; cleared by progress. The flag:
+    /// whether a connection clears it (unreachable).
+    pub blocking: Mutex<Option<(Error, bool)>>,
 }
 
 impl ElectionState {
@@ -113,6 +125,8 @@ impl ElectionState {
                 lease_until: None,
                 renewed_until: None,
                 pause_until: None,
+                term: None,
+                term_version: None,
                 wake: 0,
                 resign: false,
                 holding: false,
@@ -126,6 +140,7 @@ impl ElectionState {
             session: AtomicI64::new(0),
             notifications: std::sync::atomic::AtomicU64::new(0),
             changes: Hub::default(),
+            blocking: Mutex::new(None),
         }))
     }
 
@@ -164,6 +179,70 @@ impl ElectionState {
     pub(crate) fn token(&self) -> Option<FencingToken> {
         let inner = self.inner.lock();
         inner.master.filter(|_| lease_holds(inner.lease_until))
+    }
+
+    /// A guard of the current term, while master and the lease holds.
+    pub(crate) fn mastership(self: &Arc<Self>) -> Option<Mastership> {
+        let inner = self.inner.lock();
+        let term = inner.term.clone()?;
+        (inner.master.is_some() && lease_holds(inner.lease_until))
+            .then(|| Mastership::new(term, self.clone()))
+    }
+
+    /// The current term (to wait for its guards after a loss).
+    pub(crate) fn term(&self) -> Option<Arc<Term>> {
+        self.inner.lock().term.clone()
+    }
+
+    /// Keeps `e` for the callers waiting for mastership when it will not go
+    /// away by itself, and wakes them.
+    pub(crate) fn note_error(&self, e: &Error) {
+        let blocking = matches!(
+            e.code(),
+            Some(
+                crate::ErrorCode::NoAuth
+                    | crate::ErrorCode::AuthFailed
+                    | crate::ErrorCode::InvalidAcl
+                    | crate::ErrorCode::NoNode
+            )
+        ) || matches!(e, Error::Tls(_) | Error::SaslAuth(_));
+        if blocking {
+            *self.blocking.lock() = Some((crate::client::duplicate_error(e), false));
+            self.changes.ping();
+        }
+    }
+
+    /// The ensemble has been unreachable for `unreachable_after`.
+    pub(crate) fn note_unreachable(&self, for_: Duration) {
+        let mut b = self.blocking.lock();
+        if b.is_none() {
+            log::warn!(target: "zkha", "{} on {}: no session for {} ms: the ensemble is unreachable (still trying)", self.config.path, self.config.hosts, for_.as_millis());
+            *b = Some((
+                Error::Timeout(
+                    "connecting: the ensemble stayed unreachable past unreachable_after",
+                ),
+                true,
+            ));
+            drop(b);
+            self.changes.ping();
+        }
+    }
+
+    /// Progress (connected, or the election went on): a kept error is
+    /// gone; `connected_only`: only one a connection clears.
+    pub(crate) fn clear_blocking(&self, connected_only: bool) {
+        let mut b = self.blocking.lock();
+        if b.as_ref().is_some_and(|(_, c)| *c || !connected_only) {
+            *b = None;
+        }
+    }
+
+    /// The kept error, for a waiting caller.
+    pub(crate) fn blocking_error(&self) -> Option<Error> {
+        self.blocking
+            .lock()
+            .as_ref()
+            .map(|(e, _)| crate::client::duplicate_error(e))
     }
 
     /// The token held, lease or not: the election's own state.
@@ -218,8 +297,12 @@ impl ElectionState {
         let wakeups = {
             let mut inner = self.inner.lock();
             inner.master = Some(token);
+            // The claim's term version is this term's only (`take`).
+            let version = inner.term_version.take();
+            inner.term = Some(Term::new(token, version));
             self.changes.publish(MasterChange::BecameMaster(token))
         };
+        self.clear_blocking(false);
         self.changed.notify_all();
         wakeups.wake();
         let mut fields = vec![
@@ -326,6 +409,9 @@ impl ElectionState {
             let lease = inner.lease_until.take();
             inner.renewed_until = None;
             inner.pause_until = None;
+            if let Some(term) = inner.term.take() {
+                term.end(reason.clone());
+            }
             let was = inner.master.take().is_some();
             let wakeups = was.then(|| {
                 self.changes
@@ -389,12 +475,16 @@ impl ElectionState {
     /// claim (the seed and the C++ design try a create instead, and trace
     /// its `rc`).
     pub(crate) fn trace_standby(&self, holder: i64) {
+        self.clear_blocking(false);
         self.trace
             .emit("standby", &[("holder", Value::Int(holder))]);
     }
 
     /// Writes the `create` trace line; the log says a missing parent.
     pub(crate) fn trace_create(&self, rc: i32) {
+        if rc == 0 || rc == crate::ErrorCode::NodeExists.raw() {
+            self.clear_blocking(false);
+        }
         self.trace.emit("create", &[("rc", Value::Int(rc.into()))]);
         self.narration.created(rc);
     }

@@ -4,8 +4,8 @@
 //! generated docs/cli.md), zk-sys's `DEP_ZOOKEEPER_MT_*` metadata (against
 //! zk-sys/build.rs), the environment variables (against the sources), the
 //! files of docs/, scripts/ and examples/, the `make` targets, and every
-//! relative link and its anchor. The README's async example is compiled
-//! here too (below), until the crate docs include the README.
+//! relative link and its anchor. The README's async example runs as a
+//! doctest of the crate (src/lib.rs includes README.md under `doctest`).
 //!
 //! `zkha status --json`'s keys are checked against a real run in
 //! zkha-cli/tests/cli/docs_status_json.rs.
@@ -126,78 +126,6 @@ fn the_readme_is_a_front_door() {
             "README links {target}"
         );
     }
-}
-
-/// The README's async example, as it stands there (the `# ` lines hidden
-/// in rustdoc included). Compiled here, so the README's example can only
-/// be edited together with this copy: `readme_async_example_is_this_code`
-/// compares them, whitespace aside.
-// BEGIN README async example
-#[allow(dead_code, unused_variables)]
-mod readme_async {
-    use futures::StreamExt;
-    use std::{sync::Arc, time::Duration};
-    use zkha::elector::{Elector, ElectorConfig, MasterChange};
-    use zkha::{Acl, AsyncZooKeeper, CreateMode, ZooKeeper};
-
-    async fn demo() -> Result<(), zkha::Error> {
-        let zk = AsyncZooKeeper::connect(
-            ZooKeeper::builder("127.0.0.1:2181"),
-            Duration::from_secs(10),
-        )
-        .await?;
-        zk.create("/app", b"v1", &Acl::open_unsafe(), CreateMode::Persistent)
-            .await?;
-        let (data, stat) = zk.get("/app").await?; // ZNONODE: Err(Error::Zk(ErrorCode::NoNode))
-
-        let elector = Elector::start(
-            ElectorConfig::new("127.0.0.1:2181", "/master/test"),
-            Arc::new(()),
-        )?;
-        let mut changes = elector.changes(); // one queue per subscriber
-        let token = elector.until_master().await?; // lease-aware, like wait_until_master
-        while let Some(change) = changes.next().await {
-            if let MasterChange::LostMaster(reason) = change {
-                println!("lost: {reason:?}");
-                break;
-            }
-        }
-        Ok(())
-    }
-}
-// END README async example
-
-#[test]
-fn readme_async_example_is_this_code() {
-    let readme = read("README.md");
-    let start = readme
-        .find("```rust,no_run\nuse futures::StreamExt;")
-        .expect("the README's async example (```rust,no_run, use futures::StreamExt)");
-    let block = &readme[start..];
-    let block = &block[block.find('\n').unwrap() + 1..];
-    let block = &block[..block.find("\n```").unwrap()];
-    let block: String = block
-        .lines()
-        .map(|l| l.strip_prefix("# ").unwrap_or(l))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let this = include_str!("docs_readme.rs");
-    let code = &this[this.find("// BEGIN README async example").unwrap()..];
-    let code = &code[..code.find("// END README async example").unwrap()];
-    let code = code.lines().skip(3).collect::<Vec<_>>().join("\n"); // marker, allow, mod
-    let code = &code[..code.rfind('}').unwrap()]; // the module's brace
-                                                  // Whitespace aside, and the trailing commas rustfmt adds.
-    let squash = |s: &str| {
-        s.chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .replace(",)", ")")
-    };
-    assert_eq!(
-        squash(&block),
-        squash(code),
-        "README.md's async example and tests/docs/docs_readme.rs's copy differ: edit both"
-    );
 }
 
 // ---------------------------------------------------------------------------

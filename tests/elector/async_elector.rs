@@ -47,7 +47,7 @@ async fn until_master_and_change_streams_follow_a_failover() {
     let a = Arc::new(Elector::start(config(&path, "10.0.0.1"), Arc::new(())).unwrap());
     let mut a1 = a.changes();
     let mut a2 = a.changes();
-    let ta = within("a to win", a.until_master()).await.unwrap();
+    let ta = within("a to win", a.until_master()).await.unwrap().token();
     assert_eq!(a.token(), Some(ta));
 
     let b = Elector::start(config(&path, "10.0.0.2"), Arc::new(())).unwrap();
@@ -61,7 +61,11 @@ async fn until_master_and_change_streams_follow_a_failover() {
 
     // Failover 1: a resigns, b takes over with a greater token.
     a.resign().unwrap();
-    let tb = within("b to take over", b_master).await.unwrap().unwrap();
+    let tb = within("b to take over", b_master)
+        .await
+        .unwrap()
+        .unwrap()
+        .token();
     assert!(tb > ta, "fencing tokens must grow: {ta:?} then {tb:?}");
     assert_eq!(
         next("a1", &mut a1).await,
@@ -83,7 +87,7 @@ async fn until_master_and_change_streams_follow_a_failover() {
     tokio::task::spawn_blocking(move || b.shutdown())
         .await
         .unwrap();
-    let ta2 = within("a to win again", a_master).await.unwrap();
+    let ta2 = within("a to win again", a_master).await.unwrap().token();
     assert!(ta2 > tb, "{tb:?} then {ta2:?}");
     assert_eq!(token_of(next("a1", &mut a1).await), ta2);
     assert_eq!(token_of(next("a2", &mut a2).await), ta2);
@@ -111,7 +115,7 @@ async fn until_master_and_change_streams_follow_a_failover() {
         .unwrap();
     assert!(matches!(
         within("c's until_master", c_master).await.unwrap(),
-        Err(Error::Closed)
+        Err(Error::Stopped)
     ));
     assert_eq!(next("c1 end", &mut c1).await, None, "c never was master");
 
@@ -138,7 +142,10 @@ async fn a_partition_shows_on_the_stream_and_until_master_waits_for_a_valid_leas
     c.hosts = proxy.connect_string();
     let e = Elector::start(c, Arc::new(())).unwrap();
     let mut changes = e.changes();
-    let t1 = within("the first win", e.until_master()).await.unwrap();
+    let t1 = within("the first win", e.until_master())
+        .await
+        .unwrap()
+        .token();
     assert_eq!(token_of(next("became", &mut changes).await), t1);
 
     proxy.set_mode(ProxyMode::Blackhole);
@@ -158,7 +165,8 @@ async fn a_partition_shows_on_the_stream_and_until_master_waits_for_a_valid_leas
     proxy.set_mode(ProxyMode::Pass);
     let t2 = within("mastership after the partition", again)
         .await
-        .unwrap();
+        .unwrap()
+        .token();
     // The same node kept by a surviving session (F3), or a new one.
     assert!(t2 >= t1, "{t1:?} then {t2:?}");
     assert_eq!(token_of(next("became again", &mut changes).await), t2);
@@ -177,7 +185,7 @@ fn until_master_under_a_plain_block_on() {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let r = futures::executor::block_on(async {
-            let token = until.await?;
+            let token = until.await?.token();
             Ok::<_, Error>((token, changes.next().await))
         });
         drop(tx.send(r));

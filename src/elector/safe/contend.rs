@@ -183,7 +183,8 @@ fn claim_plain(
     let (done, read) = crate::client::pending::<Option<Stat>>();
     let read = zk.aexists(path, done).map(|()| read);
     match claimed.wait() {
-        Ok(_) => {
+        Ok(results) => {
+            shared.inner.lock().term_version = steer::term_version_of(&results);
             shared.trace_create(0);
             match read.and_then(|r| r.wait()) {
                 Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => {
@@ -205,6 +206,12 @@ fn claim_plain(
                     Ok(()) => Held::Lost,
                     Err(e) => retry_or_end(shared, seen, &e),
                 }
+            }
+            // No term node (a registry made by an older zkha): made, and
+            // look again.
+            (Some(2), Some(ErrorCode::NoNode)) => {
+                let _ = crate::elector::registry::ensure_layout(zk, path, acl, cfg.create_parents);
+                Held::Lost
             }
             // The control node changed since the gate read it (or went):
             // look again.
@@ -406,15 +413,31 @@ impl Queue {
                 path: my_path.clone(),
                 version: 0,
             };
-            if let Err(e) = zk.multi(&claim_ops(shared, control, check)) {
-                return match claim_failure(&e) {
-                    (Some(0), Some(ErrorCode::NoNode)) => {
-                        self.mine = None;
-                        Ok(None)
-                    }
-                    (Some(1), _) => Ok(None),
-                    _ => Err(e),
-                };
+            match zk.multi(&claim_ops(shared, control, check)) {
+                Ok(results) => {
+                    shared.inner.lock().term_version = steer::term_version_of(&results);
+                }
+                Err(e) => {
+                    return match claim_failure(&e) {
+                        (Some(0), Some(ErrorCode::NoNode)) => {
+                            self.mine = None;
+                            Ok(None)
+                        }
+                        (Some(1), _) => Ok(None),
+                        // No term node (an older zkha's registry): made.
+                        (Some(2), Some(ErrorCode::NoNode)) => {
+                            let cfg = &shared.config;
+                            crate::elector::registry::ensure_layout(
+                                zk,
+                                &cfg.path,
+                                &cfg.acl_list(),
+                                cfg.create_parents,
+                            )?;
+                            Ok(None)
+                        }
+                        _ => Err(e),
+                    };
+                }
             }
         }
         let (sent, answer) = synced_exists(zk, &my_path);

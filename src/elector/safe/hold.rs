@@ -74,8 +74,10 @@ fn hold_inner(
         let _ = release(shared, zk, node, shared.session_id(), &mut seen);
         return Held::End(End::Stop);
     }
+    let term_version = shared.inner.lock().term_version;
     shared.became_master(token);
     let mut holding = Holding::new(shared, zk, node, token);
+    holding.term_version = term_version;
     loop {
         holding.rearm();
         holding.follow_control();
@@ -120,6 +122,8 @@ struct Holding<'a> {
     control_acted: Option<i32>,
     /// A maintenance pause this master acknowledges (`pause.rs`).
     pause: PauseFollower,
+    /// The term node's version this mastership's claim set.
+    term_version: Option<i32>,
 }
 
 impl<'a> Holding<'a> {
@@ -146,6 +150,7 @@ impl<'a> Holding<'a> {
             control: Arc::default(),
             control_acted: None,
             pause: PauseFollower::default(),
+            term_version: None,
         }
     }
 
@@ -252,7 +257,9 @@ impl<'a> Holding<'a> {
                     shared.clear_lease();
                 } else if shared.held().is_none() {
                     // Reconnected in time after stepping down: the node
-                    // never left us, so no one else can have won.
+                    // never left us, so no one else can have won (the
+                    // same term, for fenced writes).
+                    shared.inner.lock().term_version = self.term_version;
                     shared.became_master(self.token);
                 }
             }
@@ -273,6 +280,19 @@ impl<'a> Holding<'a> {
         None
     }
 
+    /// A planned end (resign, stop): the loss is told (hooks, guards), and
+    /// the node is released only once every guard of the term is dropped,
+    /// or when the lease would have ended.
+    fn lose_and_wait_for_guards(&self, reason: LostReason) {
+        let shared = self.shared;
+        let (term, lease) = (shared.term(), shared.lease_until());
+        shared.lost_master(reason);
+        if let Some(term) = term {
+            let bound = shared.config.session_timeout / 2;
+            crate::elector::mastership::wait_for_guards(shared, &term, lease, bound);
+        }
+    }
+
     /// After a wait: stop, renew when due, and act on an expiry, a resign
     /// or a reconnection.
     fn after_wait(&mut self) -> Option<Held> {
@@ -283,7 +303,7 @@ impl<'a> Holding<'a> {
             // server (about one shutdown in a hundred right after a win,
             // `registry::fault_a_master_shut_down_…`) leaves it to the
             // session's expiry: the next master would wait T for nothing.
-            shared.lost_master(LostReason::Shutdown);
+            self.lose_and_wait_for_guards(LostReason::Shutdown);
             let _ = release(shared, self.zk, self.node, self.sid, &mut self.seen);
             return Some(Held::End(End::Stop));
         }
@@ -303,8 +323,9 @@ impl<'a> Holding<'a> {
             return Some(Held::End(End::SessionDead));
         }
         if resign {
-            // Stop working first, then let the node go at once.
-            shared.lost_master(LostReason::Resigned);
+            // Stop working first (the hooks return, the guards are
+            // dropped), then let the node go at once.
+            self.lose_and_wait_for_guards(LostReason::Resigned);
             return Some(
                 match release(shared, self.zk, self.node, self.sid, &mut self.seen) {
                     Ok(()) => Held::Resigned,

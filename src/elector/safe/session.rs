@@ -138,6 +138,7 @@ fn on_session_event(weak: &Weak<ElectionState>, e: WatchedEvent) {
             }
         }
     }
+    shared.changes.bump();
     shared.wake();
 }
 

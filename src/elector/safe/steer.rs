@@ -346,8 +346,23 @@ pub(super) fn claim_ops(shared: &ElectionState, control: Option<i32>, first: Op)
                 data: Vec::new(),
                 version,
             },
+            // A new term: the term node's version counts them (fenced
+            // writes check it, `fenced.rs`).
+            Op::Set {
+                path: registry::term_path(&shared.config.path),
+                data: Vec::new(),
+                version: -1,
+            },
         ],
         None => vec![first],
+    }
+}
+
+/// The term node's version a winning claim set (its last operation).
+pub(super) fn term_version_of(results: &[OpResult]) -> Option<i32> {
+    match results.get(2) {
+        Some(OpResult::Set { stat }) => Some(stat.version),
+        _ => None,
     }
 }
 

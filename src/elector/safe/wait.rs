@@ -7,6 +7,7 @@
 use crate::clock::BootInstant;
 use crate::elector::candidate::LostReason;
 use crate::elector::lease::step_down_after;
+use crate::elector::mastership::loss_margin;
 use crate::elector::shared::ElectionState;
 use crate::error::{Error, ErrorCode};
 use crate::types::{EventType, WatchedEvent};
@@ -25,6 +26,7 @@ pub(super) enum End {
 /// F7: a real error, told apart from "someone else is master".
 pub(super) fn report(shared: &ElectionState, e: &Error) {
     log::error!(target: "zkha", "election on {}: {e}", shared.config.path);
+    shared.note_error(e);
     shared.trace_error(e);
     shared.candidate.on_error(e);
 }
@@ -44,14 +46,17 @@ pub(super) fn wait(shared: &ElectionState, seen: &mut u64, limit: Option<Instant
         }
         let mut deadline = limit;
         // The lease ran out (say the process was paused): stop at once.
+        // Given up `loss_margin` before it ends, so that work told of the
+        // loss (a guard's `lost()`) still stops inside the lease.
         if let (Some(_), Some(until)) = (inner.master, inner.lease_until) {
-            let now = BootInstant::now();
-            if until <= now {
+            let margin = loss_margin(inner.negotiated_ms);
+            let left = until.saturating_duration_since(BootInstant::now());
+            if left <= margin {
                 drop(inner);
                 shared.lost_master(LostReason::LeaseExpired);
                 return;
             }
-            let at = Instant::now() + until.saturating_duration_since(now);
+            let at = Instant::now() + (left - margin);
             deadline = Some(deadline.map_or(at, |d| d.min(at)));
         }
         // A paused master keeps mastership through the outage, to the
@@ -128,6 +133,8 @@ pub(super) fn is_transient(e: &Error) -> bool {
 
 /// Waits until connected; otherwise says how this session's contention ends.
 pub(super) fn until_connected(shared: &ElectionState, seen: &mut u64) -> Result<(), End> {
+    let since = Instant::now();
+    let bound = shared.config.unreachable_after;
     loop {
         {
             let inner = shared.inner.lock();
@@ -138,10 +145,19 @@ pub(super) fn until_connected(shared: &ElectionState, seen: &mut u64) -> Result<
                 return Err(End::SessionDead);
             }
             if inner.connected {
+                drop(inner);
+                shared.clear_blocking(true);
                 return Ok(());
             }
         }
-        wait(shared, seen, None);
+        // Waiting callers are told when the ensemble stays unreachable.
+        let limit = (!bound.is_zero()).then(|| since + bound);
+        if limit.is_some_and(|l| Instant::now() >= l) {
+            shared.note_unreachable(since.elapsed());
+            wait(shared, seen, None);
+        } else {
+            wait(shared, seen, limit);
+        }
     }
 }
 
