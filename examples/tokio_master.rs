@@ -113,8 +113,8 @@ async fn run() -> Result<(), BoxError> {
         // The work has stopped: the node may go now.
         drop(master);
     }
-    // Shutting down joins the election thread: off the worker threads.
-    tokio::task::spawn_blocking(move || elector.shutdown()).await?;
+    // Shutting down joins the election thread: on a thread of its own.
+    elector.shutdown_async().await?;
     Ok(())
 }
 

@@ -151,6 +151,7 @@ impl fmt::Display for ErrorCode {
 
 /// Which argument was rejected before reaching the C client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Argument {
     /// A znode path.
     Path,

@@ -19,6 +19,10 @@
 
 #![warn(missing_docs)]
 
+// CLOCK_BOOTTIME (the lease's clock), pidfd and /proc: Linux only.
+#[cfg(not(target_os = "linux"))]
+compile_error!("zkha supports Linux only: the lease counts on CLOCK_BOOTTIME, and zkha run uses pidfd and /proc");
+
 mod client;
 pub mod clock;
 pub mod elector;

@@ -19,6 +19,7 @@ use std::task::{Context, Poll, Waker};
 
 /// One change of this candidate's mastership.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MasterChange {
     /// It became master, with its fencing token.
     BecameMaster(FencingToken),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 /// Which behaviour to follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Profile {
     /// Reproduces the C++ design (docs/design.md, S1–S9) exactly, flaws included:
     /// for drop-in replacement and fidelity tests.
@@ -20,6 +21,7 @@ pub enum Profile {
 
 /// How a standby learns that the master is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mode {
     /// Try to create the node every poll interval (S4; the seed's way, F6).
     Poll,
@@ -129,7 +131,9 @@ pub struct ElectorConfig {
     /// alive, so a quick restart keeps mastership without a failover.
     pub session_file: Option<PathBuf>,
     /// Route the C client's log lines of this elector's sessions into the
-    /// `log` crate (target "zookeeper") instead of the C log stream.
+    /// `log` crate (target "zookeeper", repeats summarised), so that the
+    /// application's logger filters them (default); false: the C client's
+    /// own stream (stderr unless set with `zkha::logging`).
     pub log_to_rust: bool,
     /// How long the ensemble may stay unreachable (no session connected)
     /// before [`Elector::until_master`](super::Elector::until_master) and
@@ -172,7 +176,7 @@ impl ElectorConfig {
             ready: true,
             stop_timeout: Duration::ZERO,
             session_file: None,
-            log_to_rust: false,
+            log_to_rust: true,
             unreachable_after: Duration::from_secs(30),
             test_publish_delay: Duration::ZERO,
             test_claim_delay: Duration::ZERO,

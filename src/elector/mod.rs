@@ -317,6 +317,15 @@ impl Elector {
         self.shared.paused_until()
     }
 
+    /// Seed profile: whether the re-init limit (`reinit_limit`) ended the
+    /// candidacy. The design exits the process with code 3 there; the
+    /// library stops the elector instead and leaves the exit to the caller.
+    pub fn gave_up(&self) -> bool {
+        self.shared
+            .gave_up
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// A handle that can stop this elector, or make it resign, from
     /// elsewhere (a signal thread, another component).
     pub fn control(&self) -> Control {
@@ -324,9 +333,35 @@ impl Elector {
     }
 
     /// Leaves the election: stops, releases mastership (the node goes with
-    /// the session), closes every session.
+    /// the session), closes every session. Blocks until done: it joins the
+    /// election thread, and a master waits for its guards (at most until
+    /// its lease ends). In async code use
+    /// [`shutdown_async`](Elector::shutdown_async); dropping the elector
+    /// does the same as this, blocking too.
     pub fn shutdown(mut self) {
         self.shutdown_inner();
+    }
+
+    /// [`shutdown`](Elector::shutdown) on a thread of its own: a future
+    /// that resolves once it is done, so that no executor thread blocks.
+    /// Any executor.
+    pub fn shutdown_async(self) -> crate::Pending<()> {
+        let (done, finished) = crate::pending::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("zkha-shutdown".into())
+            .spawn(move || {
+                self.shutdown();
+                done(Ok(()));
+            });
+        match spawned {
+            Ok(_) => finished,
+            // No thread: done here, blocking (the elector went with the
+            // closure, which shut it down as it was dropped).
+            Err(e) => {
+                log::warn!(target: "zkha", "cannot start a shutdown thread ({e}): shut down on the caller's thread");
+                crate::Pending::ready(Ok(()))
+            }
+        }
     }
 
     fn shutdown_inner(&mut self) {

@@ -95,7 +95,17 @@ fn on_expired(shared: &Arc<ElectionState>) {
                 "exit",
                 &[("reason", super::trace::Value::Str("reinit_limit"))],
             );
-            std::process::exit(3);
+            // The design exits the process here (code 3); a library does
+            // not: the candidacy ends, `Elector::gave_up` says so, and the
+            // caller exits (`zkha candidate` with 3).
+            shared
+                .gave_up
+                .store(true, std::sync::atomic::Ordering::Release);
+            *shared.steering.fatal.lock() = Some(format!(
+                "session expired and {limit} re-inits failed (reinit_limit)"
+            ));
+            shared.request_stop();
+            return;
         }
     }
     let id = shared.inner.lock().last_client_id;

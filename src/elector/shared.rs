@@ -92,6 +92,8 @@ pub(crate) struct ElectionState {
     /// the callers waiting for mastership; cleared by progress. The flag:
     /// whether a connection clears it (unreachable).
     pub blocking: Mutex<Option<(Error, bool)>>,
+    /// Seed: the re-init limit ended the candidacy (its trace said `exit`).
+    pub gave_up: AtomicBool,
 }
 
 impl ElectionState {
@@ -141,6 +143,7 @@ impl ElectionState {
             notifications: std::sync::atomic::AtomicU64::new(0),
             changes: Hub::default(),
             blocking: Mutex::new(None),
+            gave_up: AtomicBool::new(false),
         }))
     }
 
@@ -582,7 +585,9 @@ impl ElectionState {
         for h in abandoned.into_iter().chain(zk) {
             let _ = h.close();
         }
-        self.trace.emit("exit", &[]);
+        if !self.gave_up.load(Ordering::Acquire) {
+            self.trace.emit("exit", &[]);
+        }
     }
 }
 

@@ -186,7 +186,7 @@ fn main() -> ExitCode {
         Command::Resume(args) => cli::pause::resume(args),
         Command::History(args) => cli::history::run(args),
         Command::Demo(args) => cli::demo::run(args).map(|_| exit::OK),
-        Command::Candidate(args) => cli::candidate::run(args).map(|_| exit::OK),
+        Command::Candidate(args) => cli::candidate::run(args),
         Command::Server { print_pid } => serve(print_pid).map(|_| exit::OK),
         Command::Completions(args) => cli::completions::completions(args, Cli::command()),
         Command::Man(args) => cli::completions::man(args, Cli::command()),

@@ -23,7 +23,7 @@ pub struct CandidateArgs {
     pub run_for: Option<u64>,
 }
 
-pub fn run(args: CandidateArgs) -> Result<(), Box<dyn std::error::Error>> {
+pub fn run(args: CandidateArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let mut config = args.election.config()?;
     config.log_to_rust = args.log.apply()?;
     super::flags::validate(&args.election, &config)?;
@@ -54,7 +54,12 @@ pub fn run(args: CandidateArgs) -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     elector.run();
+    if elector.gave_up() {
+        // The design's exit after its re-init limit (S3, F2).
+        elector.shutdown();
+        return Ok(3);
+    }
     log::info!(target: "zkha", "leaving the election ({})", if is_seed { "seed" } else { "safe" });
     elector.shutdown();
-    Ok(())
+    Ok(0)
 }
