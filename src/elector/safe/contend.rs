@@ -15,6 +15,7 @@ use crate::elector::shared::ElectionState;
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{Acl, CreateMode, Stat};
 use crate::{Op, ZooKeeper};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -98,7 +99,9 @@ fn contend_plain(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
             }
             Ok(Gate::Taken) => {
                 gate.master_seen();
-                if let Held::End(end) = node_exists(shared, zk, &mut seen) {
+                if let Held::End(end) =
+                    node_exists(shared, zk, &mut seen, Some(gate.master_watch()))
+                {
                     return end;
                 }
                 continue;
@@ -138,7 +141,7 @@ fn create_plain(
     shared.trace_create(created.as_ref().err().and_then(code).map_or(0, |c| c.raw()));
     match created {
         Ok((_, stat)) => hold(shared, zk, path, plain_token(&stat), sent),
-        Err(e) if code(&e) == Some(ErrorCode::NodeExists) => node_exists(shared, zk, seen),
+        Err(e) if code(&e) == Some(ErrorCode::NodeExists) => node_exists(shared, zk, seen, None),
         Err(e) if code(&e) == Some(ErrorCode::NoNode) && cfg.create_parents => {
             match ensure_parents(zk, path, acl) {
                 Ok(()) => Held::Lost,
@@ -198,7 +201,7 @@ fn claim_plain(
             (Some(0), Some(ErrorCode::NodeExists)) => {
                 shared.trace_create(ErrorCode::NodeExists.raw());
                 gate.master_seen();
-                node_exists(shared, zk, seen)
+                node_exists(shared, zk, seen, Some(gate.master_watch()))
             }
             (Some(0), Some(ErrorCode::NoNode)) if cfg.create_parents => {
                 shared.trace_create(ErrorCode::NoNode.raw());
@@ -214,8 +217,11 @@ fn claim_plain(
                 Held::Lost
             }
             // The control node changed since the gate read it (or went):
-            // look again.
-            (Some(1), _) => Held::Lost,
+            // look again, reading it.
+            (Some(1), _) => {
+                gate.control_changed();
+                Held::Lost
+            }
             (_, Some(c)) => {
                 shared.trace_create(c.raw());
                 retry_or_end(shared, seen, &crate::error::Error::Zk(c))
@@ -240,13 +246,19 @@ fn yielding(shared: &Arc<ElectionState>, zk: &ZooKeeper, until: Instant, seen: &
 
 /// The node exists. F3/F4: is it ours (an ambiguous create that the server
 /// applied)? Decided by session owner, never data. Someone else's: wait
-/// for it to go (watch mode) or for the next poll.
-fn node_exists(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>, seen: &mut u64) -> Held {
+/// for it to go (watch mode) or for the next poll. `fired`: raised when
+/// the watch fires (the gate's, [`Gatekeeper::master_watch`]).
+fn node_exists(
+    shared: &Arc<ElectionState>,
+    zk: &Arc<ZooKeeper>,
+    seen: &mut u64,
+    fired: Option<Arc<AtomicBool>>,
+) -> Held {
     let cfg = &shared.config;
     let path = cfg.path.as_str();
     *seen = wake_count(shared);
     let watched = if cfg.mode == Mode::Watch {
-        zk.wexists(path, waker(shared, None))
+        zk.wexists(path, waker(shared, fired))
     } else {
         zk.exists(path, false)
     };

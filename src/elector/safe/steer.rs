@@ -9,11 +9,15 @@
 //! missed.
 
 use super::wait::{after_error, code, until_connected, wait, End, Next};
-use crate::elector::registry::{self, ControlOp};
+use crate::client::Pending;
+use crate::elector::registry::{self, CandidateEntry, ControlOp};
 use crate::elector::shared::ElectionState;
 use crate::error::{Error, ErrorCode, Result};
-use crate::types::{CreateMode, Stat};
+use crate::types::{CreateMode, EventType, Stat, WatchedEvent};
 use crate::{Op, OpResult, ZooKeeper};
+use parking_lot::{Condvar, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -183,11 +187,232 @@ pub(super) struct Gatekeeper {
     said: Option<String>,
     /// The session whose master node was last found (traced once).
     taken_by: Option<i64>,
+    /// The control node as last read, kept fresh by a watch.
+    control: Arc<ControlCache>,
+    /// The registry as last read, each part with its watch.
+    registry: RegistryCache,
+    /// The watch on the master node that the contention waits on fired
+    /// (the node went, or changed) since the last look.
+    master_fired: Arc<AtomicBool>,
+}
+
+/// The control node as last read, re-read by its watch as soon as it
+/// changes (from the completion thread, without waking the election), so
+/// that the gate's look costs no round trip. A stale copy is harmless: the
+/// claim resets the node at the version read, so a claim made on it fails
+/// (`BadVersion`) and the gate reads again ([`Gatekeeper::control_changed`]).
+#[derive(Default)]
+struct ControlCache {
+    slot: Mutex<ControlSlot>,
+    answered: Condvar,
+}
+
+#[derive(Default)]
+struct ControlSlot {
+    /// Reads sent: only the latest one's answer is kept.
+    sent: u64,
+    /// The read whose answer `read` holds.
+    answered: u64,
+    /// The latest read's answer (`None`: in flight, or not asked).
+    read: Option<Result<(Vec<u8>, Stat)>>,
+    /// A watch is set on the node (set by a read, spent when it fires).
+    armed: bool,
+}
+
+/// Reads the control node again, and sets its watch unless one is set.
+/// The watch, when it fires, reads it again (and so on while the session
+/// lasts). Asynchronous: the answer lands in the cache.
+fn refresh_control(zk: &Arc<ZooKeeper>, path: &str, cache: &Arc<ControlCache>) {
+    let (read, arm) = {
+        let mut s = cache.slot.lock();
+        s.sent += 1;
+        s.read = None;
+        let arm = !s.armed;
+        s.armed = true;
+        (s.sent, arm)
+    };
+    let settle = move |cache: &ControlCache, r: Result<(Vec<u8>, Stat)>| {
+        let mut s = cache.slot.lock();
+        if s.sent == read {
+            s.answered = read;
+            s.read = Some(r);
+            cache.answered.notify_all();
+        }
+    };
+    if arm {
+        let (weak, again, at) = (Arc::downgrade(zk), cache.clone(), path.to_owned());
+        let unarmed = cache.clone();
+        let watched = zk.awexists_watching(
+            path,
+            move |e: WatchedEvent| {
+                if e.event_type == EventType::Session {
+                    return;
+                }
+                again.slot.lock().armed = false;
+                if let Some(zk) = weak.upgrade() {
+                    // A failure lands in the cache: the next look reads.
+                    refresh_control(&zk, &at, &again);
+                }
+            },
+            move |r| {
+                if r.is_err() {
+                    unarmed.slot.lock().armed = false;
+                }
+            },
+        );
+        if let Err(e) = watched {
+            cache.slot.lock().armed = false;
+            settle(cache, Err(e));
+            return;
+        }
+    }
+    let done = cache.clone();
+    if let Err(e) = zk.aget(path, move |r| settle(&done, r)) {
+        settle(cache, Err(e));
+    }
+}
+
+impl ControlCache {
+    /// The control node's data and Stat: the cached copy, or (none yet, or
+    /// the last read failed) a read, waited for. An error is given once;
+    /// the next look reads again.
+    fn read(self: &Arc<Self>, zk: &Arc<ZooKeeper>, path: &str) -> Result<(Vec<u8>, Stat)> {
+        let needs_read = {
+            let s = self.slot.lock();
+            match &s.read {
+                Some(Ok(_)) => false,
+                Some(Err(_)) => true,
+                None => s.answered == s.sent,
+            }
+        };
+        if needs_read {
+            refresh_control(zk, path, self);
+        }
+        let mut s = self.slot.lock();
+        while s.answered != s.sent {
+            self.answered.wait(&mut s);
+        }
+        match s.read.take() {
+            Some(Ok(read)) => {
+                let copy = read.clone();
+                s.read = Some(Ok(read));
+                Ok(copy)
+            }
+            Some(Err(e)) => Err(e),
+            None => Err(Error::Zk(ErrorCode::ConnectionLoss)),
+        }
+    }
+
+    /// Forget the copy: the next look reads the node again.
+    fn forget(&self) {
+        let mut s = self.slot.lock();
+        if s.answered == s.sent {
+            s.read = None;
+        }
+    }
+}
+
+/// An entry's read in flight, and the watch it sets.
+type EntryAsked = (Pending<(Vec<u8>, Stat)>, Pending<WatchedEvent>);
+
+/// What the gate knows of one other candidate's registry entry.
+struct Known {
+    entry: CandidateEntry,
+    /// The watch set when it was read: `None` once it fired with a change
+    /// of data (the same node: its priority, fixed for its life, still
+    /// holds; its readiness may not).
+    watch: Option<Pending<WatchedEvent>>,
+}
+
+/// The candidates' registry as last read: the names (with the watch on
+/// the list) and each other candidate's entry (with the watch on it). Only
+/// what changed is read again, in the same round trip as the master node.
+#[derive(Default)]
+struct RegistryCache {
+    names: Option<(Vec<String>, Pending<WatchedEvent>)>,
+    entries: HashMap<String, Known>,
+}
+
+/// Whether one entry may hold a better candidate than `mine`: `Some(true)`
+/// it does, `Some(false)` it cannot, `None` it must be read to know.
+fn better_than(k: &Known, mine: u32) -> Option<bool> {
+    let e = &k.entry;
+    if e.priority <= mine {
+        // The same node keeps its priority: never better.
+        return Some(false);
+    }
+    k.watch.is_some().then_some(e.ready && !e.yielding)
+}
+
+impl RegistryCache {
+    /// Takes the news the watches brought: a list that changed is
+    /// forgotten, and so is an entry whose node went (or whose watch
+    /// failed); a changed entry loses its watch.
+    fn take_news(&mut self) {
+        if let Some((_, w)) = &self.names {
+            if w.try_take().is_some() {
+                self.names = None;
+            }
+        }
+        self.entries
+            .retain(|_, k| match k.watch.as_ref().map(Pending::try_take) {
+                Some(Some(Ok(ev))) if ev.event_type == EventType::Changed => {
+                    k.watch = None;
+                    true
+                }
+                Some(Some(_)) => false,
+                _ => true,
+            });
+    }
+
+    /// Sends a read (with a watch) of `name`'s entry.
+    fn ask_entry(zk: &ZooKeeper, dir: &str, name: &str) -> Result<EntryAsked> {
+        let (done, read) = crate::client::pending::<(Vec<u8>, Stat)>();
+        let watch = zk.awget(&format!("{dir}/{name}"), Box::new(done))?;
+        Ok((read, Pending::from_receiver(watch)))
+    }
+
+    fn settle_entry(&mut self, name: String, asked: EntryAsked) -> Result<()> {
+        match asked.0.wait() {
+            Ok((data, stat)) => {
+                let entry = CandidateEntry::decode(&name, &data, stat.ephemeral_owner);
+                self.entries.insert(
+                    name,
+                    Known {
+                        entry,
+                        watch: Some(asked.1),
+                    },
+                );
+                Ok(())
+            }
+            // Gone between the list and the read.
+            Err(e) if code(&e) == Some(ErrorCode::NoNode) => {
+                self.entries.remove(&name);
+                Ok(())
+            }
+            Err(e) => {
+                self.entries.remove(&name);
+                Err(e)
+            }
+        }
+    }
 }
 
 impl Gatekeeper {
+    /// The flag the watch on the master node raises (`contend.rs` sets the
+    /// watch): a look right after it fired may claim without reading the
+    /// node again when no candidate could be preferred.
+    pub(super) fn master_watch(&self) -> Arc<AtomicBool> {
+        self.master_fired.clone()
+    }
+
+    /// A claim failed on the control node's version: read it again.
+    pub(super) fn control_changed(&self) {
+        self.control.forget();
+    }
+
     /// One look: readiness, priority 0, the control node, the registry.
-    pub(super) fn gate(&mut self, shared: &ElectionState, zk: &ZooKeeper) -> Result<Gate> {
+    pub(super) fn gate(&mut self, shared: &ElectionState, zk: &Arc<ZooKeeper>) -> Result<Gate> {
         let st = &shared.steering;
         if !st.enabled {
             return Ok(Gate::Go(None));
@@ -201,18 +426,10 @@ impl Gatekeeper {
         if !st.ready() {
             return Ok(self.hold(shared, look_again, "not ready".into()));
         }
-        // The control node and (plain modes) the master node, in one round
-        // trip.
-        let plain = cfg.mode != crate::elector::Mode::Sequence;
-        let (done, control) = crate::client::pending::<(Vec<u8>, Stat)>();
-        zk.aget(&registry::control_path(&cfg.path), done)?;
-        let (done, master) = crate::client::pending::<Option<Stat>>();
-        let master = if plain {
-            zk.aexists(&cfg.path, done).map(|()| Some(master))
-        } else {
-            Ok(None)
-        };
-        let (op, stat) = match control.wait() {
+        let master_went = self.master_fired.swap(false, Ordering::AcqRel);
+        // The control node: kept read by its watch (no round trip), read
+        // now only when it has never been, or its read failed.
+        let (op, stat) = match self.control.read(zk, &registry::control_path(&cfg.path)) {
             Ok((data, stat)) => (ControlOp::decode(&data), stat),
             Err(e) if code(&e) == Some(ErrorCode::NoNode) => {
                 // Deleted from outside: made again.
@@ -220,10 +437,6 @@ impl Gatekeeper {
                 return Ok(Gate::Hold(now));
             }
             Err(e) => return Err(e),
-        };
-        let master_there = match master? {
-            Some(m) => m.wait()?,
-            None => None,
         };
         let me = st.name.lock().clone().unwrap_or_default();
         match self.held_back(&op, &stat, &me, now) {
@@ -251,6 +464,107 @@ impl Gatekeeper {
             }
             None => {}
         }
+        // The registry, as far as its watches say it is unchanged; what
+        // changed is read again in the master node's round trip.
+        let plain = cfg.mode != crate::elector::Mode::Sequence;
+        let dir = registry::candidates_path(&cfg.path);
+        let reg = &mut self.registry;
+        reg.take_news();
+        let relist = reg.names.is_none();
+        let mine = cfg.priority;
+        // Entries to read: unknown ones, those whose readiness matters and
+        // may have changed, and (the list changed: a name may now be
+        // another node's) every one without a watch.
+        let listed: Vec<String> = reg
+            .names
+            .as_ref()
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
+        let stale: Vec<String> = listed
+            .iter()
+            .chain(reg.entries.keys())
+            .filter(|n| **n != me)
+            .filter(|n| match reg.entries.get(*n) {
+                None => true,
+                Some(k) => better_than(k, mine).is_none() || (relist && k.watch.is_none()),
+            })
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let known_better = reg
+            .entries
+            .values()
+            .any(|k| k.entry.name != me && better_than(k, mine) == Some(true));
+        if plain && master_went && !relist && stale.is_empty() && !known_better {
+            // The master node just went (its watch fired) and no candidate
+            // could be preferred: claim at once. A node that is there
+            // after all makes the claim fail (NodeExists), harmlessly.
+            self.said = None;
+            return Ok(Gate::Go(Some(stat.version)));
+        }
+        // One round trip: the master node (plain modes), the list if it
+        // changed, the entries to read again.
+        let (done, master) = crate::client::pending::<Option<Stat>>();
+        let master = if plain {
+            zk.aexists(&cfg.path, done).map(|()| Some(master))
+        } else {
+            Ok(None)
+        };
+        let names = if relist {
+            let (done, read) = crate::client::pending::<Vec<String>>();
+            Some(
+                zk.awget_children(&dir, Box::new(done))
+                    .map(|w| (read, Pending::from_receiver(w))),
+            )
+        } else {
+            None
+        };
+        let asked: Vec<_> = stale
+            .iter()
+            .map(|n| (n.clone(), RegistryCache::ask_entry(zk, &dir, n)))
+            .collect();
+        let master_there = match master? {
+            Some(m) => m.wait()?,
+            None => None,
+        };
+        if let Some(listing) = names {
+            let (read, watch) = listing?;
+            match read.wait() {
+                Ok(mut n) => {
+                    n.sort();
+                    reg.names = Some((n, watch));
+                }
+                // No registry yet: nobody else.
+                Err(e) if code(&e) == Some(ErrorCode::NoNode) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for (name, a) in asked {
+            reg.settle_entry(name, a?)?;
+        }
+        // Names first seen in the new list: read too.
+        if let Some(listed) = reg.names.as_ref().map(|(n, _)| n.clone()) {
+            let new: Vec<String> = listed
+                .iter()
+                .filter(|n| **n != me && !reg.entries.contains_key(*n))
+                .cloned()
+                .collect();
+            let asked: Vec<_> = new
+                .into_iter()
+                .map(|n| {
+                    let a = RegistryCache::ask_entry(zk, &dir, &n);
+                    (n, a)
+                })
+                .collect();
+            for (name, a) in asked {
+                reg.settle_entry(name, a?)?;
+            }
+            // Only the listed names count.
+            reg.entries.retain(|n, _| listed.contains(n));
+        } else {
+            reg.entries.clear();
+        }
         // A better candidate goes first, for a while, once the master is
         // gone: only then is it its turn.
         if let Some(master) = master_there {
@@ -265,10 +579,14 @@ impl Gatekeeper {
             }
             return Ok(Gate::Taken);
         }
-        let better = registry::read_candidates(zk, &cfg.path)?
-            .into_iter()
+        let better = self
+            .registry
+            .entries
+            .values()
+            .map(|k| &k.entry)
             .filter(|c| c.name != me && c.ready && !c.yielding && c.priority > cfg.priority)
-            .max_by_key(|c| c.priority);
+            .max_by_key(|c| c.priority)
+            .cloned();
         if let Some(b) = better {
             let since = match self.defer_since {
                 Some((since, version)) if version == stat.version => since,
