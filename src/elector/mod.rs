@@ -54,6 +54,7 @@
 mod candidate;
 mod changes;
 mod config;
+mod config_builder;
 mod fenced;
 pub mod lease;
 mod master;
@@ -74,6 +75,7 @@ mod until_master;
 pub use candidate::{Candidate, FencingToken, Hooks, LostReason};
 pub use changes::{MasterChange, MasterChanges};
 pub use config::{AclChoice, Auth, ElectorConfig, Mode, Profile};
+pub use config_builder::ElectorConfigBuilder;
 pub use fenced::Fenced;
 pub use lease::step_down_after;
 pub use master::{read_master, read_queue, MasterInfo};
