@@ -110,16 +110,24 @@ check-leaks:
 ## a slow stop in a planned handover, the node deleted from outside), and
 ## `zkha switchover --to <standby>` under faults (three named candidates;
 ## the next master must be the target, another only after the switchover's
-## timeout when the target was faulted), with
+## timeout when the target was faulted), and `zkha pause --for L` under
+## faults and ZooKeeper maintenance on a 3-member ensemble (no new master
+## before the pause's deadline unless an acknowledged resume came first;
+## a cut-off master keeps its command past its lease and stops it by the
+## deadline), with
 ## `zkha run` candidates supervising the chaos_worker command, judged by
 ## their traces and by the commands' own files (every process of a
 ## command's tree); a line per scenario and family with its faults, then
 ## `chaos: F faults injected, N failovers, K overlapping safe masterships;
 ## switchover: F faults, S switchovers, T to target, E after timeout, W
-## wrong winners`; fails unless K and W are 0 and every scenario did its
-## part (faults injected, takeovers made). CHAOS_ROUNDS scales it: the
-## default 10 injects over 400 faults (20 per family) in about 20 minutes
-## (the switchover family: 20 rounds, under 2 minutes); CHAOS_ONLY=<text>
+## wrong winners; pause: F faults, P pauses, A acknowledged, E early
+## takeovers, O overlaps (...)`; fails unless K, W and E are 0 and every
+## scenario did its part (faults injected, takeovers made).
+## CHAOS_PAUSE_FAULTS=<fault>,... picks the pause family's faults
+## (cutmaster, rollingrestart, ...; CHAOS_ONLY=pause: runs it alone).
+## CHAOS_ROUNDS scales it: the default 10 injects over 400 faults (20 per
+## family) in about 20 minutes (the switchover family: 20 rounds, under 2
+## minutes; the pause family: 20 rounds, about 4 minutes); CHAOS_ONLY=<text>
 ## runs only the scenarios whose name contains the text (CHAOS_ONLY=stderr,
 ## CHAOS_ONLY=switchover, say).
 ## The harness is the workspace crate chaos/ (zkha-chaos, not published): its

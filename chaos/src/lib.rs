@@ -46,7 +46,9 @@
 //! processes, network, servers, members) and `families` (the commands and
 //! surroundings of issue 22, their stderr pipe, their rounds; and
 //! `families/switchover/`, `zkha switchover` under faults, issue 24, with
-//! its own judge of who won and its counts, [`SwitchoverStats`]).
+//! its own judge of who won and its counts, [`SwitchoverStats`]; and
+//! `families/pause/`, `zkha pause` under faults and the ensemble's
+//! maintenance, issue 25, judged by the pause's deadline, [`PauseStats`]).
 
 mod cand;
 pub mod checkers;
@@ -60,6 +62,7 @@ mod stats;
 pub use cand::Cand;
 pub use checkers::blackbox::{blackbox_check, BlackBox};
 pub use checkers::trace::trace_check;
+pub use families::pause::PauseFault;
 pub use families::stderr::StderrPipe;
 pub use families::switchover::SwitchoverFault;
 pub use families::{Family, Setup, StderrMode, SLOW_STOP_MS};
@@ -67,7 +70,7 @@ pub use process::{command_alive, monotonic_ms, parent_of, signal_pid, wait_until
 pub use runs::{runs, CmdRun};
 pub use scenarios::MemberFault;
 pub use scene::{Chaos, Scene};
-pub use stats::{Stats, SwitchoverStats};
+pub use stats::{PauseStats, Stats, SwitchoverStats};
 
 // The harness's own items, for its modules (`use crate::*`).
 use families::stderr::pipe;

@@ -475,6 +475,7 @@ impl Scene {
             max_takeover_ms: self.takeovers.iter().copied().fold(0.0, f64::max),
             errors: Vec::new(),
             switchover: SwitchoverStats::default(),
+            pause: PauseStats::default(),
         };
         if stats.faults == 0 {
             self.error("no fault was injected");

@@ -24,6 +24,8 @@ pub struct Stats {
     pub errors: Vec<String>,
     /// The switchover family's own counts (zero elsewhere).
     pub switchover: SwitchoverStats,
+    /// The pause family's own counts (zero elsewhere).
+    pub pause: PauseStats,
 }
 
 /// What the switchover family (`zkha switchover --to B` under faults) did
@@ -58,6 +60,74 @@ impl std::ops::AddAssign for SwitchoverStats {
     }
 }
 
+/// What the pause family (`zkha pause` under faults) did and found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PauseStats {
+    /// Faults injected during a pause.
+    pub faults: usize,
+    /// `zkha pause` runs.
+    pub pauses: usize,
+    /// Pauses the master acknowledged (`zkha pause` exited 0 saying so).
+    pub acknowledged: usize,
+    /// New masterships that began before the pause's deadline (counted from
+    /// just before `zkha pause` ran) without an acknowledged resume first.
+    pub early: usize,
+    /// Rounds whose fault cut the master off from ZooKeeper past its
+    /// session timeout.
+    pub cut_off: usize,
+    /// Of those, masters whose command ran past the lease it would have
+    /// had without the pause (the cut plus the session timeout).
+    pub kept_past_lease: usize,
+    /// Cut-off masters whose command ran past the pause's deadline (and a
+    /// small slack).
+    pub late_stops: usize,
+    /// Maintenance rounds (resets, members or the whole ensemble
+    /// restarted) the master rode out with nobody taking over.
+    pub maintenance_kept: usize,
+    /// Maintenance rounds in which another candidate took over anyway.
+    pub maintenance_failovers: usize,
+    /// Acknowledged resumes after which a standby took over before the
+    /// pause's deadline (the master having stepped down).
+    pub released: usize,
+    /// The latest a cut-off master's command wrote, from the deadline (ms;
+    /// negative: before it).
+    pub latest_stop_ms: Option<f64>,
+    /// The earliest a standby started after a cut-off master, from the
+    /// deadline (ms).
+    pub first_takeover_ms: Option<f64>,
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+impl std::ops::AddAssign for PauseStats {
+    fn add_assign(&mut self, o: PauseStats) {
+        self.faults += o.faults;
+        self.pauses += o.pauses;
+        self.acknowledged += o.acknowledged;
+        self.early += o.early;
+        self.cut_off += o.cut_off;
+        self.kept_past_lease += o.kept_past_lease;
+        self.late_stops += o.late_stops;
+        self.maintenance_kept += o.maintenance_kept;
+        self.maintenance_failovers += o.maintenance_failovers;
+        self.released += o.released;
+        self.latest_stop_ms = max_opt(self.latest_stop_ms, o.latest_stop_ms);
+        self.first_takeover_ms = min_opt(self.first_takeover_ms, o.first_takeover_ms);
+    }
+}
+
 impl Stats {
     /// K: what both checkers found.
     pub fn overlaps(&self) -> usize {
@@ -69,6 +139,7 @@ impl Stats {
         self.overlaps() == 0
             && self.token_regressions == 0
             && self.switchover.wrong_winners == 0
+            && self.pause.early == 0
             && self.errors.is_empty()
     }
 }
@@ -85,5 +156,6 @@ impl std::ops::AddAssign for Stats {
         self.max_takeover_ms = self.max_takeover_ms.max(o.max_takeover_ms);
         self.errors.extend(o.errors);
         self.switchover += o.switchover;
+        self.pause += o.pause;
     }
 }

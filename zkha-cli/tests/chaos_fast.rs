@@ -273,6 +273,37 @@ fn switchover_hands_over_to_the_target_only_under_faults() {
     assert_clean(&c, &s, 3, 1);
 }
 
+/// `zkha pause` (issue 25) on a 3-member ensemble, three rounds: the
+/// master's links blackholed during the pause, the same and then a `zkha
+/// resume` nobody can acknowledge, a member killed and restarted. Judged
+/// by the commands' own files: no new master before the pause's deadline
+/// (counted from just before `zkha pause` ran); the cut-off master's
+/// command past its lease and stopped by the deadline, a standby after it;
+/// through the member's restart nobody takes over; no overlap.
+#[test]
+fn pause_holds_failover_back_and_a_cut_off_master_stops_by_the_deadline() {
+    use zkha_chaos::PauseFault as F;
+    let _serial = one_at_a_time();
+    let mut c = chaos("pause");
+    let s = c.maintenance_pause_with(&[F::CutMaster, F::ResumeWhileCut, F::MemberRestart]);
+    let p = s.pause;
+    assert_eq!(
+        (
+            p.pauses,
+            p.acknowledged,
+            p.early,
+            p.cut_off,
+            p.kept_past_lease,
+            p.late_stops,
+            p.maintenance_kept
+        ),
+        (3, 3, 0, 2, 2, 0, 1),
+        "files in {}: {p:?} {s:?}",
+        c.dir.display()
+    );
+    assert_clean(&c, &s, 3, 2);
+}
+
 /// The checkers themselves, on files written here: what they must see and
 /// what they must not.
 mod checkers {

@@ -4,10 +4,12 @@
 //! two checkers), then one line:
 //! `chaos: <F> faults injected, <N> failovers, <K> overlapping safe masterships`,
 //! with, when the switchover family ran, `; switchover: <F> faults, <S>
-//! switchovers, <T> to target, <E> after timeout, <W> wrong winners`
-//! (exit status 0 only if K and W are 0, tokens never went down and every
-//! scenario did what it should: faults injected, masters found, takeovers
-//! made, every switchover ended as it must).
+//! switchovers, <T> to target, <E> after timeout, <W> wrong winners`, and
+//! when the pause family ran, `; pause: <F> faults, <P> pauses, <A>
+//! acknowledged, <E> early takeovers, <O> overlaps (…)`
+//! (exit status 0 only if K, W and the pause's E are 0, tokens never went
+//! down and every scenario did what it should: faults injected, masters
+//! found, takeovers made, every switchover and pause ended as it must).
 //!
 //! The scenarios come first, then the families of commands and
 //! surroundings ([`Family`]: a child in its own
@@ -15,7 +17,13 @@
 //! stderr, the watchdog killed, a slow stop, the node deleted from outside),
 //! each with its own summary line (`chaos: == <name>: <faults> faults, …`),
 //! then the switchover family (`zkha switchover --to <standby>` under
-//! faults, issue 24: `chaos/src/families/switchover/`).
+//! faults, issue 24: `chaos/src/families/switchover/`), then the pause
+//! family (`zkha pause --for L` under faults and ZooKeeper maintenance on
+//! a 3-member ensemble, issue 25: `chaos/src/families/pause/`: no new
+//! master before the pause's deadline unless a resume the master
+//! acknowledged came first, a cut-off master's command past its lease and
+//! stopped by the deadline, no failover through the ensemble's
+//! maintenance).
 //!
 //! `CHAOS_ROUNDS` (default 10) scales every scenario and family; the
 //! default injects over 400 faults (20 per family) in about 20 minutes.
@@ -30,10 +38,15 @@
 //! switchover family's rounds their faults in turn;
 //! `CHAOS_SWITCHOVER_DIRECT=1` makes it write the control node itself
 //! instead of running `zkha switchover` (the protocol alone);
+//! `CHAOS_PAUSE_FAULTS=<fault>,…` (names of [`PauseFault`], any case:
+//! `cutmaster,rollingrestart`) gives the pause family's rounds their
+//! faults in turn (`CHAOS_ONLY=pause:` runs that family alone);
 //! `CHAOS_KEEP=1` keeps the files of a run that went well.
 
 use std::time::Instant;
-use zkha_chaos::{Chaos, Family, MemberFault, Stats, SwitchoverFault, SwitchoverStats};
+use zkha_chaos::{
+    Chaos, Family, MemberFault, PauseFault, PauseStats, Stats, SwitchoverFault, SwitchoverStats,
+};
 use zkha_testing::TestingServer;
 
 fn main() {
@@ -94,6 +107,9 @@ fn main() {
         if s.switchover.switchovers > 0 {
             eprintln!("chaos: == {name}: {}", switchover_counts(&s.switchover));
         }
+        if s.pause.pauses > 0 {
+            eprintln!("chaos: == {name}: {}", pause_counts(&s.pause, s.overlaps()));
+        }
         total += s;
     };
     let n = rounds;
@@ -146,7 +162,14 @@ fn main() {
     // its own (one of its faults restarts it).
     // CHAOS_SWITCHOVER_FAULTS=<name>,…: its rounds' faults, 2n rounds of
     // them in turn (names as SwitchoverFault's, any case: refusemaster).
-    let faults = match switchover_faults() {
+    let faults = match faults_from("CHAOS_SWITCHOVER_FAULTS", &SwitchoverFault::ALL) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("chaos: {e}");
+            std::process::exit(2);
+        }
+    };
+    let pause_faults = match faults_from("CHAOS_PAUSE_FAULTS", &PauseFault::ALL) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("chaos: {e}");
@@ -162,12 +185,30 @@ fn main() {
             c.switchover_with(&kinds)
         }),
     ));
+    // `zkha pause` under faults and ZooKeeper maintenance (issue 25), 2n
+    // rounds, on a 3-member ensemble of its own.
+    // CHAOS_PAUSE_FAULTS=<name>,…: its rounds' faults, in turn.
+    scenarios.push((
+        "pause: zkha pause --for L under faults (the master cut off, stopped or reset, \
+         a member, every member in turn or the whole ensemble restarted, resumes)",
+        Box::new(move |c| {
+            let kinds: Vec<PauseFault> = (0..2 * n)
+                .map(|r| pause_faults[r % pause_faults.len()])
+                .collect();
+            c.maintenance_pause_with(&kinds)
+        }),
+    ));
+    // The pause family's overlaps, for its summary.
+    let mut pause_overlaps = 0;
     for (name, run) in scenarios {
         if only.as_deref().is_some_and(|o| !name.contains(o)) {
             continue;
         }
         eprintln!("chaos: -- {name}");
         let stats = run(&mut c);
+        if stats.pause.pauses > 0 {
+            pause_overlaps += stats.overlaps();
+        }
         record(name, stats);
     }
     if total.faults == 0 {
@@ -191,8 +232,13 @@ fn main() {
     } else {
         String::new()
     };
+    let pause = if total.pause.pauses > 0 {
+        format!("; pause: {}", pause_counts(&total.pause, pause_overlaps))
+    } else {
+        String::new()
+    };
     println!(
-        "chaos: {} faults injected, {} failovers, {} overlapping safe masterships{switchover}",
+        "chaos: {} faults injected, {} failovers, {} overlapping safe masterships{switchover}{pause}",
         total.faults,
         total.failovers,
         total.overlaps()
@@ -200,27 +246,46 @@ fn main() {
     std::process::exit(if total.ok() { 0 } else { 1 });
 }
 
-/// `CHAOS_SWITCHOVER_FAULTS`, or every fault of the switchover family.
-fn switchover_faults() -> Result<Vec<SwitchoverFault>, String> {
-    let Some(list) = std::env::var("CHAOS_SWITCHOVER_FAULTS")
-        .ok()
-        .filter(|l| !l.trim().is_empty())
-    else {
-        return Ok(SwitchoverFault::ALL.to_vec());
+/// The faults named by environment variable `var` (`CHAOS_SWITCHOVER_FAULTS`,
+/// `CHAOS_PAUSE_FAULTS`: names as the variants', any case), or `all`.
+fn faults_from<F: std::fmt::Debug + Copy>(var: &str, all: &[F]) -> Result<Vec<F>, String> {
+    let Some(list) = std::env::var(var).ok().filter(|l| !l.trim().is_empty()) else {
+        return Ok(all.to_vec());
     };
     list.split(',')
         .map(|name| {
-            SwitchoverFault::ALL
-                .into_iter()
+            all.iter()
+                .copied()
                 .find(|f| format!("{f:?}").eq_ignore_ascii_case(name.trim()))
-                .ok_or_else(|| {
-                    format!(
-                        "CHAOS_SWITCHOVER_FAULTS: no fault {name:?} (one of {:?})",
-                        SwitchoverFault::ALL
-                    )
-                })
+                .ok_or_else(|| format!("{var}: no fault {name:?} (one of {all:?})"))
         })
         .collect()
+}
+
+/// The pause family's counts: `F faults, P pauses, A acknowledged, E early
+/// takeovers, O overlaps`, then what the cut-off masters and the
+/// maintenance rounds did.
+fn pause_counts(p: &PauseStats, overlaps: usize) -> String {
+    let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:+.0} ms"));
+    format!(
+        "{} faults, {} pauses, {} acknowledged, {} early takeovers, {} overlaps \
+         ({} masters cut off: {} kept past their lease, {} late stops, the latest last line {} \
+         from the deadline, the first takeover {} from it; {} maintenance rounds without a \
+         failover, {} with; {} standbys released by an acknowledged resume)",
+        p.faults,
+        p.pauses,
+        p.acknowledged,
+        p.early,
+        overlaps,
+        p.cut_off,
+        p.kept_past_lease,
+        p.late_stops,
+        ms(p.latest_stop_ms),
+        ms(p.first_takeover_ms),
+        p.maintenance_kept,
+        p.maintenance_failovers,
+        p.released
+    )
 }
 
 /// The switchover family's counts: `F faults, S switchovers, T to target,

@@ -162,6 +162,7 @@ impl Family {
     }
 }
 
+pub(crate) mod pause;
 pub(crate) mod run;
 pub mod stderr;
 pub(crate) mod switchover;
