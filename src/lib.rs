@@ -42,6 +42,22 @@ pub use types::{Acl, ClientId, CreateMode, EventType, Id, Perms, Stat, State, Wa
 
 pub use zk_sys;
 
+/// The linked ZooKeeper C client's version (`ZOO_VERSION` of its headers,
+/// e.g. `"3.8.0"`), as zk-sys reported it to build.rs
+/// (`DEP_ZOOKEEPER_MT_VERSION`).
+pub const C_CLIENT_VERSION: &str = include_str!(concat!(env!("OUT_DIR"), "/c_client_version"));
+
+/// Whether the linked C client has mutual TLS (`zookeeper_init_ssl`; zkha's
+/// feature `ssl` builds the bundled client so): cfg `zk_tls`, without which
+/// [`ZooKeeperBuilder::tls`] does not compile and a [`secure::Security`]
+/// with TLS is refused. A program that needs TLS can say so at compile
+/// time: `const _: () = assert!(zkha::HAS_TLS, "build zkha with feature ssl");`.
+pub const HAS_TLS: bool = cfg!(zk_tls);
+
+/// Whether the linked C client has SASL (`zookeeper_init_sasl`; zkha's
+/// feature `sasl`): cfg `zk_sasl`, as [`HAS_TLS`] for TLS.
+pub const HAS_SASL: bool = cfg!(zk_sasl);
+
 /// For the workspace's own crates only (the `zkha` command, its tests, the
 /// examples, the benchmark): clock and test hooks a library user does not
 /// need. Not part of the API: no semver promise, it may change or go in

@@ -27,6 +27,10 @@
 //! besides pthread and m, and `DEP_ZOOKEEPER_MT_DEFINES`, the `HAVE_*`
 //! defines it was built with) and links C/C++ code against the very same copy, so one process holds one
 //! copy of the library (its log level and log stream are process-wide).
+//! What that copy offers is exported too: `DEP_ZOOKEEPER_MT_VERSION` (the
+//! headers' `ZOO_VERSION`, e.g. `3.8.0`), `DEP_ZOOKEEPER_MT_SSL` and
+//! `DEP_ZOOKEEPER_MT_SASL` (`1` when built with `zookeeper_init_ssl` /
+//! `zookeeper_init_sasl`, else `0`).
 
 use std::env;
 use std::fs;
@@ -157,7 +161,14 @@ fn main() {
     } else {
         build_bundled(&bundle, &out)
     };
-    check_version(&include_dirs, system);
+    let version = check_version(&include_dirs, system);
+    // What the linked C client offers, for dependents' build scripts
+    // (`DEP_ZOOKEEPER_MT_VERSION`, `_SSL`, `_SASL`; zkha's build.rs turns
+    // them into cfgs): `ssl` / `sasl` are the bundled build's (an installed
+    // library is refused above with either feature).
+    println!("cargo:version={version}");
+    println!("cargo:ssl={}", u8::from(cfg!(feature = "ssl")));
+    println!("cargo:sasl={}", u8::from(cfg!(feature = "sasl")));
     provide_bindings(&manifest, &bundle, &out, &include_dirs);
     list_header_consts(&out, &include_dirs);
 }
@@ -291,8 +302,8 @@ fn header_version(include_dirs: &[PathBuf]) -> String {
 
 /// The C client's version must be the pinned one: exactly for the bundle,
 /// the same major.minor for an installed library (the bindings, generated
-/// from the pinned headers, describe that API).
-fn check_version(include_dirs: &[PathBuf], system: bool) {
+/// from the pinned headers, describe that API). Returns the headers' version.
+fn check_version(include_dirs: &[PathBuf], system: bool) -> String {
     let pinned = pinned_version();
     let found = header_version(include_dirs);
     let minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
@@ -308,6 +319,7 @@ fn check_version(include_dirs: &[PathBuf], system: bool) {
             minor(&pinned)
         ));
     }
+    found
 }
 
 /// Compiles the bundled C client into `libzookeeper_mt.a`; returns the

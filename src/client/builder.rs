@@ -4,7 +4,7 @@
 
 use super::handle::InitArgs;
 use super::resolution::HostResolution;
-use super::secure::{Sasl, Secret, Security, Tls};
+use super::secure::{Sasl, SaslAvailable, Secret, Security, Tls, TlsAvailable};
 use crate::error::{Argument, Error, Result};
 use crate::types::{ClientId, WatchedEvent};
 use crate::validate::{c_text, check_hosts, check_timeout_ms};
@@ -74,9 +74,22 @@ impl ZooKeeperBuilder {
     /// path is checked (a readable file, no comma: the C client splits its
     /// argument on commas) before C sees it. The C client does not check the
     /// server's host name against its certificate, only the CA.
+    ///
+    /// Only where the linked C client has TLS (zkha's feature `ssl`; see
+    /// [`HAS_TLS`](crate::HAS_TLS)): elsewhere a call does not compile
+    /// (the bound [`TlsAvailable`] is not met, and the error says why).
+    ///
+    #[cfg_attr(zk_tls, doc = "```no_run")]
+    #[cfg_attr(not(zk_tls), doc = "```compile_fail,E0277")]
+    /// # fn main() -> zkha::Result<()> {
+    /// let zk = zkha::ZooKeeper::builder("zk1:2281")
+    ///     .tls("/etc/zk/ca.pem", "/etc/zk/client.pem", "/etc/zk/client.key", None)
+    ///     .connect(std::time::Duration::from_secs(10))?;
+    /// # Ok(()) }
+    /// ```
     pub fn tls(
         mut self,
-        ca: impl AsRef<Path>,
+        ca: impl AsRef<Path> + TlsAvailable,
         cert: impl AsRef<Path>,
         key: impl AsRef<Path>,
         key_password: Option<Secret>,
@@ -97,8 +110,27 @@ impl ZooKeeperBuilder {
     /// server name `zk-sasl-md5` (ZooKeeper's); [`security`](Self::security)
     /// sets others. The process needs Cyrus SASL's mechanism plugins
     /// (Debian: libsasl2-modules).
-    pub fn sasl(mut self, mechanism: &str, user: &str, password: Secret) -> Self {
-        self.security.sasl = Some(Sasl::new(mechanism, user, password));
+    ///
+    /// Only where the linked C client has SASL (zkha's feature `sasl`; see
+    /// [`HAS_SASL`](crate::HAS_SASL)): elsewhere a call does not compile
+    /// (the bound [`SaslAvailable`] is not met, and the error says why).
+    ///
+    #[cfg_attr(zk_sasl, doc = "```no_run")]
+    #[cfg_attr(not(zk_sasl), doc = "```compile_fail,E0277")]
+    /// # fn main() -> zkha::Result<()> {
+    /// use zkha::secure::Secret;
+    /// let zk = zkha::ZooKeeper::builder("zk1:2181")
+    ///     .sasl("DIGEST-MD5", "svc", Secret::new("pw"))
+    ///     .connect(std::time::Duration::from_secs(10))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn sasl(
+        mut self,
+        mechanism: impl AsRef<str> + SaslAvailable,
+        user: &str,
+        password: Secret,
+    ) -> Self {
+        self.security.sasl = Some(Sasl::new(mechanism.as_ref(), user, password));
         self
     }
 

@@ -50,7 +50,7 @@ pub(crate) struct HandleState {
     pub(in crate::client) signal: Option<Arc<SessionSignal>>,
     /// A SASL session's callbacks and password, which C references until
     /// `zookeeper_close`; dropped (password zeroed) with this state.
-    #[cfg(feature = "sasl")]
+    #[cfg(zk_sasl)]
     _sasl: Option<Box<super::sasl::SaslKeep>>,
 }
 
@@ -99,9 +99,10 @@ pub(in crate::client) struct InitArgs<'a> {
     pub(in crate::client) client_id: Option<ClientId>,
     pub(in crate::client) flags: c_int,
     pub(in crate::client) log_to_rust: bool,
-    /// TLS or SASL (checked by the builder), or plaintext. Only read by
-    /// builds with feature `ssl` or `sasl` (the check refuses it otherwise).
-    #[cfg_attr(not(any(feature = "ssl", feature = "sasl")), allow(dead_code))]
+    /// TLS or SASL (checked by the builder), or plaintext. Only read when
+    /// the C client has TLS or SASL (cfg `zk_tls`, `zk_sasl`, set by
+    /// build.rs; the check refuses it otherwise).
+    #[cfg_attr(not(any(zk_tls, zk_sasl)), allow(dead_code))]
     pub(in crate::client) security: &'a super::secure::Security,
 }
 
@@ -121,7 +122,7 @@ impl ZooKeeper {
         } else {
             None
         };
-        #[cfg(feature = "sasl")]
+        #[cfg(zk_sasl)]
         let sasl = match &args.security.sasl {
             Some(creds) => Some(super::sasl::SaslKeep::new(creds).inspect_err(|_| {
                 // SAFETY: C never saw the context.
@@ -129,7 +130,7 @@ impl ZooKeeper {
             })?),
             None => None,
         };
-        #[cfg(feature = "ssl")]
+        #[cfg(zk_tls)]
         let tls = match &args.security.tls {
             Some(files) => Some(super::secure::tls_cert_arg(files).inspect_err(|_| {
                 // SAFETY: C never saw the context.
@@ -141,7 +142,7 @@ impl ZooKeeper {
         let mut zh = std::ptr::null_mut();
         #[allow(unused_mut)]
         let mut done = false;
-        #[cfg(feature = "ssl")]
+        #[cfg(zk_tls)]
         if let Some(cert) = &tls {
             // SAFETY: valid C strings (C copies the certificate argument);
             // the watcher context outlives the handle; the clientid is copied.
@@ -163,7 +164,7 @@ impl ZooKeeper {
             }
             done = true;
         }
-        #[cfg(feature = "sasl")]
+        #[cfg(zk_sasl)]
         if let Some(keep) = &sasl {
             let mut params = keep.params();
             // SAFETY: valid C strings (copied by C); `params.callbacks` and
@@ -212,7 +213,7 @@ impl ZooKeeper {
                 global: parking_lot::Mutex::new(GlobalPtr(global)),
                 registry: Some(Arc::new(Registry::default())),
                 signal: Some(signal),
-                #[cfg(feature = "sasl")]
+                #[cfg(zk_sasl)]
                 _sasl: sasl,
             }),
         })
@@ -251,7 +252,7 @@ impl ZooKeeper {
                 global: parking_lot::Mutex::new(GlobalPtr(std::ptr::null_mut())),
                 registry: owned.then(|| Arc::new(Registry::default())),
                 signal: None,
-                #[cfg(feature = "sasl")]
+                #[cfg(zk_sasl)]
                 _sasl: None,
             }),
         }

@@ -30,7 +30,7 @@ mod ptr_hash;
 mod raw;
 mod read_buffer;
 mod resolution;
-#[cfg(feature = "sasl")]
+#[cfg(zk_sasl)]
 mod sasl;
 pub mod secure;
 mod session;

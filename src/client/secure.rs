@@ -13,10 +13,65 @@
 //!
 //! Secrets (the key password, the SASL password) are [`Secret`]s: their
 //! `Debug` and `Display` print `<hidden>`, and no error names them.
+//!
+//! Whether the linked C client has TLS and SASL is known when zkha is built
+//! (cfgs `zk_tls`, `zk_sasl` from build.rs, read off zk-sys's metadata):
+//! [`ZooKeeperBuilder::tls`](crate::ZooKeeperBuilder::tls) and
+//! [`sasl`](crate::ZooKeeperBuilder::sasl) do not compile without them
+//! ([`TlsAvailable`], [`SaslAvailable`]); a [`Security`] made at run time
+//! (e.g. from a command line) is refused by [`Security::check`].
 
 use crate::error::{Argument, Error, Result};
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// Why a TLS session is refused by a build whose C client has none.
+const NO_TLS: &str = "TLS: the linked ZooKeeper C client has no zookeeper_init_ssl; build zkha \
+                      with feature `ssl` (the bundled C client compiled with OpenSSL; an \
+                      installed libzookeeper_mt has no TLS)";
+/// Why a SASL session is refused by a build whose C client has none.
+const NO_SASL: &str = "SASL: the linked ZooKeeper C client has no zookeeper_init_sasl; build \
+                       zkha with feature `sasl` (the bundled C client compiled with Cyrus \
+                       SASL; an installed libzookeeper_mt has no SASL)";
+
+/// Implemented (for every type) only when the linked C client has mutual
+/// TLS (`zookeeper_init_ssl`; zkha's feature `ssl`): the bound that makes
+/// [`ZooKeeperBuilder::tls`](crate::ZooKeeperBuilder::tls) a compile-time
+/// error in a build without it. Sealed: it cannot be implemented elsewhere.
+#[diagnostic::on_unimplemented(
+    message = "TLS: the linked ZooKeeper C client has no zookeeper_init_ssl",
+    label = "`ZooKeeperBuilder::tls` needs a C client with TLS",
+    note = "build zkha with feature `ssl` (the bundled C client compiled with OpenSSL); an \
+            installed libzookeeper_mt (feature `system`) has no TLS",
+    note = "`zkha::HAS_TLS` says whether a build has it"
+)]
+pub trait TlsAvailable: sealed::Sealed {}
+
+/// Implemented (for every type) only when the linked C client has SASL
+/// (`zookeeper_init_sasl`; zkha's feature `sasl`): the bound that makes
+/// [`ZooKeeperBuilder::sasl`](crate::ZooKeeperBuilder::sasl) a
+/// compile-time error in a build without it. Sealed.
+#[diagnostic::on_unimplemented(
+    message = "SASL: the linked ZooKeeper C client has no zookeeper_init_sasl",
+    label = "`ZooKeeperBuilder::sasl` needs a C client with SASL",
+    note = "build zkha with feature `sasl` (the bundled C client compiled with Cyrus SASL); \
+            an installed libzookeeper_mt (feature `system`) has no SASL",
+    note = "`zkha::HAS_SASL` says whether a build has it"
+)]
+pub trait SaslAvailable: sealed::Sealed {}
+
+mod sealed {
+    /// The supertrait of [`TlsAvailable`](super::TlsAvailable) and
+    /// [`SaslAvailable`](super::SaslAvailable), private to zkha.
+    pub trait Sealed {}
+    #[cfg(any(zk_tls, zk_sasl))]
+    impl<T: ?Sized> Sealed for T {}
+}
+
+#[cfg(zk_tls)]
+impl<T: ?Sized> TlsAvailable for T {}
+#[cfg(zk_sasl)]
+impl<T: ?Sized> SaslAvailable for T {}
 
 /// A password: never shown by `Debug` / `Display`, zeroed on drop.
 #[derive(Clone, PartialEq, Eq)]
@@ -181,11 +236,8 @@ impl Security {
             ));
         }
         if let Some(tls) = &self.tls {
-            if !cfg!(feature = "ssl") {
-                return Err(Error::invalid(
-                    Argument::Auth,
-                    "TLS needs zkha built with feature `ssl`",
-                ));
+            if !cfg!(zk_tls) {
+                return Err(Error::invalid(Argument::Auth, NO_TLS));
             }
             for (what, path) in [
                 ("CA", &tls.ca),
@@ -205,11 +257,8 @@ impl Security {
             }
         }
         if let Some(sasl) = &self.sasl {
-            if !cfg!(feature = "sasl") {
-                return Err(Error::invalid(
-                    Argument::Auth,
-                    "SASL needs zkha built with feature `sasl`",
-                ));
+            if !cfg!(zk_sasl) {
+                return Err(Error::invalid(Argument::Auth, NO_SASL));
             }
             let mech_ok = !sasl.mechanism.is_empty()
                 && sasl.mechanism.bytes().all(|b| {
@@ -276,7 +325,7 @@ fn check_tls_file(what: &str, path: &Path) -> Result<()> {
 }
 
 /// The `cert` argument of `zookeeper_init_ssl`: `ca,cert,key[,password]`.
-#[cfg(feature = "ssl")]
+#[cfg(zk_tls)]
 pub(crate) fn tls_cert_arg(tls: &Tls) -> Result<std::ffi::CString> {
     let mut text = format!(
         "{},{},{}",

@@ -24,7 +24,9 @@
 //! through this crate's build metadata (`links = "zookeeper_mt"`):
 //! `DEP_ZOOKEEPER_MT_INCLUDE`, `DEP_ZOOKEEPER_MT_LIB`,
 //! `DEP_ZOOKEEPER_MT_STATIC`, `DEP_ZOOKEEPER_MT_LINK_LIBS` and
-//! `DEP_ZOOKEEPER_MT_DEFINES` in a dependent's build script.
+//! `DEP_ZOOKEEPER_MT_DEFINES` in a dependent's build script; what it offers
+//! in `DEP_ZOOKEEPER_MT_VERSION` (e.g. `3.8.0`), `DEP_ZOOKEEPER_MT_SSL` and
+//! `DEP_ZOOKEEPER_MT_SASL` (`1` or `0`).
 
 #![warn(missing_docs)]
 
