@@ -190,6 +190,8 @@ pub enum Error {
     Init(io::Error),
     /// The handle was closed (by `close` or drop).
     Closed,
+    /// A thread could not be started (the OS refused: a resource limit).
+    Thread(io::Error),
     /// The elector was stopped (`stop`, `shutdown`, or a fatal error of its
     /// candidacy): it will not become master any more.
     Stopped,
@@ -265,6 +267,7 @@ impl fmt::Display for Error {
             Error::Init(e) => write!(f, "zookeeper_init failed: {e}"),
             Error::Closed => write!(f, "the ZooKeeper handle is closed"),
             Error::Stopped => write!(f, "the elector is stopped"),
+            Error::Thread(e) => write!(f, "cannot start a thread: {e}"),
             Error::NotMaster { token } => write!(
                 f,
                 "not master: the term of token {token} ({token:#x}) is over, the write was not applied"
@@ -288,7 +291,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Init(e) => Some(e),
+            Error::Init(e) | Error::Thread(e) => Some(e),
             _ => None,
         }
     }

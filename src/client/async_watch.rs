@@ -63,6 +63,7 @@ pub(crate) fn duplicate(e: &Error) -> Error {
         Error::Tls(w) => Error::Tls(w.clone()),
         Error::SaslAuth(w) => Error::SaslAuth(w.clone()),
         Error::Stopped => Error::Stopped,
+        Error::Thread(io) => Error::Thread(std::io::Error::new(io.kind(), io.to_string())),
         Error::NotMaster { token } => Error::NotMaster { token: *token },
         Error::Op { op, path, code } => Error::Op {
             op,

@@ -140,10 +140,7 @@ impl AsyncZooKeeper {
             });
         match waiter {
             Ok(_) => result,
-            Err(e) => Pending::ready(Err(crate::Error::invalid(
-                crate::error::Argument::Other,
-                format!("cannot start the connecting thread: {e}"),
-            ))),
+            Err(e) => Pending::ready(Err(crate::Error::Thread(e))),
         }
     }
 

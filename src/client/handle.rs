@@ -318,12 +318,7 @@ impl ZooKeeper {
                         log::warn!(target: "zkha", "deferred zookeeper_close: {e}");
                     }
                 })
-                .map_err(|e| {
-                    Error::invalid(
-                        Argument::Other,
-                        format!("cannot start the closing thread: {e}"),
-                    )
-                })?;
+                .map_err(Error::Thread)?;
             return Ok(());
         }
         self.inner.finish_close()

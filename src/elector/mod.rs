@@ -129,12 +129,7 @@ impl Elector {
                     std::thread::Builder::new()
                         .name("zkha-elector".into())
                         .spawn(move || safe::run(s))
-                        .map_err(|e| {
-                            Error::invalid(
-                                crate::error::Argument::Other,
-                                format!("cannot start the elector thread: {e}"),
-                            )
-                        })?,
+                        .map_err(Error::Thread)?,
                 )
             }
         };
@@ -142,6 +137,67 @@ impl Elector {
             shared,
             thread,
             _session_lock: session_lock,
+        })
+    }
+
+    /// The safe profile on a session the caller owns, e.g. a handle shared
+    /// with C/C++ code ([`ZooKeeper::borrow_raw`](crate::ZooKeeper::borrow_raw)),
+    /// so that a service already connected runs one session, not two.
+    ///
+    /// - Watcher events stay the caller's: its global watcher receives
+    ///   every event as before. The elector looks at the session's state
+    ///   itself (every 50 ms) and sets its own watches on its nodes.
+    /// - The elector never closes the handle. Stopping it releases the
+    ///   master node (if held) and deletes its registry entry, since the
+    ///   session lives on.
+    /// - After an expiry (or an authentication failure) the candidacy
+    ///   ends: the loss is reported, the elector stops, and
+    ///   [`failure`](Elector::failure) says why. Re-initialising is the
+    ///   caller's: a new handle, and a new elector on it.
+    /// - The handle must be connected, or connect, to the ensemble of
+    ///   `config.hosts` (which is only checked for form here); its auth is
+    ///   the caller's, plus `config.auth`, added once connected.
+    ///
+    /// Safe profile only (the seed design re-inits its own handle, S3), in
+    /// watch or poll mode (a queue node of sequence mode would outlive the
+    /// elector on a session that lives on), and without a session file
+    /// (the caller owns the session).
+    pub fn start_with_handle(
+        zk: Arc<crate::ZooKeeper>,
+        config: ElectorConfig,
+        candidate: Arc<dyn Candidate>,
+    ) -> Result<Elector> {
+        config.validate()?;
+        if config.profile != Profile::Safe {
+            return Err(Error::invalid(
+                crate::error::Argument::Other,
+                "an elector on the caller's handle needs the safe profile: the seed design re-inits its own handle (S3)",
+            ));
+        }
+        if config.session_file.is_some() {
+            return Err(Error::invalid(
+                crate::error::Argument::Other,
+                "an elector on the caller's handle cannot keep a session file: the session is the caller's",
+            ));
+        }
+        if config.mode == Mode::Sequence {
+            return Err(Error::invalid(
+                crate::error::Argument::Other,
+                "an elector on the caller's handle runs in watch or poll mode: a sequence-mode queue node would outlive it on the caller's session",
+            ));
+        }
+        let shared = ElectionState::new(config, candidate)?;
+        *shared.given.lock() = Some(zk);
+        narrator::spawn(&shared);
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("zkha-elector".into())
+            .spawn(move || safe::run(s))
+            .map_err(Error::Thread)?;
+        Ok(Elector {
+            shared,
+            thread: Some(thread),
+            _session_lock: None,
         })
     }
 

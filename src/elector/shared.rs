@@ -94,6 +94,10 @@ pub(crate) struct ElectionState {
     pub blocking: Mutex<Option<(Error, bool)>>,
     /// Seed: the re-init limit ended the candidacy (its trace said `exit`).
     pub gave_up: AtomicBool,
+    /// Safe, on the caller's session (`Elector::start_with_handle`): that
+    /// handle. The elector never closes it, follows its state by polling,
+    /// and stops when it expires (the caller re-initialises).
+    pub given: Mutex<Option<Arc<ZooKeeper>>>,
 }
 
 impl ElectionState {
@@ -144,6 +148,7 @@ impl ElectionState {
             changes: Hub::default(),
             blocking: Mutex::new(None),
             gave_up: AtomicBool::new(false),
+            given: Mutex::new(None),
         }))
     }
 

@@ -253,3 +253,76 @@ fn the_state_view_shows_the_role_and_a_late_reader_sees_a_loss() {
         Err(Error::Stopped)
     ));
 }
+
+/// The elector on a session the caller owns: one session (the master
+/// node's owner is the caller's handle's), the caller's watches still
+/// fire, stopping the elector releases its nodes while the session lives
+/// on, and an expiry of that session ends the candidacy.
+#[test]
+fn an_elector_on_the_callers_handle_shares_its_session() {
+    let path = format!("{}/m", unique_path("given-handle"));
+    let zk = Arc::new(connect());
+    let sid = zk.client_id().unwrap().id;
+    let e =
+        Elector::start_with_handle(zk.clone(), config(&path, "10.0.0.1"), Arc::new(())).unwrap();
+    let master = e.wait_for_mastership(LONG).unwrap().expect("never won");
+    assert_eq!(e.session_id(), sid);
+    assert_eq!(owner(&zk, &path), Some(sid), "one session: the caller's");
+    // The caller's own calls and watches on the same handle.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mine = format!("{path}-mine");
+    zk.wexists(&mine, move |ev| {
+        let _ = tx.send(ev.event_type);
+    })
+    .unwrap();
+    zk.create(&mine, b"x", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    assert_eq!(
+        rx.recv_timeout(LONG).unwrap(),
+        zkha::EventType::Created,
+        "the caller's watch"
+    );
+    // Fenced writes go through the shared session too.
+    master.fenced().set(&mine, b"y", -1).send().wait().unwrap();
+    drop(master);
+    // Stopped: the node and the registry entry go, the session stays.
+    e.shutdown();
+    assert_eq!(owner(&zk, &path), None, "the master node was kept");
+    let entries = zkha::elector::registry::read_candidates(&zk, &path).unwrap();
+    assert!(entries.is_empty(), "registry entries left: {entries:?}");
+    assert_eq!(zk.state().unwrap(), zkha::State::Connected);
+
+    // An expiry ends the candidacy: the caller re-initialises.
+    let e =
+        Elector::start_with_handle(zk.clone(), config(&path, "10.0.0.1"), Arc::new(())).unwrap();
+    assert!(e.wait_for_mastership(LONG).unwrap().is_some());
+    let id = zk.client_id().unwrap();
+    let twin = ZooKeeper::builder(hosts())
+        .client_id(id)
+        .connect(LONG)
+        .unwrap();
+    twin.close().unwrap(); // closes the shared session: zk sees it expire
+    let deadline = Instant::now() + LONG;
+    while e.failure().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the elector did not notice the expiry"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!e.is_master());
+    assert!(
+        e.failure().unwrap().contains("expired"),
+        "{:?}",
+        e.failure()
+    );
+    assert!(matches!(
+        e.wait_for_mastership(Duration::from_millis(100)),
+        Err(Error::Stopped)
+    ));
+    e.shutdown();
+
+    // Not for the seed profile, nor with a session file.
+    let seed = zkha::elector::ElectorConfig::seed(hosts(), &path);
+    assert!(Elector::start_with_handle(zk.clone(), seed, Arc::new(())).is_err());
+}

@@ -35,8 +35,55 @@ use super::shared::ElectionState;
 use std::sync::Arc;
 use wait::End;
 
+/// The election thread on the caller's handle (`Elector::start_with_handle`):
+/// one session, never closed here; when it expires the candidacy ends (the
+/// caller owns the handle and re-initialises).
+fn run_on_given(shared: &Arc<ElectionState>, zk: Arc<crate::ZooKeeper>) {
+    session::adopt(shared, &zk);
+    let end = match session::establish(shared, &zk) {
+        Ok(()) => contend::contend(shared, &zk),
+        Err(end) => end,
+    };
+    if let End::SessionDead = end {
+        hold::ride_out_pause(shared);
+        shared.lost_master(LostReason::SessionExpired);
+        *shared.steering.fatal.lock() = Some(
+            "the caller's session expired (or failed authentication): the elector on it has \
+             stopped; make a new handle and a new elector"
+                .into(),
+        );
+        shared.note_error(&crate::Error::Zk(crate::ErrorCode::SessionExpired));
+    }
+    shared.lost_master(LostReason::Shutdown);
+    // The session lives on: our registry entry goes now, not with it (only
+    // ours: the node's owner is checked).
+    let name = shared.steering.name.lock().clone();
+    if let Some(name) = name {
+        let node = format!(
+            "{}/{name}",
+            crate::elector::registry::candidates_path(&shared.config.path)
+        );
+        let ours = zk
+            .exists(&node, false)
+            .ok()
+            .flatten()
+            .filter(|s| s.ephemeral_owner == shared.session_id());
+        if let Some(stat) = ours {
+            let _ = zk.delete(&node, stat.version);
+        }
+    }
+    shared.steering.unregistered();
+    shared.steering.drain(std::time::Duration::from_secs(1));
+    shared.inner.lock().zk = None;
+    shared.request_stop();
+}
+
 /// The election thread: session after session until the elector stops.
 pub(crate) fn run(shared: Arc<ElectionState>) {
+    let given = shared.given.lock().clone();
+    if let Some(zk) = given {
+        return run_on_given(&shared, zk);
+    }
     // A saved session is tried once, at start; after that, fresh ones (F2).
     let mut resume = shared
         .config

@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorCode};
 use crate::types::{EventType, WatchedEvent};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How a session's contention ended.
 pub(super) enum End {
@@ -35,9 +35,37 @@ pub(super) fn wake_count(shared: &ElectionState) -> u64 {
     shared.inner.lock().wake
 }
 
+/// How often the state of a caller's handle is looked at (its watcher
+/// events are the caller's).
+const GIVEN_HANDLE_POLL: Duration = Duration::from_millis(50);
+
 /// Waits for a wake (a watch, a session change, resign, stop), `limit`, or
 /// the F1 step-down deadline (stepping down when it passes).
 pub(super) fn wait(shared: &ElectionState, seen: &mut u64, limit: Option<Instant>) {
+    let given = shared.given.lock().clone();
+    let Some(zk) = given else {
+        return wait_for(shared, seen, limit);
+    };
+    // On the caller's handle: its session's state is looked at every tick
+    // (a change wakes, as a session event would).
+    loop {
+        super::session::follow_given(shared, &zk);
+        let before = (*seen, shared.held().is_some());
+        let tick = Instant::now() + GIVEN_HANDLE_POLL;
+        wait_for(shared, seen, Some(limit.map_or(tick, |l| l.min(tick))));
+        let resign = shared.inner.lock().resign;
+        if *seen != before.0
+            || shared.stopping()
+            || resign
+            || shared.held().is_some() != before.1
+            || limit.is_some_and(|l| Instant::now() >= l)
+        {
+            return;
+        }
+    }
+}
+
+fn wait_for(shared: &ElectionState, seen: &mut u64, limit: Option<Instant>) {
     let mut inner = shared.inner.lock();
     loop {
         if inner.wake != *seen || shared.stopping() || inner.resign {
