@@ -62,12 +62,20 @@ fn json_str(s: &str) -> String {
     out
 }
 
+/// The node's bytes exactly, as lowercase hex (the text form drops the
+/// design's trailing NUL, S5).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn json(m: &MasterInfo) -> String {
     let ip = m.data_text().parse::<std::net::IpAddr>().ok();
     format!(
-        "{{\"path\":{},\"data\":{},\"ip\":{},\"session\":\"{:#x}\",\"since_ms\":{},\"since\":{},\"token\":{}}}",
+        "{{\"path\":{},\"data\":{},\"data_hex\":{},\"data_nul\":{},\"ip\":{},\"session\":\"{:#x}\",\"since_ms\":{},\"since\":{},\"token\":{}}}",
         json_str(&m.path),
         json_str(&m.data_text()),
+        json_str(&hex(&m.data)),
+        m.data.last() == Some(&0),
         ip.map_or("null".into(), |ip| json_str(&ip.to_string())),
         m.session,
         m.since_ms,
@@ -513,6 +521,16 @@ fn explain(
                 println!("holder: <data protected by the node's ACL; use --digest>");
             } else {
                 println!("holder: {:?}", m.data_text());
+                println!(
+                    "  bytes: {} ({} bytes{})",
+                    hex(&m.data),
+                    m.data.len(),
+                    if m.data.last() == Some(&0) {
+                        ", ending with the design's NUL"
+                    } else {
+                        ", no trailing NUL: not the classic design's data (S5)"
+                    }
+                );
             }
             println!("  session: {:#x}", m.session);
             println!("  token: {} ({:#x}, the node's czxid)", m.token, m.token);

@@ -600,3 +600,29 @@ fn explain_and_json_say_when_the_master_is_not_a_registered_candidate() {
     unsafe { libc::kill(b.0.id() as i32, libc::SIGTERM) };
     let _ = b.0.wait();
 }
+
+/// The node's bytes exactly (issue 28): the design's trailing NUL shows in
+/// `--json`'s `data_hex`/`data_nul` and `--explain`'s `bytes:` line, and so
+/// does its absence (a binary that writes the IP without it).
+#[test]
+fn json_and_explain_show_the_nodes_bytes_exactly() {
+    let holder = connect();
+    for (data, hex, nul) in [
+        (&b"10.0.0.7\0"[..], "31302e302e302e3700", true),
+        (&b"10.0.0.7"[..], "31302e302e302e37", false),
+    ] {
+        let path = unique_path("status-bytes");
+        holder
+            .create(&path, data, &Acl::open_unsafe(), CreateMode::Ephemeral)
+            .unwrap();
+        let j = json(&status(&path, &["--json"]));
+        assert_eq!(j["master"]["data"], "10.0.0.7");
+        assert_eq!(j["master"]["data_hex"], hex);
+        assert_eq!(j["master"]["data_nul"], nul);
+        let out = text(&status(&path, &["--explain"]));
+        let bytes = line(&out, "bytes:");
+        assert!(bytes.contains(hex), "{out}");
+        assert_eq!(bytes.contains("ending with the design's NUL"), nul, "{out}");
+        holder.delete(&path, -1).unwrap();
+    }
+}
