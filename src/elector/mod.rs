@@ -80,6 +80,7 @@ pub use fenced::Fenced;
 pub use lease::step_down_after;
 pub use master::{read_master, read_queue, MasterInfo};
 pub use mastership::{loss_margin, Lost, Mastership};
+pub use safe::mixed::SeenMaster;
 pub use session_builder::sasl_acl;
 pub use session_lock::lock_path as session_lock_path;
 pub use state_view::{Changed, Connection, ElectorState, StateWatch};
@@ -373,6 +374,13 @@ impl Elector {
     /// when cut off from ZooKeeper).
     pub fn paused_until(&self) -> Option<BootInstant> {
         self.shared.paused_until()
+    }
+
+    /// Safe profile: the last master other than this candidate that it saw
+    /// hold the node, with whether it was a registered zkha candidate
+    /// (only those leave breadcrumbs and obey the control node).
+    pub fn last_seen_master(&self) -> Option<SeenMaster> {
+        self.shared.seen_master.lock().clone()
     }
 
     /// Seed profile: whether the re-init limit (`reinit_limit`) ended the

@@ -98,6 +98,8 @@ pub(crate) struct ElectionState {
     /// handle. The elector never closes it, follows its state by polling,
     /// and stops when it expires (the caller re-initialises).
     pub given: Mutex<Option<Arc<ZooKeeper>>>,
+    /// Safe: the last other master seen holding the node (`safe/mixed.rs`).
+    pub seen_master: Mutex<Option<super::SeenMaster>>,
 }
 
 impl ElectionState {
@@ -149,6 +151,7 @@ impl ElectionState {
             blocking: Mutex::new(None),
             gave_up: AtomicBool::new(false),
             given: Mutex::new(None),
+            seen_master: Mutex::new(None),
         }))
     }
 
@@ -212,6 +215,7 @@ impl ElectionState {
                     | crate::ErrorCode::AuthFailed
                     | crate::ErrorCode::InvalidAcl
                     | crate::ErrorCode::NoNode
+                    | crate::ErrorCode::NoChildrenForEphemerals
             )
         ) || matches!(e, Error::Tls(_) | Error::SaslAuth(_));
         if blocking {

@@ -34,6 +34,8 @@ mod history;
 mod liveness;
 #[path = "cli/load_balancer.rs"]
 mod load_balancer;
+#[path = "cli/mixed_fleet.rs"]
+mod mixed_fleet;
 #[path = "cli/names.rs"]
 mod names;
 #[path = "cli/narration.rs"]

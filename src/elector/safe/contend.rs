@@ -23,6 +23,7 @@ use std::time::Instant;
 /// (connected) until its contention ends.
 pub(super) fn contend(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
     let mut seen = wake_count(shared);
+    super::mixed::check_parents(shared, zk);
     if let Err(end) = steer::register(shared, zk, &mut seen) {
         return end;
     }

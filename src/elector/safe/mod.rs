@@ -25,6 +25,7 @@
 
 mod contend;
 mod hold;
+pub(crate) mod mixed;
 mod pause;
 mod session;
 mod steer;

@@ -576,6 +576,7 @@ impl Gatekeeper {
             if self.taken_by != Some(master.ephemeral_owner) {
                 self.taken_by = Some(master.ephemeral_owner);
                 shared.trace_standby(master.ephemeral_owner);
+                super::mixed::new_holder(shared, zk, &master);
             }
             return Ok(Gate::Taken);
         }

@@ -25,6 +25,11 @@ pub(super) enum End {
 
 /// F7: a real error, told apart from "someone else is master".
 pub(super) fn report(shared: &ElectionState, e: &Error) {
+    if code(e) == Some(ErrorCode::NoChildrenForEphemerals) {
+        // Sequence mode on a path that is a master node of the classic
+        // layout (a C++ process, a watch- or poll-mode candidate).
+        log::error!(target: "zkha", "election on {}: the path is an ephemeral node, the master node of the classic layout (a C/C++ process of the design, or a zkha candidate in watch or poll mode): sequence mode uses the path as the parent of its queue, and the two layouts cannot share a path; run every candidate in the same layout", shared.config.path);
+    }
     log::error!(target: "zkha", "election on {}: {e}", shared.config.path);
     shared.note_error(e);
     shared.trace_error(e);

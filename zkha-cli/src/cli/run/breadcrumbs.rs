@@ -69,6 +69,14 @@ impl Supervisor {
         }) else {
             return Ok(None);
         };
+        // A predecessor that was not a zkha safe-profile candidate (a C/C++
+        // process of the design, the seed profile) wrote no breadcrumb:
+        // said, since the fence below can only be aimed at the last one
+        // that did.
+        let seen = contention.elector().and_then(|e| e.last_seen_master());
+        if let Some(m) = seen.filter(|m| !m.registered && m.token != token.czxid) {
+            log::warn!(target: "zkha", "{} on {}: the master before this one (data {:?}, token {}) was not a zkha safe-profile candidate (a C/C++ process of the classic design, or the seed profile): it leaves no breadcrumb, so --fence-cmd cannot reach its work; a breadcrumb found now names an older zkha master", self.path, self.hosts, String::from_utf8_lossy(m.data.strip_suffix(&[0]).unwrap_or(&m.data)), m.token);
+        }
         // The predecessor's lease, at most: half the session timeout.
         let negotiated = zk.recv_timeout().map_or(0, |ms| ms.max(0) as u64);
         let lease = Duration::from_millis(negotiated.max(self.session_timeout_ms) / 2);
