@@ -12,6 +12,11 @@
 //   TLS-only ensemble (needs the C client built with OpenSSL: zk-sys `ssl`);
 //   the --sasl-* flags zookeeper_init_sasl (Cyrus SASL: zk-sys `sasl`).
 //   SIGTERM/SIGINT: leave the loop, zookeeper_close, exit 0.
+//   --break WHAT (tests of `zkha conform` only; repeatable): one behaviour
+//   of the design broken on purpose: `nul` the node data without its
+//   trailing NUL (S5), `reinit` no zookeeper_init after an expiry (S3),
+//   `poll` the standby's loop sleeps twice WORK_INTERVAL_MS (S4). Without
+//   it the peer follows the design exactly.
 //   SEED_PEER_PAUSE_AFTER_INIT_MS (environment, tests only): sleep that long
 //   between zookeeper_init's return and storing the handle, as a descheduled
 //   main thread would; the watcher must not depend on that store.
@@ -75,8 +80,8 @@ class ZkMaster {
 public:
     ZkMaster(std::string hosts, std::string path, std::string ip, int timeout_ms, int work_ms, Trace& trace,
              int reinit_limit, std::string tls, std::string sasl_mech, std::string sasl_user,
-             std::string sasl_password_file)
-        : hosts_(std::move(hosts)), path_(std::move(path)), ip_(std::move(ip)), timeout_ms_(timeout_ms),
+             std::string sasl_password_file, unsigned breaks)
+        : breaks_(breaks), hosts_(std::move(hosts)), path_(std::move(path)), ip_(std::move(ip)), timeout_ms_(timeout_ms),
           work_ms_(work_ms), trace_(trace), reinit_limit_(reinit_limit), tls_(std::move(tls)),
           sasl_mech_(std::move(sasl_mech)), sasl_user_(std::move(sasl_user)),
           sasl_password_file_(std::move(sasl_password_file)) {
@@ -131,7 +136,7 @@ public:
     // on failure); then do_work.
     void run() {
         while (!g_stop) {
-            sleep_ms(work_ms_);
+            sleep_ms((breaks_ & kBreakPoll) && !is_master_ ? 2 * work_ms_ : work_ms_);
             if (g_stop) break;
             if (!is_master_) {
                 if (!change_to_master()) continue;
@@ -171,6 +176,7 @@ private:
         trace_.emit("expired");
         if (is_master_.exchange(false)) trace_.emit("lost_master", ",\"reason\":\"expired\"");
         if (g_stop) return;
+        if (breaks_ & kBreakReinit) return;  // --break reinit: the handle stays dead
         if (reinit_limit_ >= 0 && ++reinits_ > reinit_limit_) {
             std::fprintf(stderr, "ERROR session expired and %d re-inits failed: exiting\n", reinit_limit_);
             trace_.emit("exit", ",\"reason\":\"reinit_limit\"");
@@ -181,7 +187,8 @@ private:
 
     // S5: the node data is the IP text including its trailing NUL.
     bool change_to_master() {
-        int rc = zoo_create(zh_.load(), path_.c_str(), ip_.c_str(), (int)ip_.size() + 1, &ZOO_OPEN_ACL_UNSAFE,
+        int len = (int)ip_.size() + ((breaks_ & kBreakNul) ? 0 : 1);  // --break nul: no NUL
+        int rc = zoo_create(zh_.load(), path_.c_str(), ip_.c_str(), len, &ZOO_OPEN_ACL_UNSAFE,
                             ZOO_EPHEMERAL, NULL, 0);
         trace_.emit("create", ",\"rc\":" + std::to_string(rc));
         if (rc != ZOK) {
@@ -207,6 +214,11 @@ private:
         }
     }
 
+public:
+    static constexpr unsigned kBreakNul = 1, kBreakReinit = 2, kBreakPoll = 4;
+
+private:
+    unsigned breaks_;
     std::string hosts_, path_, ip_;
     int timeout_ms_, work_ms_;
     Trace& trace_;
@@ -230,13 +242,15 @@ int main(int argc, char** argv) {
                      "usage: seed_peer HOSTS PATH DATA SESSION_TIMEOUT_MS WORK_INTERVAL_MS "
                      "[--trace FILE] [--name NAME] [--reinit-limit N] "
                      "[--tls-ca FILE --tls-cert FILE --tls-key FILE] "
-                     "[--sasl-mech MECH --sasl-user USER --sasl-password-file FILE]\n");
+                     "[--sasl-mech MECH --sasl-user USER --sasl-password-file FILE] "
+                     "[--break nul|reinit|poll]\n");
         return 2;
     }
     const char* trace_file = nullptr;
     std::string name = "cpp-peer";
     int reinit_limit = -1;
     std::string tls_ca, tls_cert, tls_key, sasl_mech, sasl_user, sasl_password_file;
+    unsigned breaks = 0;
     for (int i = 6; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--trace")) trace_file = argv[i + 1];
         else if (!std::strcmp(argv[i], "--name")) name = argv[i + 1];
@@ -247,7 +261,15 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--sasl-mech")) sasl_mech = argv[i + 1];
         else if (!std::strcmp(argv[i], "--sasl-user")) sasl_user = argv[i + 1];
         else if (!std::strcmp(argv[i], "--sasl-password-file")) sasl_password_file = argv[i + 1];
-        else {
+        else if (!std::strcmp(argv[i], "--break")) {
+            if (!std::strcmp(argv[i + 1], "nul")) breaks |= ZkMaster::kBreakNul;
+            else if (!std::strcmp(argv[i + 1], "reinit")) breaks |= ZkMaster::kBreakReinit;
+            else if (!std::strcmp(argv[i + 1], "poll")) breaks |= ZkMaster::kBreakPoll;
+            else {
+                std::fprintf(stderr, "seed_peer: --break takes nul, reinit or poll, not %s\n", argv[i + 1]);
+                return 2;
+            }
+        } else {
             std::fprintf(stderr, "seed_peer: unknown option %s\n", argv[i]);
             return 2;
         }
@@ -277,7 +299,7 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     Trace trace(trace_file, name);
     ZkMaster master(argv[1], argv[2], argv[3], timeout, work, trace, reinit_limit, tls, sasl_mech, sasl_user,
-                    sasl_password_file);
+                    sasl_password_file, breaks);
     if (!master.init(nullptr)) return 1;
     master.run();
     return 0;

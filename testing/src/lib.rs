@@ -64,7 +64,7 @@ pub use config::ServerConfig;
 pub use error::Error;
 pub use member::{data_watches, four_letter_word, ServerMode};
 pub use paths::unique_path;
-pub use proxy::{ProxyMode, TcpProxy};
+pub use proxy::{ProxyMode, Tap, TapChunk, TcpProxy};
 pub use secure::{SaslUsers, Security};
 #[cfg(feature = "secure")]
 pub use secure::{TlsAuthority, TlsClientFiles};

@@ -12,7 +12,8 @@ use std::path::Path;
 /// S1–S9 exactly), writing the same JSON-lines trace as `zkha candidate`.
 ///
 /// Usage: `seed_peer HOSTS PATH DATA SESSION_MS INTERVAL_MS [--trace FILE]
-/// [--name NAME] [--reinit-limit N]`.
+/// [--name NAME] [--reinit-limit N] [--break nul|reinit|poll]` (`--break`:
+/// one behaviour of the design broken on purpose, for `zkha conform`'s tests).
 pub fn seed_peer() -> &'static Path {
     Path::new(env!("ZKHA_SEED_PEER"))
 }

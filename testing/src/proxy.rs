@@ -91,6 +91,25 @@ impl ProxyMode {
     }
 }
 
+/// One chunk a [`TcpProxy`] read from a connection, shown to its tap (see
+/// [`TcpProxy::set_tap`]).
+#[derive(Debug)]
+pub struct TapChunk<'a> {
+    /// The connection: numbered from 0 in the order the proxy dialled them.
+    pub link: u64,
+    /// Read from the client (else from the target).
+    pub from_client: bool,
+    /// Whether the proxy passed it on (not in [`ProxyMode::Blackhole`],
+    /// [`ProxyMode::Reset`], nor a reply in [`ProxyMode::DropReplies`]).
+    pub forwarded: bool,
+    /// The bytes, as read.
+    pub bytes: &'a [u8],
+}
+
+/// What [`TcpProxy::set_tap`] takes: called on the pump's thread for each
+/// chunk, so it must be quick.
+pub type Tap = Arc<dyn Fn(TapChunk<'_>) + Send + Sync>;
+
 struct ProxyState {
     mode: AtomicU8,
     delay_ms: AtomicU64,
@@ -101,6 +120,10 @@ struct ProxyState {
     /// client's initial message instead of its own (see
     /// [`TcpProxy::set_election_address`]).
     election_address: Mutex<Option<String>>,
+    /// Sees every chunk read (see [`TcpProxy::set_tap`]).
+    tap: Mutex<Option<Tap>>,
+    /// The next link's number, for the tap.
+    next_link: AtomicU64,
 }
 
 impl ProxyState {
@@ -115,6 +138,8 @@ impl ProxyState {
 struct Link {
     client: TcpStream,
     server: TcpStream,
+    /// Its number, for the tap.
+    id: u64,
     /// Set by a [`ProxyMode::Reset`]: the pumps leave without a FIN, so the
     /// close of the (linger 0) sockets sends RSTs.
     reset: AtomicBool,
@@ -154,6 +179,8 @@ impl TcpProxy {
             accepted: AtomicU64::new(0),
             links: Mutex::new(Vec::new()),
             election_address: Mutex::new(None),
+            tap: Mutex::new(None),
+            next_link: AtomicU64::new(0),
         });
         let st = state.clone();
         std::thread::Builder::new()
@@ -218,6 +245,14 @@ impl TcpProxy {
             let _ = link.client.shutdown(Shutdown::Both);
             let _ = link.server.shutdown(Shutdown::Both);
         }
+    }
+
+    /// Shows every chunk read from now on, either way, to `tap` (whether
+    /// forwarded or not): a wire-level view of what the client sent and was
+    /// answered, e.g. to decode ZooKeeper's frames (`zkha conform`). Links
+    /// dialled before the call are shown too, from their next chunk.
+    pub fn set_tap(&self, tap: Tap) {
+        *self.state.tap.lock() = Some(tap);
     }
 
     /// Makes this proxy, placed in front of a ZooKeeper member's election
@@ -285,6 +320,7 @@ fn dial(client: TcpStream, target: SocketAddr, state: Arc<ProxyState>) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     let link = Arc::new(Link {
+        id: state.next_link.fetch_add(1, Ordering::SeqCst),
         client,
         server,
         reset: AtomicBool::new(false),
@@ -435,6 +471,15 @@ fn pump(link: Arc<Link>, state: Arc<ProxyState>, from_client: bool) {
             }
             _ => true,
         };
+        let tap = state.tap.lock().clone();
+        if let Some(tap) = tap {
+            tap(TapChunk {
+                link: link.id,
+                from_client,
+                forwarded: forward,
+                bytes: chunk,
+            });
+        }
         if !forward {
             continue;
         }

@@ -138,6 +138,8 @@ const NOT_ZKHA: &[&str] = &[
     "--all-targets",
     "--allow-dirty",
     "--bin",
+    // seed_peer's (testing/cpp/seed_peer.cpp), for zkha conform's tests.
+    "--break",
     "--check",
     "--child",
     "--cycles",

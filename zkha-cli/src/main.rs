@@ -6,6 +6,7 @@ mod cli {
     pub mod child_fds;
     pub mod common;
     pub mod completions;
+    pub mod conform;
     pub mod config_file;
     pub mod contention;
     pub mod demo;
@@ -51,6 +52,7 @@ Exit codes:
   5  run: the command could not be started
   6  switchover, resign: refused, nothing written
   7  switchover, resign: not done within --timeout (the control node was reset)
+  8  conform: a behaviour S1-S9 of the design failed
   run --on-exit exit: the command's own exit code, or 128+N if it died of signal N;
   run interrupted by SIGINT/SIGTERM: 128+N
 
@@ -119,6 +121,10 @@ enum Command {
     /// One election candidate with a trace (for tests and experiments);
     /// SIGUSR1 resigns, SIGINT/SIGTERM leave.
     Candidate(cli::candidate::CandidateArgs),
+    /// Check a legacy binary of the classic design: run it as candidates
+    /// on an embedded server through scripted scenarios; report S1-S9 and
+    /// F1-F10 (exit 0 when every observable S line passes).
+    Conform(cli::conform::ConformArgs),
     /// Run an embedded ZooKeeper server (Debian's) on a free 127.0.0.1 port
     /// until interrupted; prints its connect string.
     Server {
@@ -187,6 +193,7 @@ fn main() -> ExitCode {
         Command::History(args) => cli::history::run(args),
         Command::Demo(args) => cli::demo::run(args).map(|_| exit::OK),
         Command::Candidate(args) => cli::candidate::run(args),
+        Command::Conform(args) => cli::conform::run(args),
         Command::Server { print_pid } => serve(print_pid).map(|_| exit::OK),
         Command::Completions(args) => cli::completions::completions(args, Cli::command()),
         Command::Man(args) => cli::completions::man(args, Cli::command()),

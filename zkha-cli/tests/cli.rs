@@ -22,6 +22,8 @@ mod child_fds;
 mod cli;
 #[path = "cli/config_file.rs"]
 mod config_file;
+#[path = "cli/conform.rs"]
+mod conform;
 #[path = "cli/containment.rs"]
 mod containment;
 #[path = "cli/docs_status_json.rs"]
