@@ -115,23 +115,32 @@ check-leaks:
 ## before the pause's deadline unless an acknowledged resume came first;
 ## a cut-off master keeps its command past its lease and stops it by the
 ## deadline), with
-## `zkha run` candidates supervising the chaos_worker command, judged by
+## `zkha run` candidates supervising the chaos_worker command, then the guard
+## family (the library's Mastership guard and fenced() writes from tokio
+## workers, guard_worker, under resigns, shutdowns, partitions, SIGSTOP and
+## the master node made again by another session: no deposed write accepted
+## in commit order, no two terms working at once), all judged by
 ## their traces and by the commands' own files (every process of a
 ## command's tree); a line per scenario and family with its faults, then
 ## `chaos: F faults injected, N failovers, K overlapping safe masterships;
 ## switchover: F faults, S switchovers, T to target, E after timeout, W
 ## wrong winners; pause: F faults, P pauses, A acknowledged, E early
-## takeovers, O overlaps (...)`; fails unless K, W and E are 0 and every
-## scenario did its part (faults injected, takeovers made).
+## takeovers, O overlaps (...); guard: R rounds, W fenced writes accepted, N
+## refused as NotMaster, F deposed writes accepted, O overlaps (...)`; fails
+## unless K, W, E and F are 0 and every scenario did its part (faults
+## injected, takeovers made).
 ## CHAOS_PAUSE_FAULTS=<fault>,... picks the pause family's faults
-## (cutmaster, rollingrestart, ...; CHAOS_ONLY=pause: runs it alone).
+## (cutmaster, rollingrestart, ...; CHAOS_ONLY=pause: runs it alone);
+## CHAOS_GUARD_FAULTS=<fault>,... the guard family's (resign, shutdown,
+## partition, pause, recreate; CHAOS_ONLY=guard: runs it alone).
 ## CHAOS_ROUNDS scales it: the default 10 injects over 400 faults (20 per
 ## family) in about 20 minutes (the switchover family: 20 rounds, under 2
-## minutes; the pause family: 20 rounds, about 4 minutes); CHAOS_ONLY=<text>
+## minutes; the pause family: 20 rounds, about 4 minutes; the guard family:
+## 20 rounds, about 70 s); CHAOS_ONLY=<text>
 ## runs only the scenarios whose name contains the text (CHAOS_ONLY=stderr,
 ## CHAOS_ONLY=switchover, say).
 ## The harness is the workspace crate chaos/ (zkha-chaos, not published): its
-## binaries chaos (the runner) and chaos_worker, built beside zkha in
+## binaries chaos (the runner), chaos_worker and guard_worker, built beside zkha in
 ## target/release/, where the runner finds them.
 CHAOS_ROUNDS ?= 10
 CHAOS_ONLY ?=

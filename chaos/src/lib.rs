@@ -48,7 +48,11 @@
 //! `families/switchover/`, `zkha switchover` under faults, issue 24, with
 //! its own judge of who won and its counts, [`SwitchoverStats`]; and
 //! `families/pause/`, `zkha pause` under faults and the ensemble's
-//! maintenance, issue 25, judged by the pause's deadline, [`PauseStats`]).
+//! maintenance, issue 25, judged by the pause's deadline, [`PauseStats`];
+//! and `families/guard/`, the library's `Mastership` guard and `fenced()`
+//! writes from tokio workers (`src/bin/guard_worker.rs`, no `zkha run`),
+//! issue 26, judged by the order ZooKeeper committed their writes and by
+//! the black-box checker on their work lines, [`GuardStats`]).
 
 mod cand;
 pub mod checkers;
@@ -62,6 +66,7 @@ mod stats;
 pub use cand::Cand;
 pub use checkers::blackbox::{blackbox_check, BlackBox};
 pub use checkers::trace::trace_check;
+pub use families::guard::GuardFault;
 pub use families::pause::PauseFault;
 pub use families::stderr::StderrPipe;
 pub use families::switchover::SwitchoverFault;
@@ -70,7 +75,7 @@ pub use process::{command_alive, monotonic_ms, parent_of, signal_pid, wait_until
 pub use runs::{runs, CmdRun};
 pub use scenarios::MemberFault;
 pub use scene::{Chaos, Scene};
-pub use stats::{PauseStats, Stats, SwitchoverStats};
+pub use stats::{GuardStats, PauseStats, Stats, SwitchoverStats};
 
 // The harness's own items, for its modules (`use crate::*`).
 use families::stderr::pipe;

@@ -476,6 +476,7 @@ impl Scene {
             errors: Vec::new(),
             switchover: SwitchoverStats::default(),
             pause: PauseStats::default(),
+            guard: GuardStats::default(),
         };
         if stats.faults == 0 {
             self.error("no fault was injected");

@@ -26,6 +26,8 @@ pub struct Stats {
     pub switchover: SwitchoverStats,
     /// The pause family's own counts (zero elsewhere).
     pub pause: PauseStats,
+    /// The guard family's own counts (zero elsewhere).
+    pub guard: GuardStats,
 }
 
 /// What the switchover family (`zkha switchover --to B` under faults) did
@@ -128,6 +130,64 @@ impl std::ops::AddAssign for PauseStats {
     }
 }
 
+/// What the guard family (the library's `Mastership` guard and its
+/// `fenced()` writes, from `guard_worker` processes) did and found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GuardStats {
+    /// Rounds judged.
+    pub rounds: usize,
+    /// Fenced writes ZooKeeper accepted.
+    pub accepted: usize,
+    /// Fenced writes refused with `Error::NotMaster`.
+    pub refused: usize,
+    /// Fenced writes that failed otherwise (connection loss, an expired
+    /// session).
+    pub failed: usize,
+    /// Accepted writes of a deposed master: a smaller token committed after
+    /// a larger one, or a write sent after its own loss was told (F).
+    pub deposed: usize,
+    /// Terms working at the same time (the black-box checker on the work
+    /// lines, O).
+    pub overlaps: usize,
+    /// Work of a term woken from a freeze, with an older token, within
+    /// `STALE_MAX_MS` (the black-box checker's stale work).
+    pub stale: usize,
+    /// Faults after which another worker won the next term.
+    pub takeovers: usize,
+    /// Resigns and shutdowns after which the next term began only after
+    /// the old guard was dropped.
+    pub releases_after_drop: usize,
+    /// A stopped master's writes in flight across its stop (sent before
+    /// it, answered after its wake) that were accepted: committed before
+    /// a newer term wrote (otherwise counted in `deposed` too).
+    pub in_flight_accepted: usize,
+    /// Those that were refused or failed.
+    pub in_flight_failed: usize,
+    /// A stopped master's writes sent after its wake: refused or failed.
+    pub woken_refused: usize,
+    /// Those accepted (harmless while no newer term wrote; otherwise
+    /// counted in `deposed` too).
+    pub woken_accepted: usize,
+}
+
+impl std::ops::AddAssign for GuardStats {
+    fn add_assign(&mut self, o: GuardStats) {
+        self.rounds += o.rounds;
+        self.accepted += o.accepted;
+        self.refused += o.refused;
+        self.failed += o.failed;
+        self.deposed += o.deposed;
+        self.overlaps += o.overlaps;
+        self.stale += o.stale;
+        self.takeovers += o.takeovers;
+        self.releases_after_drop += o.releases_after_drop;
+        self.in_flight_accepted += o.in_flight_accepted;
+        self.in_flight_failed += o.in_flight_failed;
+        self.woken_refused += o.woken_refused;
+        self.woken_accepted += o.woken_accepted;
+    }
+}
+
 impl Stats {
     /// K: what both checkers found.
     pub fn overlaps(&self) -> usize {
@@ -140,6 +200,7 @@ impl Stats {
             && self.token_regressions == 0
             && self.switchover.wrong_winners == 0
             && self.pause.early == 0
+            && self.guard.deposed == 0
             && self.errors.is_empty()
     }
 }
@@ -157,5 +218,6 @@ impl std::ops::AddAssign for Stats {
         self.errors.extend(o.errors);
         self.switchover += o.switchover;
         self.pause += o.pause;
+        self.guard += o.guard;
     }
 }

@@ -12,8 +12,9 @@ use zkha_chaos::{Chaos, Family, MemberFault, Stats};
 use zkha_testing::TestingServer;
 
 /// `chaos_worker` (`chaos/src/bin/chaos_worker.rs`), the command the
-/// candidates supervise, built once (cargo builds a dependency's library for
-/// the tests, not its binaries).
+/// candidates supervise, built once with `guard_worker` beside it (the guard
+/// family's worker; cargo builds a dependency's library for the tests, not
+/// its binaries).
 fn worker() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
@@ -25,6 +26,7 @@ fn worker() -> PathBuf {
             let release = profile.file_name().is_some_and(|p| p == "release");
             let ok = std::process::Command::new(env!("CARGO"))
                 .args(["build", "-p", "zkha-chaos", "--bin", "chaos_worker"])
+                .args(["--bin", "guard_worker"])
                 .args(release.then_some("--release"))
                 .status()
                 .unwrap()
@@ -302,6 +304,32 @@ fn pause_holds_failover_back_and_a_cut_off_master_stops_by_the_deadline() {
         c.dir.display()
     );
     assert_clean(&c, &s, 3, 2);
+}
+
+/// The library's `Mastership` guard and `fenced()` writes (issue 26) from
+/// tokio workers (`guard_worker`), four rounds: the master node deleted and
+/// made again at the same path by another session (the master running and
+/// holding its guard, trying writes; then the master stopped through it
+/// and woken once the new master wrote), SIGSTOP of the master past T, a
+/// resign with the guard held. Judged from the side effects: the accepted
+/// writes in commit order never go down in token (no deposed write
+/// accepted), no two terms working at once, the node released only after
+/// the guard's drop.
+#[test]
+fn guard_no_fenced_write_of_a_deposed_master_is_accepted() {
+    use zkha_chaos::GuardFault as F;
+    let _serial = one_at_a_time();
+    let mut c = chaos("guard");
+    let s = c.guard_with(&[F::Recreate, F::Recreate, F::Pause, F::Resign]);
+    let g = s.guard;
+    assert_eq!(
+        (g.rounds, g.deposed, g.overlaps, g.releases_after_drop),
+        (4, 0, 0, 1),
+        "files in {}: {g:?} {s:?}",
+        c.dir.display()
+    );
+    assert!(g.accepted > 0 && g.refused > 0, "{g:?}");
+    assert_clean(&c, &s, 4, 3);
 }
 
 /// The checkers themselves, on files written here: what they must see and

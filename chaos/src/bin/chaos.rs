@@ -6,8 +6,11 @@
 //! with, when the switchover family ran, `; switchover: <F> faults, <S>
 //! switchovers, <T> to target, <E> after timeout, <W> wrong winners`, and
 //! when the pause family ran, `; pause: <F> faults, <P> pauses, <A>
-//! acknowledged, <E> early takeovers, <O> overlaps (…)`
-//! (exit status 0 only if K, W and the pause's E are 0, tokens never went
+//! acknowledged, <E> early takeovers, <O> overlaps (…)`, and when the
+//! guard family ran, `; guard: <R> rounds, <W> fenced writes accepted, <N>
+//! refused as NotMaster, <F> deposed writes accepted, <O> overlaps (…)`
+//! (exit status 0 only if K, W, the pause's E and the guard's F are 0
+//! (the guard's O is in K), tokens never went
 //! down and every scenario did what it should: faults injected, masters
 //! found, takeovers made, every switchover and pause ended as it must).
 //!
@@ -23,7 +26,12 @@
 //! master before the pause's deadline unless a resume the master
 //! acknowledged came first, a cut-off master's command past its lease and
 //! stopped by the deadline, no failover through the ensemble's
-//! maintenance).
+//! maintenance), then the guard family (the library's `Mastership` guard
+//! and its `fenced()` writes from a tokio worker, `guard_worker`, under
+//! resigns, shutdowns, partitions, process pauses and the master node made
+//! again by another session, issue 26: `chaos/src/families/guard/`: no
+//! fenced write of a deposed master accepted, no two terms working at
+//! once).
 //!
 //! `CHAOS_ROUNDS` (default 10) scales every scenario and family; the
 //! default injects over 400 faults (20 per family) in about 20 minutes.
@@ -41,11 +49,15 @@
 //! `CHAOS_PAUSE_FAULTS=<fault>,…` (names of [`PauseFault`], any case:
 //! `cutmaster,rollingrestart`) gives the pause family's rounds their
 //! faults in turn (`CHAOS_ONLY=pause:` runs that family alone);
+//! `CHAOS_GUARD_FAULTS=<fault>,…` (names of [`GuardFault`], any case:
+//! `recreate,pause`) gives the guard family's rounds their faults in turn
+//! (`CHAOS_ONLY=guard:` runs that family alone);
 //! `CHAOS_KEEP=1` keeps the files of a run that went well.
 
 use std::time::Instant;
 use zkha_chaos::{
-    Chaos, Family, MemberFault, PauseFault, PauseStats, Stats, SwitchoverFault, SwitchoverStats,
+    Chaos, Family, GuardFault, GuardStats, MemberFault, PauseFault, PauseStats, Stats,
+    SwitchoverFault, SwitchoverStats,
 };
 use zkha_testing::TestingServer;
 
@@ -64,11 +76,11 @@ fn main() {
     // CHAOS_ONLY=<text>: only the scenarios whose name contains it.
     let only = std::env::var("CHAOS_ONLY").ok().filter(|o| !o.is_empty());
     let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/chaos -> target/<profile>/{zkha,chaos_worker}
+    // target/<profile>/chaos -> target/<profile>/{zkha,chaos_worker,guard_worker}
     let bins = exe.parent().expect("target dir");
     let zkha = bins.join("zkha");
     let worker = bins.join("chaos_worker");
-    for p in [&zkha, &worker] {
+    for p in [&zkha, &worker, &bins.join("guard_worker")] {
         if !p.exists() {
             eprintln!(
                 "chaos: {} is missing: build it first (`cargo build --release -p zkha-cli --bin zkha -p zkha-chaos`)",
@@ -109,6 +121,9 @@ fn main() {
         }
         if s.pause.pauses > 0 {
             eprintln!("chaos: == {name}: {}", pause_counts(&s.pause, s.overlaps()));
+        }
+        if s.guard.rounds > 0 {
+            eprintln!("chaos: == {name}: {}", guard_counts(&s.guard));
         }
         total += s;
     };
@@ -198,6 +213,26 @@ fn main() {
             c.maintenance_pause_with(&kinds)
         }),
     ));
+    // The library's Mastership guard and fenced() writes from a tokio
+    // worker (issue 26), 2n rounds, on a server of its own.
+    // CHAOS_GUARD_FAULTS=<name>,…: its rounds' faults, in turn.
+    let guard_faults = match faults_from("CHAOS_GUARD_FAULTS", &GuardFault::ALL) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("chaos: {e}");
+            std::process::exit(2);
+        }
+    };
+    scenarios.push((
+        "guard: a tokio worker's Mastership and fenced() writes (resigns, shutdowns, \
+         partitions, SIGSTOP past T, the master node made again by another session)",
+        Box::new(move |c| {
+            let kinds: Vec<GuardFault> = (0..2 * n)
+                .map(|r| guard_faults[r % guard_faults.len()])
+                .collect();
+            c.guard_with(&kinds)
+        }),
+    ));
     // The pause family's overlaps, for its summary.
     let mut pause_overlaps = 0;
     for (name, run) in scenarios {
@@ -237,8 +272,13 @@ fn main() {
     } else {
         String::new()
     };
+    let guard = if total.guard.rounds > 0 {
+        format!("; guard: {}", guard_counts(&total.guard))
+    } else {
+        String::new()
+    };
     println!(
-        "chaos: {} faults injected, {} failovers, {} overlapping safe masterships{switchover}{pause}",
+        "chaos: {} faults injected, {} failovers, {} overlapping safe masterships{switchover}{pause}{guard}",
         total.faults,
         total.failovers,
         total.overlaps()
@@ -285,6 +325,32 @@ fn pause_counts(p: &PauseStats, overlaps: usize) -> String {
         p.maintenance_kept,
         p.maintenance_failovers,
         p.released
+    )
+}
+
+/// The guard family's counts: `R rounds, W fenced writes accepted, N
+/// refused as NotMaster, F deposed writes accepted, O overlaps`, then the
+/// rest.
+fn guard_counts(g: &GuardStats) -> String {
+    format!(
+        "{} rounds, {} fenced writes accepted, {} refused as NotMaster, {} deposed writes \
+         accepted, {} overlaps ({} failed otherwise; {} stale after a freeze; {} takeovers by \
+         another worker; {} releases after the guard's drop; a stopped master's writes in \
+         flight across its stop: {} accepted before the next term, {} failed; sent after its \
+         wake: {} refused or failed, {} accepted)",
+        g.rounds,
+        g.accepted,
+        g.refused,
+        g.deposed,
+        g.overlaps,
+        g.failed,
+        g.stale,
+        g.takeovers,
+        g.releases_after_drop,
+        g.in_flight_accepted,
+        g.in_flight_failed,
+        g.woken_refused,
+        g.woken_accepted
     )
 }
 
