@@ -34,6 +34,17 @@ fn owner(zk: &ZooKeeper, path: &str) -> Option<i64> {
     zk.exists(path, false).unwrap().map(|s| s.ephemeral_owner)
 }
 
+fn common_eventually(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + LONG;
+    while !f() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
 /// The master node with this czxid is there.
 fn there(zk: &ZooKeeper, path: &str, czxid: i64) -> bool {
     zk.exists(path, false)
@@ -292,16 +303,26 @@ fn an_elector_on_the_callers_handle_shares_its_session() {
     assert!(entries.is_empty(), "registry entries left: {entries:?}");
     assert_eq!(zk.state().unwrap(), zkha::State::Connected);
 
-    // An expiry ends the candidacy: the caller re-initialises.
+    // An expiry ends the candidacy: the caller re-initialises. The caller's
+    // handle goes through a proxy that turns silent past its session's
+    // timeout, so the server expires the session.
+    let proxy = zkha_testing::TcpProxy::start(hosts()).unwrap();
+    let zk = Arc::new(
+        ZooKeeper::builder(&proxy.connect_string())
+            .session_timeout(Duration::from_millis(2000))
+            .connect(LONG)
+            .unwrap(),
+    );
     let e =
         Elector::start_with_handle(zk.clone(), config(&path, "10.0.0.1"), Arc::new(())).unwrap();
     assert!(e.wait_for_mastership(LONG).unwrap().is_some());
-    let id = zk.client_id().unwrap();
-    let twin = ZooKeeper::builder(hosts())
-        .client_id(id)
-        .connect(LONG)
-        .unwrap();
-    twin.close().unwrap(); // closes the shared session: zk sees it expire
+    proxy.set_mode(zkha_testing::ProxyMode::Blackhole);
+    let observer = connect();
+    assert!(
+        common_eventually(|| owner(&observer, &path).is_none()),
+        "the cut-off session's node never went"
+    );
+    proxy.set_mode(zkha_testing::ProxyMode::Pass);
     let deadline = Instant::now() + LONG;
     while e.failure().is_none() {
         assert!(
