@@ -140,6 +140,7 @@ const NOT_ZKHA: &[&str] = &[
     "--bin",
     // seed_peer's (testing/cpp/seed_peer.cpp), for zkha conform's tests.
     "--break",
+    "--cflags",
     "--check",
     "--child",
     "--cycles",
@@ -154,6 +155,8 @@ const NOT_ZKHA: &[&str] = &[
     "--job",
     "--leak-check",
     "--lib",
+    // pkg-config's (docs/c-cpp.md, The C API).
+    "--libs",
     "--list",
     "--max-time",
     "--no-deps",
@@ -163,6 +166,7 @@ const NOT_ZKHA: &[&str] = &[
     "--release",
     "--setsid",
     "--slow-stop",
+    "--static",
     "--test",
     "--workspace",
 ];
@@ -381,7 +385,7 @@ fn every_zkha_variable_is_documented_and_exists() {
     );
     // The other way: every ZKHA_ variable the docs name is somewhere in the
     // tree (the test kit's and the tests' own too).
-    for dir in ["tests", "testing", "scripts", "examples", "Makefile"] {
+    for dir in ["tests", "testing", "scripts", "examples", "Makefile", "zkha-capi"] {
         let p = repo().join(dir);
         let mut stack = vec![p];
         while let Some(p) = stack.pop() {
