@@ -85,8 +85,10 @@ demo: setup
 ## Benchmarks, side by side with peers in one run: writes BENCHMARKS.md,
 ## BENCHMARKS.svg, BENCHMARKS-scale.svg and target/bench/results.json (about
 ## 30 minutes). Five rounds alternate the raw-C handover floor and every peer
-## (failover) and every client (throughput); ratios are per round, median and
-## min-max. Then 10, 50 and 200 candidates in watch, sequence and seed mode.
+## (failover, and `zkha switchover --to` between two `zkha run`) and every
+## client (throughput); ratios are per round, median and min-max. Then 10, 50
+## and 200 candidates in watch, sequence and seed mode. `zkha-bench
+## --report-only` writes the page again from target/bench/results.json.
 BENCH_VENV := target/bench/venv
 bench: setup bench-build
 	target/release/zkha-bench --python $(BENCH_VENV)/bin/python $(BENCH_ARGS)

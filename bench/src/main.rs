@@ -48,21 +48,22 @@ fn usage() -> ! {
         "usage: zkha-bench [--failovers N (50)] [--ops N (12000)] [--window N (1000)] [--rounds N (5)]\n\
          \x20                 [--floor-samples N (200)] [--phase-ms MS (1000)]\n\
          \x20                 [--session-timeout MS (1000)] [--python PATH] [--out DIR (target/bench)] [--only throughput|failover|scale]\n\
-         \x20                 [--peers safe,run,sequence,seed,cpp_peer,kazoo (all)]\n\
-         \x20                 [--kinds graceful,crash (both)] [--quick]\n\
+         \x20                 [--peers safe,run,sequence,seed,cpp_peer,kazoo,switchover (all)]\n\
+         \x20                 [--kinds graceful,crash (both)] [--quick] [--report-only]\n\
          \x20                 [--scale 10,50,200] [--scale-failovers N (20)] [--scale-crashes N (5)] [--scale-idle S (5)]\n\
          \x20                 [--scale-modes watch,sequence,seed (all)]\n\
          Rounds alternate every client (throughput) and every failover peer with the raw-C floor (failover); --ops is\n\
          per round, --failovers and --floor-samples are split over the rounds. The full run writes BENCHMARKS.md/svg\n\
          at the repository root. --quick (`make bench-quick`): fewer samples by default (--failovers 6 --ops 1000\n\
          --rounds 3 --floor-samples 60 --phase-ms 100), no scale run, everything written to --out (default\n\
-         target/bench-quick), never to the repository root."
+         target/bench-quick), never to the repository root. --report-only: BENCHMARKS.md/svg written again from\n\
+         --out's results.json, nothing measured."
     );
     std::process::exit(2)
 }
 
 fn main() {
-    if memory::child_mode().is_some() {
+    if memory::child_mode().is_some() || failover::stop_probe_mode().is_some() {
         return;
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -143,6 +144,19 @@ fn main() {
         std::process::exit(2);
     }
     let only = opt("--only");
+    // The page again from a run's results.json (after a change of the
+    // report's text), nothing measured.
+    if args.iter().any(|a| a == "--report-only") {
+        let read = std::fs::read_to_string(o.out_dir.join("results.json"))
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+            .and_then(|r| report::write(&o, &r).map_err(|e| e.to_string()));
+        if let Err(e) = read {
+            eprintln!("zkha-bench: --report-only: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let scale = scale::ScaleOptions::from_args(&args).unwrap_or_else(|e| {
         eprintln!("zkha-bench: {e}");
         std::process::exit(2)
@@ -183,6 +197,7 @@ fn run(
         "session_timeout_ms": o.session_ms,
         "tick_time_ms": 50,
         "machine": report::machine(),
+        "load_average_before": report::load_average(),
         "floors": {},
         "failover": {},
         "throughput": {},
@@ -203,6 +218,7 @@ fn run(
     if (only.is_none() && !o.quick) || only == Some("scale") {
         results["scale"] = scale::run(o, scale, &server)?;
     }
+    results["load_average_after"] = report::load_average();
     let path = o.out_dir.join("results.json");
     std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
     eprintln!("bench: wrote {}", path.display());

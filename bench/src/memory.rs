@@ -26,7 +26,9 @@ fn candidate_rss(
         .spawn()?;
     let ready = wait_until(Duration::from_secs(20), || {
         std::fs::read_to_string(trace)
-            .map(|t| t.contains("\"create\""))
+            // A safe standby that finds the master node says `standby`
+            // and waits without a create.
+            .map(|t| t.contains("\"create\"") || t.contains("\"event\":\"standby\""))
             .unwrap_or(false)
     });
     std::thread::sleep(Duration::from_millis(500));
@@ -100,7 +102,9 @@ pub fn run(o: &Options, hosts: &str) -> Result<Value, Box<dyn std::error::Error>
         &t2,
     )?;
     zk.delete(&node, -1)?;
-    zk.delete(&path, -1)?;
+    // The safe candidate's registry (`m.zkha`) stays beside it: the
+    // parent is left to the throwaway server.
+    let _ = zk.delete(&path, -1);
     Ok(json!({
         "idle_handle_kb": { "raw_c": c_handle["rss_kb"], "zkha": rust_handle["rss_kb"] },
         "idle_candidate_kb": { "rust_safe": rust, "cpp_peer": cpp },

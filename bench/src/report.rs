@@ -13,6 +13,17 @@ pub fn date_utc() -> String {
         .unwrap_or_default()
 }
 
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`).
+pub fn load_average() -> Value {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .take(3)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    json!(v)
+}
+
 pub fn machine() -> Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -130,6 +141,23 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
         r["server_version"].as_str().unwrap_or("?"),
         r["tick_time_ms"]
     )?;
+    let load = |k: &str| {
+        r[k].as_array()
+            .and_then(|a| a.first())
+            .and_then(Value::as_f64)
+    };
+    if let (Some(before), Some(after)) = (load("load_average_before"), load("load_average_after")) {
+        writeln!(
+            md,
+            "Load average (1 min) when the run began: {before:.2}; when it ended: {after:.2}.{}\n",
+            if before.max(after) > 0.5 {
+                " Other work (builds, tests) shared the machine's CPUs during this run: absolute figures are noisier \
+                 than on an idle machine, and the ratios, taken round by round within the run, are the figures to compare."
+            } else {
+                ""
+            }
+        )?;
+    }
     let json_path = o.out_dir.join("results.json");
     writeln!(
         md,
@@ -202,6 +230,45 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
             )?;
         }
     }
+    let sw = &r["failover"]["switchover"]["switchover"];
+    if !sw.is_null() {
+        writeln!(
+            md,
+            "| `zkha switchover --to` the standby (two `zkha run`, safe; from the control node's write) | switchover | {} | {} | {} | {} | {} | {} | {} |",
+            sw["n"],
+            f(&sw["p50_ms"]),
+            f(&sw["p90_ms"]),
+            f(&sw["p99_ms"]),
+            f(&sw["max_ms"]),
+            spread(&sw["p50_over_floor_spread"]),
+            spread(&sw["p99_over_floor_spread"])
+        )?;
+        let st = &sw["steps_p50_ms"];
+        writeln!(
+            md,
+            "\nSwitchover: two `zkha run` candidates (safe profile, `--name a` and `--name b`, the same session timeout) supervise a \
+             command that exits as soon as it gets SIGTERM; `zkha switchover --to` the standby moves mastership back and forth, \
+             paced like the other cells. A sample runs from the control node's write (the bench's own watch on the control node \
+             fires: the write is committed, and the old master's watch fires at the same moment) to the target's `became master`. \
+             Median ms after the write: the old master's command got SIGTERM at {} and exited at {} (the command's own stop, \
+             its SIGTERM to its exit as it saw them: p50 {} ms, p99 {} ms); the old master said `lost master` (its command \
+             gone, before it lets the node go) at {}; the target's winning claim was answered at {}. Net of the command's own \
+             stop (taken off sample by sample), p50 {} ms and p99 {} ms: {} and {} of the floor. From the command's invocation \
+             (a process start, a session of its own, its reads, then the write) p50 {} ms, p99 {} ms.",
+            f(&st["command_term"]),
+            f(&st["command_exit"]),
+            f(&sw["command_stop"]["p50_ms"]),
+            f(&sw["command_stop"]["p99_ms"]),
+            f(&st["lost_master"]),
+            f(&st["create"]),
+            f(&sw["net_of_stop"]["p50_ms"]),
+            f(&sw["net_of_stop"]["p99_ms"]),
+            spread(&sw["net_of_stop"]["p50_over_floor_spread"]),
+            spread(&sw["net_of_stop"]["p99_over_floor_spread"]),
+            f(&sw["from_invocation"]["p50_ms"]),
+            f(&sw["from_invocation"]["p99_ms"]),
+        )?;
+    }
     writeln!(
         md,
         "\nWhere a graceful failover's time goes (median ms after the SIGTERM): the old master's trace says `lost master` \
@@ -267,7 +334,7 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
         md,
         "\nWhat the traces showed (issue 13). (1) `zkha candidate` and `zkha run` polled their signal flags every 10 ms, so \
          a SIGTERM waited 0–10 ms (5 on average) before the stop began: more than the whole handover. They now sleep on \
-         signal-hook's self-pipe (src/cli/signals.rs), and the old master's `lost master` follows the SIGTERM within a \
+         signal-hook's self-pipe (zkha-cli/src/cli/signals.rs), and the old master's `lost master` follows the SIGTERM within a \
          fraction of a millisecond (table above). (2) The first floor ran its handovers back to back, and the cells came \
          out at 3–4× it. Traced step by step (temporary trace points in the safe elector, strace of the old master), zkha's \
          own part was small: the election thread saw the stop 0.3 ms after the SIGTERM and called `zookeeper_close` 0.04 ms \
@@ -285,6 +352,47 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
          rest of zkha. `zkha run` also stops its command before it lets the node go (by design), which its graceful figure \
          includes.\n"
     )?;
+    let gst = &r["failover"]["safe"]["graceful"]["steps_p50_ms"];
+    let after_close = match (gst["create"].as_f64(), gst["exit"].as_f64()) {
+        (Some(c), Some(e)) => format!("{:.1}", c - e),
+        _ => "n/a".into(),
+    };
+    writeln!(
+        md,
+        "What the traces showed (issue 25). (4) With the candidates' registry (issue 24), a standby's gate read the control \
+         node and the master node (one round trip) and, the master node gone, the whole registry (its list, then each entry \
+         in turn: 1 + N round trips) before its claim, where the floor's standby sends its create at once. The gate now \
+         keeps both in caches that watches keep current (src/elector/safe/steer.rs): the control node is read again from \
+         its watch as soon as it changes (a claim made on a stale copy fails on the node's version, and the gate reads it \
+         again); an entry whose data changed keeps its priority (fixed for the node's life), so only an entry that could now \
+         be preferred is read again; and a standby whose watch on the master node fired, with no registered candidate that \
+         could be preferred, claims at once. In a shorter run before the change (3 rounds of 10, the machine shared), safe \
+         graceful came out at 1.89× the floor at p50, its claim answered 2.5 ms after the old master's close returned; after \
+         it, 1.54× and 0.5 ms. (5) Traced with temporary trace points (a separate build and run, not this page's): the \
+         standby's gate runs as its watch on the master node fires, its claim leaves 0.03 ms later, and it is answered \
+         about 3 ms after that (median; 2–10) on this shared machine, about what the floor's create took there after its \
+         watch fired. What remains \
+         is on the old master's side: between its `lost master` and its close it publishes its new role in the registry (a \
+         write), reads its node to check it is still its own and deletes it (a second write), then closes (a third), where \
+         the floor's holder sends its close alone. Here the old master's close returns {} ms after the SIGTERM (the floor's: \
+         {} ms), and the standby's claim is answered {after_close} ms after that. In that separate build, 3 rounds of 10 \
+         each: the delete sent at once (no publish, no read before it) came out at 1.20× (0.93–1.21) at p50, and no delete \
+         at all (the close alone, as before a master released its node itself) at 1.33× (1.11–1.39); runs on this machine \
+         differ by ±0.3× from one another, so these are indications, not findings. (6) A switchover, traced the same way \
+         (with `zkha run`'s main loop turning every 1 ms instead of 10, zkha-cli/src/cli/run/main_loop.rs): the old master \
+         reads the control node when its watch fires (1.3 ms); `zkha run` takes 3.3 ms (1.0–10.7) from the elector's \
+         request to the command's SIGTERM, 2.2 ms from the command's exit to `lost master`, and 2.1 ms more before it sends \
+         the node's delete (it marks its breadcrumb clean: it reads the breadcrumb and the history and rewrites both in one \
+         multi); the delete takes 1–2 ms; the target's claim leaves as its watch fires (0.02 ms later: its watch had \
+         already brought it the control node) and is answered 1–3 ms later. On this page, with the 10 ms turn, the command \
+         got its SIGTERM {} ms after the write, the old master said `lost master` at {} ms and the target's claim was \
+         answered at {} ms (medians): most of a switchover is `zkha run`'s own handover path.\n",
+        f(&gst["exit"]),
+        f(&fl["close_p50_ms"]),
+        f(&r["failover"]["switchover"]["switchover"]["steps_p50_ms"]["command_term"]),
+        f(&r["failover"]["switchover"]["switchover"]["steps_p50_ms"]["lost_master"]),
+        f(&r["failover"]["switchover"]["switchover"]["steps_p50_ms"]["create"]),
+    )?;
     let safe_g = r["failover"]["safe"]["graceful"]["p99_ms"].as_f64();
     let safe_c = r["failover"]["safe"]["crash"]["p99_ms"].as_f64();
     writeln!(md, "\nTargets:\n")?;
@@ -292,11 +400,26 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
     if let (Some(a), Some(b)) = (sg["p50_over_floor"].as_f64(), sg["p99_over_floor"].as_f64()) {
         writeln!(
             md,
-            "- safe graceful at most 1.2× the raw-C handover floor at p50 and p99: **{a:.2}× and {b:.2}× — {}** \
+            "- safe graceful at most 1.1× the raw-C handover floor at p50 and p99: **{a:.2}× and {b:.2}× — {}** \
              (against the back-to-back reference, which no cell's paced stops can reach: {}× and {}×)",
-            if a <= 1.2 && b <= 1.2 { "met" } else { "not met" },
+            if a <= 1.1 && b <= 1.1 { "met" } else { "not met" },
             ratio(&sg["p50_ms"], &hot["p50_ms"]),
             ratio(&sg["p99_ms"], &hot["p99_ms"]),
+        )?;
+    }
+    let net = &sw["net_of_stop"];
+    if let (Some(a), Some(b)) = (
+        net["p50_over_floor_spread"]["median"].as_f64(),
+        net["p99_over_floor_spread"]["median"].as_f64(),
+    ) {
+        writeln!(
+            md,
+            "- `zkha switchover --to` a named standby at most 1.5× the raw-C handover floor plus the command's own stop, at \
+             p50 and p99 (from the control node's write; the stop taken off sample by sample): **{a:.2}× and {b:.2}× — {}** \
+             (as they come, the stop included: {} and {})",
+            if a <= 1.5 && b <= 1.5 { "met" } else { "not met" },
+            spread(&sw["p50_over_floor_spread"]),
+            spread(&sw["p99_over_floor_spread"]),
         )?;
     }
     if let Some(p) = safe_g {
@@ -457,7 +580,7 @@ fn svg(r: &Value) -> String {
         .chain(
             PEERS
                 .iter()
-                .flat_map(|p| ["graceful", "crash"].map(|k| (p, k)))
+                .flat_map(|p| ["graceful", "crash", "switchover"].map(|k| (p, k)))
                 .filter_map(|(p, k)| {
                     let c = &r["failover"][*p][k];
                     let s: Vec<f64> = c["samples_ms"]
@@ -496,6 +619,8 @@ fn svg(r: &Value) -> String {
         let y = top + row_h * (i as f64 + 0.5);
         let color = if label.contains("crash") {
             "#c0392b"
+        } else if label.starts_with("switchover") {
+            "#1e8449"
         } else {
             "#2471a3"
         };

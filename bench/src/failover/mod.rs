@@ -20,15 +20,28 @@
 mod cell;
 mod floor;
 mod peer;
+mod switchover;
 
 use crate::{median, percentile, Options};
 use cell::{cell, pace_spread, CellRound, PACE_MIN_MS, STEPS};
 use floor::{floor_round, zkha_client_handover, FloorRound, Shape};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
+pub use switchover::stop_probe_mode;
+use switchover::{switchover_cell, SwitchRound, SWITCH_STEPS};
 use zkha::ZooKeeper;
 
-pub const PEERS: [&str; 6] = ["safe", "run", "sequence", "seed", "cpp_peer", "kazoo"];
+/// The cells: every peer's graceful and crash failovers, and `switchover`
+/// (`zkha switchover --to` the standby, between two `zkha run`; one kind).
+pub const PEERS: [&str; 7] = [
+    "safe",
+    "run",
+    "sequence",
+    "seed",
+    "cpp_peer",
+    "kazoo",
+    "switchover",
+];
 
 fn sorted(v: &[f64]) -> Vec<f64> {
     let mut s = v.to_vec();
@@ -72,8 +85,11 @@ pub fn run(o: &Options, hosts: &str) -> Result<(Value, Value), Box<dyn std::erro
     // The zkha client's handover: create from the watcher, on a thread.
     let (mut z_watcher, mut z_thread, mut z_shared) = (Vec::new(), Vec::new(), Vec::new());
     // (peer, crash) → one CellRound per round.
+    let switch = peers.contains(&"switchover");
+    let mut switch_rounds: Vec<SwitchRound> = Vec::new();
     let mut cells: Vec<((&str, bool), Vec<CellRound>)> = peers
         .iter()
+        .filter(|p| **p != "switchover")
         .flat_map(|p| [((*p, false), Vec::new()), ((*p, true), Vec::new())])
         .filter(|((_, crash), _)| {
             let kind = if *crash { "crash" } else { "graceful" };
@@ -108,6 +124,9 @@ pub fn run(o: &Options, hosts: &str) -> Result<(Value, Value), Box<dyn std::erro
         let count = share(o.failovers, rounds, round);
         for ((peer, crash), out) in cells.iter_mut() {
             out.push(cell(o, hosts, peer, *crash, &zk, count, round + 1)?);
+        }
+        if switch {
+            switch_rounds.push(switchover_cell(o, hosts, &zk, count, round + 1)?);
         }
     }
     let floor_all: Vec<f64> = sorted(
@@ -228,5 +247,95 @@ pub fn run(o: &Options, hosts: &str) -> Result<(Value, Value), Box<dyn std::erro
             .expect("an object")
             .insert(kind.into(), v);
     }
+    if switch {
+        out.insert(
+            "switchover".into(),
+            json!({ "switchover": switch_json(&switch_rounds, &fr50, &fr99, floor_p50, floor_p99) }),
+        );
+    }
     Ok((Value::Object(out), floor))
+}
+
+/// The switchover cell's figures: latencies from the control node's write,
+/// the same net of the old command's own stop (sample by sample), from the
+/// command's invocation, and the ratios to each round's floor (raw, and
+/// net of the stop: the target is a multiple of the floor plus the stop).
+fn switch_json(rounds: &[SwitchRound], fr50: &[f64], fr99: &[f64], f50: f64, f99: f64) -> Value {
+    let net_of = |r: &SwitchRound| -> Vec<f64> {
+        r.samples
+            .iter()
+            .zip(&r.stop)
+            .map(|(s, stop)| s - if stop.is_finite() { *stop } else { 0.0 })
+            .collect()
+    };
+    let all = |f: &dyn Fn(&SwitchRound) -> Vec<f64>| -> Vec<f64> {
+        sorted(
+            &rounds
+                .iter()
+                .flat_map(f)
+                .filter(|x| x.is_finite())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let s = all(&|r| r.samples.clone());
+    let net = all(&net_of);
+    let stop = all(&|r| r.stop.clone());
+    let invoked = all(&|r| r.invoked.clone());
+    let (mut r50, mut r99, mut n50, mut n99, mut per_round) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, r) in rounds.iter().enumerate() {
+        let cs = sorted(&r.samples);
+        let ns = sorted(&net_of(r));
+        let (p50, p99) = (percentile(&cs, 50.0), percentile(&cs, 99.0));
+        let (q50, q99) = (percentile(&ns, 50.0), percentile(&ns, 99.0));
+        r50.push(p50 / fr50[i]);
+        r99.push(p99 / fr99[i]);
+        n50.push(q50 / fr50[i]);
+        n99.push(q99 / fr99[i]);
+        per_round.push(json!({
+            "n": cs.len(), "p50_ms": p50, "p99_ms": p99,
+            "net_p50_ms": q50, "net_p99_ms": q99,
+            "p50_over_floor": p50 / fr50[i], "p99_over_floor": p99 / fr99[i],
+            "net_p50_over_floor": q50 / fr50[i], "net_p99_over_floor": q99 / fr99[i],
+        }));
+    }
+    let (s50, s99, t50, t99) = (spread(&r50), spread(&r99), spread(&n50), spread(&n99));
+    let mut steps = Map::new();
+    let mut each = Map::new();
+    for (k, name) in SWITCH_STEPS.iter().enumerate() {
+        let found: Vec<Option<f64>> = rounds.iter().flat_map(|r| r.steps[k].clone()).collect();
+        let present: Vec<f64> = found.iter().flatten().copied().collect();
+        if !present.is_empty() {
+            steps.insert((*name).into(), json!(median(&present)));
+        }
+        each.insert((*name).into(), json!(found));
+    }
+    json!({
+        "what": "zkha switchover --to <the standby> between two zkha run (safe, names a and b, a command that exits at once on SIGTERM): from the control node's write (the bench's own watch on it fired) to the target's became_master",
+        "p50_ms": percentile(&s, 50.0),
+        "p90_ms": percentile(&s, 90.0),
+        "p99_ms": percentile(&s, 99.0),
+        "max_ms": s.last().copied().unwrap_or(f64::NAN),
+        "n": s.len(),
+        "floor_ms": f50,
+        "floor_p99_ms": f99,
+        "p50_over_floor": s50["median"],
+        "p99_over_floor": s99["median"],
+        "p50_over_floor_spread": s50,
+        "p99_over_floor_spread": s99,
+        "net_of_stop": {
+            "p50_ms": percentile(&net, 50.0),
+            "p99_ms": percentile(&net, 99.0),
+            "p50_over_floor_spread": t50,
+            "p99_over_floor_spread": t99,
+        },
+        "command_stop": pcts(&stop),
+        "from_invocation": pcts(&invoked),
+        "rounds": per_round,
+        "samples_ms": s,
+        "samples_in_order_ms": rounds.iter().flat_map(|r| r.samples.clone()).collect::<Vec<_>>(),
+        "stop_in_order_ms": rounds.iter().flat_map(|r| r.stop.clone()).collect::<Vec<_>>(),
+        "steps_p50_ms": steps,
+        "steps_ms": each,
+    })
 }

@@ -113,7 +113,11 @@ pub(super) fn ready(peer: &str, c: &Cand) -> bool {
     match peer {
         "kazoo" => evs.iter().any(|e| e.event == "standby"),
         "sequence" => evs.iter().any(|e| e.event == "create" && e.rc == Some(0)),
-        _ => evs.iter().any(|e| e.event == "create"),
+        // A safe standby that finds another's master node says `standby`
+        // and waits without a create.
+        _ => evs
+            .iter()
+            .any(|e| e.event == "create" || e.event == "standby"),
     }
 }
 
