@@ -316,6 +316,9 @@ impl Elector {
 
     /// This candidate's current session id and password (a secret: it
     /// grants the session), e.g. to end the session from outside in tests.
+    /// Hidden: for `zkha run`'s watchdog handover and the tests, not part
+    /// of the API (the password must not travel further than it must).
+    #[doc(hidden)]
     pub fn client_id(&self) -> Option<crate::types::ClientId> {
         self.shared.zk().and_then(|zk| zk.client_id().ok())
     }
@@ -538,6 +541,7 @@ impl Control {
     }
 
     /// Same as [`Elector::client_id`].
+    #[doc(hidden)]
     pub fn client_id(&self) -> Option<crate::types::ClientId> {
         self.0.zk().and_then(|zk| zk.client_id().ok())
     }
