@@ -385,7 +385,14 @@ fn every_zkha_variable_is_documented_and_exists() {
     );
     // The other way: every ZKHA_ variable the docs name is somewhere in the
     // tree (the test kit's and the tests' own too).
-    for dir in ["tests", "testing", "scripts", "examples", "Makefile", "zkha-capi"] {
+    for dir in [
+        "tests",
+        "testing",
+        "scripts",
+        "examples",
+        "Makefile",
+        "zkha-capi",
+    ] {
         let p = repo().join(dir);
         let mut stack = vec![p];
         while let Some(p) = stack.pop() {
