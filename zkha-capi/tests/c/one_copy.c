@@ -10,7 +10,10 @@
  *   - the program's watcher keeps receiving its events while the elector
  *     runs on the handle;
  *   - freeing the elector releases the master node and leaves the handle
- *     usable (the program closes it).
+ *     usable;
+ *   - after the session expires (ended here from outside: a second handle
+ *     on the same session id and password, closed) a new elector on that
+ *     handle reports the loss and stops; re-initialising is the program's.
  *
  * usage: one_copy HOSTS PATH   (PATH: a fresh parent, e.g. /t/abc)
  */
@@ -28,7 +31,7 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int connected_events, created_events;
-static int became;
+static int became, lost, lost_reason;
 static int64_t became_token;
 
 static void watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx) {
@@ -46,6 +49,21 @@ static void on_became(void *user_data, int64_t token) {
     became += *(int *)user_data;
     became_token = token;
     pthread_mutex_unlock(&mu);
+}
+
+static void on_lost(void *user_data, int reason) {
+    (void)user_data;
+    pthread_mutex_lock(&mu);
+    lost++;
+    lost_reason = reason;
+    pthread_mutex_unlock(&mu);
+}
+
+static int count(int *n) {
+    pthread_mutex_lock(&mu);
+    int v = *n;
+    pthread_mutex_unlock(&mu);
+    return v;
 }
 
 /* Which shared object defines this address. */
@@ -142,6 +160,33 @@ int main(int argc, char **argv) {
     EXPECT(zoo_state(zh) == ZOO_CONNECTED_STATE);
     EXPECT_RC(zoo_exists(zh, master, 0, &st), ZNONODE);
     EXPECT_RC(zoo_exists(zh, own, 0, &st), ZOK);
+
+    /* A second elector on the same handle; then the session expires. */
+    EXPECT_RC(zkha_config_new(hosts, master, ZKHA_PROFILE_SAFE, &cfg), ZKHA_OK);
+    EXPECT_RC(zkha_elector_start_on_handle(zh, cfg, on_became, on_lost, &one, &e), ZKHA_OK);
+    zkha_config_free(cfg);
+    rc = zkha_elector_wait_master(e, 60000);
+    if (rc != 1) fail("zkha_elector_wait_master (second elector)", rc);
+    zhandle_t *twin = zookeeper_init(hosts, NULL, 10000, zoo_client_id(zh), NULL, 0);
+    EXPECT(twin != NULL);
+    for (int i = 0; i < 600 && zoo_state(twin) != ZOO_CONNECTED_STATE; i++) usleep(100000);
+    EXPECT(zoo_state(twin) == ZOO_CONNECTED_STATE);
+    EXPECT_RC(zookeeper_close(twin), ZOK);
+    /* The elector reports the loss and stops (bounded waits, no timing). */
+    for (int i = 0; i < 600 && count(&lost) == 0; i++) usleep(100000);
+    EXPECT(count(&lost) == 1);
+    printf("lost master after the expiry, reason %d\n", count(&lost_reason));
+    for (int i = 0; i < 60 && (rc = zkha_elector_wait_master(e, 1000)) >= 0; i++) {
+    }
+    EXPECT(rc == ZKHA_ERR_STOPPED);
+    {
+        char msg[512];
+        zkha_last_error_message(msg, sizeof msg);
+        printf("after the expiry: %s\n", msg);
+    }
+    EXPECT(zkha_elector_is_master(e) == 0);
+    EXPECT(zoo_state(zh) == ZOO_EXPIRED_SESSION_STATE);
+    EXPECT_RC(zkha_elector_free(e), ZKHA_OK);
     EXPECT_RC(zookeeper_close(zh), ZOK);
     printf("one_copy: ok\n");
     return 0;
