@@ -530,9 +530,11 @@ int zkha_elector_session_id(const struct zkha_elector *elector, int64_t *session
  * 0 not yet, or a negative error: `ZKHA_ERR_STOPPED` (stopped, or its
  * candidacy ended: the message says why), `ZKHA_ERR_TIMEOUT` (the
  * ensemble stayed unreachable for 30 s), `ZKHA_ERR_TLS`,
- * `ZKHA_ERR_SASL`, or the C client's code (e.g. `ZNOAUTH`, `ZNONODE` for
- * a missing parent in the seed profile). Blocks the calling thread; do
- * not call it from a callback (it would wait for its own thread).
+ * `ZKHA_ERR_SASL`, or the C client's code when ZooKeeper refuses the
+ * election's operations (e.g. `ZNOAUTH`: the node's ACL). The seed
+ * profile reports no such errors, as the design does not (it keeps
+ * polling: 0). Blocks the calling thread; do not call it from a callback
+ * (refused: it would wait for its own thread).
  *
  * # Safety
  * `elector` is NULL or live.

@@ -234,6 +234,25 @@ int main(int argc, char **argv) {
     EXPECT_RC(zkha_elector_free(e[m]), ZKHA_OK);
     EXPECT(recs[s].lost == 1 && recs[s].last_reason == ZKHA_LOST_SHUTDOWN);
     EXPECT(recs[m].lost == recs[m].became);
+
+    /* The seed profile: its election runs on a thread of zkha's. */
+    struct rec seed = {.name = "c-seed", .mu = PTHREAD_MUTEX_INITIALIZER};
+    char seed_path[600];
+    snprintf(seed_path, sizeof seed_path, "%s/seed", argv[2]); /* the parent exists */
+    zkha_config *cfg = NULL;
+    EXPECT_RC(zkha_config_new(hosts, seed_path, ZKHA_PROFILE_SEED, &cfg), ZKHA_OK);
+    zkha_elector *se = NULL;
+    EXPECT_RC(zkha_elector_start(cfg, on_became, on_lost, &seed, &se), ZKHA_OK);
+    __atomic_store_n(&seed.self, se, __ATOMIC_RELEASE);
+    rc = zkha_elector_wait_master(se, 60000);
+    if (rc != 1) fail("the seed elector did not become master", rc);
+    EXPECT_RC(zkha_elector_lease_remaining_ms(se, &left), ZKHA_OK);
+    EXPECT(left == -1); /* the seed design has no lease */
+    wait_count(&seed.mu, &seed.became, 1);
+    EXPECT_RC(zkha_elector_free(se), ZKHA_OK);
+    printf("seed profile: master, then freed\n");
+
+    zkha_config_free(cfg);
     printf("own_session: ok\n");
     return 0;
 }
