@@ -110,3 +110,64 @@ fn committed_header_matches_the_generated_one() {
         "zkha-capi/include/zkha.h is stale: run scripts/capi to regenerate it"
     );
 }
+
+/// zkha.h stands alone in strict C99 and, beside the C client's
+/// zookeeper.h (whose `zhandle_t *` it takes as is), in C++.
+#[test]
+fn header_compiles_as_strict_c99_and_as_cpp_with_zookeeper_h() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("capi-header");
+    std::fs::create_dir_all(&dir).expect("create the directory");
+    let c = dir.join("alone.c");
+    std::fs::write(
+        &c,
+        "#include <zkha.h>\nint main(void) { return zkha_version() ? 0 : 1; }\n",
+    )
+    .expect("write alone.c");
+    let cxx = dir.join("beside.cpp");
+    std::fs::write(
+        &cxx,
+        "#include <zookeeper.h>\n#include <zkha.h>\n\
+         int main() {\n  zhandle_t *zh = nullptr;\n  zkha_elector *e = nullptr;\n  \
+         return zkha_elector_start_on_handle(zh, nullptr, nullptr, nullptr, nullptr, &e);\n}\n",
+    )
+    .expect("write beside.cpp");
+    let include = format!("-I{}", env!("ZKHA_CAPI_INCLUDE"));
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = Command::new(&cc)
+        .args([
+            "-std=c99",
+            "-pedantic",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+        ])
+        .arg(&include)
+        .arg(&c)
+        .status()
+        .expect("run the C compiler");
+    assert!(status.success(), "zkha.h does not compile as strict C99");
+    let cxx_compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let mut cmd = Command::new(cxx_compiler);
+    cmd.args([
+        "-std=c++11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-fsyntax-only",
+        "-DTHREADED",
+    ]);
+    for define in env!("ZKHA_CAPI_ZK_DEFINES").split_whitespace() {
+        cmd.arg(format!("-D{define}"));
+    }
+    let status = cmd
+        .arg(&include)
+        .arg(format!("-I{}", env!("ZKHA_CAPI_ZK_INCLUDE")))
+        .arg(&cxx)
+        .status()
+        .expect("run the C++ compiler");
+    assert!(
+        status.success(),
+        "zkha.h with zookeeper.h does not compile as C++"
+    );
+}
