@@ -137,12 +137,13 @@ fn creator_only_node_and_no_secret_anywhere() {
         "a stranger read the breadcrumb"
     );
     owner.delete(&crumb, -1).unwrap();
-    // The candidates' registry, the control node and the history: the
-    // election's ACL, and nobody else may read or steer.
+    // The candidates' registry, the control node, the term node and the
+    // history: the election's ACL, and nobody else may read or steer.
     let registry = format!("{path}.zkha");
     for node in [
         format!("{registry}/history"),
         format!("{registry}/control"),
+        format!("{registry}/term"),
         format!("{registry}/candidates"),
         registry.clone(),
     ] {
