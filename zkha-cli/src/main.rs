@@ -6,8 +6,8 @@ mod cli {
     pub mod child_fds;
     pub mod common;
     pub mod completions;
-    pub mod conform;
     pub mod config_file;
+    pub mod conform;
     pub mod contention;
     pub mod demo;
     pub mod fence;
