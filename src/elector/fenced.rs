@@ -17,9 +17,9 @@
 //! grows with every new master node, but only a resource that remembers
 //! the largest token it has seen can refuse a stale one.
 
-use super::mastership::Term;
 use super::registry::term_path;
 use super::shared::ElectionState;
+use super::term::Term;
 use crate::error::{Error, ErrorCode};
 use crate::types::{Acl, CreateMode};
 use crate::{Op, OpResult, Pending};

@@ -19,12 +19,12 @@ use super::candidate::{FencingToken, LostReason};
 use super::fenced::Fenced;
 use super::lease::lease_length;
 use super::shared::ElectionState;
+use super::term::Term;
 use crate::clock::BootInstant;
-use parking_lot::{Condvar, Mutex};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// How long before the lease ends a lapsing mastership is given up (the
@@ -32,55 +32,6 @@ use std::time::{Duration, Instant};
 /// stops inside the lease.
 pub fn loss_margin(negotiated_ms: i32) -> Duration {
     lease_length(negotiated_ms) / 10
-}
-
-/// One term, shared by the election state and the guards.
-pub(crate) struct Term {
-    pub(crate) token: FencingToken,
-    lost: Mutex<Option<LostReason>>,
-    wakers: Mutex<Vec<Waker>>,
-    cv: Condvar,
-    /// The version of the term node (`P.zkha/term`) this term's claim set,
-    /// which fenced writes check (`None`: not known: the seed profile, or
-    /// a claim without the registry).
-    pub(crate) term_version: Option<i32>,
-}
-
-impl Term {
-    pub(crate) fn new(token: FencingToken, term_version: Option<i32>) -> Arc<Term> {
-        Arc::new(Term {
-            token,
-            lost: Mutex::new(None),
-            wakers: Mutex::new(Vec::new()),
-            cv: Condvar::new(),
-            term_version,
-        })
-    }
-
-    /// The term ended: every guard is told.
-    pub(crate) fn end(&self, reason: LostReason) {
-        {
-            let mut lost = self.lost.lock();
-            if lost.is_some() {
-                return;
-            }
-            *lost = Some(reason);
-            self.cv.notify_all();
-        }
-        for w in std::mem::take(&mut *self.wakers.lock()) {
-            w.wake();
-        }
-    }
-
-    pub(crate) fn lost(&self) -> Option<LostReason> {
-        self.lost.lock().clone()
-    }
-
-    /// Guards still held (the election state's own reference and the
-    /// caller's `extra` ones aside).
-    pub(crate) fn guards(self: &Arc<Term>, extra: usize) -> usize {
-        Arc::strong_count(self).saturating_sub(extra)
-    }
 }
 
 /// Waits, on the election thread, until every guard of `term` is dropped or
@@ -107,6 +58,12 @@ pub(crate) fn wait_for_guards(
     if term.guards(1) > 0 {
         log::warn!(target: "zkha", "{}: {} guard(s) of the ended term still held when its lease ended: releasing the node (the guards say invalid)", shared.config.path, term.guards(1));
     }
+}
+
+/// A guard of the current term, while master and the lease holds.
+pub(crate) fn current(shared: &Arc<ElectionState>) -> Option<Mastership> {
+    let term = shared.term()?;
+    (shared.token().is_some()).then(|| Mastership::new(term, shared.clone()))
 }
 
 /// One term of mastership, held: its token, whether it still holds, how

@@ -69,6 +69,7 @@ mod session_lock;
 mod shared;
 mod state_view;
 mod steering;
+mod term;
 pub(crate) mod trace;
 mod until_master;
 
@@ -261,7 +262,7 @@ impl Elector {
 
     /// A guard of the current term, if master with a valid lease now.
     pub fn mastership(&self) -> Option<Mastership> {
-        self.shared.mastership()
+        mastership::current(&self.shared)
     }
 
     /// The state now: role and token, the lease left, the connection.
@@ -454,7 +455,7 @@ fn wait_for_mastership(
 ) -> Result<Option<Mastership>> {
     let deadline = std::time::Instant::now() + timeout;
     loop {
-        if let Some(guard) = shared.mastership() {
+        if let Some(guard) = mastership::current(shared) {
             return Ok(Some(guard));
         }
         if shared.changes.ended() || shared.stopping() {
@@ -512,7 +513,7 @@ impl Control {
 
     /// Same as [`Elector::mastership`].
     pub fn mastership(&self) -> Option<Mastership> {
-        self.0.mastership()
+        mastership::current(&self.0)
     }
 
     /// Same as [`Elector::state`].

@@ -15,10 +15,10 @@ use super::changes::{Hub, MasterChange, MasterChanges};
 use super::config::{ElectorConfig, Mode, Profile};
 use super::lease::lease_until;
 use super::master::{read_master, MasterInfo};
-use super::mastership::{Mastership, Term};
 use super::narration::{Look, Narration};
 use super::registry::Role;
 use super::steering::Steering;
+use super::term::Term;
 use super::trace::{Trace, Value};
 use crate::clock::BootInstant;
 use crate::error::{Error, Result};
@@ -190,14 +190,6 @@ impl ElectionState {
     pub(crate) fn token(&self) -> Option<FencingToken> {
         let inner = self.inner.lock();
         inner.master.filter(|_| lease_holds(inner.lease_until))
-    }
-
-    /// A guard of the current term, while master and the lease holds.
-    pub(crate) fn mastership(self: &Arc<Self>) -> Option<Mastership> {
-        let inner = self.inner.lock();
-        let term = inner.term.clone()?;
-        (inner.master.is_some() && lease_holds(inner.lease_until))
-            .then(|| Mastership::new(term, self.clone()))
     }
 
     /// The current term (to wait for its guards after a loss).

@@ -41,7 +41,7 @@ impl std::future::Future for UntilMaster {
         self.shared.changes.wait(cx.waker());
         self.waker = Some(cx.waker().clone());
         let shared = &self.shared;
-        if let Some(guard) = shared.mastership() {
+        if let Some(guard) = super::mastership::current(shared) {
             self.withdraw();
             return Poll::Ready(Ok(guard));
         }

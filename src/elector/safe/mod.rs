@@ -21,9 +21,11 @@
 //! down on the way when the lease or the F1 bound runs out) and what an
 //! error means. The files depend one way: `mod.rs` → `session.rs` and
 //! `contend.rs`, `contend.rs` → `hold.rs`, and each of them → `wait.rs`,
-//! which uses none of them; `hold.rs` → `pause.rs` → `wait.rs`.
+//! which uses none of them; `hold.rs` → `pause.rs` → `wait.rs`; `wait.rs` and
+//! `session.rs` → `given.rs` (the caller's handle, looked at), a leaf.
 
 mod contend;
+mod given;
 mod hold;
 pub(crate) mod mixed;
 mod pause;

@@ -82,51 +82,7 @@ pub(super) fn adopt(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) {
         inner.expired = false;
         inner.disconnected_at = None;
     }
-    follow_given(shared, zk);
-}
-
-/// The caller's handle's state, looked at (its watcher is the caller's):
-/// the same bookkeeping as [`on_session_event`], and a wake on a change.
-pub(super) fn follow_given(shared: &ElectionState, zk: &ZooKeeper) {
-    let state = zk.state().unwrap_or(State::Expired);
-    let changed = {
-        let mut inner = shared.inner.lock();
-        match state {
-            State::Connected | State::ReadOnly if !inner.connected => {
-                inner.connected = true;
-                inner.disconnected_at = None;
-                true
-            }
-            State::Expired | State::AuthFailed if !inner.expired => {
-                inner.connected = false;
-                inner.expired = true;
-                true
-            }
-            State::Connecting | State::Associating | State::SslConnecting | State::NotConnected
-                if inner.connected =>
-            {
-                inner.connected = false;
-                inner.disconnected_at = Some(Instant::now());
-                true
-            }
-            _ => false,
-        }
-    };
-    if changed {
-        match state {
-            State::Connected | State::ReadOnly => {
-                shared.trace_connected(zk.client_id().map_or(0, |c| c.id));
-                shared.candidate.on_zookeeper_connected("");
-            }
-            State::Expired => {
-                shared.trace_expired();
-                shared.candidate.on_zookeeper_expired();
-            }
-            _ => {}
-        }
-        shared.changes.bump();
-        shared.wake();
-    }
+    super::given::follow_given(shared, zk);
 }
 
 /// Test hook: widens the window in which CONNECTED can arrive before the

@@ -54,7 +54,7 @@ pub(super) fn wait(shared: &ElectionState, seen: &mut u64, limit: Option<Instant
     // On the caller's handle: its session's state is looked at every tick
     // (a change wakes, as a session event would).
     loop {
-        super::session::follow_given(shared, &zk);
+        super::given::follow_given(shared, &zk);
         let before = (*seen, shared.held().is_some());
         let tick = Instant::now() + GIVEN_HANDLE_POLL;
         wait_for(shared, seen, Some(limit.map_or(tick, |l| l.min(tick))));

@@ -2,7 +2,6 @@
 //! instance's role is read from, and which scenarios run. Every mistake
 //! here is a usage error (exit 2), found before anything starts.
 
-use super::scenarios::Scenario;
 use zkha::error::Argument;
 
 /// The placeholders conform fills in.
@@ -148,6 +147,43 @@ pub fn parse_scenarios(list: Option<&str>) -> Result<Vec<Scenario>, zkha::Error>
     // before left.
     out.sort_by_key(|s| Scenario::ALL.iter().position(|x| x == s));
     Ok(out)
+}
+
+/// One scripted scenario of `zkha conform` (`--scenarios`), in the order
+/// they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Cold,
+    Contenders,
+    Graceful,
+    Kill,
+    Expiry,
+    Restart,
+    Partition,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 7] = [
+        Scenario::Cold,
+        Scenario::Contenders,
+        Scenario::Graceful,
+        Scenario::Kill,
+        Scenario::Expiry,
+        Scenario::Restart,
+        Scenario::Partition,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Cold => "cold",
+            Scenario::Contenders => "contenders",
+            Scenario::Graceful => "graceful",
+            Scenario::Kill => "kill",
+            Scenario::Expiry => "expiry",
+            Scenario::Restart => "restart",
+            Scenario::Partition => "partition",
+        }
+    }
 }
 
 #[cfg(test)]

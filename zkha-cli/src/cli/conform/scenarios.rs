@@ -2,45 +2,11 @@
 //! each bounded by its own timeout (derived from the poll, the settle and
 //! the session timeout). Each records [`Finding`]s for the S/F lines.
 
+pub use super::command::Scenario;
 use super::fleet::{Fleet, Kind};
 use super::judge::{self, Finding, SLACK_MS};
 use super::wire::Wire;
 use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scenario {
-    Cold,
-    Contenders,
-    Graceful,
-    Kill,
-    Expiry,
-    Restart,
-    Partition,
-}
-
-impl Scenario {
-    pub const ALL: [Scenario; 7] = [
-        Scenario::Cold,
-        Scenario::Contenders,
-        Scenario::Graceful,
-        Scenario::Kill,
-        Scenario::Expiry,
-        Scenario::Restart,
-        Scenario::Partition,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::Cold => "cold",
-            Scenario::Contenders => "contenders",
-            Scenario::Graceful => "graceful",
-            Scenario::Kill => "kill",
-            Scenario::Expiry => "expiry",
-            Scenario::Restart => "restart",
-            Scenario::Partition => "partition",
-        }
-    }
-}
 
 /// How one scenario went.
 #[derive(Debug, Clone)]
