@@ -16,6 +16,9 @@
 // The C names (`zkha_config`, `zkha_elector`, …) are the header's.
 #![allow(non_camel_case_types)]
 
+// The library, under its own name inside this crate (see Cargo.toml).
+extern crate zkha_core as zkha;
+
 mod callbacks;
 mod config;
 mod elector;
