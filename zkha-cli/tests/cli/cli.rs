@@ -1079,10 +1079,16 @@ fn a_lease_too_short_for_the_grace_holds_the_command_back_until_renewals_are_qui
         "started under another node"
     );
     let err = term_and_stderr(&mut a);
-    assert_eq!(
-        err.matches("the lease ends too soon").count(),
-        1,
-        "said once per hold-back: {err}"
+    // Said at most once per term held back, never at every retry. It may not be
+    // said at all: with the step-down `loss_margin` before the lease's end
+    // (issue 26), a term whose proof came back this late can end before
+    // its breadcrumb is claimed and the start is tried (seen once in CI:
+    // two "lost master (lease_expired)" lines and no start attempt). What
+    // matters is above: nothing started on the slow link.
+    let terms = err.matches("lost master").count() + 1;
+    assert!(
+        err.matches("the lease ends too soon").count() <= terms,
+        "said more than once per hold-back ({terms} terms): {err}"
     );
 }
 
