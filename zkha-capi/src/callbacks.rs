@@ -23,10 +23,14 @@ pub const ZKHA_LOST_OTHER: c_int = 99;
 /// Called when this candidate becomes master, with its fencing token (the
 /// master node's czxid; 0 in the seed profile, which has none) and the
 /// `user_data` given to the start function.
+// SAFETY: a type, not a call: `unsafe` because C code is behind the
+// pointer; each call is justified where it is made (`Callbacks`, below:
+// the caller's pointer and user_data, as the header requires).
 pub type zkha_became_master_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, token: i64)>;
 
 /// Called when this candidate stops being master, with a `ZKHA_LOST_*`
 /// reason and the `user_data` given to the start function.
+// SAFETY: as for `zkha_became_master_fn`: the calls are justified below.
 pub type zkha_lost_master_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, reason: c_int)>;
 
 /// The caller's `user_data`, handed back to its callbacks.

@@ -25,35 +25,44 @@ fn lib_dir() -> PathBuf {
 /// Compiles tests/c/<name>.c into the test's temporary directory.
 fn compile(name: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c");
+    build(
+        &src.join(format!("{name}.c")),
+        name,
+        ("CC", "cc", "-std=c11"),
+        &src,
+    )
+}
+
+/// Builds one C or C++ source (`compiler`: the environment variable, its
+/// default, the language standard) against zkha.h and the bundled
+/// zookeeper.h, linked with this build's libzkha only (the C client's
+/// symbols come from it too).
+fn build(source: &Path, name: &str, compiler: (&str, &str, &str), include: &Path) -> PathBuf {
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("capi");
     std::fs::create_dir_all(&out_dir).expect("create the output directory");
     let exe = out_dir.join(name);
     let lib = lib_dir();
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let mut cmd = Command::new(cc);
-    cmd.args([
-        "-std=c11",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-O1",
-        "-DTHREADED",
-    ]);
+    let (var, default, std) = compiler;
+    let mut cmd = Command::new(std::env::var(var).unwrap_or_else(|_| default.into()));
+    cmd.args([std, "-Wall", "-Wextra", "-Werror", "-O1", "-DTHREADED"]);
     for define in env!("ZKHA_CAPI_ZK_DEFINES").split_whitespace() {
         cmd.arg(format!("-D{define}"));
     }
     cmd.arg(format!("-I{}", env!("ZKHA_CAPI_INCLUDE")))
         .arg(format!("-I{}", env!("ZKHA_CAPI_ZK_INCLUDE")))
-        .arg(format!("-I{}", src.display()))
-        .arg(src.join(format!("{name}.c")))
+        .arg(format!("-I{}", include.display()))
+        .arg(source)
         .arg("-o")
         .arg(&exe)
         .arg(format!("-L{}", lib.display()))
         .arg(format!("-Wl,-rpath,{}", lib.display()))
-        // Only libzkha: the C client's symbols come from it too.
         .args(["-lzkha", "-lpthread", "-ldl"]);
-    let status = cmd.status().expect("run the C compiler");
-    assert!(status.success(), "compiling {name}.c failed: {cmd:?}");
+    let status = cmd.status().expect("run the compiler");
+    assert!(
+        status.success(),
+        "compiling {} failed: {cmd:?}",
+        source.display()
+    );
     exe
 }
 
@@ -192,38 +201,13 @@ fn header_compiles_as_strict_c99_and_as_cpp_with_zookeeper_h() {
 
 /// Compiles examples/seed_on_capi.cpp (the design rewritten on the C API).
 fn compile_example() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed_on_capi.cpp");
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("capi");
-    std::fs::create_dir_all(&out_dir).expect("create the output directory");
-    let exe = out_dir.join("seed_on_capi");
-    let lib = lib_dir();
-    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
-    let mut cmd = Command::new(cxx);
-    cmd.args([
-        "-std=c++17",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-O1",
-        "-DTHREADED",
-    ]);
-    for define in env!("ZKHA_CAPI_ZK_DEFINES").split_whitespace() {
-        cmd.arg(format!("-D{define}"));
-    }
-    cmd.arg(format!("-I{}", env!("ZKHA_CAPI_INCLUDE")))
-        .arg(format!("-I{}", env!("ZKHA_CAPI_ZK_INCLUDE")))
-        .arg(&src)
-        .arg("-o")
-        .arg(&exe)
-        .arg(format!("-L{}", lib.display()))
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .args(["-lzkha", "-lpthread", "-ldl"]);
-    let status = cmd.status().expect("run the C++ compiler");
-    assert!(
-        status.success(),
-        "compiling seed_on_capi.cpp failed: {cmd:?}"
-    );
-    exe
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    build(
+        &examples.join("seed_on_capi.cpp"),
+        "seed_on_capi",
+        ("CXX", "c++", "-std=c++17"),
+        &examples,
+    )
 }
 
 /// A process of the example, its stdout read line by line on a thread.
