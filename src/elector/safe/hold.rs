@@ -13,9 +13,10 @@ use crate::clock::BootInstant;
 use crate::elector::candidate::{FencingToken, LostReason};
 use crate::elector::lease::renew_every;
 use crate::elector::shared::ElectionState;
+
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{Stat, WatchedEvent};
-use crate::ZooKeeper;
+use crate::{Op, ZooKeeper};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -71,7 +72,7 @@ fn hold_inner(
     if shared.stopping() {
         // No work was started: the node goes at once (see `after_wait`).
         let mut seen = wake_count(shared);
-        let _ = release(shared, zk, node, shared.session_id(), &mut seen);
+        let _ = release(shared, zk, node, shared.session_id(), None, &mut seen);
         return Held::End(End::Stop);
     }
     let term_version = shared.inner.lock().term_version;
@@ -293,6 +294,24 @@ impl<'a> Holding<'a> {
         }
     }
 
+    /// Lets the node go (a planned end). When the node is known unchanged
+    /// since a leader-proved read showed it ours (its watch armed by that
+    /// read has not fired, no re-arm in flight) and this term's claim set
+    /// the term node, the delete goes at once, in one `multi` with a check
+    /// of the term node's version; otherwise [`release`] reads it first.
+    fn release(&mut self) -> Result<(), End> {
+        let unchanged = !self.rearming && !self.fired.load(Ordering::Acquire);
+        let known = self.term_version.filter(|_| unchanged);
+        release(
+            self.shared,
+            self.zk,
+            self.node,
+            self.sid,
+            known,
+            &mut self.seen,
+        )
+    }
+
     /// After a wait: stop, renew when due, and act on an expiry, a resign
     /// or a reconnection.
     fn after_wait(&mut self) -> Option<Held> {
@@ -304,7 +323,7 @@ impl<'a> Holding<'a> {
             // `registry::fault_a_master_shut_down_…`) leaves it to the
             // session's expiry: the next master would wait T for nothing.
             self.lose_and_wait_for_guards(LostReason::Shutdown);
-            let _ = release(shared, self.zk, self.node, self.sid, &mut self.seen);
+            let _ = self.release();
             return Some(Held::End(End::Stop));
         }
         if Instant::now() >= self.next_renew {
@@ -326,12 +345,10 @@ impl<'a> Holding<'a> {
             // Stop working first (the hooks return, the guards are
             // dropped), then let the node go at once.
             self.lose_and_wait_for_guards(LostReason::Resigned);
-            return Some(
-                match release(shared, self.zk, self.node, self.sid, &mut self.seen) {
-                    Ok(()) => Held::Resigned,
-                    Err(end) => Held::End(end),
-                },
-            );
+            return Some(match self.release() {
+                Ok(()) => Held::Resigned,
+                Err(end) => Held::End(end),
+            });
         }
         if connected && shared.held().is_none() {
             // Back after a step-down: check the node again.
@@ -362,13 +379,47 @@ pub(super) fn ride_out_pause(shared: &ElectionState) {
 /// Resigning: deletes our node, through disconnections, so that the resign
 /// holds (after a reconnection the node must not be found ours again).
 /// Only our own node is deleted: its owner is checked and its version given.
+///
+/// `known`: the term node's version this term's claim set, given when the
+/// node is known unchanged since a read showed it ours (its watch has not
+/// fired). Then the first attempt sends the delete at once, in a `multi`
+/// that checks the term node still has that version: no claim of a safe
+/// candidate came since ours (each sets the term node in the multi that
+/// creates the master node), and the node cannot have been replaced by
+/// anyone else without first being deleted, which would have fired our
+/// watch. One write, where the read-then-delete takes a read and a write:
+/// the next master's watch fires that much sooner. Any failure of it
+/// falls back to the read-then-delete.
 fn release(
     shared: &ElectionState,
     zk: &ZooKeeper,
     node: &str,
     sid: i64,
+    known: Option<i32>,
     seen: &mut u64,
 ) -> Result<(), End> {
+    if let Some(version) = known {
+        let ops = [
+            Op::Check {
+                path: crate::elector::registry::term_path(&shared.config.path),
+                version,
+            },
+            Op::Delete {
+                path: node.to_owned(),
+                version: -1,
+            },
+        ];
+        match zk.multi(&ops) {
+            Ok(_) => return Ok(()),
+            // The term moved on, or the node is gone: look, as below.
+            Err(Error::Multi { .. }) => {}
+            Err(e) => {
+                if let Next::End(end) = after_error(shared, seen, &e) {
+                    return Err(end);
+                }
+            }
+        }
+    }
     loop {
         let deleted = zk.exists(node, false).and_then(|stat| match stat {
             Some(stat) if stat.ephemeral_owner == sid => zk.delete(node, stat.version),

@@ -56,6 +56,26 @@ pub fn take() -> Option<i32> {
         .map(|(sig, _)| *sig)
 }
 
+/// Ends the current (or next) `wait` at once, from any thread, without a
+/// signal: for events the waiting thread acts on (a handover asked for by
+/// the elector) that must not wait out its timeout. Never blocks (a full
+/// socket already holds a wake-up); a no-op before `install`.
+pub fn nudge() {
+    use std::os::fd::AsRawFd;
+    if let Some((_, write)) = WAKE.lock().as_ref() {
+        // SAFETY: a valid socket fd owned by WAKE (locked, so not closed
+        // meanwhile), a one-byte buffer that outlives the call.
+        unsafe {
+            libc::send(
+                write.as_raw_fd(),
+                [1u8].as_ptr().cast(),
+                1,
+                libc::MSG_DONTWAIT,
+            )
+        };
+    }
+}
+
 /// Sleeps `timeout`, or less: until an installed signal arrives (or one
 /// arrived since the last `wait`). Then `take` says which. For one waiting
 /// thread per program.
@@ -147,5 +167,23 @@ mod tests {
         let waited = waiter.join().unwrap();
         assert!(waited < Duration::from_secs(60), "wait ran to its timeout");
         assert_eq!(take(), Some(libc::SIGURG));
+    }
+
+    /// `nudge` ends a `wait` from another thread, with no signal taken.
+    #[test]
+    fn a_nudge_ends_a_wait_without_a_signal() {
+        let _serial = SERIAL.lock();
+        install(&[libc::SIGURG]);
+        drain();
+        let waiter = std::thread::spawn(|| {
+            let started = std::time::Instant::now();
+            wait(Duration::from_secs(60));
+            started.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        nudge();
+        let waited = waiter.join().unwrap();
+        assert!(waited < Duration::from_secs(60), "wait ran to its timeout");
+        assert_eq!(take(), None, "a nudge is not a signal");
     }
 }

@@ -18,6 +18,7 @@
 //! with `"data_hex"` in place of `"data"` when the master's data is not
 //! UTF-8.
 
+pub mod mark_ahead;
 pub(crate) mod record;
 mod takeover;
 

@@ -4,7 +4,7 @@
 //! a thread of its own, and the clean mark at a graceful end.
 
 use super::supervisor::Supervisor;
-use crate::cli::breadcrumb;
+use crate::cli::breadcrumb::{self, mark_ahead};
 use crate::cli::contention::Contention;
 use crate::cli::succession::{Claim, Successor};
 use std::sync::atomic::Ordering;
@@ -33,26 +33,90 @@ impl Supervisor {
         }
     }
 
+    /// A planned stop begins: the reads of the clean mark go out now, so
+    /// that the mark is sent without waiting for them once the command has
+    /// stopped (`breadcrumb::mark_ahead`).
+    pub(super) fn prefetch_mark(&self) {
+        let Some((session, token)) = *self.claimed.lock() else {
+            return;
+        };
+        if self
+            .mark_ahead
+            .lock()
+            .as_ref()
+            .is_some_and(|p| p.is_for(session, token))
+        {
+            return;
+        }
+        let zk = self.control.lock().as_ref().and_then(Control::zookeeper);
+        let Some(zk) = zk.filter(|zk| matches!(zk.state(), Ok(State::Connected))) else {
+            return;
+        };
+        if let Ok(p) = mark_ahead::prefetch(&zk, &self.path, session, token) {
+            *self.mark_ahead.lock() = Some(p);
+        }
+    }
+
+    /// A graceful end: marks the breadcrumb clean. With its reads
+    /// prefetched, the mark is sent without waiting for its answer (the
+    /// node's release follows it on the same session, so the next master
+    /// reads it clean); any failure of that falls back to the blocking
+    /// mark, on a thread of its own.
     pub(super) fn mark_clean(&self, why: &str) {
         let Some((session, token)) = self.claimed.lock().take() else {
             return;
         };
+        let ahead = self.mark_ahead.lock().take();
         let zk = self.control.lock().as_ref().and_then(Control::zookeeper);
         let Some(zk) = zk.filter(|zk| matches!(zk.state(), Ok(State::Connected))) else {
             log::warn!(target: "zkha", "{} on {}: not connected: the breadcrumb stays unclean, the next master will fence this one", self.path, self.hosts);
             return;
         };
-        match breadcrumb::mark_clean(&zk, &self.path, session, token, why) {
-            Ok(true) => {
-                log::info!(target: "zkha", "{} on {}: left cleanly ({why}; breadcrumb marked clean)", self.path, self.hosts)
-            }
-            Ok(false) => {
-                log::debug!(target: "zkha", "{} on {}: the breadcrumb names another master", self.path, self.hosts)
-            }
-            Err(e) => {
-                log::warn!(target: "zkha", "{} on {}: cannot mark the breadcrumb clean ({e}): the next master will fence this one", self.path, self.hosts)
+        let label = format!("{} on {}", self.path, self.hosts);
+        if let Some(pre) = ahead.filter(|p| p.is_for(session, token)) {
+            let (weak, path, said, label2) = (
+                Arc::downgrade(&zk),
+                self.path.clone(),
+                why.to_owned(),
+                label.clone(),
+            );
+            let sent = mark_ahead::send_clean(&zk, &self.path, why, pre, move |r| match r {
+                Ok(()) => {
+                    log::info!(target: "zkha", "{label2}: left cleanly ({said}; breadcrumb marked clean)")
+                }
+                // The session closed before the answer was seen: the write
+                // went before the close (in order), its outcome unknown here.
+                Err(e) if e.code() == Some(zkha::ErrorCode::Closing) => {
+                    log::debug!(target: "zkha", "{label2}: the session closed before the clean mark's answer")
+                }
+                // Looked at again and written by the blocking mark, off the
+                // completion thread (it waits for answers).
+                Err(e) => {
+                    log::debug!(target: "zkha", "{label2}: the clean mark sent ahead failed ({e}): marking it again");
+                    let _ = std::thread::Builder::new()
+                        .name("zkha-mark".into())
+                        .spawn(move || {
+                            if let Some(zk) = weak.upgrade() {
+                                report_mark(
+                                    &label2,
+                                    &said,
+                                    breadcrumb::mark_clean(&zk, &path, session, token, &said),
+                                );
+                            }
+                        });
+                }
+            });
+            match sent {
+                Ok(mark_ahead::Sent::InFlight) => return,
+                Ok(mark_ahead::Sent::Settled(done)) => return report_mark(&label, why, Ok(done)),
+                Ok(mark_ahead::Sent::Blocking) | Err(_) => {}
             }
         }
+        report_mark(
+            &label,
+            why,
+            breadcrumb::mark_clean(&zk, &self.path, session, token, why),
+        );
     }
 
     /// Starts the succession of the mastership `token` (see
@@ -104,5 +168,20 @@ impl Supervisor {
                 .mark(&sup.claimed)
             })
             .map(Some)
+    }
+}
+
+/// Says how a clean mark went.
+fn report_mark(label: &str, why: &str, result: zkha::Result<bool>) {
+    match result {
+        Ok(true) => {
+            log::info!(target: "zkha", "{label}: left cleanly ({why}; breadcrumb marked clean)")
+        }
+        Ok(false) => {
+            log::debug!(target: "zkha", "{label}: the breadcrumb names another master")
+        }
+        Err(e) => {
+            log::warn!(target: "zkha", "{label}: cannot mark the breadcrumb clean ({e}): the next master will fence this one")
+        }
     }
 }

@@ -103,6 +103,8 @@ impl Candidate for Supervisor {
     /// at once.
     fn on_handover_requested(&self, why: &str) -> bool {
         *self.handover.lock() = Some(why.to_owned());
+        // The main loop acts on it now, not at its next turn.
+        crate::cli::signals::nudge();
         false
     }
     /// A pause this master acknowledged: the watchdog's deadline moves to

@@ -1,4 +1,5 @@
-//! `zkha run`'s main loop: every 10 ms (or at once on a signal) it acts on
+//! `zkha run`'s main loop: every 10 ms (or at once on a signal, or when
+//! the elector asks for a handover: `signals::nudge`) it acts on
 //! signals, follows the readiness check (`--ready-cmd`) in and out of the
 //! election and the running command's liveness check (`--health-cmd`,
 //! `liveness.rs`), checks the granted session timeout against `--grace`,

@@ -42,6 +42,10 @@ impl Supervisor {
     /// each second: safety before availability.
     pub(super) fn stop(&self, why: &str, how: Stop) -> Option<ExitStatus> {
         let started = Instant::now();
+        if how == Stop::Planned {
+            // The clean mark's reads, answered while the command stops.
+            self.prefetch_mark();
+        }
         let timeout = match how {
             Stop::Planned => self.stop_timeout,
             Stop::Lost => self.grace,
@@ -70,6 +74,12 @@ impl Supervisor {
         super::supervisor::test_delay("ZKHA_TEST_STOP_WAIT_DELAY_MS");
         let mut forced = false;
         let mut said_at = Instant::now();
+        // The watchdog's exit wakes the loop at once (it turned every 2 ms).
+        let exit_fd = self
+            .slot
+            .lock()
+            .as_ref()
+            .and_then(|r| pidfd(r.watchdog.id()));
         let status = loop {
             {
                 let mut slot = self.slot.lock();
@@ -128,7 +138,7 @@ impl Supervisor {
                     log::error!(target: "zkha", "{} on {}: {} process(es) of {:?} outlived SIGKILL: mastership is held until they are gone", self.path, self.hosts, running.survivors, self.command);
                 }
             }
-            std::thread::sleep(Duration::from_millis(2));
+            wait_for_exit(exit_fd.as_ref(), Duration::from_millis(2));
         };
         if forced {
             self.unclean.store(true, Ordering::Release);
@@ -171,5 +181,37 @@ impl Supervisor {
             error: running.error,
             watchdog_killed,
         })
+    }
+}
+
+/// A pidfd of our child `pid` (not reaped yet, so the pid is still its
+/// own): readable once it exits. `None` where the kernel has no pidfd
+/// (before Linux 5.3): the stop then looks every 2 ms.
+fn pidfd(pid: u32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    // SAFETY: a new fd of ours, owned from here on.
+    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Waits up to `limit` for the process of `fd` to exit (at once if it has),
+/// or sleeps `limit` without one.
+fn wait_for_exit(fd: Option<&std::os::fd::OwnedFd>, limit: Duration) {
+    use std::os::fd::AsRawFd;
+    let Some(fd) = fd else {
+        std::thread::sleep(limit);
+        return;
+    };
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut p, 1, limit.as_millis() as libc::c_int) };
+    if n < 0 {
+        // Interrupted: the loop looks again, as after a timeout.
+        std::thread::sleep(Duration::from_micros(100));
     }
 }

@@ -95,6 +95,9 @@ pub(super) struct Supervisor {
     /// The session and token of the breadcrumb this candidate wrote, marked
     /// clean when that mastership ends gracefully.
     pub(super) claimed: Mutex<Option<(i64, i64)>>,
+    /// The reads of that breadcrumb's clean mark, sent when a planned stop
+    /// began (`breadcrumb::mark_ahead`).
+    pub(super) mark_ahead: Mutex<Option<crate::cli::breadcrumb::mark_ahead::Prefetch>>,
     /// The sessions of this process's past masterships whose command it
     /// saw gone: a breadcrumb naming one is its own, never fenced.
     pub(super) past_sessions: Mutex<Vec<i64>>,
@@ -164,6 +167,7 @@ impl Supervisor {
                 .map(|cmd| (cmd, args.fence.timeout())),
             to_claim: Mutex::new(None),
             claimed: Mutex::new(None),
+            mark_ahead: Mutex::new(None),
             past_sessions: Mutex::new(Vec::new()),
             leaving_because: Mutex::new(None),
             resign_because: Mutex::new(None),
