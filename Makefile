@@ -132,33 +132,45 @@ check-leaks:
 ## family (the library's Mastership guard and fenced() writes from tokio
 ## workers, guard_worker, under resigns, shutdowns, partitions, SIGSTOP and
 ## the master node made again by another session: no deposed write accepted
-## in commit order, no two terms working at once), all judged by
+## in commit order, no two terms working at once), then the capi family
+## (the classic design rewritten on the C API, examples/seed_on_capi.cpp,
+## compiled at run time with c++ against target/release/libzkha.so, two or
+## more of it and a `zkha run` candidate on one master node; the master, a
+## C++ program two rounds in three, SIGKILLed, SIGSTOPped or cut off past
+## the session timeout, or SIGTERMed; another must take over; all masters
+## append to one work log: no line of an earlier term after a later
+## term's), all judged by
 ## their traces and by the commands' own files (every process of a
 ## command's tree); a line per scenario and family with its faults, then
 ## `chaos: F faults injected, N failovers, K overlapping safe masterships;
 ## switchover: F faults, S switchovers, T to target, E after timeout, W
 ## wrong winners; pause: F faults, P pauses, A acknowledged, E early
 ## takeovers, O overlaps (...); guard: R rounds, W fenced writes accepted, N
-## refused as NotMaster, F deposed writes accepted, O overlaps (...)`; fails
-## unless K, W, E and F are 0 and every scenario did its part (faults
-## injected, takeovers made).
+## refused as NotMaster, F deposed writes accepted, O overlaps (...); capi:
+## R rounds, F faults, T takeovers (C++ to Rust ..., Rust to C++ ...), L work
+## lines, O overlaps (...)`; fails unless K, W, E, F and the capi O are 0 and
+## every scenario did its part (faults injected, takeovers made, both
+## directions of C++/Rust handover in the capi family).
 ## CHAOS_PAUSE_FAULTS=<fault>,... picks the pause family's faults
 ## (cutmaster, rollingrestart, ...; CHAOS_ONLY=pause: runs it alone);
 ## CHAOS_GUARD_FAULTS=<fault>,... the guard family's (resign, shutdown,
-## partition, pause, recreate; CHAOS_ONLY=guard: runs it alone).
+## partition, pause, recreate; CHAOS_ONLY=guard: runs it alone);
+## CHAOS_CAPI_FAULTS=<fault>,... the capi family's (kill, stop, blackhole,
+## term; CHAOS_ONLY=capi runs it alone).
 ## CHAOS_ROUNDS scales it: the default 10 injects over 400 faults (20 per
 ## family) in about 20 minutes (the switchover family: 20 rounds, under 2
 ## minutes; the pause family: 20 rounds, about 4 minutes; the guard family:
-## 20 rounds, about 70 s); CHAOS_ONLY=<text>
+## 20 rounds, about 70 s; the capi family: 20 rounds, about 2 minutes);
+## CHAOS_ONLY=<text>
 ## runs only the scenarios whose name contains the text (CHAOS_ONLY=stderr,
 ## CHAOS_ONLY=switchover, say).
 ## The harness is the workspace crate chaos/ (zkha-chaos, not published): its
-## binaries chaos (the runner), chaos_worker and guard_worker, built beside zkha in
-## target/release/, where the runner finds them.
+## binaries chaos (the runner), chaos_worker and guard_worker, built beside zkha
+## and libzkha.so (zkha-capi) in target/release/, where the runner finds them.
 CHAOS_ROUNDS ?= 10
 CHAOS_ONLY ?=
 chaos: setup
-	$(CARGO) build --release --features $(TEST_FEATURES) -p zkha-cli -p zkha-chaos --bins
+	$(CARGO) build --release --features $(TEST_FEATURES) -p zkha-cli -p zkha-chaos -p zkha-capi --bins --lib
 	CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_ONLY='$(CHAOS_ONLY)' target/release/chaos
 
 ## Mutation testing of the safety core (elector, lease, zkha run's supervisor

@@ -52,7 +52,10 @@
 //! and `families/guard/`, the library's `Mastership` guard and `fenced()`
 //! writes from tokio workers (`src/bin/guard_worker.rs`, no `zkha run`),
 //! issue 26, judged by the order ZooKeeper committed their writes and by
-//! the black-box checker on their work lines, [`GuardStats`]).
+//! the black-box checker on their work lines, [`GuardStats`]; and
+//! `families/capi/`, the C++ example on zkha's C API
+//! (`examples/seed_on_capi.cpp`, on libzkha.so) contending with `zkha run`,
+//! issue 27, judged by one shared work log in append order, [`CapiStats`]).
 
 mod cand;
 pub mod checkers;
@@ -66,6 +69,7 @@ mod stats;
 pub use cand::Cand;
 pub use checkers::blackbox::{blackbox_check, BlackBox};
 pub use checkers::trace::trace_check;
+pub use families::capi::{compile_example, CapiFault};
 pub use families::guard::GuardFault;
 pub use families::pause::PauseFault;
 pub use families::stderr::StderrPipe;
@@ -75,7 +79,7 @@ pub use process::{command_alive, monotonic_ms, parent_of, signal_pid, wait_until
 pub use runs::{runs, CmdRun};
 pub use scenarios::MemberFault;
 pub use scene::{Chaos, Scene};
-pub use stats::{GuardStats, PauseStats, Stats, SwitchoverStats};
+pub use stats::{CapiStats, GuardStats, PauseStats, Stats, SwitchoverStats};
 
 // The harness's own items, for its modules (`use crate::*`).
 use families::stderr::pipe;

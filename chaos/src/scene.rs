@@ -477,6 +477,7 @@ impl Scene {
             switchover: SwitchoverStats::default(),
             pause: PauseStats::default(),
             guard: GuardStats::default(),
+            capi: CapiStats::default(),
         };
         if stats.faults == 0 {
             self.error("no fault was injected");

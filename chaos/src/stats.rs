@@ -28,6 +28,8 @@ pub struct Stats {
     pub pause: PauseStats,
     /// The guard family's own counts (zero elsewhere).
     pub guard: GuardStats,
+    /// The capi family's own counts (zero elsewhere).
+    pub capi: CapiStats,
 }
 
 /// What the switchover family (`zkha switchover --to B` under faults) did
@@ -188,6 +190,49 @@ impl std::ops::AddAssign for GuardStats {
     }
 }
 
+/// What the capi family (the C++ example on the C API and `zkha run`
+/// contending, one shared work log) did and found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CapiStats {
+    /// Rounds judged.
+    pub rounds: usize,
+    /// Faults after which another contender took over.
+    pub takeovers: usize,
+    /// Takeovers by kind of the old and the new master.
+    pub cpp_to_rust: usize,
+    pub rust_to_cpp: usize,
+    pub cpp_to_cpp: usize,
+    pub rust_to_rust: usize,
+    /// Of the takeovers, those whose faulted master was the C++ program.
+    pub cpp_masters_faulted: usize,
+    /// Work lines and terms in the logs.
+    pub lines: usize,
+    pub terms: usize,
+    /// A line of an earlier term after a line of a later one (O).
+    pub overlaps: usize,
+    /// Terms that began with a smaller token than one before them.
+    pub regressions: usize,
+    /// Terms whose token was checked to be their node's czxid.
+    pub czxid_checked: usize,
+}
+
+impl std::ops::AddAssign for CapiStats {
+    fn add_assign(&mut self, o: CapiStats) {
+        self.rounds += o.rounds;
+        self.takeovers += o.takeovers;
+        self.cpp_to_rust += o.cpp_to_rust;
+        self.rust_to_cpp += o.rust_to_cpp;
+        self.cpp_to_cpp += o.cpp_to_cpp;
+        self.rust_to_rust += o.rust_to_rust;
+        self.cpp_masters_faulted += o.cpp_masters_faulted;
+        self.lines += o.lines;
+        self.terms += o.terms;
+        self.overlaps += o.overlaps;
+        self.regressions += o.regressions;
+        self.czxid_checked += o.czxid_checked;
+    }
+}
+
 impl Stats {
     /// K: what both checkers found.
     pub fn overlaps(&self) -> usize {
@@ -201,6 +246,7 @@ impl Stats {
             && self.switchover.wrong_winners == 0
             && self.pause.early == 0
             && self.guard.deposed == 0
+            && self.capi.overlaps == 0
             && self.errors.is_empty()
     }
 }
@@ -219,5 +265,6 @@ impl std::ops::AddAssign for Stats {
         self.switchover += o.switchover;
         self.pause += o.pause;
         self.guard += o.guard;
+        self.capi += o.capi;
     }
 }

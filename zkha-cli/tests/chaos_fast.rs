@@ -332,6 +332,67 @@ fn guard_no_fenced_write_of_a_deposed_master_is_accepted() {
     assert_clean(&c, &s, 4, 3);
 }
 
+/// This build's libzkha.so (the C API, zkha-capi), built once for the capi
+/// family with this test's features (cargo builds no cdylib of a crate this
+/// test does not depend on): the directory holding it, target/<profile>/.
+fn capi_lib_dir() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let profile = exe.parent().unwrap().parent().unwrap().to_path_buf();
+            let release = profile.file_name().is_some_and(|p| p == "release");
+            let features: Vec<&str> = [
+                cfg!(feature = "ssl").then_some("zkha-capi/ssl"),
+                cfg!(feature = "sasl").then_some("zkha-capi/sasl"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let ok = std::process::Command::new(env!("CARGO"))
+                .args(["build", "-p", "zkha-capi", "--lib"])
+                .args((!features.is_empty()).then(|| format!("--features={}", features.join(","))))
+                .args(release.then_some("--release"))
+                .status()
+                .unwrap()
+                .success();
+            assert!(
+                ok && profile.join("libzkha.so").exists(),
+                "cannot build zkha-capi's libzkha.so into {}",
+                profile.display()
+            );
+            profile
+        })
+        .clone()
+}
+
+/// The classic design on zkha's C API (issue 27): the C++ example
+/// (examples/seed_on_capi.cpp, compiled here against libzkha.so) contends
+/// with `zkha run` on one master node, three rounds: a C++ master SIGSTOPped
+/// past the session timeout (a C++ or the Rust standby takes over), a C++
+/// master cut off (the Rust standby takes over: C++ to Rust), a Rust master
+/// SIGTERMed (a C++ standby takes over: Rust to C++). Judged by the one
+/// work log they all append to: no line of an earlier term after a later
+/// term's, tokens growing (each the node's czxid).
+#[test]
+fn capi_the_cpp_example_hands_over_to_and_from_zkha_run_without_overlap() {
+    use zkha_chaos::CapiFault as F;
+    let _serial = one_at_a_time();
+    let lib = capi_lib_dir();
+    let mut c = chaos("capi");
+    let s = c.capi_with(&lib, &[F::Stop, F::Blackhole, F::Term]);
+    let k = s.capi;
+    assert_eq!(
+        (k.rounds, k.takeovers, k.overlaps, k.regressions),
+        (3, 3, 0, 0),
+        "files in {}: {k:?} {s:?}",
+        c.dir.display()
+    );
+    assert!(k.cpp_to_rust >= 1 && k.rust_to_cpp >= 1, "{k:?}");
+    assert!(k.czxid_checked >= 3, "{k:?}");
+    assert_clean(&c, &s, 3, 3);
+}
+
 /// The checkers themselves, on files written here: what they must see and
 /// what they must not.
 mod checkers {

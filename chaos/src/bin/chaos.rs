@@ -8,9 +8,11 @@
 //! when the pause family ran, `; pause: <F> faults, <P> pauses, <A>
 //! acknowledged, <E> early takeovers, <O> overlaps (…)`, and when the
 //! guard family ran, `; guard: <R> rounds, <W> fenced writes accepted, <N>
-//! refused as NotMaster, <F> deposed writes accepted, <O> overlaps (…)`
-//! (exit status 0 only if K, W, the pause's E and the guard's F are 0
-//! (the guard's O is in K), tokens never went
+//! refused as NotMaster, <F> deposed writes accepted, <O> overlaps (…)`,
+//! and when the capi family ran, `; capi: <R> rounds, <F> faults, <T>
+//! takeovers (C++ to Rust …, Rust to C++ …), <L> work lines, <O> overlaps
+//! (…)` (exit status 0 only if K, W, the pause's E and the guard's F are 0
+//! (the guard's and the capi family's O are in K), tokens never went
 //! down and every scenario did what it should: faults injected, masters
 //! found, takeovers made, every switchover and pause ended as it must).
 //!
@@ -31,15 +33,26 @@
 //! resigns, shutdowns, partitions, process pauses and the master node made
 //! again by another session, issue 26: `chaos/src/families/guard/`: no
 //! fenced write of a deposed master accepted, no two terms working at
-//! once).
+//! once), then the capi family (the classic design rewritten on zkha's C
+//! API, `examples/seed_on_capi.cpp` linked against libzkha.so, compiled
+//! here at run time with `c++` (`$CXX`), two or more of it contending with
+//! a `zkha run` candidate, each through a proxy of its own; each round the
+//! master, a C++ program two rounds in three, SIGKILLed, SIGSTOPped past
+//! the session timeout, cut off (blackhole) past it or SIGTERMed, and
+//! another must take over: all masters append to one work log, judged in
+//! append order: no line of an earlier term after a later term's, tokens
+//! growing, each checked against the node's czxid; issue 27:
+//! `chaos/src/families/capi/`; it needs libzkha.so beside this binary:
+//! `cargo build --release -p zkha-capi`, which `make chaos` does).
 //!
 //! `CHAOS_ROUNDS` (default 10) scales every scenario and family; the
 //! default injects over 400 faults (20 per family) in about 20 minutes.
 //! `CHAOS_ONLY=<text>` runs only the scenarios whose name contains the text
 //! (`CHAOS_ONLY=member`, `CHAOS_ONLY=stderr`, say). `make chaos` builds
-//! `zkha` and this crate's binaries (`cargo build --release --features ssl
-//! -p zkha-cli --bin zkha -p zkha-chaos`) and runs `target/release/chaos`,
-//! which finds `zkha` and `chaos_worker` beside itself.
+//! `zkha`, this crate's binaries and libzkha.so (`cargo build --release
+//! --features ssl,sasl -p zkha-cli -p zkha-chaos -p zkha-capi --bins
+//! --lib`) and runs `target/release/chaos`, which finds `zkha`,
+//! `chaos_worker`, `guard_worker` and libzkha.so beside itself.
 //!
 //! Also: `CHAOS_SWITCHOVER_FAULTS=<fault>,…` (names of
 //! [`SwitchoverFault`], any case: `refusemaster,serverrestart`) gives the
@@ -52,12 +65,15 @@
 //! `CHAOS_GUARD_FAULTS=<fault>,…` (names of [`GuardFault`], any case:
 //! `recreate,pause`) gives the guard family's rounds their faults in turn
 //! (`CHAOS_ONLY=guard:` runs that family alone);
+//! `CHAOS_CAPI_FAULTS=<fault>,…` (names of [`CapiFault`], any case:
+//! `kill,stop,blackhole,term`) the capi family's (`CHAOS_ONLY=capi` runs it
+//! alone);
 //! `CHAOS_KEEP=1` keeps the files of a run that went well.
 
 use std::time::Instant;
 use zkha_chaos::{
-    Chaos, Family, GuardFault, GuardStats, MemberFault, PauseFault, PauseStats, Stats,
-    SwitchoverFault, SwitchoverStats,
+    CapiFault, CapiStats, Chaos, Family, GuardFault, GuardStats, MemberFault, PauseFault,
+    PauseStats, Stats, SwitchoverFault, SwitchoverStats,
 };
 use zkha_testing::TestingServer;
 
@@ -124,6 +140,9 @@ fn main() {
         }
         if s.guard.rounds > 0 {
             eprintln!("chaos: == {name}: {}", guard_counts(&s.guard));
+        }
+        if s.capi.rounds > 0 {
+            eprintln!("chaos: == {name}: {}", capi_counts(&s.capi, s.faults));
         }
         total += s;
     };
@@ -233,6 +252,28 @@ fn main() {
             c.guard_with(&kinds)
         }),
     ));
+    // The classic design on zkha's C API (issue 27) against zkha run, 2n
+    // rounds, on a server of its own; libzkha.so beside this binary.
+    // CHAOS_CAPI_FAULTS=<name>,…: its rounds' faults, in turn.
+    let capi_faults = match faults_from("CHAOS_CAPI_FAULTS", &CapiFault::ALL) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("chaos: {e}");
+            std::process::exit(2);
+        }
+    };
+    let lib_dir = bins.to_path_buf();
+    let mut capi_faults_seen = 0;
+    scenarios.push((
+        "capi: the C++ example on zkha's C API and zkha run on one master node \
+         (SIGKILL, SIGSTOP past T, the link blackholed, SIGTERM; one shared work log)",
+        Box::new(move |c| {
+            let kinds: Vec<CapiFault> = (0..2 * n)
+                .map(|r| capi_faults[r % capi_faults.len()])
+                .collect();
+            c.capi_with(&lib_dir, &kinds)
+        }),
+    ));
     // The pause family's overlaps, for its summary.
     let mut pause_overlaps = 0;
     for (name, run) in scenarios {
@@ -243,6 +284,9 @@ fn main() {
         let stats = run(&mut c);
         if stats.pause.pauses > 0 {
             pause_overlaps += stats.overlaps();
+        }
+        if stats.capi.rounds > 0 {
+            capi_faults_seen += stats.faults;
         }
         record(name, stats);
     }
@@ -277,8 +321,13 @@ fn main() {
     } else {
         String::new()
     };
+    let capi = if total.capi.rounds > 0 {
+        format!("; capi: {}", capi_counts(&total.capi, capi_faults_seen))
+    } else {
+        String::new()
+    };
     println!(
-        "chaos: {} faults injected, {} failovers, {} overlapping safe masterships{switchover}{pause}{guard}",
+        "chaos: {} faults injected, {} failovers, {} overlapping safe masterships{switchover}{pause}{guard}{capi}",
         total.faults,
         total.failovers,
         total.overlaps()
@@ -351,6 +400,29 @@ fn guard_counts(g: &GuardStats) -> String {
         g.in_flight_failed,
         g.woken_refused,
         g.woken_accepted
+    )
+}
+
+/// The capi family's counts: `R rounds, F faults, T takeovers (…), L work
+/// lines, O overlaps`, then the rest.
+fn capi_counts(c: &CapiStats, faults: usize) -> String {
+    format!(
+        "{} rounds, {} faults, {} takeovers (C++ to Rust {}, Rust to C++ {}, C++ to C++ {}, \
+         Rust to Rust {}; the faulted master a C++ program in {}), {} work lines, {} overlaps ({} terms, {} tokens \
+         going down, {} tokens checked against the node's czxid)",
+        c.rounds,
+        faults,
+        c.takeovers,
+        c.cpp_to_rust,
+        c.rust_to_cpp,
+        c.cpp_to_cpp,
+        c.rust_to_rust,
+        c.cpp_masters_faulted,
+        c.lines,
+        c.overlaps,
+        c.terms,
+        c.regressions,
+        c.czxid_checked
     )
 }
 

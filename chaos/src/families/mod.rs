@@ -162,6 +162,7 @@ impl Family {
     }
 }
 
+pub(crate) mod capi;
 pub(crate) mod guard;
 pub(crate) mod pause;
 pub(crate) mod run;
