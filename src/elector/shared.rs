@@ -306,9 +306,8 @@ impl ElectionState {
             inner.term = Some(Term::new(token, version));
             self.changes.publish(MasterChange::BecameMaster(token))
         };
-        self.clear_blocking(false);
-        self.changed.notify_all();
-        wakeups.wake();
+        // Traced as it is taken, before the threads it wakes compete for
+        // the CPU with this one.
         let mut fields = vec![
             ("path", Value::Str(&self.config.path)),
             ("token", Value::Int(token.czxid)),
@@ -316,9 +315,12 @@ impl ElectionState {
         if let Some(seq) = token.sequence {
             fields.push(("sequence", Value::Int(seq)));
         }
+        self.trace.emit("became_master", &fields);
+        self.clear_blocking(false);
+        self.changed.notify_all();
+        wakeups.wake();
         self.steering.role_changed();
         self.steering.publish(&self.config, Role::Master);
-        self.trace.emit("became_master", &fields);
         self.narration.became_master(self.look(), token);
         self.candidate.on_became_master(token);
     }
@@ -408,6 +410,20 @@ impl ElectionState {
     /// `valid_until` is when it really ended: an expired lease ends it in
     /// the past (work was already refused from then on).
     pub(crate) fn lost_master(&self, reason: LostReason) -> bool {
+        self.end_mastership(reason, true)
+    }
+
+    /// A planned end (resign, shutdown) whose release follows at once:
+    /// [`lost_master`](Self::lost_master) without publishing the role
+    /// first, so that nothing is queued before the release on the session
+    /// (the next master's watch fires on the release's write, one write
+    /// sooner). A resign publishes the entry right after its release
+    /// (yielding, `steer::set_yielding`); a shutdown's entry goes with it.
+    pub(crate) fn lost_master_planned(&self, reason: LostReason) -> bool {
+        self.end_mastership(reason, false)
+    }
+
+    fn end_mastership(&self, reason: LostReason, publish: bool) -> bool {
         let (was, lease, wakeups) = {
             let mut inner = self.inner.lock();
             let lease = inner.lease_until.take();
@@ -442,7 +458,9 @@ impl ElectionState {
             let said = reason.clone();
             self.candidate.on_lost_master(reason);
             self.steering.role_changed();
-            self.steering.publish(&self.config, Role::Standby);
+            if publish {
+                self.steering.publish(&self.config, Role::Standby);
+            }
             self.narration.lost_master(self.look(), &said);
         }
         was

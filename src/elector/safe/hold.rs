@@ -287,7 +287,7 @@ impl<'a> Holding<'a> {
     fn lose_and_wait_for_guards(&self, reason: LostReason) {
         let shared = self.shared;
         let (term, lease) = (shared.term(), shared.lease_until());
-        shared.lost_master(reason);
+        shared.lost_master_planned(reason);
         if let Some(term) = term {
             let bound = shared.config.session_timeout / 2;
             crate::elector::mastership::wait_for_guards(shared, &term, lease, bound);
