@@ -371,22 +371,25 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
          it, 1.54× and 0.5 ms. (5) Traced with temporary trace points (a separate build and run, not this page's): the \
          standby's gate runs as its watch on the master node fires, its claim leaves 0.03 ms later, and it is answered \
          about 3 ms after that (median; 2–10) on this shared machine, about what the floor's create took there after its \
-         watch fired. What remains \
-         is on the old master's side: between its `lost master` and its close it publishes its new role in the registry (a \
-         write), reads its node to check it is still its own and deletes it (a second write), then closes (a third), where \
-         the floor's holder sends its close alone. Here the old master's close returns {} ms after the SIGTERM (the floor's: \
-         {} ms), and the standby's claim is answered {after_close} ms after that. In that separate build, 3 rounds of 10 \
-         each: the delete sent at once (no publish, no read before it) came out at 1.20× (0.93–1.21) at p50, and no delete \
-         at all (the close alone, as before a master released its node itself) at 1.33× (1.11–1.39); runs on this machine \
-         differ by ±0.3× from one another, so these are indications, not findings. (6) A switchover, traced the same way \
-         (with `zkha run`'s main loop turning every 1 ms instead of 10, zkha-cli/src/cli/run/main_loop.rs): the old master \
-         reads the control node when its watch fires (1.3 ms); `zkha run` takes 3.3 ms (1.0–10.7) from the elector's \
-         request to the command's SIGTERM, 2.2 ms from the command's exit to `lost master`, and 2.1 ms more before it sends \
-         the node's delete (it marks its breadcrumb clean: it reads the breadcrumb and the history and rewrites both in one \
-         multi); the delete takes 1–2 ms; the target's claim leaves as its watch fires (0.02 ms later: its watch had \
-         already brought it the control node) and is answered 1–3 ms later. On this page, with the 10 ms turn, the command \
-         got its SIGTERM {} ms after the write, the old master said `lost master` at {} ms and the target's claim was \
-         answered at {} ms (medians): most of a switchover is `zkha run`'s own handover path.\n",
+         watch fired. What remained \
+         was on the old master's side: between its `lost master` and its close it published its new role in the \
+         registry (a write), read its node to check it was still its own and deleted it (a second write), then closed, \
+         where the floor's holder sends its close alone. A planned end now sends the delete first and at once: one \
+         `multi` that checks the term node's version (no safe claim came since ours) and deletes the node, with no read \
+         before it when the node's watch has not fired since a leader-proved read showed it ours (src/elector/safe/hold.rs, \
+         `release`); nothing is queued before it (a resign publishes its entry, yielding, right after it; a shutdown's \
+         entry goes with its session). Here the old master's close returns {} ms after the SIGTERM (the floor's: {} ms; \
+         the old master closes only once its delete is answered), and the standby's claim is answered {after_close} ms \
+         after that. The last full page before the change: 1.84× the floor at p50. (6) A switchover, traced the same way \
+         before this change: the old master read the control node when its watch fired (1.3 ms); `zkha run` acted on the \
+         elector's request at its next 10 ms main-loop turn, looked for its watchdog's exit every 2 ms, and before the \
+         delete marked its breadcrumb clean (a read of the breadcrumb and the history, then a multi rewriting both: \
+         2.1 ms). Now the request nudges the main loop awake (zkha-cli/src/cli/signals.rs, `nudge`), the stop waits on a \
+         pidfd of the watchdog, and the mark's reads go out as the stop begins; the mark's multi is sent without waiting, \
+         queued before the delete on the same session, which ZooKeeper answers in order, so the next master reads the \
+         breadcrumb clean (zkha-cli/src/cli/breadcrumb/mark_ahead.rs). On this page the command got its SIGTERM {} ms \
+         after the write, the old master said `lost master` at {} ms and the target's claim was answered at {} ms \
+         (medians); on the last full page before the change, 9.1, 11.4 and 17.1 ms.\n",
         f(&gst["exit"]),
         f(&fl["close_p50_ms"]),
         f(&r["failover"]["switchover"]["switchover"]["steps_p50_ms"]["command_term"]),
