@@ -215,8 +215,18 @@ fn run(
         results["floors"] = floors;
     }
     // The scale run takes minutes: not in --quick's three.
+    // A scale run that fails (200 processes on a small machine) does not
+    // throw the rest away: the page is written without it, then the error.
+    let mut scale_failed = None;
     if (only.is_none() && !o.quick) || only == Some("scale") {
-        results["scale"] = scale::run(o, scale, &server)?;
+        match scale::run(o, scale, &server) {
+            Ok(s) => results["scale"] = s,
+            Err(e) => {
+                eprintln!("zkha-bench: the scale run failed: {e}; writing the rest");
+                results["scale_error"] = json!(e.to_string());
+                scale_failed = Some(e);
+            }
+        }
     }
     results["load_average_after"] = report::load_average();
     let path = o.out_dir.join("results.json");
@@ -228,7 +238,10 @@ fn run(
         scale_report::write_partial(o, &results)?;
     }
     drop(server);
-    Ok(())
+    match scale_failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Percentile (nearest rank) of sorted samples.

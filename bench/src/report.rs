@@ -555,10 +555,13 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&o.md_dir)?;
     std::fs::write(o.md_dir.join("BENCHMARKS.md"), md)?;
     std::fs::write(o.md_dir.join("BENCHMARKS.svg"), svg(r))?;
-    std::fs::write(
-        o.md_dir.join("BENCHMARKS-scale.svg"),
-        crate::scale_report::svg(r),
-    )?;
+    // A run whose scale part failed leaves the last plot of it alone.
+    if r["scale_error"].is_null() {
+        std::fs::write(
+            o.md_dir.join("BENCHMARKS-scale.svg"),
+            crate::scale_report::svg(r),
+        )?;
+    }
     eprintln!(
         "bench: wrote {} and its SVGs",
         o.md_dir.join("BENCHMARKS.md").display()

@@ -36,6 +36,14 @@ fn cells<'a>(r: &'a Value, mode: &str) -> Vec<(usize, &'a Value)> {
 
 /// Appends the section (nothing when the run had no `scale`).
 pub fn section(md: &mut String, r: &Value, svg_name: &str) -> std::fmt::Result {
+    if let Some(e) = r["scale_error"].as_str() {
+        writeln!(md, "\n## Scale with candidates\n")?;
+        writeln!(
+            md,
+            "Not measured in this run: its scale part failed ({e}); `make bench` exits non-zero. \
+             Run it alone with `--only scale`."
+        )?;
+    }
     if MODES.iter().all(|m| cells(r, m).is_empty()) {
         return Ok(());
     }

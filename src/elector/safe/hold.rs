@@ -410,7 +410,10 @@ fn release(
             },
         ];
         match zk.multi(&ops) {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                log::debug!(target: "zkha", "{}: released at once (term version {version})", shared.config.path);
+                return Ok(());
+            }
             // The term moved on, or the node is gone: look, as below.
             Err(Error::Multi { .. }) => {}
             Err(e) => {
@@ -420,6 +423,7 @@ fn release(
             }
         }
     }
+    log::debug!(target: "zkha", "{}: releasing: reading the node first", shared.config.path);
     loop {
         let deleted = zk.exists(node, false).and_then(|stat| match stat {
             Some(stat) if stat.ephemeral_owner == sid => zk.delete(node, stat.version),
