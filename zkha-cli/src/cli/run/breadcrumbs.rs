@@ -148,6 +148,13 @@ impl Supervisor {
         std::thread::Builder::new()
             .name("zkha-succession".into())
             .spawn(move || {
+                // Copied out: a guard in the call's arguments would be held
+                // through the whole takeover and `mark` (which takes
+                // `claimed`), while `on_lost_master` takes `claimed` and
+                // then `past_sessions`: a deadlock, found by make chaos (a
+                // master that lost by expiry, won again and was stopped
+                // during its succession never exited).
+                let past = sup.past_sessions.lock().clone();
                 Successor {
                     path: &sup.path,
                     label: &format!("{} on {}", sup.path, sup.hosts),
@@ -157,14 +164,9 @@ impl Supervisor {
                     since_ms: sup.master_since_ms.load(Ordering::Acquire),
                     name: contention.elector().and_then(|e| e.name()),
                 }
-                .take_over_within(
-                    &zk,
-                    session,
-                    token,
-                    lease,
-                    &sup.past_sessions.lock().clone(),
-                    || contention.token() == Some(token),
-                )
+                .take_over_within(&zk, session, token, lease, &past, || {
+                    contention.token() == Some(token)
+                })
                 .mark(&sup.claimed)
             })
             .map(Some)

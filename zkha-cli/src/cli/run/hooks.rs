@@ -56,7 +56,11 @@ impl Candidate for Supervisor {
         };
         self.stop(&format!("lost master: {reason:?}"), how);
         if !self.unclean.load(Ordering::Acquire) {
-            if let Some((session, _)) = *self.claimed.lock() {
+            // Copied out first: one lock at a time (an `if let` would hold
+            // `claimed` while taking `past_sessions`, and the succession
+            // thread once held them in the other order: a deadlock).
+            let claimed = *self.claimed.lock();
+            if let Some((session, _)) = claimed {
                 let mut past = self.past_sessions.lock();
                 if !past.contains(&session) {
                     past.push(session);

@@ -369,7 +369,9 @@ impl MainLoop<'_> {
     fn follow_succession(&mut self) -> std::io::Result<()> {
         let (sup, contention, label, args) = (&self.sup, &self.contention, &self.label, self.args);
         if self.succession.is_none() {
-            if let Some(token) = sup.to_claim.lock().take() {
+            // Taken out first: `succeed` takes other locks (one at a time).
+            let due = sup.to_claim.lock().take();
+            if let Some(token) = due {
                 self.succession = sup.succeed(contention, token)?;
             }
         }
