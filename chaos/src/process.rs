@@ -118,3 +118,22 @@ pub(crate) fn kill_watchdog(zkha: u32) -> Result<(), String> {
         Err(format!("the watchdog (pid {wd}) survived SIGKILL"))
     }
 }
+
+/// After SIGTERM: waits up to 10 s for `child` (named `name`) to exit, and
+/// kills it otherwise. Its exit status, or the error line saying it did not
+/// leave.
+pub(crate) fn leave_or_kill(
+    child: &mut std::process::Child,
+    name: &str,
+) -> Result<Option<std::process::ExitStatus>, String> {
+    let left = wait_until(Duration::from_secs(10), || {
+        !matches!(child.try_wait(), Ok(None))
+    });
+    if left {
+        Ok(child.try_wait().ok().flatten())
+    } else {
+        let _ = child.kill();
+        let _ = child.wait();
+        Err(format!("{name} did not leave within 10 s of SIGTERM"))
+    }
+}

@@ -347,17 +347,8 @@ impl Scene {
         let c = &mut self.cands[i];
         c.signal(libc::SIGCONT)?;
         c.signal(libc::SIGTERM)?;
-        let left = wait_until(Duration::from_secs(10), || {
-            !matches!(c.child.try_wait(), Ok(None))
-        });
         c.ended = true;
-        if left {
-            Ok(())
-        } else {
-            let _ = c.child.kill();
-            let _ = c.child.wait();
-            Err(format!("{} did not leave within 10 s of SIGTERM", c.name))
-        }
+        crate::process::leave_or_kill(&mut c.child, &c.name).map(drop)
     }
 
     /// Waits until no candidate's command runs; an error otherwise.

@@ -133,6 +133,20 @@ mod tests {
         }
     }
 
+    /// How long a `wait(60 s)` on another thread lasted when `wake` ran
+    /// 50 ms into it (the wake socket drained first).
+    fn wait_ended_by(wake: impl FnOnce()) -> Duration {
+        drain();
+        let waiter = std::thread::spawn(|| {
+            let started = std::time::Instant::now();
+            wait(Duration::from_secs(60));
+            started.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        wake();
+        waiter.join().unwrap()
+    }
+
     #[test]
     fn a_raised_signal_is_taken_once_lowest_first() {
         let _serial = SERIAL.lock();
@@ -155,16 +169,10 @@ mod tests {
     fn wait_ends_when_a_signal_arrives() {
         let _serial = SERIAL.lock();
         install(&[libc::SIGURG]);
-        drain();
-        let waiter = std::thread::spawn(|| {
-            let started = std::time::Instant::now();
-            wait(Duration::from_secs(60));
-            started.elapsed()
-        });
-        std::thread::sleep(Duration::from_millis(50));
         // SAFETY: raises a signal whose handlers we just installed.
-        unsafe { libc::raise(libc::SIGURG) };
-        let waited = waiter.join().unwrap();
+        let waited = wait_ended_by(|| unsafe {
+            libc::raise(libc::SIGURG);
+        });
         assert!(waited < Duration::from_secs(60), "wait ran to its timeout");
         assert_eq!(take(), Some(libc::SIGURG));
     }
@@ -174,15 +182,7 @@ mod tests {
     fn a_nudge_ends_a_wait_without_a_signal() {
         let _serial = SERIAL.lock();
         install(&[libc::SIGURG]);
-        drain();
-        let waiter = std::thread::spawn(|| {
-            let started = std::time::Instant::now();
-            wait(Duration::from_secs(60));
-            started.elapsed()
-        });
-        std::thread::sleep(Duration::from_millis(50));
-        nudge();
-        let waited = waiter.join().unwrap();
+        let waited = wait_ended_by(nudge);
         assert!(waited < Duration::from_secs(60), "wait ran to its timeout");
         assert_eq!(take(), None, "a nudge is not a signal");
     }

@@ -28,6 +28,7 @@
 
 mod judge;
 
+use crate::process::leave_or_kill;
 use crate::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -621,25 +622,14 @@ impl Family {
         }
         let mut errors = Vec::new();
         for c in self.contenders.iter_mut().filter(|c| !c.ended) {
-            let child = &mut c.child;
-            let left = wait_until(Duration::from_secs(10), || {
-                !matches!(child.try_wait(), Ok(None))
-            });
             c.ended = true;
-            if !left {
-                let _ = child.kill();
-                let _ = child.wait();
-                errors.push(format!(
-                    "{when}: {} did not leave within 10 s of SIGTERM",
-                    c.name
-                ));
-            } else if let Ok(Some(status)) = child.try_wait() {
-                if !c.kind.clean(status) {
-                    errors.push(format!(
-                        "{when}: {} ({:?}) exited with {status}",
-                        c.name, c.kind
-                    ));
-                }
+            match leave_or_kill(&mut c.child, &c.name) {
+                Err(e) => errors.push(format!("{when}: {e}")),
+                Ok(Some(status)) if !c.kind.clean(status) => errors.push(format!(
+                    "{when}: {} ({:?}) exited with {status}",
+                    c.name, c.kind
+                )),
+                Ok(_) => {}
             }
         }
         for e in errors {

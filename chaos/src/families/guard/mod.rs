@@ -20,6 +20,7 @@
 
 mod judge;
 
+use crate::process::leave_or_kill;
 use crate::*;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -635,22 +636,13 @@ impl Family {
         }
         let mut errors = Vec::new();
         for w in self.workers.iter_mut().filter(|w| !w.ended) {
-            let c = &mut w.child;
-            let left = wait_until(Duration::from_secs(10), || {
-                !matches!(c.try_wait(), Ok(None))
-            });
             w.ended = true;
-            if !left {
-                let _ = c.kill();
-                let _ = c.wait();
-                errors.push(format!(
-                    "{when}: {} did not leave within 10 s of SIGTERM",
-                    w.name
-                ));
-            } else if let Ok(Some(status)) = c.try_wait() {
-                if !status.success() {
-                    errors.push(format!("{when}: {} exited with {status}", w.name));
+            match leave_or_kill(&mut w.child, &w.name) {
+                Err(e) => errors.push(format!("{when}: {e}")),
+                Ok(Some(status)) if !status.success() => {
+                    errors.push(format!("{when}: {} exited with {status}", w.name))
                 }
+                Ok(_) => {}
             }
         }
         for e in errors {
