@@ -378,9 +378,7 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
          `multi` that checks the term node's version (no safe claim came since ours) and deletes the node, with no read \
          before it when the node's watch has not fired since a leader-proved read showed it ours (src/elector/safe/hold.rs, \
          `release`); nothing is queued before it (a resign publishes its entry, yielding, right after it; a shutdown's \
-         entry goes with its session). Here the old master's close returns {} ms after the SIGTERM (the floor's: {} ms; \
-         the old master closes only once its delete is answered), and the standby's claim is answered {after_close} ms \
-         after that. The last full page before the change: 1.84× the floor at p50. (6) A switchover, traced the same way \
+         entry goes with its session). The last full page before the change: 1.84× the floor at p50. (6) A switchover, traced the same way \
          before this change: the old master read the control node when its watch fired (1.3 ms); `zkha run` acted on the \
          elector's request at its next 10 ms main-loop turn, looked for its watchdog's exit every 2 ms, and before the \
          delete marked its breadcrumb clean (a read of the breadcrumb and the history, then a multi rewriting both: \
@@ -389,12 +387,26 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
          queued before the delete on the same session, which ZooKeeper answers in order, so the next master reads the \
          breadcrumb clean (zkha-cli/src/cli/breadcrumb/mark_ahead.rs). On this page the command got its SIGTERM {} ms \
          after the write, the old master said `lost master` at {} ms and the target's claim was answered at {} ms \
-         (medians); on the last full page before the change, 9.1, 11.4 and 17.1 ms.\n",
-        f(&gst["exit"]),
-        f(&fl["close_p50_ms"]),
+         (medians); on the last full page before the change, 9.1, 11.4 and 17.1 ms. (7) What was left, in this page's \
+         steps: the old master's release and its close were two writes, and the close, committed in the batch after the \
+         release, sat between the release and the standby's claim, which waited one commit more (in quick runs the claim \
+         was answered 2.3–3.0 ms after the old master's close returned, where the floor's create follows its close's \
+         return by 1.5). A stopping master now sends its release without waiting, with a read of the node (and a watch) \
+         behind it, and holds its close back until the node is there again (the successor's claim committed) or 50 ms \
+         have passed (src/elector/safe/hold.rs, `let_the_successor_claim`); a resign holds back its registry entry's \
+         `yielding` the same way. So the old master's exit now follows the new master's claim: here its close returns \
+         {} ms after the SIGTERM (the floor's: {} ms), and the standby's claim was answered {after_close} ms from that \
+         (negative: before it). On the standby, the claim is sent by its watch on the master node, on the C client's \
+         completion thread, as the floor's standby creates from its watcher, whenever its gate would say go without a \
+         read (src/elector/safe/ahead.rs, checked again as the watch fires); the election thread, woken by the same \
+         watch, takes the answer over. A switchover's target readies its claim again when the news of the control node \
+         arrives, so its claim goes with its watch too. And the claim's answer is the whole proof: the read that went \
+         with it is gone (the token, the node's czxid, is the multi's zxid, which the term node's set reports).\n",
         f(&r["failover"]["switchover"]["switchover"]["steps_p50_ms"]["command_term"]),
         f(&r["failover"]["switchover"]["switchover"]["steps_p50_ms"]["lost_master"]),
         f(&r["failover"]["switchover"]["switchover"]["steps_p50_ms"]["create"]),
+        f(&gst["exit"]),
+        f(&fl["close_p50_ms"]),
     )?;
     let safe_g = r["failover"]["safe"]["graceful"]["p99_ms"].as_f64();
     let safe_c = r["failover"]["safe"]["crash"]["p99_ms"].as_f64();

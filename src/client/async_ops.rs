@@ -92,6 +92,16 @@ impl<T> Pending<T> {
     pub fn try_take(&self) -> Option<Result<T>> {
         self.rx.try_take()
     }
+
+    /// Whether the completion ran, askable from another thread (the C
+    /// client's completion thread) while this `Pending` stays with its
+    /// owner.
+    pub(crate) fn done_probe(&self) -> impl Fn() -> bool + Send + Sync + 'static
+    where
+        T: Send + 'static,
+    {
+        self.rx.done_probe()
+    }
 }
 
 /// Ready once the completion ran, with its result. Polling again after

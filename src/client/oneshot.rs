@@ -130,6 +130,16 @@ impl<T> Receiver<T> {
     pub(crate) fn is_done(&self) -> bool {
         self.0.state.lock().done
     }
+
+    /// [`is_done`](Self::is_done), askable from another thread while this
+    /// receiver stays where it is.
+    pub(crate) fn done_probe(&self) -> impl Fn() -> bool + Send + Sync + 'static
+    where
+        T: Send + 'static,
+    {
+        let slot = self.0.clone();
+        move || slot.state.lock().done
+    }
 }
 
 impl<T> std::fmt::Debug for Receiver<T> {

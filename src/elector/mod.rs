@@ -405,7 +405,9 @@ impl Elector {
     /// Leaves the election: stops, releases mastership (the node goes with
     /// the session), closes every session. Blocks until done: it joins the
     /// election thread, and a master waits for its guards (at most until
-    /// its lease ends). In async code use
+    /// its lease ends), then, its node released, up to 50 ms more for a
+    /// successor's claim to be committed before it closes its session
+    /// (its close would otherwise be a write in that claim's way). In async code use
     /// [`shutdown_async`](Elector::shutdown_async); dropping the elector
     /// does the same as this, blocking too.
     pub fn shutdown(mut self) {

@@ -504,10 +504,20 @@ impl ElectionState {
 
     /// Writes the `create` trace line; the log says a missing parent.
     pub(crate) fn trace_create(&self, rc: i32) {
+        self.trace_claim(rc, false);
+    }
+
+    /// A claim's answer; `by_watch`: the master node's watch sent it
+    /// (`safe/ahead.rs`), traced with `"sent_by":"watch"`.
+    pub(crate) fn trace_claim(&self, rc: i32, by_watch: bool) {
         if rc == 0 || rc == crate::ErrorCode::NodeExists.raw() {
             self.clear_blocking(false);
         }
-        self.trace.emit("create", &[("rc", Value::Int(rc.into()))]);
+        let mut fields = vec![("rc", Value::Int(rc.into()))];
+        if by_watch {
+            fields.push(("sent_by", Value::Str("watch")));
+        }
+        self.trace.emit("create", &fields);
         self.narration.created(rc);
     }
 

@@ -4,7 +4,8 @@
 //! Every line has `t` (CLOCK_MONOTONIC in ms, comparable across processes
 //! on one machine), `who`, `pid` and `event`, one of: `init` (a
 //! `zookeeper_init`, with the `clientid` passed, "0x0" for NULL),
-//! `connected` (with `session`), `expired`, `create` (with `rc`),
+//! `connected` (with `session`), `expired`, `create` (with `rc`; a safe standby's claim that its watch on
+//! the master node sent also has `sent_by`: `"watch"`),
 //! `became_master` (with `path`, and `token` where known), `work`,
 //! `lost_master` (with `reason` and `valid_until`: when mastership really
 //! ended, earlier than `t` if a lease ran out), `error` (with `rc`,

@@ -4,6 +4,7 @@
 //! sequence mode for the head of a queue of nodes (each candidate watches
 //! its predecessor only). A node won is held by [`hold`](super::hold).
 
+use super::ahead::Sent;
 use super::hold::{hold, synced_exists, Held};
 use super::steer::{self, claim_failure, claim_ops, Gate, Gatekeeper};
 use super::wait::{after_error, code, until_connected, wait, wake_count, waker, End, Next};
@@ -15,7 +16,6 @@ use crate::elector::shared::ElectionState;
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{Acl, CreateMode, Stat};
 use crate::{Op, ZooKeeper};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -76,45 +76,50 @@ fn contend_plain(shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) -> End {
     let mut yield_until: Option<Instant> = None;
     let mut gate = Gatekeeper::default();
     loop {
-        if let Err(end) = until_connected(shared, &mut seen) {
-            return end;
-        }
-        // After resigning, let another candidate take over first.
-        if let Some(until) = yield_until {
-            if Instant::now() < until {
-                if !yielding(shared, zk, until, &mut seen) {
-                    yield_until = None;
-                    steer::set_yielding(shared, false);
+        // The master node's watch sent our claim as the node went
+        // (`ahead.rs`): its answer is this look's outcome.
+        let outcome = if let Some(ahead) = gate.take_ahead() {
+            log::debug!(target: "zkha", "{}: the claim went with the master node's watch", cfg.path);
+            claim_answered(shared, zk, &acl, ahead, &mut gate, &mut seen)
+        } else {
+            if let Err(end) = until_connected(shared, &mut seen) {
+                return end;
+            }
+            // After resigning, let another candidate take over first.
+            if let Some(until) = yield_until {
+                if Instant::now() < until {
+                    if !yielding(shared, zk, until, &mut seen) {
+                        yield_until = None;
+                        steer::set_yielding(shared, false);
+                    }
+                    continue;
                 }
-                continue;
+                yield_until = None;
+                steer::set_yielding(shared, false);
             }
-            yield_until = None;
-            steer::set_yielding(shared, false);
-        }
-        // Ready, not held back by a switchover or a better candidate?
-        let control = match gate.gate(shared, zk) {
-            Ok(Gate::Go(control)) => control,
-            Ok(Gate::Hold(until)) => {
-                wait(shared, &mut seen, Some(until));
-                continue;
-            }
-            Ok(Gate::Taken) => {
-                gate.master_seen();
-                if let Held::End(end) =
-                    node_exists(shared, zk, &mut seen, Some(gate.master_watch()))
-                {
-                    return end;
+            // Ready, not held back by a switchover or a better candidate?
+            let control = match gate.gate(shared, zk) {
+                Ok(Gate::Go(control)) => control,
+                Ok(Gate::Hold(until)) => {
+                    wait(shared, &mut seen, Some(until));
+                    continue;
                 }
-                continue;
+                Ok(Gate::Taken) => {
+                    gate.master_seen();
+                    if let Held::End(end) = node_exists(shared, zk, &mut seen, Some(&mut gate)) {
+                        return end;
+                    }
+                    continue;
+                }
+                Err(e) => match retry_or_end(shared, &mut seen, &e) {
+                    Held::End(end) => return end,
+                    _ => continue,
+                },
+            };
+            match control {
+                None => create_plain(shared, zk, &acl, &mut seen),
+                Some(version) => claim_plain(shared, zk, &acl, version, &mut gate, &mut seen),
             }
-            Err(e) => match retry_or_end(shared, &mut seen, &e) {
-                Held::End(end) => return end,
-                _ => continue,
-            },
-        };
-        let outcome = match control {
-            None => create_plain(shared, zk, &acl, &mut seen),
-            Some(version) => claim_plain(shared, zk, &acl, version, &mut gate, &mut seen),
         };
         match outcome {
             Held::Lost => {}
@@ -176,36 +181,70 @@ fn claim_plain(
         shared.trace_test_claim_delay();
         std::thread::sleep(cfg.test_claim_delay);
     }
-    // The claim and a read of the node, pipelined: one round trip. The
-    // claim is a write, so its success is leader-proved (lease.rs): the
-    // lease runs from when it was sent, as a create's does.
     let sent = BootInstant::now();
-    let (done, claimed) = crate::client::pending::<Vec<crate::OpResult>>();
+    let (done, answer) = crate::client::pending::<Vec<crate::OpResult>>();
     if let Err(e) = zk.amulti(&claim_ops(shared, Some(version), create), done) {
         return retry_or_end(shared, seen, &e);
     }
-    let (done, read) = crate::client::pending::<Option<Stat>>();
-    let read = zk.aexists(path, done).map(|()| read);
-    match claimed.wait() {
+    let claim = Sent {
+        sent,
+        answer,
+        by_watch: false,
+    };
+    claim_answered(shared, zk, acl, claim, gate, seen)
+}
+
+/// A claim's answer (sent here, or by the master node's watch): the node,
+/// ours, is held; or why not.
+///
+/// The claim is a write, so its success is leader-proved (lease.rs): the
+/// lease runs from when it was sent, as a create's does. Its answer is the
+/// whole proof: the node was created in this session, and the token (the
+/// node's czxid) is the multi's zxid, which the term node's set reports as
+/// its mzxid, so no read of the node follows.
+fn claim_answered(
+    shared: &Arc<ElectionState>,
+    zk: &Arc<ZooKeeper>,
+    acl: &[Acl],
+    claim: Sent,
+    gate: &mut Gatekeeper,
+    seen: &mut u64,
+) -> Held {
+    let cfg = &shared.config;
+    let path = cfg.path.as_str();
+    let Sent {
+        sent,
+        answer,
+        by_watch,
+    } = claim;
+    match answer.wait() {
         Ok(results) => {
             shared.inner.lock().term_version = steer::term_version_of(&results);
-            shared.trace_create(0);
-            match read.and_then(|r| r.wait()) {
-                Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => {
-                    hold(shared, zk, path, plain_token(&stat), sent)
-                }
-                Ok(_) => Held::Lost,
-                Err(e) => retry_or_end(shared, seen, &e),
-            }
+            shared.trace_claim(0, by_watch);
+            let token = match steer::claim_zxid(&results) {
+                Some(czxid) => FencingToken {
+                    czxid,
+                    sequence: None,
+                },
+                // Not reported (never seen): read the node.
+                None => match zk.exists(path, false) {
+                    Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => {
+                        plain_token(&stat)
+                    }
+                    Ok(_) => return Held::Lost,
+                    Err(e) => return retry_or_end(shared, seen, &e),
+                },
+            };
+            hold(shared, zk, path, token, sent)
         }
         Err(e) => match claim_failure(&e) {
             (Some(0), Some(ErrorCode::NodeExists)) => {
-                shared.trace_create(ErrorCode::NodeExists.raw());
+                shared.trace_claim(ErrorCode::NodeExists.raw(), by_watch);
                 gate.master_seen();
-                node_exists(shared, zk, seen, Some(gate.master_watch()))
+                node_exists(shared, zk, seen, Some(gate))
             }
             (Some(0), Some(ErrorCode::NoNode)) if cfg.create_parents => {
-                shared.trace_create(ErrorCode::NoNode.raw());
+                shared.trace_claim(ErrorCode::NoNode.raw(), by_watch);
                 match ensure_parents(zk, path, acl) {
                     Ok(()) => Held::Lost,
                     Err(e) => retry_or_end(shared, seen, &e),
@@ -218,13 +257,17 @@ fn claim_plain(
                 Held::Lost
             }
             // The control node changed since the gate read it (or went):
-            // look again, reading it.
-            (Some(1), _) => {
+            // look again, reading it. (Traced for a claim the watch sent,
+            // which checks that the copy it was armed with is unchanged.)
+            (Some(1), c) => {
+                if by_watch {
+                    shared.trace_claim(c.map_or(0, ErrorCode::raw), true);
+                }
                 gate.control_changed();
                 Held::Lost
             }
             (_, Some(c)) => {
-                shared.trace_create(c.raw());
+                shared.trace_claim(c.raw(), by_watch);
                 retry_or_end(shared, seen, &crate::error::Error::Zk(c))
             }
             (_, None) => retry_or_end(shared, seen, &e),
@@ -247,21 +290,22 @@ fn yielding(shared: &Arc<ElectionState>, zk: &ZooKeeper, until: Instant, seen: &
 
 /// The node exists. F3/F4: is it ours (an ambiguous create that the server
 /// applied)? Decided by session owner, never data. Someone else's: wait
-/// for it to go (watch mode) or for the next poll. `fired`: raised when
-/// the watch fires (the gate's, [`Gatekeeper::master_watch`]).
+/// for it to go (watch mode) or for the next poll. With the `gate`
+/// (registering), the watch is its [`Gatekeeper::master_watcher`], and
+/// the claim it may send is readied for the wait.
 fn node_exists(
     shared: &Arc<ElectionState>,
     zk: &Arc<ZooKeeper>,
     seen: &mut u64,
-    fired: Option<Arc<AtomicBool>>,
+    mut gate: Option<&mut Gatekeeper>,
 ) -> Held {
     let cfg = &shared.config;
     let path = cfg.path.as_str();
     *seen = wake_count(shared);
-    let watched = if cfg.mode == Mode::Watch {
-        zk.wexists(path, waker(shared, fired))
-    } else {
-        zk.exists(path, false)
+    let watched = match (&gate, cfg.mode) {
+        (Some(g), Mode::Watch) => zk.wexists(path, g.master_watcher(shared)),
+        (None, Mode::Watch) => zk.wexists(path, waker(shared, None)),
+        _ => zk.exists(path, false),
     };
     match watched {
         Ok(Some(stat)) if stat.ephemeral_owner == shared.session_id() => {
@@ -277,7 +321,21 @@ fn node_exists(
         Ok(Some(_)) => {
             // Someone else is master: not an error.
             let limit = (cfg.mode == Mode::Poll).then(|| Instant::now() + cfg.poll_interval);
+            if let Some(g) = gate.as_deref_mut() {
+                g.arm_ahead(shared, zk);
+            }
             wait(shared, seen, limit);
+            // News of the control node (a switchover to us): the claim is
+            // readied again, and the node still waited on.
+            while gate
+                .as_deref_mut()
+                .is_some_and(|g| g.rearm_after_news(shared, zk))
+            {
+                wait(shared, seen, limit);
+            }
+            if let Some(g) = gate {
+                g.disarm_ahead();
+            }
             Held::Lost
         }
         Ok(None) => Held::Lost,

@@ -312,6 +312,33 @@ impl<'a> Holding<'a> {
         )
     }
 
+    /// A shutdown's release. On a session of our own the close follows
+    /// (`mod.rs`) and deletes the node too; the release goes first all the
+    /// same, to cover a close that never reaches the server. When it can
+    /// go at once it is only sent, with a read of the node behind it, and
+    /// the close waits for the successor ([`let_the_successor_claim`]).
+    /// On the caller's handle (no close follows), or when the node must be
+    /// read first, [`Holding::release`] as for a resign.
+    fn release_before_close(&mut self) {
+        let unchanged = !self.rearming && !self.fired.load(Ordering::Acquire);
+        let known = self.term_version.filter(|_| unchanged);
+        let own_session = self.shared.given.lock().is_none();
+        if let (Some(version), true) = (known, own_session) {
+            let path = self.shared.config.path.clone();
+            let sent = self.zk.amulti(&release_ops(self.shared, self.node, version), move |r| {
+                match r {
+                    Ok(_) => log::debug!(target: "zkha", "{path}: released at once (term version {version}), before the close"),
+                    Err(e) => log::debug!(target: "zkha", "{path}: the release before the close failed ({e}): the close takes the node"),
+                }
+            });
+            if sent.is_ok() {
+                let_the_successor_claim(self.zk, &self.shared.config.path);
+                return;
+            }
+        }
+        let _ = self.release();
+    }
+
     /// After a wait: stop, renew when due, and act on an expiry, a resign
     /// or a reconnection.
     fn after_wait(&mut self) -> Option<Held> {
@@ -323,7 +350,7 @@ impl<'a> Holding<'a> {
             // `registry::fault_a_master_shut_down_…`) leaves it to the
             // session's expiry: the next master would wait T for nothing.
             self.lose_and_wait_for_guards(LostReason::Shutdown);
-            let _ = self.release();
+            self.release_before_close();
             return Some(Held::End(End::Stop));
         }
         if Instant::now() >= self.next_renew {
@@ -346,7 +373,12 @@ impl<'a> Holding<'a> {
             // dropped), then let the node go at once.
             self.lose_and_wait_for_guards(LostReason::Resigned);
             return Some(match self.release() {
-                Ok(()) => Held::Resigned,
+                Ok(()) => {
+                    // The entry's yielding is published after the
+                    // successor's claim, not in its way.
+                    let_the_successor_claim(self.zk, &shared.config.path);
+                    Held::Resigned
+                }
                 Err(end) => Held::End(end),
             });
         }
@@ -399,17 +431,7 @@ fn release(
     seen: &mut u64,
 ) -> Result<(), End> {
     if let Some(version) = known {
-        let ops = [
-            Op::Check {
-                path: crate::elector::registry::term_path(&shared.config.path),
-                version,
-            },
-            Op::Delete {
-                path: node.to_owned(),
-                version: -1,
-            },
-        ];
-        match zk.multi(&ops) {
+        match zk.multi(&release_ops(shared, node, version)) {
             Ok(_) => {
                 log::debug!(target: "zkha", "{}: released at once (term version {version})", shared.config.path);
                 return Ok(());
@@ -440,6 +462,64 @@ fn release(
             }
         }
     }
+}
+
+/// How long a stopping master holds its session's close back for its
+/// successor's claim ([`let_the_successor_claim`]).
+pub(super) const SUCCESSOR_CLAIM_WAIT: Duration = Duration::from_millis(50);
+
+/// Right after the release, before the next write of this session (a
+/// stop's close, a resign's registry entry saying it yields): the
+/// ensemble commits writes one batch after another, so a write that
+/// reaches it between the release and the successor's claim makes the
+/// claim wait for one more commit. This reads the node, behind the
+/// release, with a watch, and waits until the node is there again (the
+/// successor's claim committed) or [`SUCCESSOR_CLAIM_WAIT`] passes (no
+/// successor, a slow one): only the old master waits, never the
+/// successor, and its work has stopped. Any event (a session one too) or
+/// failure ends the wait.
+fn let_the_successor_claim(zk: &ZooKeeper, path: &str) {
+    let made: Arc<(Mutex<bool>, parking_lot::Condvar)> = Arc::default();
+    let (by_watch, by_read) = (made.clone(), made.clone());
+    let end = |m: &(Mutex<bool>, parking_lot::Condvar)| {
+        *m.0.lock() = true;
+        m.1.notify_all();
+    };
+    let asked = zk.awexists_watching(
+        path,
+        move |_: WatchedEvent| end(&by_watch),
+        move |r: Result<Option<Stat>>| {
+            if !matches!(r, Ok(None)) {
+                end(&by_read);
+            }
+        },
+    );
+    if asked.is_err() {
+        return;
+    }
+    let until = Instant::now() + SUCCESSOR_CLAIM_WAIT;
+    let mut done = made.0.lock();
+    while !*done {
+        if made.1.wait_until(&mut done, until).timed_out() {
+            log::debug!(target: "zkha", "{path}: no successor's claim within {} ms: closing", SUCCESSOR_CLAIM_WAIT.as_millis());
+            return;
+        }
+    }
+}
+
+/// The release at once: the term node still at this term's `version` (no
+/// safe claim came since ours), then the delete of our node.
+fn release_ops(shared: &ElectionState, node: &str, version: i32) -> [Op; 2] {
+    [
+        Op::Check {
+            path: crate::elector::registry::term_path(&shared.config.path),
+            version,
+        },
+        Op::Delete {
+            path: node.to_owned(),
+            version: -1,
+        },
+    ]
 }
 
 /// `sync(path)` then `exists(path)`: an answer the leader stands behind (see

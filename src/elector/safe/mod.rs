@@ -17,13 +17,19 @@
 //! side of a maintenance pause: it acknowledges one and then holds
 //! mastership through an outage until the pause's deadline.
 //!
+//! [`ahead`] is a standby's claim sent by its watch on the master node as
+//! the node goes, when the gate would say go without a read; the election
+//! thread takes its answer over.
+//!
 //! [`wait`] is what all three share: waiting for the next event (stepping
 //! down on the way when the lease or the F1 bound runs out) and what an
 //! error means. The files depend one way: `mod.rs` → `session.rs` and
 //! `contend.rs`, `contend.rs` → `hold.rs`, and each of them → `wait.rs`,
 //! which uses none of them; `hold.rs` → `pause.rs` → `wait.rs`; `wait.rs` and
-//! `session.rs` → `given.rs` (the caller's handle, looked at), a leaf.
+//! `session.rs` → `given.rs` (the caller's handle, looked at), a leaf;
+//! `contend.rs` and `steer.rs` → `ahead.rs` → `wait.rs`.
 
+mod ahead;
 mod contend;
 mod given;
 mod hold;

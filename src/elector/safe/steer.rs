@@ -8,6 +8,7 @@
 //! operation written after the read makes the claim fail instead of being
 //! missed.
 
+use super::ahead::{self, Armed, ClaimAhead, Sent, StillGo};
 use super::wait::{after_error, code, until_connected, wait, End, Next};
 use crate::client::Pending;
 use crate::elector::registry::{self, CandidateEntry, ControlOp};
@@ -205,6 +206,9 @@ pub(super) struct Gatekeeper {
 struct ControlCache {
     slot: Mutex<ControlSlot>,
     answered: Condvar,
+    /// The claim the master node's watch may send when the node goes
+    /// (`ahead.rs`), told of every new copy.
+    ahead: Arc<ClaimAhead>,
 }
 
 #[derive(Default)]
@@ -237,6 +241,8 @@ fn refresh_control(zk: &Arc<ZooKeeper>, path: &str, cache: &Arc<ControlCache>) {
             s.answered = read;
             s.read = Some(r);
             cache.answered.notify_all();
+            drop(s);
+            cache.ahead.control_news();
         }
     };
     if arm {
@@ -301,6 +307,25 @@ impl ControlCache {
             Some(Err(e)) => Err(e),
             None => Err(Error::Zk(ErrorCode::ConnectionLoss)),
         }
+    }
+
+    /// The copy, if one is there (no read): the node's data and Stat, and
+    /// a check that it is still the same copy (no read of the node sent
+    /// since, none forgotten), askable from another thread.
+    fn cached(self: &Arc<Self>) -> Option<(Vec<u8>, Stat, StillGo)> {
+        let s = self.slot.lock();
+        let Some(Ok((data, stat))) = &s.read else {
+            return None;
+        };
+        if s.answered != s.sent {
+            return None;
+        }
+        let (cache, read) = (self.clone(), s.sent);
+        let same = move || {
+            let s = cache.slot.lock();
+            s.sent == read && matches!(s.read, Some(Ok(_)))
+        };
+        Some((data.clone(), *stat, Box::new(same)))
     }
 
     /// Forget the copy: the next look reads the node again.
@@ -399,16 +424,133 @@ impl RegistryCache {
 }
 
 impl Gatekeeper {
-    /// The flag the watch on the master node raises (`contend.rs` sets the
-    /// watch): a look right after it fired may claim without reading the
-    /// node again when no candidate could be preferred.
-    pub(super) fn master_watch(&self) -> Arc<AtomicBool> {
-        self.master_fired.clone()
-    }
-
     /// A claim failed on the control node's version: read it again.
     pub(super) fn control_changed(&self) {
         self.control.forget();
+    }
+
+    /// The master node's watch, for a standby about to wait on it: raises
+    /// the flag the next look reads (the node went: claim at once when no
+    /// candidate could be preferred), and sends the claim
+    /// [`arm_ahead`](Self::arm_ahead) readied when the node is deleted.
+    pub(super) fn master_watcher(
+        &self,
+        shared: &Arc<ElectionState>,
+    ) -> impl FnMut(WatchedEvent) + Send + 'static {
+        ahead::watcher(
+            shared,
+            self.master_fired.clone(),
+            self.control.ahead.clone(),
+        )
+    }
+
+    /// About to wait for another's master node to go (its watch set by
+    /// [`master_watcher`](Self::master_watcher)): when a look made the
+    /// moment it goes would say go without a read ([`gate`](Self::gate)'s
+    /// claim at once, or a switchover to this candidate), the claim is
+    /// readied for the watch to send, with what must still hold then.
+    pub(super) fn arm_ahead(&mut self, shared: &Arc<ElectionState>, zk: &Arc<ZooKeeper>) {
+        if let Some((version, still_go)) = self.go_when_master_goes(shared) {
+            let cfg = &shared.config;
+            let create = Op::Create {
+                path: cfg.path.clone(),
+                data: cfg.data.clone(),
+                acl: cfg.acl_list(),
+                mode: CreateMode::Ephemeral,
+            };
+            self.control.ahead.arm(Armed {
+                ops: claim_ops(shared, Some(version), create),
+                still_go,
+                zk: Arc::downgrade(zk),
+                shared: Arc::downgrade(shared),
+            });
+        }
+    }
+
+    /// Woken while waiting on the master node: when only news of the
+    /// control node woke it (the node's watch has not fired), the claim is
+    /// readied again for the new copy and the wait goes on (true).
+    pub(super) fn rearm_after_news(
+        &mut self,
+        shared: &Arc<ElectionState>,
+        zk: &Arc<ZooKeeper>,
+    ) -> bool {
+        if !self.control.ahead.woken_by_news()
+            || self.master_fired.load(Ordering::Acquire)
+            || shared.stopping()
+            || shared.inner.lock().resign
+        {
+            return false;
+        }
+        self.arm_ahead(shared, zk);
+        true
+    }
+
+    /// The wait on the master node is over: a claim not sent by now is not.
+    pub(super) fn disarm_ahead(&self) {
+        self.control.ahead.disarm();
+        self.control.ahead.woken_by_news();
+    }
+
+    /// The claim the master node's watch sent, if it did: this look's
+    /// outcome is its answer (the look it stands for is over).
+    pub(super) fn take_ahead(&mut self) -> Option<Sent> {
+        let sent = self.control.ahead.take_sent()?;
+        self.master_fired.store(false, Ordering::Release);
+        self.said = None;
+        Some(sent)
+    }
+
+    /// What [`arm_ahead`](Self::arm_ahead) asks: the control node's
+    /// version to reset, and the checks for when the node goes. Reads
+    /// nothing: only the copies the watches keep.
+    fn go_when_master_goes(&mut self, shared: &ElectionState) -> Option<(i32, StillGo)> {
+        let st = &shared.steering;
+        let cfg = &shared.config;
+        if !st.enabled
+            || cfg.priority == 0
+            || !st.ready()
+            || cfg.mode != crate::elector::Mode::Watch
+            || !cfg.test_claim_delay.is_zero()
+        {
+            return None;
+        }
+        let (data, stat, same_control) = self.control.cached()?;
+        let me = st.name.lock().clone().unwrap_or_default();
+        let now = Instant::now();
+        match self.held_back(&ControlOp::decode(&data), &stat, &me, now) {
+            // The switchover's target: nobody else's turn, while it lasts.
+            Some((true, until)) => {
+                let still = move || Instant::now() < until && same_control();
+                return Some((stat.version, Box::new(still)));
+            }
+            Some((false, _)) => return None,
+            None => {}
+        }
+        // As the gate's claim at once: every other candidate known, none
+        // preferred, and the watches that would say otherwise unfired.
+        let reg = &mut self.registry;
+        reg.take_news();
+        let (listed, names_watch) = reg.names.as_ref()?;
+        let mine = cfg.priority;
+        let mut probes: Vec<Box<dyn Fn() -> bool + Send + Sync>> =
+            vec![Box::new(names_watch.done_probe())];
+        for name in listed.iter().chain(reg.entries.keys()) {
+            if *name == me {
+                continue;
+            }
+            let known = reg.entries.get(name)?;
+            if better_than(known, mine) != Some(false) {
+                return None;
+            }
+            if let Some(w) = &known.watch {
+                if known.entry.priority > mine {
+                    probes.push(Box::new(w.done_probe()));
+                }
+            }
+        }
+        let still = move || same_control() && !probes.iter().any(|fired| fired());
+        Some((stat.version, Box::new(still)))
     }
 
     /// One look: readiness, priority 0, the control node, the registry.
@@ -681,6 +823,16 @@ pub(super) fn claim_ops(shared: &ElectionState, control: Option<i32>, first: Op)
 pub(super) fn term_version_of(results: &[OpResult]) -> Option<i32> {
     match results.get(2) {
         Some(OpResult::Set { stat }) => Some(stat.version),
+        _ => None,
+    }
+}
+
+/// The zxid of a winning claim's multi (one transaction: every node it
+/// created has it as its czxid), as the term node's set reports it (its
+/// mzxid).
+pub(super) fn claim_zxid(results: &[OpResult]) -> Option<i64> {
+    match results.get(2) {
+        Some(OpResult::Set { stat }) => Some(stat.mzxid),
         _ => None,
     }
 }
