@@ -353,10 +353,6 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
          includes.\n"
     )?;
     let gst = &r["failover"]["safe"]["graceful"]["steps_p50_ms"];
-    let after_close = match (gst["create"].as_f64(), gst["exit"].as_f64()) {
-        (Some(c), Some(e)) => format!("{:.1}", c - e),
-        _ => "n/a".into(),
-    };
     writeln!(
         md,
         "What the traces showed (issue 25). (4) With the candidates' registry (issue 24), a standby's gate read the control \
@@ -394,9 +390,9 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
          return by 1.5). A stopping master now sends its release without waiting, with a read of the node (and a watch) \
          behind it, and holds its close back until the node is there again (the successor's claim committed) or 50 ms \
          have passed (src/elector/safe/hold.rs, `let_the_successor_claim`); a resign holds back its registry entry's \
-         `yielding` the same way. So the old master's exit now follows the new master's claim: here its close returns \
-         {} ms after the SIGTERM (the floor's: {} ms), and the standby's claim was answered {after_close} ms from that \
-         (negative: before it). On the standby, the claim is sent by its watch on the master node, on the C client's \
+         `yielding` the same way. So the old master's exit now follows the new master's claim: here the standby's claim is \
+         answered {} ms after the SIGTERM and the old master's close returns at {} ms (the floor's close returns at {} \
+         ms, its standby's create at {} ms). On the standby, the claim is sent by its watch on the master node, on the C client's \
          completion thread, as the floor's standby creates from its watcher, whenever its gate would say go without a \
          read (src/elector/safe/ahead.rs, checked again as the watch fires); the election thread, woken by the same \
          watch, takes the answer over. A switchover's target readies its claim again when the news of the control node \
@@ -405,8 +401,10 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
         f(&r["failover"]["switchover"]["switchover"]["steps_p50_ms"]["command_term"]),
         f(&r["failover"]["switchover"]["switchover"]["steps_p50_ms"]["lost_master"]),
         f(&r["failover"]["switchover"]["switchover"]["steps_p50_ms"]["create"]),
+        f(&gst["create"]),
         f(&gst["exit"]),
         f(&fl["close_p50_ms"]),
+        f(&fl["p50_ms"]),
     )?;
     let safe_g = r["failover"]["safe"]["graceful"]["p99_ms"].as_f64();
     let safe_c = r["failover"]["safe"]["crash"]["p99_ms"].as_f64();
