@@ -154,17 +154,21 @@ fn the_health_check_never_runs_on_a_standby() {
 /// `zkha run` alone with a command that answers only after 1 s (it writes
 /// its start time, then touches `up`), and a health check that logs its
 /// own time and passes once `up` exists (one failure makes it unhealthy).
+/// A check that runs before the command's shell has set its trap and
+/// written its start passes: on a loaded machine such a check
+/// stopped the command before it could say so, again at every restart,
+/// and the test waited in vain for its `stop` line (seen in CI).
 fn slow_starter(d: &Path, path: &str, start_period: &str) -> std::process::Child {
     let (log, up) = (d.join("cmds.log"), d.join("up"));
     let cmd = format!(
-        "echo start $(date +%s%N) >> {log}; trap 'echo stop >> {log}; exit 0' TERM; sleep 1; touch {up}; while true; do sleep 0.02; done",
+        "trap 'echo stop >> {log}; exit 0' TERM; echo start $(date +%s%N) >> {log}; sleep 1; touch {up}; while true; do sleep 0.02; done",
         log = log.display(),
         up = up.display()
     );
     let check = format!(
-        "echo check $(date +%s%N) >> {}; test -e {}",
-        log.display(),
-        up.display()
+        "echo check $(date +%s%N) >> {log}; grep -q '^start' {log} || exit 0; test -e {up}",
+        log = log.display(),
+        up = up.display()
     );
     run(
         path,
