@@ -15,7 +15,7 @@ use crate::elector::lease::renew_every;
 use crate::elector::shared::ElectionState;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::types::{Stat, WatchedEvent};
+use crate::types::{EventType, Stat, WatchedEvent};
 use crate::{Op, ZooKeeper};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,6 +80,11 @@ fn hold_inner(
     let mut holding = Holding::new(shared, zk, node, token);
     holding.term_version = term_version;
     loop {
+        if holding.deleted.swap(false, Ordering::AcqRel) {
+            // Deleted: whoever did it, the node is no longer ours.
+            shared.lost_master(LostReason::NodeLost);
+            return Held::Lost;
+        }
         holding.rearm();
         holding.follow_control();
         if let Some(held) = holding.take_answer() {
@@ -111,6 +116,10 @@ struct Holding<'a> {
     next_renew: Instant,
     /// The node's watch fired (or must be set): re-arm it.
     fired: Arc<AtomicBool>,
+    /// The node's watch said it was deleted: mastership ends at once, with
+    /// no read to confirm it (a standby's claim goes with its own watch on
+    /// the same deletion, `ahead.rs`).
+    deleted: Arc<AtomicBool>,
     seen: u64,
     /// The re-arm's answer, left here by the completion thread.
     answer: Arc<Mutex<Option<Answer>>>,
@@ -144,6 +153,7 @@ impl<'a> Holding<'a> {
             renew_every,
             next_renew: Instant::now() + renew_every,
             fired: Arc::new(AtomicBool::new(true)),
+            deleted: Arc::new(AtomicBool::new(false)),
             seen: wake_count(shared),
             answer: Arc::default(),
             rearming: false,
@@ -231,7 +241,14 @@ impl<'a> Holding<'a> {
         self.seen = wake_count(self.shared);
         let slot = self.answer.clone();
         let weak = Arc::downgrade(self.shared);
-        let watch = waker(self.shared, Some(self.fired.clone()));
+        let mut wake = waker(self.shared, Some(self.fired.clone()));
+        let deleted = self.deleted.clone();
+        let watch = move |e: WatchedEvent| {
+            if e.event_type == EventType::Deleted {
+                deleted.store(true, Ordering::Release);
+            }
+            wake(e);
+        };
         let asked = synced_exists_async(self.zk, self.node, Some(watch), move |sent, r| {
             *slot.lock() = Some((sent, r));
             if let Some(s) = weak.upgrade() {
