@@ -31,7 +31,9 @@ pub fn become_subreaper() -> io::Result<()> {
 }
 
 /// Every process's parent, read from `/proc/<pid>/stat` (field 4, after
-/// the command name, which may hold spaces and parentheses).
+/// the command name, which may hold spaces and parentheses). A read of
+/// every process on the host: only where the kernel lists no children
+/// ([`children_listed`]).
 fn parents() -> BTreeMap<i32, i32> {
     let mut out = BTreeMap::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -61,8 +63,44 @@ fn parse_ppid(stat: &str) -> Option<i32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Whether the kernel lists each task's children
+/// (`/proc/<pid>/task/<tid>/children`, CONFIG_PROC_CHILDREN, on in
+/// Debian's and most distributions' kernels). Where it does, a walk of
+/// the command's tree reads only the tree's own processes; where it does
+/// not, it reads every process on the host (`parents`), which takes
+/// milliseconds on a busy host: time a stop's SIGTERM waits for before
+/// the command's exit can be seen.
+fn children_listed() -> bool {
+    static LISTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *LISTED.get_or_init(|| std::path::Path::new("/proc/thread-self/children").exists())
+}
+
+/// The children of `pid` as the kernel lists them: those of each of its
+/// threads (a child's parent is the thread that forked it, or the one an
+/// orphan was re-parented to). A process gone meanwhile has none.
+fn listed_children(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let mut file = task.path();
+        file.push("children");
+        if let Ok(list) = std::fs::read_to_string(file) {
+            out.extend(
+                list.split_whitespace()
+                    .filter_map(|c| c.parse::<i32>().ok()),
+            );
+        }
+    }
+    out
+}
+
 /// The children of `pid`.
 pub fn children_of(pid: i32) -> Vec<i32> {
+    if children_listed() {
+        return listed_children(pid);
+    }
     parents()
         .into_iter()
         .filter(|&(_, p)| p == pid)
@@ -72,7 +110,26 @@ pub fn children_of(pid: i32) -> Vec<i32> {
 
 /// Every descendant of `pid` (not `pid` itself), parents before children.
 pub fn descendants_of(pid: i32) -> Vec<i32> {
-    descendants_in(&parents(), &[pid])
+    descendants_of_all(&[pid])
+}
+
+/// Every descendant of each of `roots` (not the roots), parents before
+/// children.
+fn descendants_of_all(roots: &[i32]) -> Vec<i32> {
+    if !children_listed() {
+        return descendants_in(&parents(), roots);
+    }
+    let mut out: Vec<i32> = Vec::new();
+    let mut frontier: Vec<i32> = roots.to_vec();
+    while let Some(p) = frontier.pop() {
+        for c in listed_children(p) {
+            if !out.contains(&c) && !roots.contains(&c) {
+                out.push(c);
+                frontier.push(c);
+            }
+        }
+    }
+    out
 }
 
 fn descendants_in(parents: &BTreeMap<i32, i32>, roots: &[i32]) -> Vec<i32> {
@@ -114,6 +171,15 @@ pub fn spawn_helper(cmd: &mut Command) -> io::Result<(Child, Helper)> {
     Ok((child, Helper(pid)))
 }
 
+/// Records `pid`, a child already running, as a helper (see
+/// [`spawn_helper`]): a watchdog whose command is gone, reaped aside.
+/// Call it while the child is still known by other means (the
+/// supervisor's slot, under its lock), so no sweep sees it unknown.
+pub fn keep_as_helper(pid: i32) -> Helper {
+    HELPERS.lock().insert(pid);
+    Helper(pid)
+}
+
 /// A helper's record (see [`spawn_helper`]); dropped once it is reaped.
 #[must_use]
 pub struct Helper(i32);
@@ -134,17 +200,15 @@ pub fn sweep_orphans(keep: &[i32]) -> usize {
     let mut killed = BTreeSet::new();
     loop {
         let helpers = HELPERS.lock();
-        let parents = parents();
-        let strays: Vec<i32> = parents
-            .iter()
-            .filter(|&(c, &p)| p == me && !helpers.contains(c) && !keep.contains(c))
-            .map(|(&c, _)| c)
+        let strays: Vec<i32> = children_of(me)
+            .into_iter()
+            .filter(|c| !helpers.contains(c) && !keep.contains(c))
             .collect();
         drop(helpers);
         if strays.is_empty() {
             return killed.len();
         }
-        let mut all = descendants_in(&parents, &strays);
+        let mut all = descendants_of_all(&strays);
         all.extend(&strays);
         signal_each(&all, libc::SIGKILL);
         killed.extend(all);
@@ -306,6 +370,48 @@ mod tests {
         assert_eq!(parse_ppid("42 (a) b) c) S 17 42 42 0"), Some(17));
         assert_eq!(parse_ppid("42 (sh) R 1 42"), Some(1));
         assert_eq!(parse_ppid("garbage"), None);
+    }
+
+    /// The kernel's lists of children find the same tree as a read of
+    /// every process's parent: a shell forked from this test's thread (not
+    /// the process's main thread: every thread's list counts) and the two
+    /// `sleep`s it started.
+    #[test]
+    fn the_kernels_lists_of_children_find_the_whole_tree() {
+        assert!(
+            children_listed(),
+            "this kernel lists no children: the walk reads every process"
+        );
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let (me, shell) = (std::process::id() as i32, sh.id() as i32);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut sleeps = descendants_of(shell);
+        while sleeps.len() < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            sleeps = descendants_of(shell);
+        }
+        let (mine, children) = (descendants_of(me), children_of(me));
+        let mut by_parents = descendants_in(&parents(), &[shell]);
+        let _ = sh.kill();
+        for &pid in &sleeps {
+            // SAFETY: a `sleep` this test started (its shell's child).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = sh.wait();
+        sleeps.sort();
+        by_parents.sort();
+        assert_eq!(sleeps.len(), 2, "the shell's two sleeps: {sleeps:?}");
+        assert_eq!(sleeps, by_parents);
+        assert!(
+            children.contains(&shell),
+            "{children:?} lacks the shell {shell}"
+        );
+        for pid in sleeps.iter().chain([&shell]) {
+            assert!(mine.contains(pid), "{mine:?} lacks {pid}");
+        }
     }
 
     #[test]

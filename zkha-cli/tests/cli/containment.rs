@@ -946,3 +946,88 @@ fn a_killed_watchdog_kills_what_the_command_started_by_the_subreaper_alone() {
         a_killed_watchdog_kills_what_the_command_started_and_the_successor_fences,
     );
 }
+
+/// A stop is over once the command's last process is gone, not once its
+/// watchdog has removed its cgroup and exited (the watchdog says `gone`
+/// first). The watchdog's exit is held back 3 s after that (a test hook):
+/// a resign hands over while a's watchdog still lives, yet only after the
+/// process a's command left running (setsid) wrote its last line; the
+/// watchdog is reaped afterwards (no zombie), and a stays a candidate.
+#[test]
+fn a_stop_ends_when_the_commands_last_process_is_gone_not_when_its_watchdog_exits() {
+    let d = dir("contain-gone");
+    let log = d.join("cmds.log");
+    let path = format!("{}/m", unique_path("contain-gone"));
+    let mut c = Cleanup::new(&d);
+    // On SIGTERM the setsid'd process writes 30 lines, 10 ms apart, then
+    // `stop a`: a's command ends with it, past the first process's exit.
+    let lingerer = script(
+        &d,
+        "lingerer.sh",
+        &format!(
+            "echo $$ > {pid}\n\
+             trap 'i=0; while [ $i -lt 30 ]; do echo a $i >> {l}; i=$((i+1)); sleep 0.01; done; \
+             echo stop a >> {l}; exit 0' TERM\n\
+             while :; do sleep 0.01; done\n",
+            pid = d.join("lingerer.pid").display(),
+            l = log.display()
+        ),
+    );
+    let a_cmd = sh(&format!(
+        "echo start a >> {l}; setsid sh {s} & trap 'exit 0' TERM; while :; do sleep 0.01; done",
+        l = log.display(),
+        s = lingerer.display()
+    ));
+    let flags = ["--session-timeout", "2000"];
+    let a = c.add(run_on(
+        hosts(),
+        &d,
+        &path,
+        "10.0.0.1",
+        &a_cmd,
+        &flags,
+        &[("ZKHA_TEST_WATCHDOG_EXIT_DELAY_MS", "3000")],
+    ));
+    assert!(
+        eventually(LONG, || pid_in(&d.join("lingerer.pid")).is_some()),
+        "a's command never ran: {}",
+        stderr_of(&d, "10.0.0.1")
+    );
+    let b = c.add(run(&d, &path, "10.0.0.2", &worker("b", &log), &flags));
+    std::thread::sleep(Duration::from_secs(1));
+    let wd = watchdog_of(c.children[a].id()).expect("a's watchdog (argv[0] zkha-watchdog)");
+    signal(&c.children[a], libc::SIGUSR1);
+    assert!(
+        eventually(LONG, || first(&lines(&log), "start b").is_some()),
+        "b never took over: {}",
+        stderr_of(&d, "10.0.0.2")
+    );
+    // b's command runs, and a's watchdog (still in its 3 s) is alive: the
+    // handover did not wait for its exit.
+    let alive = cmdline(wd).first().map(String::as_str) == Some("zkha-watchdog");
+    let all = lines(&log);
+    let (stop_a, start_b) = (first(&all, "stop a"), first(&all, "start b"));
+    assert!(
+        stop_a.is_some() && stop_a < start_b,
+        "b's command started before the last process of a's was gone: {}",
+        around(&all, start_b.unwrap())
+    );
+    assert_eq!(count(&all, "a "), 30, "{all:?}");
+    assert!(
+        alive,
+        "a's watchdog had exited before b took over: the stop waited for its exit, not for its `gone`"
+    );
+    // Reaped once it exits: neither left running nor a zombie.
+    assert!(
+        eventually(LONG, || !Path::new(&format!("/proc/{wd}")).exists()),
+        "a's watchdog {wd} was never reaped: {:?}",
+        std::fs::read_to_string(format!("/proc/{wd}/stat"))
+    );
+    assert!(
+        c.children[a].try_wait().unwrap().is_none(),
+        "a's zkha left instead of staying a candidate: {}",
+        stderr_of(&d, "10.0.0.1")
+    );
+    term(&mut c.children[b]);
+    term(&mut c.children[a]);
+}

@@ -47,6 +47,9 @@ pub(super) struct Running {
     pub(super) stopping: bool,
     /// `<path> on <hosts>`: the prefix of the log lines said for it.
     pub(super) label: String,
+    /// The watchdog said every process of the command is gone, with the
+    /// command's exit code (its own exit status, to come).
+    pub(super) gone: Option<u8>,
     /// Its liveness check (`--health-cmd`), started with it; taken and
     /// stopped when it stops or ends (`liveness.rs`).
     pub(super) liveness: Option<Arc<HealthChecker>>,
@@ -70,6 +73,7 @@ impl Running {
                 ("started", pid) => self.pgid = pid.parse().ok(),
                 ("lapsed", _) => self.lapsed = true,
                 ("error", text) => self.error = Some(text.to_owned()),
+                ("gone", code) => self.gone = code.parse().ok(),
                 ("survivors", n) => self.survivors = n.parse().unwrap_or(0),
                 ("contained", how) => {
                     // Once per process: the same each time.

@@ -30,8 +30,8 @@ const WATCHDOG_SLACK: Duration = Duration::from_secs(1);
 
 impl Supervisor {
     /// Stops the command (see [`Stop`]) and returns once it is gone: its
-    /// watchdog has exited, which it does only when every process of the
-    /// command is gone. The slot lock is not held while waiting, so a loss
+    /// watchdog has said `gone` (or exited), which it does only when every
+    /// process of the command is gone. The slot lock is not held while waiting, so a loss
     /// of mastership during a planned stop can still turn it into a kill.
     ///
     /// The watchdog holds the lease; zkha holds it too: should the watchdog
@@ -74,12 +74,14 @@ impl Supervisor {
         super::supervisor::test_delay("ZKHA_TEST_STOP_WAIT_DELAY_MS");
         let mut forced = false;
         let mut said_at = Instant::now();
-        // The watchdog's exit wakes the loop at once (it turned every 2 ms).
-        let exit_fd = self
+        // The watchdog's `gone` line or its exit wakes the loop at once (it
+        // turned every 2 ms).
+        let (exit_fd, status_fd) = self
             .slot
             .lock()
             .as_ref()
-            .and_then(|r| pidfd(r.watchdog.id()));
+            .map(|r| (pidfd(r.watchdog.id()), r.status.try_clone().ok()))
+            .unwrap_or_default();
         let status = loop {
             {
                 let mut slot = self.slot.lock();
@@ -87,6 +89,16 @@ impl Supervisor {
                 // into a kill): that one reaped it.
                 let running = slot.as_mut()?;
                 running.read_status();
+                if let Some(code) = running.gone {
+                    // Every process of the command is gone: the stop is
+                    // over. The watchdog's own clean-up and exit (its
+                    // cgroup removed) are not waited for; it is reaped
+                    // aside, and sweeps leave it alone meanwhile.
+                    let running = slot.take()?;
+                    *self.ctl.lock() = None;
+                    reap_aside(running.watchdog);
+                    break Some(ExitStatus::from_raw(i32::from(code) << 8));
+                }
                 match running.watchdog.try_wait() {
                     Ok(Some(status)) => {
                         running.read_status();
@@ -138,7 +150,11 @@ impl Supervisor {
                     log::error!(target: "zkha", "{} on {}: {} process(es) of {:?} outlived SIGKILL: mastership is held until they are gone", self.path, self.hosts, running.survivors, self.command);
                 }
             }
-            wait_for_exit(exit_fd.as_ref(), Duration::from_millis(2));
+            wait_for_exit(
+                exit_fd.as_ref(),
+                status_fd.as_ref(),
+                Duration::from_millis(2),
+            );
         };
         if forced {
             self.unclean.store(true, Ordering::Release);
@@ -184,6 +200,22 @@ impl Supervisor {
     }
 }
 
+/// Reaps a watchdog that said `gone` (its command is over; it is only
+/// cleaning up and exiting) on a thread of its own, so no zombie is left;
+/// until then it is kept as a helper, which no sweep of orphans kills.
+fn reap_aside(mut watchdog: std::process::Child) {
+    let helper = crate::cli::reaper::keep_as_helper(watchdog.id() as i32);
+    let reaped = std::thread::Builder::new()
+        .name("zkha-reap-watchdog".into())
+        .spawn(move || {
+            let _ = watchdog.wait();
+            drop(helper);
+        });
+    if let Err(e) = reaped {
+        log::warn!(target: "zkha", "cannot start a thread to reap the watchdog ({e}): a sweep reaps it");
+    }
+}
+
 /// A pidfd of our child `pid` (not reaped yet, so the pid is still its
 /// own): readable once it exits. `None` where the kernel has no pidfd
 /// (before Linux 5.3): the stop then looks every 2 ms.
@@ -195,21 +227,27 @@ fn pidfd(pid: u32) -> Option<std::os::fd::OwnedFd> {
     (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
 }
 
-/// Waits up to `limit` for the process of `fd` to exit (at once if it has),
-/// or sleeps `limit` without one.
-fn wait_for_exit(fd: Option<&std::os::fd::OwnedFd>, limit: Duration) {
+/// Waits up to `limit` for the process of `fd` to exit or for a line on
+/// the watchdog's `status` pipe (at once if either is there), or sleeps
+/// `limit` without a pidfd.
+fn wait_for_exit(
+    fd: Option<&std::os::fd::OwnedFd>,
+    status: Option<&std::fs::File>,
+    limit: Duration,
+) {
     use std::os::fd::AsRawFd;
     let Some(fd) = fd else {
         std::thread::sleep(limit);
         return;
     };
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
+    let mut p = [fd.as_raw_fd(), status.map_or(-1, |s| s.as_raw_fd())].map(|fd| libc::pollfd {
+        fd,
         events: libc::POLLIN,
         revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call.
-    let n = unsafe { libc::poll(&mut p, 1, limit.as_millis() as libc::c_int) };
+    });
+    // SAFETY: a valid array of two pollfd for the duration of the call (a
+    // negative fd is ignored by poll).
+    let n = unsafe { libc::poll(p.as_mut_ptr(), 2, limit.as_millis() as libc::c_int) };
     if n < 0 {
         // Interrupted: the loop looks again, as after a timeout.
         std::thread::sleep(Duration::from_micros(100));

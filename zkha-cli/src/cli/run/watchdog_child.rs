@@ -80,6 +80,7 @@ impl Supervisor {
                 survivors: 0,
                 stopping: false,
                 label: format!("{} on {}", self.path, self.hosts),
+                gone: None,
                 liveness: None,
             },
             ctl_w.into(),

@@ -39,8 +39,11 @@
 //! process exited, others live on), `lapsed` (the deadline came without an
 //! extension), `survivors <n>` (processes outlived SIGKILL), `log <level>
 //! <text>` (a diagnostic for `zkha run` to log), `error <text>` (the
-//! command could not start).
-//! The watchdog's exit status is the command's (128+N for signal N).
+//! command could not start), `gone <code>` (every process of the command
+//! is gone; what follows is the watchdog's own clean-up and exit, so a
+//! stop need not wait for them).
+//! The watchdog's exit status is the command's (128+N for signal N), the
+//! code `gone` says.
 //!
 //! One job per file: the arguments, the kill schedule and the setup here;
 //! the command's process tree (`tree.rs`), the status pipe (`status.rs`),
@@ -192,12 +195,7 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
     // A lease that ends before the command could even be stopped in time:
     // do not start it (zkha run starts it again after a renewal).
     // Test-only: a watchdog slow to get here (a loaded machine).
-    if let Some(ms) = std::env::var("ZKHA_TEST_WATCHDOG_START_DELAY_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        std::thread::sleep(Duration::from_millis(ms));
-    }
+    test_delay("ZKHA_TEST_WATCHDOG_START_DELAY_MS");
     if let Some((term, _)) = kill_schedule(args.deadline_ns, grace) {
         if boot_ns() >= term {
             status.say("lapsed");
@@ -212,6 +210,14 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let mut watch = Watch::new(&args, &mut tree, &mut status, &ctl, &timer, &sigchld);
     watch.run()?;
     let (crashed, session) = (watch.crashed, watch.session.take());
+    let code = tree
+        .first
+        .map_or(exit::ERROR, |st| exit::code_of(ExitStatus::from_raw(st)));
+    // Every process of the command is gone (no child is left, and orphans
+    // come to us): `zkha run` may let mastership go now, before this
+    // process's own clean-up and exit.
+    status.say(&format!("gone {code}"));
+    test_delay("ZKHA_TEST_WATCHDOG_EXIT_DELAY_MS");
     tree.remove_cgroup();
     if crashed && args.on_crash == OnCrash::Handover {
         if let Some(id) = session.as_deref().and_then(|s| s.parse().ok()) {
@@ -219,9 +225,15 @@ pub fn run(args: WatchdogArgs) -> Result<u8, Box<dyn std::error::Error>> {
         }
     }
     drop(ctl);
-    Ok(tree
-        .first
-        .map_or(exit::ERROR, |st| exit::code_of(ExitStatus::from_raw(st))))
+    Ok(code)
+}
+
+/// A test-only pause (read only by tests that widen a window): sleeps the
+/// milliseconds `var` says.
+fn test_delay(var: &str) {
+    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.parse::<u64>().ok()) {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
 }
 
 #[cfg(test)]
