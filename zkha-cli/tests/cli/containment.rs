@@ -952,7 +952,9 @@ fn a_killed_watchdog_kills_what_the_command_started_by_the_subreaper_alone() {
 /// first). The watchdog's exit is held back 3 s after that (a test hook):
 /// a resign hands over while a's watchdog still lives, yet only after the
 /// process a's command left running (setsid) wrote its last line; the
-/// watchdog is reaped afterwards (no zombie), and a stays a candidate.
+/// watchdog is reaped afterwards (no zombie), and a stays a candidate;
+/// the stop's log line has the command's exit status, which came with
+/// `gone`.
 #[test]
 fn a_stop_ends_when_the_commands_last_process_is_gone_not_when_its_watchdog_exits() {
     let d = dir("contain-gone");
@@ -974,7 +976,7 @@ fn a_stop_ends_when_the_commands_last_process_is_gone_not_when_its_watchdog_exit
         ),
     );
     let a_cmd = sh(&format!(
-        "echo start a >> {l}; setsid sh {s} & trap 'exit 0' TERM; while :; do sleep 0.01; done",
+        "echo start a >> {l}; setsid sh {s} & trap 'exit 3' TERM; while :; do sleep 0.01; done",
         l = log.display(),
         s = lingerer.display()
     ));
@@ -986,7 +988,10 @@ fn a_stop_ends_when_the_commands_last_process_is_gone_not_when_its_watchdog_exit
         "10.0.0.1",
         &a_cmd,
         &flags,
-        &[("ZKHA_TEST_WATCHDOG_EXIT_DELAY_MS", "3000")],
+        &[
+            ("ZKHA_TEST_WATCHDOG_EXIT_DELAY_MS", "3000"),
+            ("RUST_LOG", "warn,zkha=info"),
+        ],
     ));
     assert!(
         eventually(LONG, || pid_in(&d.join("lingerer.pid")).is_some()),
@@ -1016,6 +1021,12 @@ fn a_stop_ends_when_the_commands_last_process_is_gone_not_when_its_watchdog_exit
     assert!(
         alive,
         "a's watchdog had exited before b took over: the stop waited for its exit, not for its `gone`"
+    );
+    // The command's exit status came with `gone` (its first process's).
+    assert!(
+        stderr_of(&d, "10.0.0.1").contains("stopped (exit status: 3)"),
+        "{}",
+        stderr_of(&d, "10.0.0.1")
     );
     // Reaped once it exits: neither left running nor a zombie.
     assert!(
