@@ -254,7 +254,11 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
              its SIGTERM to its exit as it saw them: p50 {} ms, p99 {} ms); the old master said `lost master` (its command \
              gone, before it lets the node go) at {}; the target's winning claim was answered at {}. Net of the command's own \
              stop (taken off sample by sample), p50 {} ms and p99 {} ms: {} and {} of the floor. From the command's invocation \
-             (a process start, a session of its own, its reads, then the write) p50 {} ms, p99 {} ms.",
+             (a process start, a session of its own, its reads, then the write) p50 {} ms, p99 {} ms. Between two such \
+             switchovers the bench asks for one itself ({} samples): it reads the control node while the standby settles, \
+             waits the same idle spell, then sends the write `zkha switchover` makes; from that send, net of the stop, \
+             p50 {} ms and p99 {} ms ({} and {} of the floor), a sample that starts as the floor's does, with a write after \
+             an idle spell.",
             f(&st["command_term"]),
             f(&st["command_exit"]),
             f(&sw["command_stop"]["p50_ms"]),
@@ -267,6 +271,11 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
             spread(&sw["net_of_stop"]["p99_over_floor_spread"]),
             f(&sw["from_invocation"]["p50_ms"]),
             f(&sw["from_invocation"]["p99_ms"]),
+            sw["from_a_cold_write"]["n"],
+            f(&sw["from_a_cold_write"]["p50_ms"]),
+            f(&sw["from_a_cold_write"]["p99_ms"]),
+            spread(&sw["from_a_cold_write"]["p50_over_floor_spread"]),
+            spread(&sw["from_a_cold_write"]["p99_over_floor_spread"]),
         )?;
     }
     writeln!(
@@ -433,6 +442,16 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
         )?;
     }
     let net = &sw["net_of_stop"];
+    let cold = &sw["from_a_cold_write"];
+    // Pages written before the cold measure existed have none: judged on
+    // the committed-write measure alone.
+    let cold_within = match (
+        cold["p50_over_floor_spread"]["median"].as_f64(),
+        cold["p99_over_floor_spread"]["median"].as_f64(),
+    ) {
+        (Some(c50), Some(c99)) => c50 <= 1.5 && c99 <= 1.5,
+        _ => true,
+    };
     if let (Some(a), Some(b)) = (
         net["p50_over_floor_spread"]["median"].as_f64(),
         net["p99_over_floor_spread"]["median"].as_f64(),
@@ -441,12 +460,19 @@ pub fn write(o: &Options, r: &Value) -> Result<(), Box<dyn std::error::Error>> {
             md,
             "- `zkha switchover --to` a named standby at most 1.5× the raw-C handover floor plus the command's own stop, at \
              p50 and p99 (from the control node's write; the stop taken off sample by sample): **{a:.2}× and {b:.2}× — {}** \
-             (as they come, the stop included: {} and {}). A switchover's sample starts once a write (the control \
-             node's) is committed, so the server is awake, where the paced floor's first write follows an idle spell; \
-             against the back-to-back reference, where neither follows one: {}× and {}×",
-            if a <= 1.5 && b <= 1.5 { "met" } else { "not met" },
+             (as they come, the stop included: {} and {}). These samples start once a write (the control node's) is \
+             committed, so the server is awake, where the paced floor's first write follows an idle spell. Started as the \
+             floor's are, from a write the bench sends itself (the one `zkha switchover` makes) after the same idle spell, \
+             net of the stop: p50 {} ms and p99 {} ms, **{} and {}** of the floor; against the back-to-back reference, \
+             where no write follows an idle spell: {}× and {}×. The verdict takes both measures: met only if each is \
+             within 1.5×",
+            if a <= 1.5 && b <= 1.5 && cold_within { "met" } else { "not met" },
             spread(&sw["p50_over_floor_spread"]),
             spread(&sw["p99_over_floor_spread"]),
+            f(&sw["from_a_cold_write"]["p50_ms"]),
+            f(&sw["from_a_cold_write"]["p99_ms"]),
+            spread(&sw["from_a_cold_write"]["p50_over_floor_spread"]),
+            spread(&sw["from_a_cold_write"]["p99_over_floor_spread"]),
             ratio(&net["p50_ms"], &hot["p50_ms"]),
             ratio(&net["p99_ms"], &hot["p99_ms"]),
         )?;

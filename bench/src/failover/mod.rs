@@ -300,6 +300,16 @@ fn switch_json(rounds: &[SwitchRound], fr50: &[f64], fr99: &[f64], f50: f64, f99
         }));
     }
     let (s50, s99, t50, t99) = (spread(&r50), spread(&r99), spread(&n50), spread(&n99));
+    // The bench's own writes after an idle spell, as the floor's close.
+    let cold = all(&|r| r.cold.clone());
+    let (mut c50, mut c99) = (Vec::new(), Vec::new());
+    for (i, r) in rounds.iter().enumerate() {
+        let cs = sorted(&r.cold);
+        if !cs.is_empty() {
+            c50.push(percentile(&cs, 50.0) / fr50[i]);
+            c99.push(percentile(&cs, 99.0) / fr99[i]);
+        }
+    }
     let mut steps = Map::new();
     let mut each = Map::new();
     for (k, name) in SWITCH_STEPS.iter().enumerate() {
@@ -328,6 +338,14 @@ fn switch_json(rounds: &[SwitchRound], fr50: &[f64], fr99: &[f64], f50: f64, f99
             "p99_ms": percentile(&net, 99.0),
             "p50_over_floor_spread": t50,
             "p99_over_floor_spread": t99,
+        },
+        "from_a_cold_write": {
+            "what": "the bench writes the control node itself (the write zkha switchover makes) after the same idle spell as the floor's close: its send to the target's became_master, net of the old command's stop",
+            "n": cold.len(),
+            "p50_ms": percentile(&cold, 50.0),
+            "p99_ms": percentile(&cold, 99.0),
+            "p50_over_floor_spread": spread(&c50),
+            "p99_over_floor_spread": spread(&c99),
         },
         "command_stop": pcts(&stop),
         "from_invocation": pcts(&invoked),

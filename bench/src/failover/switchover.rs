@@ -38,6 +38,13 @@ pub(super) struct SwitchRound {
     pub(super) invoked: Vec<f64>,
     /// Per step of [`SWITCH_STEPS`], per sample.
     pub(super) steps: Vec<Vec<Option<f64>>>,
+    /// Switchovers the bench asks for itself, with the same write as
+    /// `zkha switchover`, sent after the same idle spell as the floor's
+    /// close: its send → the target's `became master`, net of the old
+    /// command's own stop. The samples above start once a write is
+    /// committed (the server awake), where the floor's first write
+    /// follows an idle spell; these start as the floor's do.
+    pub(super) cold: Vec<f64>,
 }
 
 /// The environment variable that turns this binary into the stop probe.
@@ -146,6 +153,55 @@ fn settled_standby(zk: &ZooKeeper, path: &str, name: &str) -> bool {
     standby && calm
 }
 
+/// One switchover from `master` to `standby` that the bench asks for
+/// itself: the control node read while the standby settles, then the same
+/// idle spell as every paced sample, then the write `zkha switchover`
+/// makes (a set at the version read). Its send → the standby's `became
+/// master`, net of the old command's own stop (ms).
+fn cold_switchover(
+    o: &Options,
+    zk: &ZooKeeper,
+    path: &str,
+    master: &Named,
+    standby: &Named,
+    jitter: &mut Jitter,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    if !wait_until(Duration::from_secs(30), || {
+        settled_standby(zk, path, standby.name)
+    }) {
+        return Err(format!("switchover: {} never settled as a standby", standby.name).into());
+    }
+    let Some((_, stat)) = registry::read_control(zk, path)? else {
+        return Err("switchover: no control node".into());
+    };
+    std::thread::sleep(Duration::from_millis(
+        PACE_MIN_MS + jitter.next_u64() % pace_spread(o, "switchover"),
+    ));
+    let op = ControlOp::Switchover {
+        to: standby.name.to_owned(),
+        timeout: Duration::from_secs(30),
+        by: "zkha-bench".into(),
+    };
+    let t_send = monotonic_ms();
+    zk.set(&registry::control_path(path), &op.encode(), stat.version)?;
+    let mut won = None;
+    if !wait_until(Duration::from_secs(40), || {
+        won = became_after(&standby.cand, t_send);
+        won.is_some()
+    }) {
+        return Err(format!(
+            "switchover (the bench's write) to {}: no takeover",
+            standby.name
+        )
+        .into());
+    }
+    let stop = probe_lines(&master.probe)
+        .into_iter()
+        .find(|(term, _)| *term >= t_send)
+        .map_or(0.0, |(term, exit)| exit - term);
+    Ok(won.unwrap_or(t_send) - t_send - stop)
+}
+
 fn became_after(c: &Cand, t0: f64) -> Option<f64> {
     events(&c.trace)
         .iter()
@@ -182,6 +238,7 @@ pub(super) fn switchover_cell(
         stop: Vec::with_capacity(count),
         invoked: Vec::with_capacity(count),
         steps: vec![Vec::new(); SWITCH_STEPS.len()],
+        cold: Vec::with_capacity(count),
     };
     let mut jitter = Jitter(0x5851_f42d_4c95_7f2d ^ (round as u64) << 32);
     for i in 0..count {
@@ -263,12 +320,16 @@ pub(super) fn switchover_cell(
             v.push(f);
         }
         std::mem::swap(&mut master, &mut standby);
+        let cold = cold_switchover(o, zk, &path, &master, &standby, &mut jitter)?;
+        out.cold.push(cold);
+        std::mem::swap(&mut master, &mut standby);
     }
     eprintln!(
-        "bench: failover round {round}: switchover n={count} p50 {:.1} ms (command's own stop p50 {:.2} ms; from the invocation {:.1} ms)",
+        "bench: failover round {round}: switchover n={count} p50 {:.1} ms (command's own stop p50 {:.2} ms; from the invocation {:.1} ms; from a cold write, net of the stop, {:.1} ms)",
         median(&out.samples),
         median(&out.stop),
-        median(&out.invoked)
+        median(&out.invoked),
+        median(&out.cold)
     );
     for c in [&mut master, &mut standby] {
         // SAFETY: signals our own child process.
