@@ -396,10 +396,10 @@ mod tests {
         let (mine, children) = (descendants_of(me), children_of(me));
         let mut by_parents = descendants_in(&parents(), &[shell]);
         let _ = sh.kill();
-        for &pid in &sleeps {
-            // SAFETY: a `sleep` this test started (its shell's child).
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
+        // Only what the full read shows as the shell's (never a pid the
+        // walk under test made up: 0 or -1 would be a process group, or
+        // every process), and never below 2 (`signal_each`).
+        signal_each(&by_parents, libc::SIGKILL);
         let _ = sh.wait();
         sleeps.sort();
         by_parents.sort();
