@@ -151,6 +151,8 @@ const NOT_ZKHA: &[&str] = &[
     "--exclude-re",
     "--features",
     "--test-package",
+    // cargo-mutants' and cargo's (docs/MUTANTS.md).
+    "--in-diff",
     "--iterate",
     "--job",
     "--leak-check",
@@ -160,6 +162,7 @@ const NOT_ZKHA: &[&str] = &[
     "--list",
     "--max-time",
     "--no-deps",
+    "--package",
     "--open",
     "--ops",
     "--port",
