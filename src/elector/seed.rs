@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::types::{ClientId, CreateMode, EventType, State};
 use crate::validate::check_session_timeout;
 use crate::ZooKeeper;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 
 /// The design's failure counter: shared by the whole process (S5).
@@ -28,6 +28,11 @@ pub(crate) fn start(shared: &Arc<ElectionState>) -> Result<()> {
 fn init(shared: &Arc<ElectionState>, clientid: Option<ClientId>) -> Result<()> {
     shared.trace_init(clientid.map_or(0, |c| c.id));
     let weak = Arc::downgrade(shared);
+    // CONNECTED can come before `zookeeper_init` has returned the handle
+    // (the C design's watcher is handed it; ours reads the published one):
+    // such an early CONNECTED is kept for the publication below.
+    let published = Arc::new(AtomicU8::new(UNPUBLISHED));
+    let seen = published.clone();
     // The timeout rule, as the safe profile's builder applies it: out of
     // range is an error, never a truncated `int`.
     let timeout = check_session_timeout(shared.config.session_timeout)?;
@@ -35,12 +40,13 @@ fn init(shared: &Arc<ElectionState>, clientid: Option<ClientId>) -> Result<()> {
     // bridge, the same call plus a log callback.
     let mut builder = ZooKeeper::elector_builder(&shared.config)
         .session_timeout_ms(timeout.into())
-        .watcher(move |e| watcher(&weak, e))
+        .watcher(move |e| watcher(&weak, &seen, e))
         .log_to_rust(shared.config.log_to_rust);
     if let Some(id) = clientid {
         builder = builder.client_id(id);
     }
     let zk = builder.init()?;
+    test_hook_publish_delay(shared);
     let mut inner = shared.inner.lock();
     if let Some(old) = inner.zk.replace(Arc::new(zk)) {
         // The design never closes the old handle (F2); keep it open until
@@ -48,13 +54,42 @@ fn init(shared: &Arc<ElectionState>, clientid: Option<ClientId>) -> Result<()> {
         inner.abandoned.push(old);
     }
     inner.connected = false;
+    drop(inner);
+    if published.swap(PUBLISHED, Ordering::AcqRel) == CONNECTED_EARLY {
+        on_connected(shared, "");
+    }
     Ok(())
 }
 
+/// A handle's publication, as its watcher sees it: not yet published, a
+/// CONNECTED came before it was (handled once it is), or published.
+const UNPUBLISHED: u8 = 0;
+const CONNECTED_EARLY: u8 = 1;
+const PUBLISHED: u8 = 2;
+
+/// Test hook: widens the window in which CONNECTED can arrive before the
+/// handle is published (not part of the election: excluded from mutation
+/// testing by its name).
+fn test_hook_publish_delay(shared: &ElectionState) {
+    if !shared.config.test_publish_delay.is_zero() {
+        std::thread::sleep(shared.config.test_publish_delay);
+    }
+}
+
 /// S2: the single global watcher.
-fn watcher(weak: &Weak<ElectionState>, event: crate::types::WatchedEvent) {
+fn watcher(weak: &Weak<ElectionState>, published: &AtomicU8, event: crate::types::WatchedEvent) {
     let Some(shared) = weak.upgrade() else { return };
     match (event.event_type, event.state) {
+        // Before its handle is published: `init` says it once it is.
+        (EventType::Session, State::Connected)
+            if published
+                .compare_exchange(
+                    UNPUBLISHED,
+                    CONNECTED_EARLY,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok() => {}
         (EventType::Session, State::Connected) => on_connected(&shared, &event.path),
         (EventType::Session, State::Expired) => on_expired(&shared),
         _ => {} // every other event is ignored by the design

@@ -105,3 +105,30 @@ fn a_seed_resign_hands_over_and_stays_out_for_the_backoff() {
     a.stop();
     b.stop();
 }
+
+/// CI's fidelity run (`fidelity_session_expiry`): the seed's CONNECTED came
+/// before `zookeeper_init` had returned the handle to it, so it never
+/// learnt its session (no `connected` trace, session id 0) and, on expiry,
+/// re-initialised with no clientid instead of the dead one (S3/F2). The
+/// test hook holds the handle back so that CONNECTED comes first.
+#[test]
+fn a_seed_whose_connected_comes_before_its_handle_still_knows_its_session() {
+    let hosts = TestingServer::shared().unwrap().connect_string();
+    let zk = ZooKeeper::builder(hosts).connect(LONG).unwrap();
+    let parent = unique_path("seed-connected-first");
+    zk.create(&parent, b"", &Acl::open_unsafe(), CreateMode::Persistent)
+        .unwrap();
+    let path = format!("{parent}/m");
+    let mut c = ElectorConfig::seed(hosts, &path);
+    c.settle_delay = Duration::ZERO;
+    c.data = zkha::net::seed_text_data("10.0.0.1");
+    c.poll_interval = Duration::from_millis(20);
+    zkha::__private::set_test_publish_delay(&mut c, Duration::from_millis(500));
+    let log: Log = Arc::default();
+    let a = start(c, "a", &log);
+    assert!(eventually(LONG, || a.is_master()), "a never became master");
+    let (_, stat) = zk.get(&path, false).unwrap();
+    assert_ne!(a.session_id(), 0, "the seed never learnt its session");
+    assert_eq!(stat.ephemeral_owner, a.session_id());
+    a.stop();
+}
